@@ -1,0 +1,158 @@
+#include "common/file.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <vector>
+
+namespace tandem {
+
+Result<UniqueFd> openPath(const std::string& path, int flags, mode_t mode) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) {
+    return Error::fromErrno("cannot open " + path);
+  }
+  return UniqueFd(fd);
+}
+
+Result<std::string> readFile(const std::string& path) {
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd fd, openPath(path, O_RDONLY));
+  std::string content;
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return Error::fromErrno("cannot read " + path);
+    }
+    if (n == 0) {
+      break;
+    }
+    content.append(buffer, static_cast<std::size_t>(n));
+  }
+  return content;
+}
+
+namespace {
+
+Status writeAll(int fd, std::string_view content, const std::string& path) {
+  while (!content.empty()) {
+    ssize_t n = ::write(fd, content.data(), content.size());
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return Error::fromErrno("cannot write to " + path);
+    }
+    content.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return okStatus();
+}
+
+}  // namespace
+
+Status writeExistingFile(const std::string& path, std::string_view content) {
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd fd, openPath(path, O_WRONLY));
+  return writeAll(fd.get(), content, path);
+}
+
+Status writeFile(const std::string& path, std::string_view content, mode_t mode) {
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd fd, openPath(path, O_WRONLY | O_CREAT | O_TRUNC, mode));
+  return writeAll(fd.get(), content, path);
+}
+
+Status makeDirectories(const std::string& path, mode_t mode) {
+  if (path.empty()) {
+    return Error("cannot create a directory with an empty path");
+  }
+  for (std::size_t pos = 1; pos != std::string::npos;) {
+    pos = path.find('/', pos + 1);
+    std::string prefix = path.substr(0, pos);
+    if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) {
+      return Error::fromErrno("cannot create directory " + prefix);
+    }
+  }
+  if (!isDirectory(path)) {
+    return Error("cannot create directory " + path + ": a non-directory is in the way");
+  }
+  return okStatus();
+}
+
+namespace {
+
+Status removeAt(int parentFd, const char* name, const std::string& path, dev_t device) {
+  struct stat st {};
+  if (::fstatat(parentFd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) {
+      return okStatus();
+    }
+    return Error::fromErrno("cannot inspect " + path);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    if (::unlinkat(parentFd, name, 0) != 0 && errno != ENOENT) {
+      return Error::fromErrno("cannot remove " + path);
+    }
+    return okStatus();
+  }
+  if (st.st_dev != device) {
+    return Error("refusing to remove " + path + ": it is a mount point; unmount it first");
+  }
+  int dirFd = ::openat(parentFd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dirFd < 0) {
+    return Error::fromErrno("cannot open " + path);
+  }
+  DIR* dir = ::fdopendir(dirFd);
+  if (dir == nullptr) {
+    ::close(dirFd);
+    return Error::fromErrno("cannot list " + path);
+  }
+  std::vector<std::string> children;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string child = entry->d_name;
+    if (child != "." && child != "..") {
+      children.push_back(std::move(child));
+    }
+  }
+  Status status;
+  for (const auto& child : children) {
+    status = removeAt(::dirfd(dir), child.c_str(), path + "/" + child, device);
+    if (!status) {
+      break;
+    }
+  }
+  ::closedir(dir);
+  TANDEM_TRY(std::move(status));
+  if (::unlinkat(parentFd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+    return Error::fromErrno("cannot remove directory " + path);
+  }
+  return okStatus();
+}
+
+}  // namespace
+
+Status removeTree(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      return okStatus();
+    }
+    return Error::fromErrno("cannot inspect " + path);
+  }
+  return removeAt(AT_FDCWD, path.c_str(), path, st.st_dev);
+}
+
+bool pathExists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+bool isDirectory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+}  // namespace tandem

@@ -1,0 +1,35 @@
+// Small, error-reporting wrappers for the file operations both runtimes need.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace tandem {
+
+Result<std::string> readFile(const std::string& path);
+
+// Writes `content` to an existing file (cgroup and /proc files), without O_CREAT or O_TRUNC
+// surprises: kernel interface files reject both.
+Status writeExistingFile(const std::string& path, std::string_view content);
+
+// Creates or replaces a regular file.
+Status writeFile(const std::string& path, std::string_view content, mode_t mode = 0644);
+
+// mkdir -p; succeeds if the directory already exists.
+Status makeDirectories(const std::string& path, mode_t mode = 0755);
+
+// rm -rf that never crosses into another mount: a bind mount left inside cannot take the host
+// with it.
+Status removeTree(const std::string& path);
+
+Result<UniqueFd> openPath(const std::string& path, int flags, mode_t mode = 0);
+
+bool pathExists(const std::string& path);
+bool isDirectory(const std::string& path);
+
+}  // namespace tandem

@@ -1,0 +1,18 @@
+// Logging through spdlog, to stderr, at a level the user picks with --log-level.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <string_view>
+
+#include "common/result.h"
+
+namespace tandem {
+
+// Accepts trace, debug, info, warn, error, critical and off.
+Status setLogLevel(std::string_view level);
+
+// Sets up the stderr logger once; every later spdlog call goes there.
+void initLogging();
+
+}  // namespace tandem

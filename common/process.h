@@ -1,0 +1,41 @@
+// Process plumbing both backends share: how a wait status becomes an exit code, and pipes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace tandem {
+
+// Exit codes that follow docker's convention for failures of the runtime itself.
+inline constexpr int kExitRuntimeError = 125;
+inline constexpr int kExitCannotExecute = 126;
+inline constexpr int kExitNotFound = 127;
+
+struct ExitStatus {
+  bool signaled = false;
+  int code = 0;    // exit code when !signaled
+  int signal = 0;  // terminating signal when signaled
+
+  static ExitStatus fromWaitStatus(int status);
+
+  // What a shell reports: the code, or 128+N for death by signal N.
+  int shellCode() const { return signaled ? 128 + signal : code; }
+  std::string describe() const;
+};
+
+struct Pipe {
+  UniqueFd read;
+  UniqueFd write;
+};
+
+// Both ends close-on-exec.
+Result<Pipe> makePipe();
+
+// Waits for `pid`, retrying on EINTR.
+Result<ExitStatus> waitForExit(pid_t pid);
+
+}  // namespace tandem

@@ -1,0 +1,329 @@
+#include "common/workload.h"
+
+#include <sys/random.h>
+#include <sys/resource.h>
+
+#include <array>
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+namespace tandem {
+
+namespace {
+
+struct RlimitName {
+  const char* name;
+  int resource;
+};
+
+constexpr std::array<RlimitName, 16> kRlimitNames{{
+    {"as", RLIMIT_AS},
+    {"core", RLIMIT_CORE},
+    {"cpu", RLIMIT_CPU},
+    {"data", RLIMIT_DATA},
+    {"fsize", RLIMIT_FSIZE},
+    {"locks", RLIMIT_LOCKS},
+    {"memlock", RLIMIT_MEMLOCK},
+    {"msgqueue", RLIMIT_MSGQUEUE},
+    {"nice", RLIMIT_NICE},
+    {"nofile", RLIMIT_NOFILE},
+    {"nproc", RLIMIT_NPROC},
+    {"rss", RLIMIT_RSS},
+    {"rtprio", RLIMIT_RTPRIO},
+    {"rttime", RLIMIT_RTTIME},
+    {"sigpending", RLIMIT_SIGPENDING},
+    {"stack", RLIMIT_STACK},
+}};
+
+template <class Int>
+bool parseInt(std::string_view text, Int& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+std::string rlimitName(int resource) {
+  for (const auto& entry : kRlimitNames) {
+    if (entry.resource == resource) {
+      return entry.name;
+    }
+  }
+  return std::to_string(resource);
+}
+
+}  // namespace
+
+const char* toString(Isolation isolation) {
+  switch (isolation) {
+    case Isolation::kAuto: return "auto";
+    case Isolation::kContainer: return "container";
+    case Isolation::kVm: return "vm";
+  }
+  return "unknown";
+}
+
+const char* toString(NetworkMode mode) {
+  switch (mode) {
+    case NetworkMode::kNone: return "none";
+    case NetworkMode::kHost: return "host";
+  }
+  return "unknown";
+}
+
+Result<Isolation> parseIsolation(const std::string& text) {
+  if (text == "auto") return Isolation::kAuto;
+  if (text == "container") return Isolation::kContainer;
+  if (text == "vm" || text == "microvm") return Isolation::kVm;
+  return Error("unknown isolation \"" + text + "\"; use container, vm or auto");
+}
+
+Result<NetworkMode> parseNetworkMode(const std::string& text) {
+  if (text == "none") return NetworkMode::kNone;
+  if (text == "host") return NetworkMode::kHost;
+  return Error("unknown network mode \"" + text + "\"; use none or host");
+}
+
+Result<IdMapping> parseIdMapping(const std::string& text) {
+  auto first = text.find(':');
+  auto second = first == std::string::npos ? first : text.find(':', first + 1);
+  IdMapping mapping;
+  if (second == std::string::npos ||
+      !parseInt(std::string_view(text).substr(0, first), mapping.containerId) ||
+      !parseInt(std::string_view(text).substr(first + 1, second - first - 1), mapping.hostId) ||
+      !parseInt(std::string_view(text).substr(second + 1), mapping.count) || mapping.count == 0) {
+    return Error("invalid id mapping \"" + text +
+                 "\": expected CONTAINER_ID:HOST_ID:COUNT with COUNT > 0, e.g. 0:100000:65536");
+  }
+  return mapping;
+}
+
+Result<Rlimit> parseRlimit(const std::string& text) {
+  auto eq = text.find('=');
+  auto usage = [&] {
+    return Error("invalid ulimit \"" + text + "\": expected NAME=SOFT[:HARD], e.g. nofile=1024:2048");
+  };
+  if (eq == std::string::npos) {
+    return usage();
+  }
+  std::string name = text.substr(0, eq);
+  Rlimit limit;
+  bool found = false;
+  for (const auto& entry : kRlimitNames) {
+    if (name == entry.name) {
+      limit.resource = entry.resource;
+      found = true;
+    }
+  }
+  if (!found) {
+    return Error("unknown ulimit \"" + name + "\" in \"" + text + "\"");
+  }
+  std::string_view values = std::string_view(text).substr(eq + 1);
+  auto colon = values.find(':');
+  auto parseValue = [](std::string_view v, std::uint64_t& out) {
+    if (v == "unlimited" || v == "-1") {
+      out = RLIM_INFINITY;
+      return true;
+    }
+    return parseInt(v, out);
+  };
+  if (!parseValue(values.substr(0, colon), limit.soft)) {
+    return usage();
+  }
+  limit.hard = limit.soft;
+  if (colon != std::string_view::npos && !parseValue(values.substr(colon + 1), limit.hard)) {
+    return usage();
+  }
+  if (limit.soft > limit.hard) {
+    return Error("invalid ulimit \"" + text + "\": the soft limit exceeds the hard limit");
+  }
+  return limit;
+}
+
+Status validate(const Workload& workload) {
+  if (workload.command.empty() || workload.command.front().empty()) {
+    return Error("no command given; put it after --, e.g. tandem run ... -- /bin/sh");
+  }
+  for (const auto& entry : workload.env) {
+    auto eq = entry.find('=');
+    if (eq == 0 || eq == std::string::npos) {
+      return Error("invalid environment entry \"" + entry + "\": expected KEY=VALUE");
+    }
+  }
+  if (workload.workdir.empty() || workload.workdir.front() != '/') {
+    return Error("invalid working directory \"" + workload.workdir + "\": it must be absolute");
+  }
+  if (workload.hostname.size() > 64) {
+    return Error("hostname \"" + workload.hostname + "\" is longer than 64 characters");
+  }
+  const auto& limits = workload.limits;
+  if (limits.memoryBytes && *limits.memoryBytes < (6u << 20)) {
+    return Error("memory limit " + std::to_string(*limits.memoryBytes) +
+                 " bytes is below the minimum of 6 MiB");
+  }
+  if (limits.memorySwapBytes && *limits.memorySwapBytes != -1) {
+    if (!limits.memoryBytes) {
+      return Error("--memory-swap needs --memory as well");
+    }
+    if (static_cast<std::uint64_t>(*limits.memorySwapBytes) < *limits.memoryBytes) {
+      return Error("--memory-swap must be at least --memory (it counts memory plus swap)");
+    }
+  }
+  if (limits.cpuMilli && *limits.cpuMilli < 10) {
+    return Error("CPU limit must be at least 0.01 CPUs");
+  }
+  if (limits.cpuShares && (*limits.cpuShares < 2 || *limits.cpuShares > 262144)) {
+    return Error("CPU shares must be between 2 and 262144");
+  }
+  if (limits.pidsLimit && *limits.pidsLimit == 0) {
+    return Error("pids limit must be positive, or -1 for unlimited");
+  }
+  if (workload.uidMappings.empty() != workload.gidMappings.empty()) {
+    return Error("a user namespace needs both --uidmap and --gidmap");
+  }
+  for (const auto& limit : workload.rlimits) {
+    if (limit.soft > limit.hard) {
+      return Error("ulimit " + rlimitName(limit.resource) + ": soft limit exceeds hard limit");
+    }
+  }
+  return okStatus();
+}
+
+Result<std::string> newWorkloadId() {
+  std::array<unsigned char, 32> bytes{};
+  if (::getrandom(bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size())) {
+    return Error::fromErrno("cannot read random bytes for a workload id");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char byte : bytes) {
+    id.push_back(kHex[byte >> 4]);
+    id.push_back(kHex[byte & 0xf]);
+  }
+  return id;
+}
+
+namespace {
+
+nlohmann::json mappingsToJson(const std::vector<IdMapping>& mappings) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& m : mappings) {
+    out.push_back({{"containerID", m.containerId}, {"hostID", m.hostId}, {"size", m.count}});
+  }
+  return out;
+}
+
+template <class T>
+void putOptional(nlohmann::json& out, const char* key, const std::optional<T>& value) {
+  if (value) {
+    out[key] = *value;
+  }
+}
+
+template <class T>
+void getOptional(const nlohmann::json& in, const char* key, std::optional<T>& value) {
+  if (in.contains(key)) {
+    value = in.at(key).get<T>();
+  }
+}
+
+}  // namespace
+
+nlohmann::json toJson(const Workload& w) {
+  nlohmann::json limits = nlohmann::json::object();
+  putOptional(limits, "memory", w.limits.memoryBytes);
+  putOptional(limits, "memorySwap", w.limits.memorySwapBytes);
+  putOptional(limits, "cpuMilli", w.limits.cpuMilli);
+  putOptional(limits, "cpuShares", w.limits.cpuShares);
+  putOptional(limits, "pids", w.limits.pidsLimit);
+  putOptional(limits, "cpusetCpus", w.limits.cpusetCpus);
+  putOptional(limits, "cpusetMems", w.limits.cpusetMems);
+  nlohmann::json rlimits = nlohmann::json::array();
+  for (const auto& r : w.rlimits) {
+    rlimits.push_back({{"type", rlimitName(r.resource)}, {"soft", r.soft}, {"hard", r.hard}});
+  }
+  nlohmann::json user = {{"uid", w.user.uid}, {"gid", w.user.gid},
+                         {"additionalGids", w.user.additionalGids}};
+  putOptional(user, "spec", w.user.spec);
+  return {
+      {"id", w.id},
+      {"name", w.name},
+      {"isolation", toString(w.isolation)},
+      {"command", w.command},
+      {"env", w.env},
+      {"workdir", w.workdir},
+      {"hostname", w.hostname},
+      {"user", user},
+      {"rootfs", w.rootfs},
+      {"readOnlyRootfs", w.readOnlyRootfs},
+      {"network", toString(w.network)},
+      {"tty", w.tty},
+      {"init", w.init},
+      {"removeOnExit", w.removeOnExit},
+      {"limits", limits},
+      {"rlimits", rlimits},
+      {"uidMappings", mappingsToJson(w.uidMappings)},
+      {"gidMappings", mappingsToJson(w.gidMappings)},
+      {"capAdd", w.capAdd},
+      {"capDrop", w.capDrop},
+      {"seccomp", w.seccomp},
+  };
+}
+
+Result<Workload> workloadFromJson(const nlohmann::json& json) {
+  try {
+    Workload w;
+    w.id = json.value("id", "");
+    w.name = json.value("name", "");
+    TANDEM_ASSIGN_OR_RETURN(w.isolation, parseIsolation(json.value("isolation", "auto")));
+    w.command = json.at("command").get<std::vector<std::string>>();
+    w.env = json.value("env", std::vector<std::string>{});
+    w.workdir = json.value("workdir", "/");
+    w.hostname = json.value("hostname", "");
+    if (json.contains("user")) {
+      const auto& user = json.at("user");
+      w.user.uid = user.value("uid", 0u);
+      w.user.gid = user.value("gid", 0u);
+      w.user.additionalGids = user.value("additionalGids", std::vector<gid_t>{});
+      getOptional(user, "spec", w.user.spec);
+    }
+    w.rootfs = json.value("rootfs", "");
+    w.readOnlyRootfs = json.value("readOnlyRootfs", false);
+    TANDEM_ASSIGN_OR_RETURN(w.network, parseNetworkMode(json.value("network", "none")));
+    w.tty = json.value("tty", false);
+    w.init = json.value("init", false);
+    w.removeOnExit = json.value("removeOnExit", false);
+    if (json.contains("limits")) {
+      const auto& limits = json.at("limits");
+      getOptional(limits, "memory", w.limits.memoryBytes);
+      getOptional(limits, "memorySwap", w.limits.memorySwapBytes);
+      getOptional(limits, "cpuMilli", w.limits.cpuMilli);
+      getOptional(limits, "cpuShares", w.limits.cpuShares);
+      getOptional(limits, "pids", w.limits.pidsLimit);
+      getOptional(limits, "cpusetCpus", w.limits.cpusetCpus);
+      getOptional(limits, "cpusetMems", w.limits.cpusetMems);
+    }
+    for (const auto& r : json.value("rlimits", nlohmann::json::array())) {
+      TANDEM_ASSIGN_OR_RETURN(Rlimit limit,
+                              parseRlimit(r.at("type").get<std::string>() + "=" +
+                                          std::to_string(r.at("soft").get<std::uint64_t>()) +
+                                          ":" + std::to_string(r.at("hard").get<std::uint64_t>())));
+      w.rlimits.push_back(limit);
+    }
+    auto readMappings = [&](const char* key, std::vector<IdMapping>& out) {
+      for (const auto& m : json.value(key, nlohmann::json::array())) {
+        out.push_back({m.at("containerID").get<std::uint32_t>(), m.at("hostID").get<std::uint32_t>(),
+                       m.at("size").get<std::uint32_t>()});
+      }
+    };
+    readMappings("uidMappings", w.uidMappings);
+    readMappings("gidMappings", w.gidMappings);
+    w.capAdd = json.value("capAdd", std::vector<std::string>{});
+    w.capDrop = json.value("capDrop", std::vector<std::string>{});
+    w.seccomp = json.value("seccomp", true);
+    TANDEM_TRY(validate(w));
+    return w;
+  } catch (const nlohmann::json::exception& e) {
+    return Error(std::string("invalid workload description: ") + e.what());
+  }
+}
+
+}  // namespace tandem

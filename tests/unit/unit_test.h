@@ -1,0 +1,12 @@
+// CMocka needs these C headers included before it, in this order.
+#pragma once
+
+// clang-format off
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+
+#include <cstring>

@@ -1,0 +1,6 @@
+#include "common/log.h"
+
+int main() {
+  tandem::initLogging();
+  return 0;
+}
