@@ -6,7 +6,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+extern "C" {
 #include <cmocka.h>
+}
 // clang-format on
 
 #include <cstring>
