@@ -61,6 +61,14 @@ class [[nodiscard]] Result {
   const Error& error() const& { return std::get<1>(state_); }
   Error&& error() && { return std::get<1>(std::move(state_)); }
 
+  // Passes a value through, or prefixes the error with what the caller was doing.
+  Result context(std::string_view what) && {
+    if (ok()) {
+      return std::move(*this);
+    }
+    return std::move(*this).error().context(what);
+  }
+
  private:
   std::variant<T, Error> state_;
 };
@@ -76,6 +84,13 @@ class [[nodiscard]] Result<void> {
 
   const Error& error() const& { return *error_; }
   Error&& error() && { return std::move(*error_); }
+
+  Result context(std::string_view what) && {
+    if (ok()) {
+      return Result();
+    }
+    return std::move(*error_).context(what);
+  }
 
  private:
   std::optional<Error> error_;

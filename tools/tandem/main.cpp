@@ -1,6 +1,74 @@
-#include "common/log.h"
+// tandem: run a workload under hardware-level (microVM) or OS-level (container) isolation.
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
 
-int main() {
+#include "common/log.h"
+#include "common/process.h"
+#include "tools/tandem/commands.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: tandem [--log-level LEVEL] [--state-root DIR] COMMAND [ARGS...]\n"
+    "\n"
+    "commands:\n"
+    "  run    run a workload to completion (tandem run --help for its options)\n";
+
+struct Verb {
+  const char* name;
+  int (*handler)(const tandem::cli::GlobalOptions&, const std::vector<std::string>&, char**);
+};
+
+constexpr Verb kVerbs[] = {
+    {"run", tandem::cli::runCommand},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
   tandem::initLogging();
-  return 0;
+  tandem::cli::GlobalOptions global;
+  int index = 1;
+  // Global options come before the verb; the verb parses the rest with its own table.
+  for (; index < argc && argv[index][0] == '-'; ++index) {
+    std::string option = argv[index];
+    auto value = [&]() -> const char* {
+      return index + 1 < argc ? argv[++index] : nullptr;
+    };
+    if (option == "-h" || option == "--help") {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (option == "--log-level" || option == "--state-root") {
+      const char* text = value();
+      if (text == nullptr) {
+        std::cerr << "tandem: " << option << " needs a value\n";
+        return tandem::kExitRuntimeError;
+      }
+      if (option == "--state-root") {
+        global.stateRoot = text;
+      } else if (auto status = tandem::setLogLevel(text); !status) {
+        std::cerr << "tandem: " << status.error().describe() << "\n";
+        return tandem::kExitRuntimeError;
+      }
+      continue;
+    }
+    std::cerr << "tandem: unknown option " << option << "\n" << kUsage;
+    return tandem::kExitRuntimeError;
+  }
+  if (index == argc) {
+    std::cerr << kUsage;
+    return tandem::kExitRuntimeError;
+  }
+  std::string verb = argv[index];
+  std::vector<std::string> args(argv + index + 1, argv + argc);
+  for (const auto& candidate : kVerbs) {
+    if (verb == candidate.name) {
+      return candidate.handler(global, args, argv);
+    }
+  }
+  std::cerr << "tandem: unknown command \"" << verb << "\"\n" << kUsage;
+  return tandem::kExitRuntimeError;
 }

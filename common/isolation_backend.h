@@ -1,0 +1,38 @@
+// The seam between the scheduler and an isolation level: one small interface that both the
+// container runtime and the microVM monitor implement, each unaware of the other.
+#pragma once
+
+#include <string>
+
+#include "common/process.h"
+#include "common/result.h"
+#include "common/workload.h"
+
+namespace tandem {
+
+struct WorkloadOutcome {
+  std::string id;
+  ExitStatus status;
+  bool oomKilled = false;
+  // Set when the isolation was built but the command could not be started: the reason, with
+  // status.code 126 (not executable) or 127 (not found) by docker's convention.
+  std::string launchError;
+  // The workload's code, 128+N for signal N, 137 for an OOM kill.
+  int exitCode() const { return oomKilled ? 137 : status.shellCode(); }
+};
+
+class IsolationBackend {
+ public:
+  virtual ~IsolationBackend() = default;
+
+  virtual Isolation level() const = 0;
+
+  // Whether this host can run the backend at all, and if not, why (shown to the user).
+  virtual Status available() const = 0;
+
+  // Runs `workload` to completion with its stdio attached, leaving nothing behind. An error
+  // means the backend itself failed (exit code 125).
+  virtual Result<WorkloadOutcome> run(const Workload& workload) = 0;
+};
+
+}  // namespace tandem

@@ -1,0 +1,106 @@
+#include "container/cgroup_limits.h"
+
+namespace tandem::container {
+
+std::uint64_t cpuWeightFromShares(std::uint64_t shares) {
+  // Maps [2, 262144] onto [1, 10000] linearly.
+  return 1 + ((shares - 2) * 9999) / 262142;
+}
+
+namespace {
+
+std::string maxOr(std::int64_t value) {
+  return value < 0 ? std::string("max") : std::to_string(value);
+}
+
+}  // namespace
+
+std::vector<CgroupWrite> v1LimitWrites(const ResourceLimits& limits) {
+  std::vector<CgroupWrite> writes;
+  if (limits.cpusetCpus) {
+    writes.push_back({"cpuset", "cpuset.cpus", *limits.cpusetCpus});
+  }
+  if (limits.cpusetMems) {
+    writes.push_back({"cpuset", "cpuset.mems", *limits.cpusetMems});
+  }
+  if (limits.memoryBytes) {
+    // A new cgroup starts unlimited, so memory goes first: memsw may never drop below it.
+    writes.push_back({"memory", "memory.limit_in_bytes", std::to_string(*limits.memoryBytes)});
+    if (limits.memorySwapBytes) {
+      writes.push_back({"memory", "memory.memsw.limit_in_bytes", maxOr(*limits.memorySwapBytes)});
+    } else {
+      writes.push_back(
+          {"memory", "memory.memsw.limit_in_bytes", std::to_string(*limits.memoryBytes), true});
+    }
+  }
+  if (limits.cpuMilli) {
+    writes.push_back({"cpu", "cpu.cfs_period_us", std::to_string(kCpuPeriodMicros)});
+    writes.push_back(
+        {"cpu", "cpu.cfs_quota_us", std::to_string(*limits.cpuMilli * kCpuPeriodMicros / 1000)});
+  }
+  if (limits.cpuShares) {
+    writes.push_back({"cpu", "cpu.shares", std::to_string(*limits.cpuShares)});
+  }
+  if (limits.pidsLimit) {
+    writes.push_back({"pids", "pids.max", maxOr(*limits.pidsLimit)});
+  }
+  return writes;
+}
+
+std::vector<CgroupWrite> v2LimitWrites(const ResourceLimits& limits) {
+  std::vector<CgroupWrite> writes;
+  if (limits.cpusetCpus) {
+    writes.push_back({"cpuset", "cpuset.cpus", *limits.cpusetCpus});
+  }
+  if (limits.cpusetMems) {
+    writes.push_back({"cpuset", "cpuset.mems", *limits.cpusetMems});
+  }
+  if (limits.memoryBytes) {
+    writes.push_back({"memory", "memory.max", std::to_string(*limits.memoryBytes)});
+    // v2 limits swap on its own, where v1 limits memory plus swap.
+    if (!limits.memorySwapBytes) {
+      writes.push_back({"memory", "memory.swap.max", "0", true});
+    } else if (*limits.memorySwapBytes < 0) {
+      writes.push_back({"memory", "memory.swap.max", "max"});
+    } else {
+      writes.push_back({"memory", "memory.swap.max",
+                        std::to_string(static_cast<std::uint64_t>(*limits.memorySwapBytes) -
+                                       *limits.memoryBytes)});
+    }
+  }
+  if (limits.cpuMilli) {
+    writes.push_back({"cpu", "cpu.max",
+                      std::to_string(*limits.cpuMilli * kCpuPeriodMicros / 1000) + " " +
+                          std::to_string(kCpuPeriodMicros)});
+  }
+  if (limits.cpuShares) {
+    writes.push_back({"cpu", "cpu.weight", std::to_string(cpuWeightFromShares(*limits.cpuShares))});
+  }
+  if (limits.pidsLimit) {
+    writes.push_back({"pids", "pids.max", maxOr(*limits.pidsLimit)});
+  }
+  return writes;
+}
+
+std::vector<CgroupWrite> v1DeviceRules() {
+  std::vector<CgroupWrite> rules{{"devices", "devices.deny", "a"}};
+  for (const char* rule : {
+           "c *:* m",     // mknod of character devices, not their use
+           "b *:* m",     // mknod of block devices, not their use
+           "c 1:3 rwm",   // null
+           "c 1:5 rwm",   // zero
+           "c 1:7 rwm",   // full
+           "c 1:8 rwm",   // random
+           "c 1:9 rwm",   // urandom
+           "c 5:0 rwm",   // tty
+           "c 5:1 rwm",   // console
+           "c 5:2 rwm",   // ptmx
+           "c 136:* rwm", // pts
+           "c 10:200 rwm" // net/tun
+       }) {
+    rules.push_back({"devices", "devices.allow", rule});
+  }
+  return rules;
+}
+
+}  // namespace tandem::container

@@ -1,0 +1,33 @@
+// The container's first process: from clone() to the workload's execve.
+#pragma once
+
+#include <linux/filter.h>
+#include <signal.h>
+#include <sys/capability.h>
+
+#include <vector>
+
+#include "common/workload.h"
+#include "container/rootfs.h"
+
+namespace tandem::container {
+
+struct ContainerProcessConfig {
+  const Workload* workload = nullptr;
+  RootfsLayout rootfs;
+  std::vector<cap_value_t> capabilities;
+  std::vector<sock_filter> seccompProgram;  // empty: no filter
+  bool ownNetwork = true;
+  bool userNamespace = false;
+  int syncSocket = -1;  // the runtime says "go" here; the pty master goes back here
+  int errorPipe = -1;   // close-on-exec; a ChildFailure record is written here on failure
+  sigset_t originalSignalMask;
+};
+
+// Never returns: it execs the workload, or reports why not and exits 125/126/127.
+[[noreturn]] void runContainerProcess(const ContainerProcessConfig& config);
+
+// The signals the runtime blocks for its own signalfd; the container process unblocks them.
+sigset_t forwardedSignals();
+
+}  // namespace tandem::container

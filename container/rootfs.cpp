@@ -1,0 +1,157 @@
+#include "container/rootfs.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "common/file.h"
+
+namespace tandem::container {
+
+namespace {
+
+Status mountOrError(const std::string& source, const std::string& target, const std::string& fstype,
+                    unsigned long flags, const std::string& data) {
+  if (::mount(source.c_str(), target.c_str(), fstype.empty() ? nullptr : fstype.c_str(), flags,
+              data.empty() ? nullptr : data.c_str()) != 0) {
+    return Error::fromErrno("cannot mount " + (fstype.empty() ? source : fstype) + " on " + target);
+  }
+  return okStatus();
+}
+
+// A bind mount ignores MS_RDONLY and friends on creation; they take effect on a remount.
+Status remountReadOnly(const std::string& target, unsigned long extraFlags) {
+  if (::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | extraFlags,
+              nullptr) != 0) {
+    return Error::fromErrno("cannot make " + target + " read-only");
+  }
+  return okStatus();
+}
+
+Status makeDevice(const std::string& root, const DeviceNode& device, bool userNamespace) {
+  std::string path = root + device.path;
+  if (!userNamespace) {
+    if (::mknod(path.c_str(), S_IFCHR | 0666, makedev(device.major, device.minor)) != 0) {
+      return Error::fromErrno("cannot create device node " + device.path);
+    }
+    // mknod honours the umask; the nodes must be usable by every user of the container.
+    if (::chmod(path.c_str(), 0666) != 0) {
+      return Error::fromErrno("cannot set the mode of " + device.path);
+    }
+    return okStatus();
+  }
+  // A user namespace may not create device nodes; bind the host's instead, as rootless runc does.
+  TANDEM_TRY(writeFile(path, "", 0666));
+  return mountOrError(device.path, path, "", MS_BIND, "");
+}
+
+}  // namespace
+
+Status buildRootfs(const RootfsLayout& layout) {
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return Error::fromErrno("cannot make the container's mounts private");
+  }
+  TANDEM_ASSIGN_OR_RETURN(
+      std::string options,
+      overlayOptions({layout.image, layout.skeleton}, layout.readOnly ? "" : layout.upper,
+                     layout.work));
+  if (layout.userNamespace) {
+    // trusted.* xattrs are out of reach in a user namespace; overlayfs keeps its own in user.*.
+    options += ",userxattr";
+  }
+  if (auto status = mountOrError("overlay", layout.merged, "overlay", 0, options); !status) {
+    return std::move(status).error().context("cannot build the root filesystem from " +
+                                             layout.image);
+  }
+  for (const auto& entry : specialMounts(layout.plan)) {
+    std::string target = layout.merged + entry.target;
+    if (entry.fstype.empty()) {
+      TANDEM_TRY(mountOrError(entry.source, target, "", entry.flags & (MS_BIND | MS_REC), ""));
+      TANDEM_TRY(remountReadOnly(target, entry.flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)));
+    } else {
+      TANDEM_TRY(mountOrError(entry.source, target, entry.fstype, entry.flags, entry.data));
+    }
+    if (entry.target == "/dev") {
+      for (const char* sub : {"/dev/pts", "/dev/shm", "/dev/mqueue"}) {
+        if (::mkdir((layout.merged + sub).c_str(), 0755) != 0) {
+          return Error::fromErrno(std::string("cannot create ") + sub);
+        }
+      }
+    }
+  }
+  for (const auto& device : defaultDevices()) {
+    TANDEM_TRY(makeDevice(layout.merged, device, layout.userNamespace));
+  }
+  for (const auto& link : devSymlinks()) {
+    if (::symlink(link.target.c_str(), (layout.merged + link.path).c_str()) != 0) {
+      return Error::fromErrno("cannot create the link " + link.path);
+    }
+  }
+  return okStatus();
+}
+
+Result<Console> openConsole(const std::string& merged) {
+  std::string ptmx = merged + "/dev/pts/ptmx";
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd master, openPath(ptmx, O_RDWR | O_NOCTTY));
+  int unlock = 0;
+  if (::ioctl(master.get(), TIOCSPTLCK, &unlock) != 0) {
+    return Error::fromErrno("cannot unlock the container's pty");
+  }
+  // TIOCGPTPEER opens the slave through the master, so no path lookup can be raced.
+  int slave = ::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) {
+    return Error::fromErrno("cannot open the container's pty");
+  }
+  Console console{std::move(master), UniqueFd(slave)};
+  std::string consolePath = merged + "/dev/console";
+  TANDEM_TRY(writeFile(consolePath, "", 0600));
+  TANDEM_TRY(mountOrError("/proc/self/fd/" + std::to_string(console.slave.get()), consolePath, "",
+                          MS_BIND, ""));
+  return console;
+}
+
+Status enterRootfs(const RootfsLayout& layout) {
+  if (::chdir(layout.merged.c_str()) != 0) {
+    return Error::fromErrno("cannot enter " + layout.merged);
+  }
+  // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves no path back.
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) {
+    return Error::fromErrno("cannot pivot_root into " + layout.merged);
+  }
+  if (::umount2(".", MNT_DETACH) != 0) {
+    return Error::fromErrno("cannot detach the host's root filesystem");
+  }
+  if (::chdir("/") != 0) {
+    return Error::fromErrno("cannot change to the new root");
+  }
+  for (const auto& path : maskedPaths()) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      continue;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      TANDEM_TRY(mountOrError("tmpfs", path, "tmpfs", MS_RDONLY, "size=0"));
+    } else {
+      TANDEM_TRY(mountOrError("/dev/null", path, "", MS_BIND, ""));
+    }
+  }
+  for (const auto& path : readOnlyPaths()) {
+    if (!pathExists(path)) {
+      continue;
+    }
+    TANDEM_TRY(mountOrError(path, path, "", MS_BIND | MS_REC, ""));
+    TANDEM_TRY(remountReadOnly(path, MS_NOSUID | MS_NODEV | MS_NOEXEC));
+  }
+  if (layout.readOnly) {
+    TANDEM_TRY(remountReadOnly("/", 0));
+  }
+  return okStatus();
+}
+
+}  // namespace tandem::container

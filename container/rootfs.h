@@ -1,0 +1,39 @@
+// Builds the container's filesystem inside its own mount namespace and pivots into it. Runs in
+// the container's first process, before exec; nothing here touches the host's mount table.
+#pragma once
+
+#include <string>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "container/mount_plan.h"
+
+namespace tandem::container {
+
+struct RootfsLayout {
+  std::string image;     // the user's rootfs folder: a lower layer, never written
+  std::string skeleton;  // tandem's folder of empty mount points, the lowest layer
+  std::string upper;     // writable layer; empty with --read-only
+  std::string work;      // overlayfs work dir beside `upper`
+  std::string merged;    // where the overlay is mounted before pivot_root
+  bool readOnly = false;
+  bool userNamespace = false;
+  MountPlanOptions plan;
+};
+
+// Makes "/" private so nothing mounted here propagates to the host, mounts the overlay and the
+// special filesystems under `merged`, and populates /dev.
+Status buildRootfs(const RootfsLayout& layout);
+
+// Allocates a pty from the container's own devpts and bind-mounts its slave on /dev/console.
+// Returns the master, for the runtime to proxy; call after buildRootfs, before enterRootfs.
+struct Console {
+  UniqueFd master;
+  UniqueFd slave;
+};
+Result<Console> openConsole(const std::string& merged);
+
+// pivot_root into `merged`, detaches the old root, then masks and write-protects what runc does.
+Status enterRootfs(const RootfsLayout& layout);
+
+}  // namespace tandem::container

@@ -1,0 +1,296 @@
+#include "container/runtime.h"
+
+#include <limits.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/fd_passing.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "container/capabilities.h"
+#include "container/cgroup.h"
+#include "container/child_report.h"
+#include "container/console_proxy.h"
+#include "container/container_process.h"
+#include "container/janitor.h"
+#include "container/seccomp.h"
+
+namespace tandem::container {
+
+namespace {
+
+// Blocks the forwarded signals for the runtime's signalfd, and restores the caller's mask.
+class BlockedSignals {
+ public:
+  BlockedSignals() {
+    sigset_t set = forwardedSignals();
+    ::sigprocmask(SIG_BLOCK, &set, &original_);
+  }
+  ~BlockedSignals() { ::sigprocmask(SIG_SETMASK, &original_, nullptr); }
+  BlockedSignals(const BlockedSignals&) = delete;
+  BlockedSignals& operator=(const BlockedSignals&) = delete;
+  const sigset_t& original() const { return original_; }
+
+ private:
+  sigset_t original_;
+};
+
+// Kills and reaps the container's first process unless it was reaped normally.
+class ChildGuard {
+ public:
+  explicit ChildGuard(pid_t pid) : pid_(pid) {}
+  ~ChildGuard() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      (void)waitForExit(pid_);
+    }
+  }
+  ChildGuard(const ChildGuard&) = delete;
+  ChildGuard& operator=(const ChildGuard&) = delete;
+  void reaped() { pid_ = -1; }
+
+ private:
+  pid_t pid_;
+};
+
+// Removes the state directory on every early return, unless kept on purpose.
+class StateDirectory {
+ public:
+  explicit StateDirectory(std::string path) : path_(std::move(path)) {}
+  ~StateDirectory() {
+    if (!path_.empty()) {
+      if (auto status = removeTree(path_); !status) {
+        spdlog::warn("{}", status.error().describe());
+      }
+    }
+  }
+  StateDirectory(const StateDirectory&) = delete;
+  StateDirectory& operator=(const StateDirectory&) = delete;
+  const std::string& path() const { return path_; }
+  void keep() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
+
+Result<std::string> resolveRootfs(const std::string& rootfs) {
+  if (rootfs.empty()) {
+    return Error("no root filesystem given; pass --rootfs DIR");
+  }
+  char resolved[PATH_MAX];
+  if (::realpath(rootfs.c_str(), resolved) == nullptr) {
+    return Error::fromErrno("rootfs " + rootfs + " is not usable");
+  }
+  if (!isDirectory(resolved)) {
+    return Error("rootfs " + rootfs + " is not a directory");
+  }
+  return std::string(resolved);
+}
+
+// The lowest overlay layer: empty mount points a minimal rootfs may lack, so that /proc, /sys
+// and /dev can be mounted even on a read-only root without touching the user's folder.
+Result<std::string> ensureSkeleton(const std::string& stateRoot) {
+  std::string skeleton = stateRoot + "/skeleton";
+  for (const char* dir : {"/proc", "/sys", "/dev"}) {
+    TANDEM_TRY(makeDirectories(skeleton + dir, 0755));
+  }
+  TANDEM_TRY(makeDirectories(skeleton + "/tmp", 01777));
+  return skeleton;
+}
+
+Status writeIdMap(pid_t pid, const char* file, const std::vector<IdMapping>& mappings) {
+  std::string content;
+  for (const auto& m : mappings) {
+    content += std::to_string(m.containerId) + " " + std::to_string(m.hostId) + " " +
+               std::to_string(m.count) + "\n";
+  }
+  std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+  if (auto status = writeExistingFile(path, content); !status) {
+    return std::move(status).error().context("cannot write the user namespace's " +
+                                             std::string(file));
+  }
+  return okStatus();
+}
+
+// The host uid that container uid `id` maps to, for files the runtime creates on its behalf.
+std::uint32_t hostIdFor(const std::vector<IdMapping>& mappings, std::uint32_t id) {
+  for (const auto& m : mappings) {
+    if (id >= m.containerId && id - m.containerId < m.count) {
+      return m.hostId + (id - m.containerId);
+    }
+  }
+  return id;
+}
+
+Result<pid_t> cloneContainerProcess(std::uint64_t flags) {
+  clone_args args{};
+  args.flags = flags;
+  args.exit_signal = SIGCHLD;
+  long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) {
+    return Error::fromErrno("cannot create the container's namespaces (clone3)");
+  }
+  return static_cast<pid_t>(pid);
+}
+
+Status recordFinalState(const std::string& stateDir, const WorkloadOutcome& outcome) {
+  nlohmann::json state = {
+      {"id", outcome.id},
+      {"exitCode", outcome.exitCode()},
+      {"oomKilled", outcome.oomKilled},
+      {"signal", outcome.status.signaled ? outcome.status.signal : 0},
+      {"finishedAt", static_cast<long long>(::time(nullptr))},
+  };
+  if (!outcome.launchError.empty()) {
+    state["error"] = outcome.launchError;
+  }
+  return writeFile(stateDir + "/state.json", state.dump(2) + "\n");
+}
+
+}  // namespace
+
+Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& config) {
+  TANDEM_TRY(validate(workload));
+  TANDEM_ASSIGN_OR_RETURN(workload.rootfs, resolveRootfs(workload.rootfs));
+  TANDEM_ASSIGN_OR_RETURN(auto capabilities,
+                          resolveCapabilities(workload.capAdd, workload.capDrop));
+  std::vector<sock_filter> seccompProgram;
+  if (workload.seccomp) {
+    TANDEM_ASSIGN_OR_RETURN(seccompProgram, compileDefaultSeccompProgram(capabilities));
+  }
+  TANDEM_ASSIGN_OR_RETURN(CgroupMounts cgroupMounts, detectCgroupMounts());
+  if (workload.id.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(workload.id, newWorkloadId());
+  }
+  if (workload.hostname.empty()) {
+    workload.hostname = workload.id.substr(0, 12);
+  }
+  bool userNamespace = !workload.uidMappings.empty();
+  bool ownNetwork = workload.network == NetworkMode::kNone;
+
+  TANDEM_ASSIGN_OR_RETURN(std::string skeleton, ensureSkeleton(config.stateRoot));
+  std::string stateDir = config.stateRoot + "/containers/" + workload.id;
+  // Started first, so that from here on even a SIGKILL of this process leaves nothing behind.
+  TANDEM_ASSIGN_OR_RETURN(Janitor janitor, Janitor::start(cgroupMounts, workload.id, stateDir,
+                                                           workload.removeOnExit));
+  StateDirectory state(stateDir);
+  RootfsLayout rootfs{workload.rootfs,    skeleton,        stateDir + "/upper", stateDir + "/work",
+                      stateDir + "/rootfs", workload.readOnlyRootfs, userNamespace,
+                      {ownNetwork, true}};
+  for (const auto& dir : {rootfs.upper, rootfs.work, rootfs.merged}) {
+    TANDEM_TRY(makeDirectories(dir, 0755));
+  }
+  if (userNamespace) {
+    uid_t rootUid = hostIdFor(workload.uidMappings, 0);
+    gid_t rootGid = hostIdFor(workload.gidMappings, 0);
+    for (const auto& dir : {rootfs.upper, rootfs.work}) {
+      if (::chown(dir.c_str(), rootUid, rootGid) != 0) {
+        return Error::fromErrno("cannot hand " + dir + " to the user namespace's root");
+      }
+    }
+  }
+  TANDEM_TRY(writeFile(stateDir + "/config.json", toJson(workload).dump(2) + "\n"));
+  TANDEM_ASSIGN_OR_RETURN(Cgroup cgroup, Cgroup::create(cgroupMounts, workload.id, workload.limits));
+
+  int sync[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) != 0) {
+    return Error::fromErrno("cannot create the runtime's socket pair");
+  }
+  UniqueFd syncParent(sync[0]);
+  UniqueFd syncChild(sync[1]);
+  TANDEM_ASSIGN_OR_RETURN(Pipe errorPipe, makePipe());
+  BlockedSignals blocked;
+  sigset_t forwarded = forwardedSignals();
+  UniqueFd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC));
+  if (!signals) {
+    return Error::fromErrno("cannot create a signalfd for the workload's signals");
+  }
+
+  std::uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+  if (ownNetwork) flags |= CLONE_NEWNET;
+  if (userNamespace) flags |= CLONE_NEWUSER;
+  TANDEM_ASSIGN_OR_RETURN(pid_t pid, cloneContainerProcess(flags));
+  if (pid == 0) {
+    ContainerProcessConfig child{&workload,           rootfs,         capabilities,
+                                 seccompProgram,      ownNetwork,     userNamespace,
+                                 syncChild.get(),     errorPipe.write.get(), blocked.original()};
+    runContainerProcess(child);
+  }
+  ChildGuard guard(pid);
+  syncChild.reset();
+  errorPipe.write.reset();
+  spdlog::debug("container {} started as host pid {}", workload.id, pid);
+
+  if (userNamespace) {
+    TANDEM_TRY(writeIdMap(pid, "uid_map", workload.uidMappings));
+    TANDEM_TRY(writeIdMap(pid, "gid_map", workload.gidMappings));
+  }
+  TANDEM_TRY(cgroup.addProcess(pid));
+  char go = 'g';
+  if (::write(syncParent.get(), &go, 1) != 1) {
+    return Error::fromErrno("cannot start the container's setup");
+  }
+  UniqueFd master;
+  if (workload.tty) {
+    auto received = receiveFd(syncParent.get());
+    if (received) {
+      master = std::move(received).value();
+    }
+  }
+
+  WorkloadOutcome outcome;
+  outcome.id = workload.id;
+  ChildFailure failure;
+  ssize_t n;
+  while ((n = ::read(errorPipe.read.get(), &failure, sizeof failure)) < 0 && errno == EINTR) {
+  }
+  if (n == static_cast<ssize_t>(sizeof failure)) {
+    TANDEM_ASSIGN_OR_RETURN(outcome.status, waitForExit(pid));
+    guard.reaped();
+    if (failure.exitCode == kExitRuntimeError) {
+      return Error(failure.message);
+    }
+    outcome.status = ExitStatus{false, failure.exitCode, 0};
+    outcome.launchError = failure.message;
+  } else {
+    if (workload.tty && !master) {
+      return Error("the container started without passing back its terminal");
+    }
+    TANDEM_ASSIGN_OR_RETURN(outcome.status,
+                            superviseWorkload(pid, signals.get(), std::move(master)));
+    guard.reaped();
+    auto oom = cgroup.oomKilled();
+    outcome.oomKilled = oom && *oom;
+  }
+  TANDEM_TRY(cgroup.remove());
+  if (!workload.removeOnExit) {
+    TANDEM_TRY(recordFinalState(stateDir, outcome));
+    state.keep();
+  }
+  janitor.dismiss();
+  return outcome;
+}
+
+}  // namespace tandem::container
+
+namespace tandem::container {
+
+Status ContainerBackend::available() const {
+  if (::geteuid() != 0) {
+    return Error("container isolation needs root on this host (rootless mode is not built yet); "
+                 "run tandem as root");
+  }
+  return detectCgroupMounts().ok() ? okStatus()
+                                   : Error("container isolation needs a mounted cgroup filesystem");
+}
+
+}  // namespace tandem::container

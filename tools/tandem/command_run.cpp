@@ -1,0 +1,199 @@
+// tandem run: builds a Workload from the command line, lets the scheduler's policy pick the
+// isolation level, and runs it to completion.
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <iostream>
+#include <memory>
+
+#include "common/log.h"
+#include "common/size.h"
+#include "container/runtime.h"
+#include "container/sealed_binary.h"
+#include "scheduler/isolation_policy.h"
+#include "tools/tandem/commands.h"
+
+namespace po = boost::program_options;
+
+namespace tandem::cli {
+
+namespace {
+
+po::options_description runOptions() {
+  po::options_description options("tandem run [OPTIONS] [--] COMMAND [ARG...]");
+  options.add_options()
+      ("help,h", "show this help")
+      ("isolation", po::value<std::string>()->default_value("auto"),
+       "container, vm or auto")
+      ("rootfs", po::value<std::string>(), "root filesystem folder (never modified)")
+      ("name", po::value<std::string>(), "a name for the workload")
+      ("memory,m", po::value<std::string>(), "memory limit, e.g. 32M")
+      ("memory-swap", po::value<std::string>(),
+       "memory plus swap limit, or -1 for unlimited swap (default: no swap)")
+      ("cpus", po::value<std::string>(), "CPU quota in CPUs, e.g. 0.5")
+      ("cpu-shares", po::value<std::uint64_t>(), "relative CPU weight (2-262144)")
+      ("cpuset-cpus", po::value<std::string>(), "CPUs the workload may use, e.g. 0-1")
+      ("cpuset-mems", po::value<std::string>(), "memory nodes the workload may use")
+      ("pids-limit", po::value<std::int64_t>(), "maximum number of processes (-1: unlimited)")
+      ("env,e", po::value<std::vector<std::string>>()->composing(), "set KEY=VALUE")
+      ("hostname", po::value<std::string>(), "hostname inside the workload")
+      ("user,u", po::value<std::string>(), "USER[:GROUP], names or numbers")
+      ("group-add", po::value<std::vector<gid_t>>()->composing(), "additional group id")
+      ("workdir,w", po::value<std::string>(), "working directory inside the workload")
+      ("read-only", po::bool_switch(), "mount the root filesystem read-only")
+      ("network", po::value<std::string>()->default_value("none"), "none or host")
+      ("tty,t", po::bool_switch(), "give the workload a terminal")
+      ("interactive,i", po::bool_switch(), "accepted for docker compatibility: stdin is always attached")
+      ("init", po::bool_switch(), "run tandem's init as PID 1 to reap zombies and forward signals")
+      ("rm", po::bool_switch(), "remove the workload's state when it exits")
+      ("cap-add", po::value<std::vector<std::string>>()->composing(), "add a capability")
+      ("cap-drop", po::value<std::vector<std::string>>()->composing(), "drop a capability")
+      ("ulimit", po::value<std::vector<std::string>>()->composing(), "NAME=SOFT[:HARD]")
+      ("uidmap", po::value<std::vector<std::string>>()->composing(),
+       "CONTAINER:HOST:COUNT; with --gidmap, runs in a user namespace")
+      ("gidmap", po::value<std::vector<std::string>>()->composing(), "CONTAINER:HOST:COUNT")
+      ("security-opt", po::value<std::vector<std::string>>()->composing(),
+       "seccomp=unconfined disables the seccomp filter")
+      ("log-level", po::value<std::string>(), "trace, debug, info, warn or error")
+      ("command", po::value<std::vector<std::string>>(), "the command and its arguments");
+  return options;
+}
+
+template <class T>
+std::vector<T> many(const po::variables_map& vm, const char* key) {
+  return vm.count(key) ? vm[key].as<std::vector<T>>() : std::vector<T>{};
+}
+
+Result<Workload> workloadFromOptions(const po::variables_map& vm) {
+  Workload w;
+  TANDEM_ASSIGN_OR_RETURN(w.isolation, parseIsolation(vm["isolation"].as<std::string>()));
+  TANDEM_ASSIGN_OR_RETURN(w.network, parseNetworkMode(vm["network"].as<std::string>()));
+  if (vm.count("rootfs")) w.rootfs = vm["rootfs"].as<std::string>();
+  if (vm.count("name")) w.name = vm["name"].as<std::string>();
+  if (vm.count("memory")) {
+    TANDEM_ASSIGN_OR_RETURN(w.limits.memoryBytes,
+                            parseSize(vm["memory"].as<std::string>()).context("--memory"));
+  }
+  if (vm.count("memory-swap")) {
+    std::string text = vm["memory-swap"].as<std::string>();
+    if (text == "-1") {
+      w.limits.memorySwapBytes = -1;
+    } else {
+      TANDEM_ASSIGN_OR_RETURN(std::uint64_t bytes, parseSize(text).context("--memory-swap"));
+      w.limits.memorySwapBytes = static_cast<std::int64_t>(bytes);
+    }
+  }
+  if (vm.count("cpus")) {
+    TANDEM_ASSIGN_OR_RETURN(w.limits.cpuMilli,
+                            parseMilli(vm["cpus"].as<std::string>()).context("--cpus"));
+  }
+  if (vm.count("cpu-shares")) w.limits.cpuShares = vm["cpu-shares"].as<std::uint64_t>();
+  if (vm.count("cpuset-cpus")) w.limits.cpusetCpus = vm["cpuset-cpus"].as<std::string>();
+  if (vm.count("cpuset-mems")) w.limits.cpusetMems = vm["cpuset-mems"].as<std::string>();
+  if (vm.count("pids-limit")) w.limits.pidsLimit = vm["pids-limit"].as<std::int64_t>();
+  w.env = many<std::string>(vm, "env");
+  if (vm.count("hostname")) w.hostname = vm["hostname"].as<std::string>();
+  if (vm.count("user")) w.user.spec = vm["user"].as<std::string>();
+  w.user.additionalGids = many<gid_t>(vm, "group-add");
+  if (vm.count("workdir")) w.workdir = vm["workdir"].as<std::string>();
+  w.readOnlyRootfs = vm["read-only"].as<bool>();
+  w.tty = vm["tty"].as<bool>();
+  w.init = vm["init"].as<bool>();
+  w.removeOnExit = vm["rm"].as<bool>();
+  w.capAdd = many<std::string>(vm, "cap-add");
+  w.capDrop = many<std::string>(vm, "cap-drop");
+  for (const auto& text : many<std::string>(vm, "ulimit")) {
+    TANDEM_ASSIGN_OR_RETURN(Rlimit limit, parseRlimit(text));
+    w.rlimits.push_back(limit);
+  }
+  for (const auto& text : many<std::string>(vm, "uidmap")) {
+    TANDEM_ASSIGN_OR_RETURN(IdMapping mapping, parseIdMapping(text));
+    w.uidMappings.push_back(mapping);
+  }
+  for (const auto& text : many<std::string>(vm, "gidmap")) {
+    TANDEM_ASSIGN_OR_RETURN(IdMapping mapping, parseIdMapping(text));
+    w.gidMappings.push_back(mapping);
+  }
+  for (const auto& text : many<std::string>(vm, "security-opt")) {
+    if (text == "seccomp=unconfined") {
+      w.seccomp = false;
+    } else {
+      return Error("unsupported --security-opt \"" + text + "\"; supported: seccomp=unconfined");
+    }
+  }
+  w.command = many<std::string>(vm, "command");
+  TANDEM_TRY(validate(w));
+  return w;
+}
+
+int fail(const Error& error) {
+  std::cerr << "tandem: " << error.describe() << "\n";
+  return kExitRuntimeError;
+}
+
+}  // namespace
+
+int runCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv) {
+  // Everything after "--" is the workload's, even when it looks like an option.
+  auto separator = std::find(args.begin(), args.end(), "--");
+  std::vector<std::string> ours(args.begin(), separator);
+  po::options_description options = runOptions();
+  po::positional_options_description positional;
+  positional.add("command", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(ours).options(options).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return fail(Error(std::string(e.what()) + "; see tandem run --help"));
+  }
+  if (vm.count("help")) {
+    std::cout << options << "\n";
+    return 0;
+  }
+  if (separator != args.end()) {
+    auto command = many<std::string>(vm, "command");
+    command.insert(command.end(), separator + 1, args.end());
+    vm.erase("command");
+    vm.insert({"command", po::variable_value(command, false)});
+  }
+  if (vm.count("log-level")) {
+    if (auto status = setLogLevel(vm["log-level"].as<std::string>()); !status) {
+      return fail(status.error());
+    }
+  }
+  auto workload = workloadFromOptions(vm);
+  if (!workload) {
+    return fail(workload.error());
+  }
+
+  container::ContainerBackend containerBackend(container::RuntimeConfig{global.stateRoot});
+  scheduler::HostFacts host{containerBackend.available(),
+                            Error("microVM isolation is not available in this build of tandem")};
+  auto choice = scheduler::chooseIsolation(*workload, host);
+  if (!choice) {
+    return fail(choice.error());
+  }
+  spdlog::info("isolation {}", choice->reason);
+  if (choice->level == Isolation::kContainer) {
+    // Only now, with a container about to exist, is tandem's binary worth protecting.
+    if (auto status = container::reexecFromSealedCopy(argv); !status) {
+      return fail(status.error());
+    }
+  }
+  auto outcome = containerBackend.run(*workload);
+  if (!outcome) {
+    return fail(outcome.error());
+  }
+  if (!outcome->launchError.empty()) {
+    std::cerr << "tandem: " << outcome->launchError << "\n";
+  } else if (outcome->oomKilled) {
+    std::cerr << "tandem: workload " << outcome->id.substr(0, 12)
+              << " was killed by the OOM killer (memory limit "
+              << formatSize(workload->limits.memoryBytes.value_or(0)) << ")\n";
+  }
+  return outcome->exitCode();
+}
+
+}  // namespace tandem::cli

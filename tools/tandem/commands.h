@@ -1,0 +1,16 @@
+// The tandem CLI's verbs: one function each, taking the arguments after the verb.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace tandem::cli {
+
+struct GlobalOptions {
+  std::string stateRoot = "/var/lib/tandem";
+};
+
+// Each returns the process exit code.
+int runCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
+
+}  // namespace tandem::cli
