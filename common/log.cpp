@@ -23,6 +23,10 @@ Status setLogLevel(std::string_view level) {
                  "\"; use trace, debug, info, warn, error, critical or off");
   }
   spdlog::set_level(parsed);
+  if (parsed <= spdlog::level::debug) {
+    // Debug output is for finding where time goes, so it carries microsecond timestamps.
+    spdlog::set_pattern("tandem: %H:%M:%S.%f %l: %v");
+  }
   return okStatus();
 }
 

@@ -14,8 +14,13 @@ namespace tandem::container {
 // The OCI runtime-spec / docker default set, as "CAP_*" names.
 const std::vector<std::string>& defaultCapabilityNames();
 
+// "CAP_CHOWN" for CAP_CHOWN; "capability 41" for one this libcap cannot name.
+std::string capabilityName(cap_value_t cap);
+
 // The default set plus `add` minus `drop`. Names are case-insensitive, with or without "CAP_";
 // "ALL" means every capability this kernel knows. An unknown name is an error naming it.
+// As in docker, "ALL" in `add` keeps everything but the named drops, and "ALL" in `drop`
+// keeps only what `add` names. The result is sorted, without duplicates.
 Result<std::vector<cap_value_t>> resolveCapabilities(const std::vector<std::string>& add,
                                                      const std::vector<std::string>& drop);
 
@@ -23,11 +28,11 @@ Result<std::vector<cap_value_t>> resolveCapabilities(const std::vector<std::stri
 std::uint64_t capabilityMask(const std::vector<cap_value_t>& caps);
 
 // Runs in the container before changing uid: drops every capability outside `keep` from the
-// bounding set, so not even a setuid binary can win it back.
+// bounding set, so not even a setuid binary can win it back. Needs CAP_SETPCAP.
 Status dropBoundingSet(const std::vector<cap_value_t>& keep);
 
-// Runs in the container after changing uid (with PR_SET_KEEPCAPS): sets effective, permitted
-// and inheritable to `keep`, and clears the ambient set.
+// Runs in the container after changing uid (with PR_SET_KEEPCAPS): sets effective and
+// permitted to `keep`, and clears the inheritable and ambient sets.
 Status applyCapabilities(const std::vector<cap_value_t>& keep);
 
 }  // namespace tandem::container

@@ -174,6 +174,14 @@ void orFail(const ContainerProcessConfig& config, Status status) {
   if (!status) fail(config, status.error());
 }
 
+void awaitRuntime(const ContainerProcessConfig& config, char expected) {
+  char byte = 0;
+  if (::read(config.syncSocket, &byte, 1) != 1 || byte != expected) {
+    // The runtime is gone or gave up; it reports its own error, and there is no one to tell.
+    ::_exit(kExitRuntimeError);
+  }
+}
+
 }  // namespace
 
 sigset_t forwardedSignals() {
@@ -195,18 +203,13 @@ void runContainerProcess(const ContainerProcessConfig& config) {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
-  char go = 0;
-  if (::read(config.syncSocket, &go, 1) != 1) {
-    // The runtime is gone, or failed before placing us in the cgroup: nothing to report to.
-    ::_exit(kExitRuntimeError);
-  }
-  // Only now is this process in its cgroup, which becomes the root of its cgroup namespace.
-  if (::unshare(CLONE_NEWCGROUP) != 0) {
-    fail(config, Error::fromErrno("cannot create the cgroup namespace"));
-  }
-  if (config.userNamespace && (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0)) {
-    fail(config, Error::fromErrno("cannot become root of the user namespace; does --uidmap map "
-                                  "container uid 0?"));
+  // With a user namespace, nothing below works until the runtime has written its id maps.
+  if (config.userNamespace) {
+    awaitRuntime(config, kSyncMapsWritten);
+    if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {
+      fail(config, Error::fromErrno("cannot become root of the user namespace; does --uidmap "
+                                    "map container uid 0?"));
+    }
   }
   if (::sethostname(workload.hostname.data(), workload.hostname.size()) != 0) {
     fail(config, Error::fromErrno("cannot set the hostname to " + workload.hostname));
@@ -223,6 +226,14 @@ void runContainerProcess(const ContainerProcessConfig& config) {
   }
   orFail(config, enterRootfs(config.rootfs));
   orFail(config, applyRlimits(workload.rlimits));
+
+  // The root filesystem was built while the runtime set up the cgroup; the workload may not run
+  // a single instruction outside it.
+  awaitRuntime(config, kSyncInCgroup);
+  // Only now is this process in its cgroup, which becomes the root of its cgroup namespace.
+  if (::unshare(CLONE_NEWCGROUP) != 0) {
+    fail(config, Error::fromErrno("cannot create the cgroup namespace"));
+  }
 
   ResolvedUser user = orFail(config, lookUpUser(workload));
   std::vector<std::string> env = workloadEnvironment(workload, user);

@@ -12,6 +12,10 @@
 
 namespace tandem::container {
 
+// Bytes the runtime sends on the sync socket, in this order.
+inline constexpr char kSyncMapsWritten = 'm';  // only with a user namespace
+inline constexpr char kSyncInCgroup = 'g';
+
 struct ContainerProcessConfig {
   const Workload* workload = nullptr;
   RootfsLayout rootfs;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "common/file.h"
@@ -20,6 +21,7 @@ constexpr char kDismiss = 'd';
   // Its own session, so a terminal's SIGINT or SIGHUP for the runtime's group spares it, and no
   // inherited descriptor (a test's output pipe, a terminal) is held open by it.
   ::setsid();
+  ::prctl(PR_SET_NAME, "tandem-janitor", 0, 0, 0);
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE}) {
     ::signal(sig, SIG_IGN);
   }

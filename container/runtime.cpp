@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/fd_passing.h"
 #include "common/file.h"
@@ -22,7 +23,7 @@
 #include "container/console_proxy.h"
 #include "container/container_process.h"
 #include "container/janitor.h"
-#include "container/seccomp.h"
+#include "container/seccomp_cache.h"
 
 namespace tandem::container {
 
@@ -156,6 +157,42 @@ Status recordFinalState(const std::string& stateDir, const WorkloadOutcome& outc
   return writeFile(stateDir + "/state.json", state.dump(2) + "\n");
 }
 
+// A failure record the container process left before exiting, if any. Call once the process is
+// reaped, when no writer of the pipe is left and the read cannot block.
+std::optional<ChildFailure> readChildFailure(int errorPipe) {
+  ChildFailure failure;
+  ssize_t n;
+  while ((n = ::read(errorPipe, &failure, sizeof failure)) < 0 && errno == EINTR) {
+  }
+  if (n != static_cast<ssize_t>(sizeof failure)) {
+    return std::nullopt;
+  }
+  return failure;
+}
+
+// The parent's half of the start, done while the container process builds its root filesystem
+// on the other core: id maps, the cgroup, then "go". Returns the pty master with --tty.
+Result<UniqueFd> admitContainerProcess(const Workload& workload, pid_t pid, int syncSocket,
+                                       const Cgroup& cgroup) {
+  auto say = [&](char byte) -> Status {
+    if (::write(syncSocket, &byte, 1) != 1) {
+      return Error::fromErrno("cannot signal the container's process");
+    }
+    return okStatus();
+  };
+  if (!workload.uidMappings.empty()) {
+    TANDEM_TRY(writeIdMap(pid, "uid_map", workload.uidMappings));
+    TANDEM_TRY(writeIdMap(pid, "gid_map", workload.gidMappings));
+    TANDEM_TRY(say(kSyncMapsWritten));
+  }
+  TANDEM_TRY(cgroup.addProcess(pid));
+  TANDEM_TRY(say(kSyncInCgroup));
+  if (!workload.tty) {
+    return UniqueFd();
+  }
+  return receiveFd(syncSocket);
+}
+
 }  // namespace
 
 Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& config) {
@@ -165,7 +202,8 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
                           resolveCapabilities(workload.capAdd, workload.capDrop));
   std::vector<sock_filter> seccompProgram;
   if (workload.seccomp) {
-    TANDEM_ASSIGN_OR_RETURN(seccompProgram, compileDefaultSeccompProgram(capabilities));
+    TANDEM_ASSIGN_OR_RETURN(seccompProgram,
+                            cachedSeccompProgram(config.stateRoot + "/cache", capabilities));
   }
   TANDEM_ASSIGN_OR_RETURN(CgroupMounts cgroupMounts, detectCgroupMounts());
   if (workload.id.empty()) {
@@ -176,6 +214,7 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
   }
   bool userNamespace = !workload.uidMappings.empty();
   bool ownNetwork = workload.network == NetworkMode::kNone;
+  spdlog::debug("capabilities, seccomp program and cgroup layout ready");
 
   TANDEM_ASSIGN_OR_RETURN(std::string skeleton, ensureSkeleton(config.stateRoot));
   std::string stateDir = config.stateRoot + "/containers/" + workload.id;
@@ -199,7 +238,7 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
     }
   }
   TANDEM_TRY(writeFile(stateDir + "/config.json", toJson(workload).dump(2) + "\n"));
-  TANDEM_ASSIGN_OR_RETURN(Cgroup cgroup, Cgroup::create(cgroupMounts, workload.id, workload.limits));
+  spdlog::debug("state directory {} ready", stateDir);
 
   int sync[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) != 0) {
@@ -230,48 +269,46 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
   errorPipe.write.reset();
   spdlog::debug("container {} started as host pid {}", workload.id, pid);
 
-  if (userNamespace) {
-    TANDEM_TRY(writeIdMap(pid, "uid_map", workload.uidMappings));
-    TANDEM_TRY(writeIdMap(pid, "gid_map", workload.gidMappings));
-  }
-  TANDEM_TRY(cgroup.addProcess(pid));
-  char go = 'g';
-  if (::write(syncParent.get(), &go, 1) != 1) {
-    return Error::fromErrno("cannot start the container's setup");
-  }
-  UniqueFd master;
-  if (workload.tty) {
-    auto received = receiveFd(syncParent.get());
-    if (received) {
-      master = std::move(received).value();
-    }
-  }
-
   WorkloadOutcome outcome;
   outcome.id = workload.id;
-  ChildFailure failure;
-  ssize_t n;
-  while ((n = ::read(errorPipe.read.get(), &failure, sizeof failure)) < 0 && errno == EINTR) {
+  auto cgroup = Cgroup::create(cgroupMounts, workload.id, workload.limits);
+  Result<UniqueFd> master = cgroup ? admitContainerProcess(workload, pid, syncParent.get(), *cgroup)
+                                   : Result<UniqueFd>(cgroup.error());
+  spdlog::debug("cgroup {}", master ? "joined" : "failed");
+  std::optional<ChildFailure> failure;
+  if (master) {
+    // Blocks until the workload's exec closes the pipe, or a failure record arrives.
+    failure = readChildFailure(errorPipe.read.get());
   }
-  if (n == static_cast<ssize_t>(sizeof failure)) {
+  if (!master || failure) {
+    // Whatever went wrong, the container process's own account is the more precise one.
+    ::kill(pid, SIGKILL);
     TANDEM_ASSIGN_OR_RETURN(outcome.status, waitForExit(pid));
     guard.reaped();
-    if (failure.exitCode == kExitRuntimeError) {
-      return Error(failure.message);
+    if (!failure) {
+      failure = readChildFailure(errorPipe.read.get());
     }
-    outcome.status = ExitStatus{false, failure.exitCode, 0};
-    outcome.launchError = failure.message;
+    if (!failure) {
+      return master.error();
+    }
+    if (failure->exitCode == kExitRuntimeError) {
+      return Error(failure->message);
+    }
+    outcome.status = ExitStatus{false, failure->exitCode, 0};
+    outcome.launchError = failure->message;
   } else {
-    if (workload.tty && !master) {
-      return Error("the container started without passing back its terminal");
-    }
+    spdlog::debug("workload running");
     TANDEM_ASSIGN_OR_RETURN(outcome.status,
-                            superviseWorkload(pid, signals.get(), std::move(master)));
+                            superviseWorkload(pid, signals.get(), std::move(master).value()));
     guard.reaped();
-    auto oom = cgroup.oomKilled();
+    spdlog::debug("workload {}", outcome.status.describe());
+    auto oom = cgroup->oomKilled();
     outcome.oomKilled = oom && *oom;
   }
-  TANDEM_TRY(cgroup.remove());
+  if (cgroup) {
+    TANDEM_TRY(cgroup->remove());
+    spdlog::debug("cgroup removed");
+  }
   if (!workload.removeOnExit) {
     TANDEM_TRY(recordFinalState(stateDir, outcome));
     state.keep();

@@ -12,12 +12,25 @@
 
 namespace tandem::container {
 
-// Syscall names allowed for every workload, whatever its capabilities.
+// Syscall names allowed for every workload, whatever its capabilities. Some exist only for
+// i386 or x32, or only in kernels newer than this libseccomp; those the compiler resolves
+// where they exist and skips where they do not.
 const std::vector<std::string>& defaultAllowedSyscalls();
 
-// Compiles the default profile for x86-64 (and its x32/i386 variants rejected) into classic BPF.
-// Syscalls that docker allows only with a capability (mount with CAP_SYS_ADMIN, ...) are
-// allowed here only when `caps` holds it.
+// Allowed for every workload too, but only on kernels from 4.8 on: before that, a tracer
+// could rewrite a syscall after seccomp had checked it.
+const std::vector<std::string>& tracingSyscalls();
+
+// Syscalls docker allows only to a workload that holds `capability`.
+struct CapabilityGatedSyscalls {
+  cap_value_t capability;
+  std::vector<std::string> names;
+};
+const std::vector<CapabilityGatedSyscalls>& capabilityGatedSyscalls();
+
+// Compiles the default profile into classic BPF for x86-64, with its i386 and x32 ABIs held
+// to the same allowlist rather than left as a way around it. Syscalls that docker allows only
+// with a capability (mount with CAP_SYS_ADMIN, ...) are allowed here only when `caps` holds it.
 Result<std::vector<sock_filter>> compileDefaultSeccompProgram(const std::vector<cap_value_t>& caps);
 
 // Installs a compiled program in the calling thread. The caller has set no_new_privs.

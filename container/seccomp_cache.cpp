@@ -1,0 +1,95 @@
+#include "container/seccomp_cache.h"
+
+#include <seccomp.h>
+#include <stdio.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "common/file.h"
+#include "common/log.h"
+#include "container/seccomp.h"
+
+namespace tandem::container {
+
+namespace {
+
+// BPF_MAXINSNS: the kernel refuses longer classic programs.
+constexpr std::size_t kMaxInstructions = 4096;
+
+class Fnv1a {
+ public:
+  void add(const void* data, std::size_t size) {
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < size; ++i) {
+      hash_ = (hash_ ^ bytes[i]) * 0x100000001b3ULL;
+    }
+  }
+  void add(const std::string& text) { add(text.c_str(), text.size() + 1); }
+  std::uint64_t value() const { return hash_; }
+
+ private:
+  std::uint64_t hash_ = 0xcbf29ce484222325ULL;
+};
+
+std::string hex(std::uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+}  // namespace
+
+std::uint64_t seccompCacheKey(const std::vector<cap_value_t>& caps) {
+  Fnv1a hash;
+  for (const auto& name : defaultAllowedSyscalls()) hash.add(name);
+  hash.add("--tracing--");
+  for (const auto& name : tracingSyscalls()) hash.add(name);
+  for (const auto& gated : capabilityGatedSyscalls()) {
+    hash.add(&gated.capability, sizeof gated.capability);
+    for (const auto& name : gated.names) hash.add(name);
+  }
+  hash.add("--caps--");
+  for (cap_value_t cap : caps) hash.add(&cap, sizeof cap);
+  const scmp_version* version = seccomp_version();
+  hash.add(version, sizeof *version);
+  utsname uts{};
+  ::uname(&uts);
+  hash.add(uts.release);
+  return hash.value();
+}
+
+Result<std::vector<sock_filter>> cachedSeccompProgram(const std::string& cacheDir,
+                                                      const std::vector<cap_value_t>& caps) {
+  std::string path = cacheDir + "/seccomp-" + hex(seccompCacheKey(caps)) + ".bpf";
+  if (auto content = readFile(path); content) {
+    std::size_t count = content->size() / sizeof(sock_filter);
+    if (count > 0 && count <= kMaxInstructions && content->size() % sizeof(sock_filter) == 0) {
+      std::vector<sock_filter> program(count);
+      std::memcpy(program.data(), content->data(), content->size());
+      return program;
+    }
+    spdlog::warn("ignoring the damaged seccomp cache file {}", path);
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto program, compileDefaultSeccompProgram(caps));
+  // Written beside and renamed, so a concurrent reader sees the old file or the whole new one.
+  std::string temporary = path + "." + std::to_string(::getpid()) + ".tmp";
+  auto stored = makeDirectories(cacheDir, 0700);
+  if (stored) {
+    stored = writeFile(temporary,
+                       std::string_view(reinterpret_cast<const char*>(program.data()),
+                                        program.size() * sizeof(sock_filter)),
+                       0600);
+  }
+  if (stored && ::rename(temporary.c_str(), path.c_str()) != 0) {
+    stored = Error::fromErrno("cannot store " + path);
+  }
+  if (!stored) {
+    ::unlink(temporary.c_str());
+    spdlog::debug("seccomp program not cached: {}", stored.error().describe());
+  }
+  return program;
+}
+
+}  // namespace tandem::container
