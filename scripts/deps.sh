@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs, from Debian's archive only, whatever tandem needs to build, test and benchmark that
+# this machine lacks. Idempotent and quiet when nothing is missing.
+set -euo pipefail
+
+packages=(
+  # build
+  meson ninja-build pkg-config g++ libspdlog-dev libfmt-dev libboost-program-options-dev
+  nlohmann-json3-dev libseccomp-dev libcap-dev libcmocka-dev
+  # the test rootfs and the tools the tests drive
+  busybox-static python3 procps iproute2 util-linux
+)
+
+missing=()
+for package in "${packages[@]}" "$@"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+if [[ $EUID -ne 0 ]]; then
+  echo "tandem: missing Debian packages: ${missing[*]}; run as root or install them" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
