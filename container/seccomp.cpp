@@ -6,7 +6,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -126,12 +128,20 @@ Result<SeccompFilter> buildFilter(const std::vector<cap_value_t>& caps) {
   if (!filter) {
     return Error("libseccomp cannot create a filter (out of memory or unsupported arch)");
   }
+  TANDEM_TRY(checkSeccomp(seccomp_attr_set(filter.get(), SCMP_FLTATR_ACT_BADARCH,
+                                           SCMP_ACT_ERRNO(ENOSYS)),
+                          "cannot set the seccomp filter's answer for other ABIs"));
   // A 64-bit process can still enter the kernel through the i386 (int 0x80) and x32 tables;
-  // those must meet the same allowlist instead of the bad-arch action.
-  TANDEM_TRY(checkSeccomp(seccomp_arch_add(filter.get(), SCMP_ARCH_X86),
-                          "cannot add the i386 ABI to the seccomp filter"));
-  TANDEM_TRY(checkSeccomp(seccomp_arch_add(filter.get(), SCMP_ARCH_X32),
-                          "cannot add the x32 ABI to the seccomp filter"));
+  // where the kernel runs them, they must meet the same allowlist.
+  SyscallAbis abis = detectSyscallAbis();
+  if (abis.i386) {
+    TANDEM_TRY(checkSeccomp(seccomp_arch_add(filter.get(), SCMP_ARCH_X86),
+                            "cannot add the i386 ABI to the seccomp filter"));
+  }
+  if (abis.x32) {
+    TANDEM_TRY(checkSeccomp(seccomp_arch_add(filter.get(), SCMP_ARCH_X32),
+                            "cannot add the x32 ABI to the seccomp filter"));
+  }
   // The runtime sets no_new_privs itself, at the point it chooses; the filter is only exported.
   TANDEM_TRY(checkSeccomp(seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_NNP, 0),
                           "cannot turn off libseccomp's no_new_privs handling"));
@@ -177,6 +187,26 @@ Result<std::vector<sock_filter>> exportProgram(const SeccompFilter& filter) {
 }
 
 }  // namespace
+
+SyscallAbis detectSyscallAbis() {
+  SyscallAbis abis;
+  // Without x32 support the kernel answers ENOSYS; with it, getpid works.
+  constexpr long kX32SyscallBit = 0x40000000;
+  abis.x32 = syscall(kX32SyscallBit | SYS_getpid) == getpid();
+  // Without IA32 emulation int 0x80 faults, so the probe runs in a throwaway child.
+  pid_t child = fork();
+  if (child == 0) {
+    signal(SIGSEGV, SIG_DFL);
+    constexpr long kI386Getpid = 20;
+    long result = 0;
+    asm volatile("int $0x80" : "=a"(result) : "a"(kI386Getpid) : "memory", "r8", "r9", "r10", "r11");
+    _exit(result == getpid() ? 0 : 1);
+  }
+  int status = 0;
+  abis.i386 = child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+              WEXITSTATUS(status) == 0;
+  return abis;
+}
 
 Result<std::vector<sock_filter>> compileDefaultSeccompProgram(
     const std::vector<cap_value_t>& caps) {

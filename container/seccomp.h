@@ -28,8 +28,17 @@ struct CapabilityGatedSyscalls {
 };
 const std::vector<CapabilityGatedSyscalls>& capabilityGatedSyscalls();
 
-// Compiles the default profile into classic BPF for x86-64, with its i386 and x32 ABIs held
-// to the same allowlist rather than left as a way around it. Syscalls that docker allows only
+// The secondary syscall ABIs this kernel runs. Each one the filter covers costs the program
+// about 330 instructions, and installing it costs time at every container start.
+struct SyscallAbis {
+  bool i386 = false;  // int 0x80 (IA32 emulation)
+  bool x32 = false;   // x86-64 numbers with the x32 bit set
+};
+SyscallAbis detectSyscallAbis();
+
+// Compiles the default profile into classic BPF for x86-64, with those of its i386 and x32 ABIs
+// that this kernel runs held to the same allowlist rather than left as a way around it. ABIs it
+// does not run get ENOSYS, as the kernel itself would answer. Syscalls that docker allows only
 // with a capability (mount with CAP_SYS_ADMIN, ...) are allowed here only when `caps` holds it.
 Result<std::vector<sock_filter>> compileDefaultSeccompProgram(const std::vector<cap_value_t>& caps);
 

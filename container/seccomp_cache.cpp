@@ -2,7 +2,6 @@
 
 #include <seccomp.h>
 #include <stdio.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -54,9 +53,10 @@ std::uint64_t seccompCacheKey(const std::vector<cap_value_t>& caps) {
   for (cap_value_t cap : caps) hash.add(&cap, sizeof cap);
   const scmp_version* version = seccomp_version();
   hash.add(version, sizeof *version);
-  utsname uts{};
-  ::uname(&uts);
-  hash.add(uts.release);
+  // Which ABIs the kernel runs can only change across a reboot, so the boot's id keys them
+  // without probing on every start.
+  auto bootId = readFile("/proc/sys/kernel/random/boot_id");
+  hash.add(bootId ? *bootId : std::string("unknown boot"));
   return hash.value();
 }
 

@@ -1,6 +1,6 @@
 // libseccomp takes about 9 ms to compile the default profile, more than the rest of a
 // container's start. The program depends only on the profile, the capability set, libseccomp
-// and the kernel release, so it is compiled once per such key and kept on disk.
+// and the running kernel's ABIs, so it is compiled once per such key and kept on disk.
 #pragma once
 
 #include <linux/filter.h>
