@@ -12,6 +12,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "container/cgroup_limits.h"
+#include "container/device_rules.h"
 
 namespace tandem::container {
 
@@ -152,6 +153,8 @@ Result<Cgroup> Cgroup::create(const CgroupMounts& mounts, const std::string& nam
     TANDEM_TRY(cgroup.applyWrites(v1DeviceRules()));
     TANDEM_TRY(cgroup.applyWrites(v1LimitWrites(limits)));
   } else {
+    TANDEM_TRY(attachDeviceFilter(cgroup.directories_.front().path,
+                                  deviceFilterProgram(defaultDeviceRules())));
     TANDEM_TRY(cgroup.applyWrites(v2LimitWrites(limits)));
   }
   return cgroup;

@@ -1,5 +1,7 @@
 #include "container/cgroup_limits.h"
 
+#include "container/device_rules.h"
+
 namespace tandem::container {
 
 std::uint64_t cpuWeightFromShares(std::uint64_t shares) {
@@ -84,21 +86,8 @@ std::vector<CgroupWrite> v2LimitWrites(const ResourceLimits& limits) {
 
 std::vector<CgroupWrite> v1DeviceRules() {
   std::vector<CgroupWrite> rules{{"devices", "devices.deny", "a"}};
-  for (const char* rule : {
-           "c *:* m",     // mknod of character devices, not their use
-           "b *:* m",     // mknod of block devices, not their use
-           "c 1:3 rwm",   // null
-           "c 1:5 rwm",   // zero
-           "c 1:7 rwm",   // full
-           "c 1:8 rwm",   // random
-           "c 1:9 rwm",   // urandom
-           "c 5:0 rwm",   // tty
-           "c 5:1 rwm",   // console
-           "c 5:2 rwm",   // ptmx
-           "c 136:* rwm", // pts
-           "c 10:200 rwm" // net/tun
-       }) {
-    rules.push_back({"devices", "devices.allow", rule});
+  for (const auto& rule : defaultDeviceRules()) {
+    rules.push_back({"devices", "devices.allow", toV1Rule(rule)});
   }
   return rules;
 }

@@ -23,8 +23,7 @@ inline constexpr unsigned kCpuPeriodMicros = 100000;
 std::vector<CgroupWrite> v1LimitWrites(const ResourceLimits& limits);
 std::vector<CgroupWrite> v2LimitWrites(const ResourceLimits& limits);
 
-// v1's devices controller: deny everything, then allow what the minimal /dev holds, as runc's
-// defaults do. Without it a container with CAP_MKNOD could open the host's disks.
+// v1's devices controller: deny everything, then allow defaultDeviceRules().
 std::vector<CgroupWrite> v1DeviceRules();
 
 // cgroup v2's cpu.weight for v1 shares, with the mapping runc and crun use.

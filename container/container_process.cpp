@@ -13,6 +13,7 @@
 
 #include "common/fd_passing.h"
 #include "common/file.h"
+#include "common/log.h"
 #include "common/net_link.h"
 #include "common/process.h"
 #include "container/capabilities.h"
@@ -225,11 +226,13 @@ void runContainerProcess(const ContainerProcessConfig& config) {
     console.master.reset();
   }
   orFail(config, enterRootfs(config.rootfs));
+  spdlog::debug("container: root filesystem entered");
   orFail(config, applyRlimits(workload.rlimits));
 
   // The root filesystem was built while the runtime set up the cgroup; the workload may not run
   // a single instruction outside it.
   awaitRuntime(config, kSyncInCgroup);
+  spdlog::debug("container: in its cgroup");
   // Only now is this process in its cgroup, which becomes the root of its cgroup namespace.
   if (::unshare(CLONE_NEWCGROUP) != 0) {
     fail(config, Error::fromErrno("cannot create the cgroup namespace"));
@@ -286,6 +289,7 @@ void runContainerProcess(const ContainerProcessConfig& config) {
   if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
     fail(config, Error::fromErrno("cannot mark the runtime's descriptors close-on-exec"));
   }
+  spdlog::debug("container: identity and capabilities set");
   if (!config.seccompProgram.empty()) {
     orFail(config, installSeccompProgram(config.seccompProgram));
   }
