@@ -7,7 +7,7 @@ passed, failed, skipped = 0, 0, 0
 with open(sys.argv[1], encoding="utf-8") as log:
     for line in log:
         result = json.loads(line)
-        name = f"{'+'.join(result.get('suite', []))}:{result['name']}"
+        name = result["name"]
         status = result["result"]
         if status in ("OK", "EXPECTEDFAIL"):
             passed += 1
