@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <utility>
 
 namespace tandem {
 
@@ -43,13 +44,27 @@ Result<UniqueFd> receiveFd(int socket) {
       return Error::fromErrno("cannot receive a file descriptor over the runtime's socket");
     }
   }
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  if (n == 0 || header == nullptr || header->cmsg_type != SCM_RIGHTS) {
+  // The peer may pass more descriptors than the one wanted; none may stay open in the runtime.
+  UniqueFd fd;
+  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
+       header = CMSG_NXTHDR(&message, header)) {
+    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) {
+      continue;
+    }
+    std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int received = -1;
+      std::memcpy(&received, CMSG_DATA(header) + i * sizeof(int), sizeof received);
+      UniqueFd owned(received);
+      if (!fd) {
+        fd = std::move(owned);
+      }
+    }
+  }
+  if (n == 0 || !fd) {
     return Error("the container's process closed its socket without passing a file descriptor");
   }
-  int fd = -1;
-  std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
-  return UniqueFd(fd);
+  return fd;
 }
 
 }  // namespace tandem

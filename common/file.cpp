@@ -69,7 +69,7 @@ Status makeDirectories(const std::string& path, mode_t mode) {
   if (path.empty()) {
     return Error("cannot create a directory with an empty path");
   }
-  for (std::size_t pos = 1; pos != std::string::npos;) {
+  for (std::size_t pos = 0; pos != std::string::npos;) {
     pos = path.find('/', pos + 1);
     std::string prefix = path.substr(0, pos);
     if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) {

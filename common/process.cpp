@@ -21,8 +21,8 @@ ExitStatus ExitStatus::fromWaitStatus(int status) {
 
 std::string ExitStatus::describe() const {
   if (signaled) {
-    return std::string("killed by signal ") + std::to_string(signal) + " (" +
-           sigabbrev_np(signal) + ")";
+    return std::string("killed by signal ") + std::to_string(signal) + " (" + sigabbrev_np(signal) +
+           ")";
   }
   return "exited with code " + std::to_string(code);
 }

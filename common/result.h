@@ -98,17 +98,19 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-inline Status okStatus() { return Status(); }
+inline Status okStatus() {
+  return Status();
+}
 
 }  // namespace tandem
 
 // Returns the error of `expr` from the enclosing function, which must return a Result.
-#define TANDEM_TRY(expr)                           \
-  do {                                             \
-    auto tandem_try_result_ = (expr);              \
-    if (!tandem_try_result_) {                     \
+#define TANDEM_TRY(expr)                            \
+  do {                                              \
+    auto tandem_try_result_ = (expr);               \
+    if (!tandem_try_result_) {                      \
       return std::move(tandem_try_result_).error(); \
-    }                                              \
+    }                                               \
   } while (0)
 
 #define TANDEM_CONCAT_INNER(a, b) a##b

@@ -58,11 +58,20 @@ Result<std::uint64_t> parseSize(std::string_view text) {
   std::uint64_t unit = 1;
   if (!digits.empty()) {
     switch (std::tolower(static_cast<unsigned char>(digits.back()))) {
-      case 'k': unit = 1ULL << 10; break;
-      case 'm': unit = 1ULL << 20; break;
-      case 'g': unit = 1ULL << 30; break;
-      case 't': unit = 1ULL << 40; break;
-      default: break;
+      case 'k':
+        unit = 1ULL << 10;
+        break;
+      case 'm':
+        unit = 1ULL << 20;
+        break;
+      case 'g':
+        unit = 1ULL << 30;
+        break;
+      case 't':
+        unit = 1ULL << 40;
+        break;
+      default:
+        break;
     }
     if (unit != 1) {
       digits.remove_suffix(1);
@@ -82,7 +91,9 @@ Result<std::uint64_t> parseSize(std::string_view text) {
   return bytes;
 }
 
-Result<std::uint64_t> parseMilli(std::string_view text) { return parseScaledDecimal(text, 1000, text); }
+Result<std::uint64_t> parseMilli(std::string_view text) {
+  return parseScaledDecimal(text, 1000, text);
+}
 
 std::string formatSize(std::uint64_t bytes) {
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};

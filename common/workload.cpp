@@ -6,6 +6,9 @@
 #include <array>
 #include <charconv>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
 
 namespace tandem {
 
@@ -54,17 +57,22 @@ std::string rlimitName(int resource) {
 
 const char* toString(Isolation isolation) {
   switch (isolation) {
-    case Isolation::kAuto: return "auto";
-    case Isolation::kContainer: return "container";
-    case Isolation::kVm: return "vm";
+    case Isolation::kAuto:
+      return "auto";
+    case Isolation::kContainer:
+      return "container";
+    case Isolation::kVm:
+      return "vm";
   }
   return "unknown";
 }
 
 const char* toString(NetworkMode mode) {
   switch (mode) {
-    case NetworkMode::kNone: return "none";
-    case NetworkMode::kHost: return "host";
+    case NetworkMode::kNone:
+      return "none";
+    case NetworkMode::kHost:
+      return "host";
   }
   return "unknown";
 }
@@ -99,7 +107,8 @@ Result<IdMapping> parseIdMapping(const std::string& text) {
 Result<Rlimit> parseRlimit(const std::string& text) {
   auto eq = text.find('=');
   auto usage = [&] {
-    return Error("invalid ulimit \"" + text + "\": expected NAME=SOFT[:HARD], e.g. nofile=1024:2048");
+    return Error("invalid ulimit \"" + text +
+                 "\": expected NAME=SOFT[:HARD], e.g. nofile=1024:2048");
   };
   if (eq == std::string::npos) {
     return usage();
@@ -160,6 +169,9 @@ Status validate(const Workload& workload) {
                  " bytes is below the minimum of 6 MiB");
   }
   if (limits.memorySwapBytes && *limits.memorySwapBytes != -1) {
+    if (*limits.memorySwapBytes < 0) {
+      return Error("--memory-swap must be a size, or -1 for unlimited swap");
+    }
     if (!limits.memoryBytes) {
       return Error("--memory-swap needs --memory as well");
     }
@@ -173,7 +185,7 @@ Status validate(const Workload& workload) {
   if (limits.cpuShares && (*limits.cpuShares < 2 || *limits.cpuShares > 262144)) {
     return Error("CPU shares must be between 2 and 262144");
   }
-  if (limits.pidsLimit && *limits.pidsLimit == 0) {
+  if (limits.pidsLimit && (*limits.pidsLimit == 0 || *limits.pidsLimit < -1)) {
     return Error("pids limit must be positive, or -1 for unlimited");
   }
   if (workload.uidMappings.empty() != workload.gidMappings.empty()) {
@@ -218,10 +230,32 @@ void putOptional(nlohmann::json& out, const char* key, const std::optional<T>& v
   }
 }
 
+// nlohmann's get<> casts any number to any arithmetic type: -1 would become uid 4294967295,
+// and a host id of 2^32 would become 0, host root. Integers are range-checked here instead.
+struct InvalidNumber : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+template <class Int>
+Int integerFrom(const nlohmann::json& value, const char* key) {
+  if (value.is_number_unsigned() && std::in_range<Int>(value.get<std::uint64_t>())) {
+    return static_cast<Int>(value.get<std::uint64_t>());
+  }
+  if (value.is_number_integer() && !value.is_number_unsigned() &&
+      std::in_range<Int>(value.get<std::int64_t>())) {
+    return static_cast<Int>(value.get<std::int64_t>());
+  }
+  throw InvalidNumber(std::string("\"") + key + "\" is not an integer in range: " + value.dump());
+}
+
 template <class T>
 void getOptional(const nlohmann::json& in, const char* key, std::optional<T>& value) {
   if (in.contains(key)) {
-    value = in.at(key).get<T>();
+    if constexpr (std::is_integral_v<T>) {
+      value = integerFrom<T>(in.at(key), key);
+    } else {
+      value = in.at(key).get<T>();
+    }
   }
 }
 
@@ -240,8 +274,8 @@ nlohmann::json toJson(const Workload& w) {
   for (const auto& r : w.rlimits) {
     rlimits.push_back({{"type", rlimitName(r.resource)}, {"soft", r.soft}, {"hard", r.hard}});
   }
-  nlohmann::json user = {{"uid", w.user.uid}, {"gid", w.user.gid},
-                         {"additionalGids", w.user.additionalGids}};
+  nlohmann::json user = {
+      {"uid", w.user.uid}, {"gid", w.user.gid}, {"additionalGids", w.user.additionalGids}};
   putOptional(user, "spec", w.user.spec);
   return {
       {"id", w.id},
@@ -280,9 +314,11 @@ Result<Workload> workloadFromJson(const nlohmann::json& json) {
     w.hostname = json.value("hostname", "");
     if (json.contains("user")) {
       const auto& user = json.at("user");
-      w.user.uid = user.value("uid", 0u);
-      w.user.gid = user.value("gid", 0u);
-      w.user.additionalGids = user.value("additionalGids", std::vector<gid_t>{});
+      w.user.uid = integerFrom<uid_t>(user.value("uid", nlohmann::json(0)), "uid");
+      w.user.gid = integerFrom<gid_t>(user.value("gid", nlohmann::json(0)), "gid");
+      for (const auto& gid : user.value("additionalGids", nlohmann::json::array())) {
+        w.user.additionalGids.push_back(integerFrom<gid_t>(gid, "additionalGids"));
+      }
       getOptional(user, "spec", w.user.spec);
     }
     w.rootfs = json.value("rootfs", "");
@@ -293,6 +329,9 @@ Result<Workload> workloadFromJson(const nlohmann::json& json) {
     w.removeOnExit = json.value("removeOnExit", false);
     if (json.contains("limits")) {
       const auto& limits = json.at("limits");
+      if (!limits.is_object()) {
+        return Error("invalid workload description: \"limits\" is not an object");
+      }
       getOptional(limits, "memory", w.limits.memoryBytes);
       getOptional(limits, "memorySwap", w.limits.memorySwapBytes);
       getOptional(limits, "cpuMilli", w.limits.cpuMilli);
@@ -302,16 +341,17 @@ Result<Workload> workloadFromJson(const nlohmann::json& json) {
       getOptional(limits, "cpusetMems", w.limits.cpusetMems);
     }
     for (const auto& r : json.value("rlimits", nlohmann::json::array())) {
-      TANDEM_ASSIGN_OR_RETURN(Rlimit limit,
-                              parseRlimit(r.at("type").get<std::string>() + "=" +
-                                          std::to_string(r.at("soft").get<std::uint64_t>()) +
-                                          ":" + std::to_string(r.at("hard").get<std::uint64_t>())));
+      std::string text = r.at("type").get<std::string>() + "=" +
+                         std::to_string(integerFrom<std::uint64_t>(r.at("soft"), "soft")) + ":" +
+                         std::to_string(integerFrom<std::uint64_t>(r.at("hard"), "hard"));
+      TANDEM_ASSIGN_OR_RETURN(Rlimit limit, parseRlimit(text));
       w.rlimits.push_back(limit);
     }
     auto readMappings = [&](const char* key, std::vector<IdMapping>& out) {
       for (const auto& m : json.value(key, nlohmann::json::array())) {
-        out.push_back({m.at("containerID").get<std::uint32_t>(), m.at("hostID").get<std::uint32_t>(),
-                       m.at("size").get<std::uint32_t>()});
+        out.push_back({integerFrom<std::uint32_t>(m.at("containerID"), "containerID"),
+                       integerFrom<std::uint32_t>(m.at("hostID"), "hostID"),
+                       integerFrom<std::uint32_t>(m.at("size"), "size")});
       }
     };
     readMappings("uidMappings", w.uidMappings);
@@ -322,6 +362,8 @@ Result<Workload> workloadFromJson(const nlohmann::json& json) {
     TANDEM_TRY(validate(w));
     return w;
   } catch (const nlohmann::json::exception& e) {
+    return Error(std::string("invalid workload description: ") + e.what());
+  } catch (const InvalidNumber& e) {
     return Error(std::string("invalid workload description: ") + e.what());
   }
 }

@@ -81,8 +81,8 @@ Status enableV2Controllers(const std::string& directory) {
   std::string name;
   std::string request;
   while (names >> name) {
-    bool wanted = name == "cpu" || name == "memory" || name == "pids" || name == "cpuset" ||
-                  name == "io";
+    bool wanted =
+        name == "cpu" || name == "memory" || name == "pids" || name == "cpuset" || name == "io";
     if (wanted && (" " + trim(enabled) + " ").find(" " + name + " ") == std::string::npos) {
       request += (request.empty() ? "+" : " +") + name;
     }
@@ -232,9 +232,9 @@ Status Cgroup::applyWrites(const std::vector<CgroupWrite>& writes) const {
                       write.controller);
         continue;
       }
-      return Error("cannot set " + write.file + " = " + write.value + ": the " +
-                   write.controller + " cgroup controller is not available on this host (" +
-                   toString(layout_) + " layout)");
+      return Error("cannot set " + write.file + " = " + write.value + ": the " + write.controller +
+                   " cgroup controller is not available on this host (" + toString(layout_) +
+                   " layout)");
     }
     auto status = writeExistingFile(path, write.value);
     if (!status) {

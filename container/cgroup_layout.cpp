@@ -9,9 +9,12 @@ namespace tandem::container {
 
 const char* toString(CgroupLayout layout) {
   switch (layout) {
-    case CgroupLayout::kV1: return "v1";
-    case CgroupLayout::kV2: return "v2";
-    case CgroupLayout::kHybrid: return "hybrid";
+    case CgroupLayout::kV1:
+      return "v1";
+    case CgroupLayout::kV2:
+      return "v2";
+    case CgroupLayout::kHybrid:
+      return "hybrid";
   }
   return "unknown";
 }
@@ -22,7 +25,8 @@ std::string unescapeMountField(std::string_view field) {
     if (field[i] == '\\' && i + 3 < field.size()) {
       auto octal = field.substr(i + 1, 3);
       if (octal.find_first_not_of("01234567") == std::string_view::npos) {
-        out.push_back(static_cast<char>((octal[0] - '0') * 64 + (octal[1] - '0') * 8 + (octal[2] - '0')));
+        out.push_back(
+            static_cast<char>((octal[0] - '0') * 64 + (octal[1] - '0') * 8 + (octal[2] - '0')));
         i += 3;
         continue;
       }
@@ -73,7 +77,7 @@ Result<CgroupMounts> parseCgroupMounts(std::string_view mountinfo) {
       ++dash;
     }
     // mountinfo: ID PARENT DEV ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
-    if (dash < 5 || dash + 3 >= fields.size()) {
+    if (dash < 6 || dash + 3 >= fields.size()) {
       continue;
     }
     std::string_view fstype = fields[dash + 1];

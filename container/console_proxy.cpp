@@ -43,7 +43,8 @@ class RawTerminal {
 
 void copyWindowSize(int master) {
   winsize size{};
-  if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &size) == 0 || ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0) {
+  if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &size) == 0 ||
+      ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0) {
     ::ioctl(master, TIOCSWINSZ, &size);
   }
 }

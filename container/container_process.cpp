@@ -1,8 +1,10 @@
 #include "container/container_process.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -19,6 +21,7 @@
 #include "container/capabilities.h"
 #include "container/child_report.h"
 #include "container/init_process.h"
+#include "container/sealed_binary.h"
 #include "container/seccomp.h"
 #include "container/user_lookup.h"
 
@@ -30,13 +33,20 @@ constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/
 
 const char* rlimitName(int resource) {
   switch (resource) {
-    case RLIMIT_NOFILE: return "nofile";
-    case RLIMIT_NPROC: return "nproc";
-    case RLIMIT_MEMLOCK: return "memlock";
-    case RLIMIT_CORE: return "core";
-    case RLIMIT_STACK: return "stack";
-    case RLIMIT_FSIZE: return "fsize";
-    default: return "limit";
+    case RLIMIT_NOFILE:
+      return "nofile";
+    case RLIMIT_NPROC:
+      return "nproc";
+    case RLIMIT_MEMLOCK:
+      return "memlock";
+    case RLIMIT_CORE:
+      return "core";
+    case RLIMIT_STACK:
+      return "stack";
+    case RLIMIT_FSIZE:
+      return "fsize";
+    default:
+      return "limit";
   }
 }
 
@@ -112,9 +122,9 @@ Executable findExecutable(const std::string& command, const std::string& path) {
   if (command.find('/') != std::string::npos) {
     int err = check(command);
     if (err == 0) return {command, 0, ""};
-    if (err == ENOENT) return {"", kExitNotFound, "\"" + command + "\": no such file in the rootfs"};
-    return {"", kExitCannotExecute,
-            "\"" + command + "\" is not executable: " + std::strerror(err)};
+    if (err == ENOENT)
+      return {"", kExitNotFound, "\"" + command + "\": no such file in the rootfs"};
+    return {"", kExitCannotExecute, "\"" + command + "\" is not executable: " + std::strerror(err)};
   }
   std::string denied;
   std::size_t start = 0;
@@ -131,14 +141,15 @@ Executable findExecutable(const std::string& command, const std::string& path) {
   if (!denied.empty()) {
     return {"", kExitCannotExecute, "\"" + denied + "\" is not executable"};
   }
-  return {"", kExitNotFound, "\"" + command + "\": executable file not found in $PATH (" + path + ")"};
+  return {"", kExitNotFound,
+          "\"" + command + "\": executable file not found in $PATH (" + path + ")"};
 }
 
 Result<ResolvedUser> lookUpUser(const Workload& workload) {
   auto passwd = readFile("/etc/passwd");
   auto group = readFile("/etc/group");
-  auto resolved = resolveUser(workload.user.spec.value_or(""), passwd ? *passwd : "",
-                              group ? *group : "");
+  auto resolved =
+      resolveUser(workload.user.spec.value_or(""), passwd ? *passwd : "", group ? *group : "");
   if (resolved && !workload.user.additionalGids.empty()) {
     resolved->additionalGids.insert(resolved->additionalGids.end(),
                                     workload.user.additionalGids.begin(),
@@ -175,6 +186,28 @@ void orFail(const ContainerProcessConfig& config, Status status) {
   if (!status) fail(config, status.error());
 }
 
+[[noreturn]] void enterSealedCopy(const ContainerProcessConfig& config) {
+  UniqueFd copy = orFail(config, sealedCopyOfSelf());
+  UniqueFd configFd(::memfd_create("tandem-config", 0));
+  if (!configFd) {
+    fail(config, Error::fromErrno("cannot create a memfd for the container's configuration"));
+  }
+  std::string text = serializeConfig(config);
+  orFail(config, writeFile("/proc/self/fd/" + std::to_string(configFd.get()), text));
+  // The sync socket and the error pipe cross the exec; the sealed copy marks them close-on-exec
+  // again before the workload runs.
+  for (int fd : {config.syncSocket, config.errorPipe}) {
+    ::fcntl(fd, F_SETFD, 0);
+  }
+  std::string configArg = std::to_string(configFd.get());
+  std::string errorArg = std::to_string(config.errorPipe);
+  char* argv[] = {const_cast<char*>("tandem"), const_cast<char*>("container-process"),
+                  configArg.data(), errorArg.data(), nullptr};
+  char* envp[] = {nullptr};
+  ::fexecve(copy.get(), argv, envp);
+  fail(config, Error::fromErrno("cannot execute the sealed copy of tandem"));
+}
+
 void awaitRuntime(const ContainerProcessConfig& config, char expected) {
   char byte = 0;
   if (::read(config.syncSocket, &byte, 1) != 1 || byte != expected) {
@@ -195,13 +228,10 @@ sigset_t forwardedSignals() {
 }
 
 void runContainerProcess(const ContainerProcessConfig& config) {
-  const Workload& workload = *config.workload;
   for (int sig = 1; sig < NSIG; ++sig) {
     ::signal(sig, SIG_DFL);
   }
-  // Nothing in the container may read this process's memory or /proc/PID/exe (the runtime's
-  // binary) while it is still the runtime; exec resets this for the workload.
-  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // Survives the re-exec below; changing credentials clears it, so it is set again later.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
   // With a user namespace, nothing below works until the runtime has written its id maps.
@@ -212,6 +242,14 @@ void runContainerProcess(const ContainerProcessConfig& config) {
                                     "map container uid 0?"));
     }
   }
+  enterSealedCopy(config);
+}
+
+void continueContainerProcess(const ContainerProcessConfig& config) {
+  const Workload& workload = config.workload;
+  // Nothing in the container may read this process's memory or open /proc/PID/exe while it is
+  // still tandem; the workload's exec resets this.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (::sethostname(workload.hostname.data(), workload.hostname.size()) != 0) {
     fail(config, Error::fromErrno("cannot set the hostname to " + workload.hostname));
   }
@@ -315,8 +353,7 @@ void runContainerProcess(const ContainerProcessConfig& config) {
   ::sigprocmask(SIG_SETMASK, &config.originalSignalMask, nullptr);
   ::execve(executable.path.c_str(), argv.data(), envp.data());
   int err = errno;
-  reportChildFailure(config.errorPipe,
-                     err == ENOENT ? kExitNotFound : kExitCannotExecute,
+  reportChildFailure(config.errorPipe, err == ENOENT ? kExitNotFound : kExitCannotExecute,
                      Error::fromErrno("cannot execute " + executable.path, err).describe());
 }
 

@@ -17,7 +17,7 @@ inline constexpr char kSyncMapsWritten = 'm';  // only with a user namespace
 inline constexpr char kSyncInCgroup = 'g';
 
 struct ContainerProcessConfig {
-  const Workload* workload = nullptr;
+  Workload workload;
   RootfsLayout rootfs;
   std::vector<cap_value_t> capabilities;
   std::vector<sock_filter> seccompProgram;  // empty: no filter
@@ -28,8 +28,18 @@ struct ContainerProcessConfig {
   sigset_t originalSignalMask;
 };
 
-// Never returns: it execs the workload, or reports why not and exits 125/126/127.
+// Runs right after clone(): re-executes from a sealed copy of tandem as
+// `tandem container-process CONFIG_FD ERROR_FD`, which goes on in continueContainerProcess().
+// Never returns: it execs the workload in the end, or reports why not and exits 125/126/127.
 [[noreturn]] void runContainerProcess(const ContainerProcessConfig& config);
+
+// The rest of the container's setup, in the sealed copy: from the hostname to the workload's
+// execve.
+[[noreturn]] void continueContainerProcess(const ContainerProcessConfig& config);
+
+// The configuration crosses the re-exec as JSON in a memfd.
+std::string serializeConfig(const ContainerProcessConfig& config);
+Result<ContainerProcessConfig> parseConfig(const std::string& text);
 
 // The signals the runtime blocks for its own signalfd; the container process unblocks them.
 sigset_t forwardedSignals();

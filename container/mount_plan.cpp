@@ -35,18 +35,26 @@ const std::vector<DeviceNode>& defaultDevices() {
 
 const std::vector<Symlink>& devSymlinks() {
   static const std::vector<Symlink> links{
-      {"/proc/self/fd", "/dev/fd"},     {"/proc/self/fd/0", "/dev/stdin"},
+      {"/proc/self/fd", "/dev/fd"},       {"/proc/self/fd/0", "/dev/stdin"},
       {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
-      {"pts/ptmx", "/dev/ptmx"},        {"/proc/kcore", "/dev/core"},
+      {"pts/ptmx", "/dev/ptmx"},          {"/proc/kcore", "/dev/core"},
   };
   return links;
 }
 
 const std::vector<std::string>& maskedPaths() {
   static const std::vector<std::string> paths{
-      "/proc/acpi",        "/proc/asound",      "/proc/kcore",        "/proc/keys",
-      "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-      "/proc/scsi",        "/sys/firmware",     "/sys/devices/virtual/powercap",
+      "/proc/acpi",
+      "/proc/asound",
+      "/proc/kcore",
+      "/proc/keys",
+      "/proc/latency_stats",
+      "/proc/timer_list",
+      "/proc/timer_stats",
+      "/proc/sched_debug",
+      "/proc/scsi",
+      "/sys/firmware",
+      "/sys/devices/virtual/powercap",
   };
   return paths;
 }

@@ -57,10 +57,9 @@ Status buildRootfs(const RootfsLayout& layout) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     return Error::fromErrno("cannot make the container's mounts private");
   }
-  TANDEM_ASSIGN_OR_RETURN(
-      std::string options,
-      overlayOptions({layout.image, layout.skeleton}, layout.readOnly ? "" : layout.upper,
-                     layout.work));
+  TANDEM_ASSIGN_OR_RETURN(std::string options,
+                          overlayOptions({layout.image, layout.skeleton},
+                                         layout.readOnly ? "" : layout.upper, layout.work));
   if (layout.userNamespace) {
     // trusted.* xattrs are out of reach in a user namespace; overlayfs keeps its own in user.*.
     options += ",userxattr";

@@ -219,12 +219,13 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
   TANDEM_ASSIGN_OR_RETURN(std::string skeleton, ensureSkeleton(config.stateRoot));
   std::string stateDir = config.stateRoot + "/containers/" + workload.id;
   // Started first, so that from here on even a SIGKILL of this process leaves nothing behind.
-  TANDEM_ASSIGN_OR_RETURN(Janitor janitor, Janitor::start(cgroupMounts, workload.id, stateDir,
-                                                           workload.removeOnExit));
+  TANDEM_ASSIGN_OR_RETURN(
+      Janitor janitor, Janitor::start(cgroupMounts, workload.id, stateDir, workload.removeOnExit));
   StateDirectory state(stateDir);
-  RootfsLayout rootfs{workload.rootfs,    skeleton,        stateDir + "/upper", stateDir + "/work",
-                      stateDir + "/rootfs", workload.readOnlyRootfs, userNamespace,
-                      {ownNetwork, true}};
+  RootfsLayout rootfs{workload.rootfs,      skeleton,
+                      stateDir + "/upper",  stateDir + "/work",
+                      stateDir + "/rootfs", workload.readOnlyRootfs,
+                      userNamespace,        {ownNetwork, true}};
   for (const auto& dir : {rootfs.upper, rootfs.work, rootfs.merged}) {
     TANDEM_TRY(makeDirectories(dir, 0755));
   }
@@ -259,9 +260,9 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
   if (userNamespace) flags |= CLONE_NEWUSER;
   TANDEM_ASSIGN_OR_RETURN(pid_t pid, cloneContainerProcess(flags));
   if (pid == 0) {
-    ContainerProcessConfig child{&workload,           rootfs,         capabilities,
-                                 seccompProgram,      ownNetwork,     userNamespace,
-                                 syncChild.get(),     errorPipe.write.get(), blocked.original()};
+    ContainerProcessConfig child{
+        workload,      rootfs,          capabilities,          seccompProgram,    ownNetwork,
+        userNamespace, syncChild.get(), errorPipe.write.get(), blocked.original()};
     runContainerProcess(child);
   }
   ChildGuard guard(pid);
@@ -323,8 +324,9 @@ namespace tandem::container {
 
 Status ContainerBackend::available() const {
   if (::geteuid() != 0) {
-    return Error("container isolation needs root on this host (rootless mode is not built yet); "
-                 "run tandem as root");
+    return Error(
+        "container isolation needs root on this host (rootless mode is not built yet); "
+        "run tandem as root");
   }
   return detectCgroupMounts().ok() ? okStatus()
                                    : Error("container isolation needs a mounted cgroup filesystem");

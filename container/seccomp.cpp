@@ -3,14 +3,14 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -128,9 +128,9 @@ Result<SeccompFilter> buildFilter(const std::vector<cap_value_t>& caps) {
   if (!filter) {
     return Error("libseccomp cannot create a filter (out of memory or unsupported arch)");
   }
-  TANDEM_TRY(checkSeccomp(seccomp_attr_set(filter.get(), SCMP_FLTATR_ACT_BADARCH,
-                                           SCMP_ACT_ERRNO(ENOSYS)),
-                          "cannot set the seccomp filter's answer for other ABIs"));
+  TANDEM_TRY(
+      checkSeccomp(seccomp_attr_set(filter.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(ENOSYS)),
+                   "cannot set the seccomp filter's answer for other ABIs"));
   // A 64-bit process can still enter the kernel through the i386 (int 0x80) and x32 tables;
   // where the kernel runs them, they must meet the same allowlist.
   SyscallAbis abis = detectSyscallAbis();
@@ -199,7 +199,10 @@ SyscallAbis detectSyscallAbis() {
     signal(SIGSEGV, SIG_DFL);
     constexpr long kI386Getpid = 20;
     long result = 0;
-    asm volatile("int $0x80" : "=a"(result) : "a"(kI386Getpid) : "memory", "r8", "r9", "r10", "r11");
+    asm volatile("int $0x80"
+                 : "=a"(result)
+                 : "a"(kI386Getpid)
+                 : "memory", "r8", "r9", "r10", "r11");
     _exit(result == getpid() ? 0 : 1);
   }
   int status = 0;

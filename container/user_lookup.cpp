@@ -21,9 +21,12 @@ std::vector<std::string> splitFields(const std::string& line, char separator) {
   return fields;
 }
 
+// (uid_t)-1 is no id: setresuid() and setresgid() read it as "leave unchanged", which would
+// keep the container's process root.
 bool parseId(const std::string& text, std::uint32_t& id) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  return !text.empty() && ec == std::errc() && end == text.data() + text.size();
+  return !text.empty() && ec == std::errc() && end == text.data() + text.size() &&
+         id != static_cast<std::uint32_t>(-1);
 }
 
 struct PasswdEntry {
@@ -67,8 +70,9 @@ std::vector<GroupEntry> parseGroup(const std::string& text) {
     if (fields.size() < 3 || !parseId(fields[2], gid)) {
       continue;
     }
-    entries.push_back({fields[0], gid, fields.size() > 3 ? splitFields(fields[3], ',')
-                                                         : std::vector<std::string>{}});
+    entries.push_back(
+        {fields[0], gid,
+         fields.size() > 3 ? splitFields(fields[3], ',') : std::vector<std::string>{}});
   }
   return entries;
 }

@@ -24,7 +24,8 @@ Result<IsolationChoice> chooseIsolation(const Workload& workload, const HostFact
   if (host.container) {
     return IsolationChoice{Isolation::kContainer,
                            "container: chosen automatically because a microVM is not possible "
-                           "here (" + host.vm.error().describe() + ")"};
+                           "here (" +
+                               host.vm.error().describe() + ")"};
   }
   return Error("no isolation level can run on this host: containers: " +
                host.container.error().describe() + "; microVMs: " + host.vm.error().describe());

@@ -20,12 +20,14 @@ lines=$(<"$SCRATCH/out")
 [[ $lines == *exe-denied* ]] || fail "the workload could read its init's executable: $lines"
 [[ $lines == *exe-unwritable* ]] || fail "the workload could write its init's executable: $lines"
 
-# From the host, with every privilege: the runtime's executable (and so its init's, a fork of it)
-# is the sealed copy, and writes to it are refused.
-exe=$(readlink "/proc/$TANDEM_PID/exe")
-[[ $exe == */memfd:tandem* ]] || fail "tandem runs from $exe, not from its sealed copy"
-if printf x >>"/proc/$TANDEM_PID/exe" 2>/dev/null; then
-  fail "root on the host could append to tandem's executable through /proc/PID/exe"
+# From the host, with every privilege: the container's init, the one tandem process inside the
+# container, runs from the sealed copy, and writes to it are refused.
+workload=$(pid_of_command "$IN_PROBE sleep 60 $MARKER") || fail "cannot find the workload on the host"
+init=$(awk '/^PPid:/ { print $2 }' "/proc/$workload/status")
+exe=$(readlink "/proc/$init/exe")
+[[ $exe == */memfd:tandem* ]] || fail "the container's init runs from $exe, not from a sealed copy"
+if printf x >>"/proc/$init/exe" 2>/dev/null; then
+  fail "root on the host could append to the init's executable through /proc/PID/exe"
 fi
 kill -TERM "$TANDEM_PID"
 tandem_wait 20

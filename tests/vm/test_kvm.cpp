@@ -28,7 +28,8 @@ static void reports_a_missing_device(void**) {
 
 int main() {
   if (::access("/dev/kvm", R_OK | W_OK) != 0) {
-    std::printf("SKIP: no usable /dev/kvm on this machine (the emulated KVM host runs this suite)\n");
+    std::printf(
+        "SKIP: no usable /dev/kvm on this machine (the emulated KVM host runs this suite)\n");
     return 77;
   }
   const struct CMUnitTest tests[] = {

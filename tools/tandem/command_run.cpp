@@ -10,7 +10,6 @@
 #include "common/log.h"
 #include "common/size.h"
 #include "container/runtime.h"
-#include "container/sealed_binary.h"
 #include "scheduler/isolation_policy.h"
 #include "tools/tandem/commands.h"
 
@@ -22,41 +21,40 @@ namespace {
 
 po::options_description runOptions() {
   po::options_description options("tandem run [OPTIONS] [--] COMMAND [ARG...]");
-  options.add_options()
-      ("help,h", "show this help")
-      ("isolation", po::value<std::string>()->default_value("auto"),
-       "container, vm or auto")
-      ("rootfs", po::value<std::string>(), "root filesystem folder (never modified)")
-      ("name", po::value<std::string>(), "a name for the workload")
-      ("memory,m", po::value<std::string>(), "memory limit, e.g. 32M")
-      ("memory-swap", po::value<std::string>(),
-       "memory plus swap limit, or -1 for unlimited swap (default: no swap)")
-      ("cpus", po::value<std::string>(), "CPU quota in CPUs, e.g. 0.5")
-      ("cpu-shares", po::value<std::uint64_t>(), "relative CPU weight (2-262144)")
-      ("cpuset-cpus", po::value<std::string>(), "CPUs the workload may use, e.g. 0-1")
-      ("cpuset-mems", po::value<std::string>(), "memory nodes the workload may use")
-      ("pids-limit", po::value<std::int64_t>(), "maximum number of processes (-1: unlimited)")
-      ("env,e", po::value<std::vector<std::string>>()->composing(), "set KEY=VALUE")
-      ("hostname", po::value<std::string>(), "hostname inside the workload")
-      ("user,u", po::value<std::string>(), "USER[:GROUP], names or numbers")
-      ("group-add", po::value<std::vector<gid_t>>()->composing(), "additional group id")
-      ("workdir,w", po::value<std::string>(), "working directory inside the workload")
-      ("read-only", po::bool_switch(), "mount the root filesystem read-only")
-      ("network", po::value<std::string>()->default_value("none"), "none or host")
-      ("tty,t", po::bool_switch(), "give the workload a terminal")
-      ("interactive,i", po::bool_switch(), "accepted for docker compatibility: stdin is always attached")
-      ("init", po::bool_switch(), "run tandem's init as PID 1 to reap zombies and forward signals")
-      ("rm", po::bool_switch(), "remove the workload's state when it exits")
-      ("cap-add", po::value<std::vector<std::string>>()->composing(), "add a capability")
-      ("cap-drop", po::value<std::vector<std::string>>()->composing(), "drop a capability")
-      ("ulimit", po::value<std::vector<std::string>>()->composing(), "NAME=SOFT[:HARD]")
-      ("uidmap", po::value<std::vector<std::string>>()->composing(),
-       "CONTAINER:HOST:COUNT; with --gidmap, runs in a user namespace")
-      ("gidmap", po::value<std::vector<std::string>>()->composing(), "CONTAINER:HOST:COUNT")
-      ("security-opt", po::value<std::vector<std::string>>()->composing(),
-       "seccomp=unconfined disables the seccomp filter")
-      ("log-level", po::value<std::string>(), "trace, debug, info, warn or error")
-      ("command", po::value<std::vector<std::string>>(), "the command and its arguments");
+  options.add_options()("help,h", "show this help")(
+      "isolation", po::value<std::string>()->default_value("auto"), "container, vm or auto")(
+      "rootfs", po::value<std::string>(), "root filesystem folder (never modified)")(
+      "name", po::value<std::string>(), "a name for the workload")(
+      "memory,m", po::value<std::string>(), "memory limit, e.g. 32M")(
+      "memory-swap", po::value<std::string>(),
+      "memory plus swap limit, or -1 for unlimited swap (default: no swap)")(
+      "cpus", po::value<std::string>(), "CPU quota in CPUs, e.g. 0.5")(
+      "cpu-shares", po::value<std::uint64_t>(), "relative CPU weight (2-262144)")(
+      "cpuset-cpus", po::value<std::string>(), "CPUs the workload may use, e.g. 0-1")(
+      "cpuset-mems", po::value<std::string>(), "memory nodes the workload may use")(
+      "pids-limit", po::value<std::int64_t>(), "maximum number of processes (-1: unlimited)")(
+      "env,e", po::value<std::vector<std::string>>()->composing(), "set KEY=VALUE")(
+      "hostname", po::value<std::string>(), "hostname inside the workload")(
+      "user,u", po::value<std::string>(), "USER[:GROUP], names or numbers")(
+      "group-add", po::value<std::vector<gid_t>>()->composing(), "additional group id")(
+      "workdir,w", po::value<std::string>(), "working directory inside the workload")(
+      "read-only", po::bool_switch(), "mount the root filesystem read-only")(
+      "network", po::value<std::string>()->default_value("none"), "none or host")(
+      "tty,t", po::bool_switch(), "give the workload a terminal")(
+      "interactive,i", po::bool_switch(),
+      "accepted for docker compatibility: stdin is always attached")(
+      "init", po::bool_switch(), "run tandem's init as PID 1 to reap zombies and forward signals")(
+      "rm", po::bool_switch(), "remove the workload's state when it exits")(
+      "cap-add", po::value<std::vector<std::string>>()->composing(), "add a capability")(
+      "cap-drop", po::value<std::vector<std::string>>()->composing(), "drop a capability")(
+      "ulimit", po::value<std::vector<std::string>>()->composing(), "NAME=SOFT[:HARD]")(
+      "uidmap", po::value<std::vector<std::string>>()->composing(),
+      "CONTAINER:HOST:COUNT; with --gidmap, runs in a user namespace")(
+      "gidmap", po::value<std::vector<std::string>>()->composing(), "CONTAINER:HOST:COUNT")(
+      "security-opt", po::value<std::vector<std::string>>()->composing(),
+      "seccomp=unconfined disables the seccomp filter")("log-level", po::value<std::string>(),
+                                                        "trace, debug, info, warn or error")(
+      "command", po::value<std::vector<std::string>>(), "the command and its arguments");
   return options;
 }
 
@@ -134,7 +132,7 @@ int fail(const Error& error) {
 
 }  // namespace
 
-int runCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv) {
+int runCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
   // Everything after "--" is the workload's, even when it looks like an option.
   auto separator = std::find(args.begin(), args.end(), "--");
   std::vector<std::string> ours(args.begin(), separator);
@@ -176,12 +174,6 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
     return fail(choice.error());
   }
   spdlog::info("isolation {}", choice->reason);
-  if (choice->level == Isolation::kContainer) {
-    // Only now, with a container about to exist, is tandem's binary worth protecting.
-    if (auto status = container::reexecFromSealedCopy(argv); !status) {
-      return fail(status.error());
-    }
-  }
   auto outcome = containerBackend.run(*workload);
   if (!outcome) {
     return fail(outcome.error());

@@ -12,5 +12,7 @@ struct GlobalOptions {
 
 // Each returns the process exit code.
 int runCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
+int containerProcessCommand(const GlobalOptions& global, const std::vector<std::string>& args,
+                            char** argv);
 
 }  // namespace tandem::cli

@@ -23,6 +23,7 @@ struct Verb {
 
 constexpr Verb kVerbs[] = {
     {"run", tandem::cli::runCommand},
+    {"container-process", tandem::cli::containerProcessCommand},
 };
 
 }  // namespace
@@ -34,9 +35,7 @@ int main(int argc, char** argv) {
   // Global options come before the verb; the verb parses the rest with its own table.
   for (; index < argc && argv[index][0] == '-'; ++index) {
     std::string option = argv[index];
-    auto value = [&]() -> const char* {
-      return index + 1 < argc ? argv[++index] : nullptr;
-    };
+    auto value = [&]() -> const char* { return index + 1 < argc ? argv[++index] : nullptr; };
     if (option == "-h" || option == "--help") {
       std::cout << kUsage;
       return 0;

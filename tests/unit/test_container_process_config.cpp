@@ -1,0 +1,71 @@
+// The container process's configuration survives the re-exec into the sealed copy unchanged,
+// and anything else handed to `tandem container-process` is refused.
+#include "container/container_process.h"
+#include "tests/unit/unit_test.h"
+
+using tandem::container::ContainerProcessConfig;
+using tandem::container::parseConfig;
+using tandem::container::serializeConfig;
+
+static void round_trips_every_field(void**) {
+  ContainerProcessConfig config;
+  config.workload.command = {"/bin/sh", "-c", "echo hi"};
+  config.workload.hostname = "box";
+  config.workload.tty = true;
+  config.workload.limits.memoryBytes = 64u << 20;
+  config.rootfs = {"/img", "/skel", "/s/upper", "/s/work", "/s/rootfs", true, true, {false, true}};
+  config.capabilities = {0, 5, 21};
+  config.seccompProgram = {{0x20, 0, 0, 4}, {0x15, 1, 2, 0xc000003e}, {0x06, 0, 0, 0x7fff0000}};
+  config.ownNetwork = false;
+  config.userNamespace = true;
+  config.syncSocket = 7;
+  config.errorPipe = 9;
+  sigemptyset(&config.originalSignalMask);
+  sigaddset(&config.originalSignalMask, SIGUSR1);
+  sigaddset(&config.originalSignalMask, SIGRTMIN + 3);
+
+  auto parsed = parseConfig(serializeConfig(config));
+  if (!parsed) fail_msg("%s", parsed.error().describe().c_str());
+  assert_true(parsed->workload.command == config.workload.command);
+  assert_string_equal(parsed->workload.hostname.c_str(), "box");
+  assert_true(parsed->workload.tty);
+  assert_int_equal(*parsed->workload.limits.memoryBytes, 64u << 20);
+  assert_string_equal(parsed->rootfs.merged.c_str(), "/s/rootfs");
+  assert_true(parsed->rootfs.readOnly);
+  assert_false(parsed->rootfs.plan.ownNetworkNamespace);
+  assert_true(parsed->capabilities == config.capabilities);
+  assert_int_equal(parsed->seccompProgram.size(), 3);
+  assert_int_equal(parsed->seccompProgram[1].k, 0xc000003e);
+  assert_int_equal(parsed->seccompProgram[1].jf, 2);
+  assert_false(parsed->ownNetwork);
+  assert_true(parsed->userNamespace);
+  assert_int_equal(parsed->syncSocket, 7);
+  assert_int_equal(parsed->errorPipe, 9);
+  assert_int_equal(sigismember(&parsed->originalSignalMask, SIGUSR1), 1);
+  assert_int_equal(sigismember(&parsed->originalSignalMask, SIGRTMIN + 3), 1);
+  assert_int_equal(sigismember(&parsed->originalSignalMask, SIGTERM), 0);
+}
+
+static void refuses_garbage(void**) {
+  for (const char* text :
+       {"", "{", "[]", "{\"workload\": 1}", "null", "{\"workload\": {\"command\": [\"x\"]}}"}) {
+    assert_false(parseConfig(text).ok());
+  }
+  ContainerProcessConfig config;
+  config.workload.command = {"true"};
+  sigemptyset(&config.originalSignalMask);
+  std::string text = serializeConfig(config);
+  // A seccomp instruction out of range for its field must not be truncated silently.
+  auto at = text.find("\"seccompProgram\":[]");
+  assert_true(at != std::string::npos);
+  text.replace(at, 19, "\"seccompProgram\":[[70000,0,0,0]]");
+  assert_false(parseConfig(text).ok());
+}
+
+int main() {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(round_trips_every_field),
+      cmocka_unit_test(refuses_garbage),
+  };
+  return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
