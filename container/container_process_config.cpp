@@ -3,6 +3,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "common/log.h"
 #include "container/container_process.h"
 
 namespace tandem::container {
@@ -38,6 +39,7 @@ std::string serializeConfig(const ContainerProcessConfig& config) {
       {"syncSocket", config.syncSocket},
       {"errorPipe", config.errorPipe},
       {"signalMask", mask},
+      {"logLevel", spdlog::level::to_string_view(spdlog::get_level()).data()},
   }
       .dump();
 }
@@ -83,6 +85,10 @@ Result<ContainerProcessConfig> parseConfig(const std::string& text) {
     sigemptyset(&config.originalSignalMask);
     for (int sig : json.at("signalMask").get<std::vector<int>>()) {
       sigaddset(&config.originalSignalMask, sig);
+    }
+    // The runtime's --log-level reaches the container's setup too.
+    if (json.contains("logLevel")) {
+      (void)setLogLevel(json.at("logLevel").get<std::string>());
     }
     return config;
   } catch (const nlohmann::json::exception& e) {
