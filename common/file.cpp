@@ -134,7 +134,12 @@ Status removeAt(int parentFd, const char* name, const std::string& path, dev_t d
 
 }  // namespace
 
-Status removeTree(const std::string& path) {
+Status removeTree(const std::string& given) {
+  // "link/" would make the kernel follow the link and empty the directory it points to.
+  std::string path = given;
+  while (path.size() > 1 && path.back() == '/') {
+    path.pop_back();
+  }
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 
 #include "common/file.h"
 #include "common/log.h"
@@ -38,6 +39,41 @@ std::string hex(std::uint64_t value) {
   return text;
 }
 
+// The file is the program followed by a hash of the key and the program: a truncated, torn or
+// foreign file is recompiled, never installed.
+std::uint64_t programDigest(const char* bytes, std::size_t size, std::uint64_t key) {
+  Fnv1a hash;
+  hash.add(&key, sizeof key);
+  hash.add(bytes, size);
+  return hash.value();
+}
+
+std::string encodeCachedProgram(const std::vector<sock_filter>& program, std::uint64_t key) {
+  std::string content(reinterpret_cast<const char*>(program.data()),
+                      program.size() * sizeof(sock_filter));
+  std::uint64_t digest = programDigest(content.data(), content.size(), key);
+  content.append(reinterpret_cast<const char*>(&digest), sizeof digest);
+  return content;
+}
+
+std::optional<std::vector<sock_filter>> decodeCachedProgram(const std::string& content,
+                                                            std::uint64_t key) {
+  if (content.size() < sizeof(std::uint64_t)) {
+    return std::nullopt;
+  }
+  std::size_t size = content.size() - sizeof(std::uint64_t);
+  std::size_t count = size / sizeof(sock_filter);
+  std::uint64_t digest = 0;
+  std::memcpy(&digest, content.data() + size, sizeof digest);
+  if (count == 0 || count > kMaxInstructions || size % sizeof(sock_filter) != 0 ||
+      digest != programDigest(content.data(), size, key)) {
+    return std::nullopt;
+  }
+  std::vector<sock_filter> program(count);
+  std::memcpy(program.data(), content.data(), size);
+  return program;
+}
+
 }  // namespace
 
 std::uint64_t seccompCacheKey(const std::vector<cap_value_t>& caps) {
@@ -62,13 +98,11 @@ std::uint64_t seccompCacheKey(const std::vector<cap_value_t>& caps) {
 
 Result<std::vector<sock_filter>> cachedSeccompProgram(const std::string& cacheDir,
                                                       const std::vector<cap_value_t>& caps) {
-  std::string path = cacheDir + "/seccomp-" + hex(seccompCacheKey(caps)) + ".bpf";
+  std::uint64_t key = seccompCacheKey(caps);
+  std::string path = cacheDir + "/seccomp-" + hex(key) + ".bpf";
   if (auto content = readFile(path); content) {
-    std::size_t count = content->size() / sizeof(sock_filter);
-    if (count > 0 && count <= kMaxInstructions && content->size() % sizeof(sock_filter) == 0) {
-      std::vector<sock_filter> program(count);
-      std::memcpy(program.data(), content->data(), content->size());
-      return program;
+    if (auto program = decodeCachedProgram(*content, key)) {
+      return std::move(*program);
     }
     spdlog::warn("ignoring the damaged seccomp cache file {}", path);
   }
@@ -77,10 +111,7 @@ Result<std::vector<sock_filter>> cachedSeccompProgram(const std::string& cacheDi
   std::string temporary = path + "." + std::to_string(::getpid()) + ".tmp";
   auto stored = makeDirectories(cacheDir, 0700);
   if (stored) {
-    stored = writeFile(temporary,
-                       std::string_view(reinterpret_cast<const char*>(program.data()),
-                                        program.size() * sizeof(sock_filter)),
-                       0600);
+    stored = writeFile(temporary, encodeCachedProgram(program, key), 0600);
   }
   if (stored && ::rename(temporary.c_str(), path.c_str()) != 0) {
     stored = Error::fromErrno("cannot store " + path);

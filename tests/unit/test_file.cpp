@@ -120,6 +120,11 @@ static void remove_tree_of_a_link_removes_only_the_link(void** state) {
   assert_false(pathExists(link));
   assert_string_equal(read(s.outside + "/precious").c_str(), "keep me");
   assert_true(isDirectory(s.outside));
+  // With trailing slashes the kernel would follow the link; removeTree must not.
+  symlinkOk(s.outside, link);
+  assert_true(removeTree(link + "//").ok());
+  assert_false(pathExists(link));
+  assert_string_equal(read(s.outside + "/precious").c_str(), "keep me");
 }
 
 static void remove_tree_of_missing_and_plain_files(void** state) {

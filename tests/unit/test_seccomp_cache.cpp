@@ -103,8 +103,10 @@ void expectRecompiledOver(const std::string& dir, const std::string& content) {
   // And the damaged file was replaced by the whole program.
   auto stored = readFile(path);
   assert_true(stored.ok());
-  assert_int_equal(stored->size(), original.size() * sizeof(sock_filter));
-  assert_int_equal(std::memcmp(stored->data(), original.data(), stored->size()), 0);
+  // The program, then an 8-byte digest of the key and the program.
+  assert_int_equal(stored->size(), original.size() * sizeof(sock_filter) + 8);
+  assert_int_equal(
+      std::memcmp(stored->data(), original.data(), original.size() * sizeof(sock_filter)), 0);
   assert_int_equal(filesIn(dir).size(), 1);
 }
 
@@ -140,21 +142,35 @@ static void first_call_stores_second_call_reads(void** state) {
   std::string path = cacheFile(dir);
   auto stored = readFile(path);
   assert_true(stored.ok());
-  assert_int_equal(stored->size(), first.size() * sizeof(sock_filter));
+  assert_int_equal(stored->size(), first.size() * sizeof(sock_filter) + 8);
   struct stat st {};
   assert_int_equal(::stat(path.c_str(), &st), 0);
   assert_int_equal(st.st_mode & 0777, 0600);
 
-  // The second call must come from the file: make the file a recognisably different, still
-  // well-formed program and see it returned.
-  std::vector<sock_filter> marker = first;
-  marker.front().k ^= 0x5a5a;
-  assert_true(writeFile(path, std::string_view(reinterpret_cast<const char*>(marker.data()),
-                                               marker.size() * sizeof(sock_filter)))
-                  .ok());
+  // The second call reads the file rather than writing a new one: same inode, same content.
   std::vector<sock_filter> second = load(dir, caps);
-  assert_true(samePrograms(second, marker));
+  assert_true(samePrograms(second, first));
+  struct stat after {};
+  assert_int_equal(::stat(path.c_str(), &after), 0);
+  assert_int_equal(after.st_ino, st.st_ino);
   assert_int_equal(filesIn(dir).size(), 1);
+}
+
+// A well-formed but altered program fails its digest and is compiled over, never installed.
+static void a_tampered_program_is_recompiled(void** state) {
+  const std::string& dir = tempDir(state);
+  auto caps = capsWith({});
+  std::vector<sock_filter> first = load(dir, caps);
+  std::string path = cacheFile(dir);
+  auto stored = readFile(path);
+  assert_true(stored.ok());
+  std::string tampered = *stored;
+  tampered[4] ^= 0x5a;  // inside the first instruction's k
+  assert_true(writeFile(path, tampered).ok());
+  assert_true(samePrograms(load(dir, caps), first));
+  // Cut at an instruction boundary: also refused.
+  assert_true(writeFile(path, stored->substr(0, 8 * sizeof(sock_filter))).ok());
+  assert_true(samePrograms(load(dir, caps), first));
 }
 
 static void different_capabilities_get_different_files(void** state) {
@@ -228,6 +244,7 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(key_is_stable),
       cmocka_unit_test(key_depends_on_the_capabilities),
+      cmocka_unit_test_setup_teardown(a_tampered_program_is_recompiled, makeTempDir, removeTempDir),
       cmocka_unit_test_setup_teardown(first_call_stores_second_call_reads, makeTempDir,
                                       removeTempDir),
       cmocka_unit_test_setup_teardown(different_capabilities_get_different_files, makeTempDir,
