@@ -250,6 +250,7 @@ void continueContainerProcess(const ContainerProcessConfig& config) {
   // Nothing in the container may read this process's memory or open /proc/PID/exe while it is
   // still tandem; the workload's exec resets this.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  awaitRuntime(config, kSyncStateReady);
   if (::sethostname(workload.hostname.data(), workload.hostname.size()) != 0) {
     fail(config, Error::fromErrno("cannot set the hostname to " + workload.hostname));
   }

@@ -14,6 +14,7 @@ namespace tandem::container {
 
 // Bytes the runtime sends on the sync socket, in this order.
 inline constexpr char kSyncMapsWritten = 'm';  // only with a user namespace
+inline constexpr char kSyncStateReady = 'r';   // the overlay's directories exist
 inline constexpr char kSyncInCgroup = 'g';
 
 struct ContainerProcessConfig {

@@ -170,10 +170,32 @@ std::optional<ChildFailure> readChildFailure(int errorPipe) {
   return failure;
 }
 
-// The parent's half of the start, done while the container process builds its root filesystem
-// on the other core: id maps, the cgroup, then "go". Returns the pty master with --tty.
+// The writable layer, the overlay's work dir and mount point, and the recorded config.
+Status prepareStateDirectory(const Workload& workload, const RootfsLayout& rootfs,
+                             const std::string& stateDir) {
+  for (const auto& dir : {rootfs.upper, rootfs.work, rootfs.merged}) {
+    TANDEM_TRY(makeDirectories(dir, 0755));
+  }
+  if (!workload.uidMappings.empty()) {
+    uid_t rootUid = hostIdFor(workload.uidMappings, 0);
+    gid_t rootGid = hostIdFor(workload.gidMappings, 0);
+    for (const auto& dir : {rootfs.upper, rootfs.work}) {
+      if (::chown(dir.c_str(), rootUid, rootGid) != 0) {
+        return Error::fromErrno("cannot hand " + dir + " to the user namespace's root");
+      }
+    }
+  }
+  TANDEM_TRY(writeFile(stateDir + "/config.json", toJson(workload).dump(2) + "\n"));
+  spdlog::debug("state directory {} ready", stateDir);
+  return okStatus();
+}
+
+// The parent's half of the start, done while the container process re-executes from its sealed
+// copy and builds its root filesystem on the other core: id maps, the state directory, the
+// cgroup, then "go". Returns the pty master with --tty.
 Result<UniqueFd> admitContainerProcess(const Workload& workload, pid_t pid, int syncSocket,
-                                       const Cgroup& cgroup) {
+                                       const RootfsLayout& rootfs, const std::string& stateDir,
+                                       const CgroupMounts& mounts, std::optional<Cgroup>& cgroup) {
   auto say = [&](char byte) -> Status {
     if (::write(syncSocket, &byte, 1) != 1) {
       return Error::fromErrno("cannot signal the container's process");
@@ -185,7 +207,10 @@ Result<UniqueFd> admitContainerProcess(const Workload& workload, pid_t pid, int 
     TANDEM_TRY(writeIdMap(pid, "gid_map", workload.gidMappings));
     TANDEM_TRY(say(kSyncMapsWritten));
   }
-  TANDEM_TRY(cgroup.addProcess(pid));
+  TANDEM_TRY(prepareStateDirectory(workload, rootfs, stateDir));
+  TANDEM_TRY(say(kSyncStateReady));
+  TANDEM_ASSIGN_OR_RETURN(cgroup, Cgroup::create(mounts, workload.id, workload.limits));
+  TANDEM_TRY(cgroup->addProcess(pid));
   TANDEM_TRY(say(kSyncInCgroup));
   if (!workload.tty) {
     return UniqueFd();
@@ -226,21 +251,6 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
                       stateDir + "/upper",  stateDir + "/work",
                       stateDir + "/rootfs", workload.readOnlyRootfs,
                       userNamespace,        {ownNetwork, true}};
-  for (const auto& dir : {rootfs.upper, rootfs.work, rootfs.merged}) {
-    TANDEM_TRY(makeDirectories(dir, 0755));
-  }
-  if (userNamespace) {
-    uid_t rootUid = hostIdFor(workload.uidMappings, 0);
-    gid_t rootGid = hostIdFor(workload.gidMappings, 0);
-    for (const auto& dir : {rootfs.upper, rootfs.work}) {
-      if (::chown(dir.c_str(), rootUid, rootGid) != 0) {
-        return Error::fromErrno("cannot hand " + dir + " to the user namespace's root");
-      }
-    }
-  }
-  TANDEM_TRY(writeFile(stateDir + "/config.json", toJson(workload).dump(2) + "\n"));
-  spdlog::debug("state directory {} ready", stateDir);
-
   int sync[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) != 0) {
     return Error::fromErrno("cannot create the runtime's socket pair");
@@ -272,9 +282,9 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
 
   WorkloadOutcome outcome;
   outcome.id = workload.id;
-  auto cgroup = Cgroup::create(cgroupMounts, workload.id, workload.limits);
-  Result<UniqueFd> master = cgroup ? admitContainerProcess(workload, pid, syncParent.get(), *cgroup)
-                                   : Result<UniqueFd>(cgroup.error());
+  std::optional<Cgroup> cgroup;
+  Result<UniqueFd> master = admitContainerProcess(workload, pid, syncParent.get(), rootfs,
+                                                  stateDir, cgroupMounts, cgroup);
   spdlog::debug("cgroup {}", master ? "joined" : "failed");
   std::optional<ChildFailure> failure;
   if (master) {
