@@ -54,9 +54,6 @@ Status makeDevice(const std::string& root, const DeviceNode& device, bool userNa
 }  // namespace
 
 Status buildRootfs(const RootfsLayout& layout) {
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-    return Error::fromErrno("cannot make the container's mounts private");
-  }
   TANDEM_ASSIGN_OR_RETURN(std::string options,
                           overlayOptions({layout.image, layout.skeleton},
                                          layout.readOnly ? "" : layout.upper, layout.work));

@@ -21,8 +21,8 @@ struct RootfsLayout {
   MountPlanOptions plan;
 };
 
-// Makes "/" private so nothing mounted here propagates to the host, mounts the overlay and the
-// special filesystems under `merged`, and populates /dev.
+// Mounts the overlay and the special filesystems under `merged`, and populates /dev. The caller
+// has made "/" private, so nothing mounted here propagates to the host.
 Status buildRootfs(const RootfsLayout& layout);
 
 // Allocates a pty from the container's own devpts and bind-mounts its slave on /dev/console.

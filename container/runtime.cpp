@@ -283,8 +283,8 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
   WorkloadOutcome outcome;
   outcome.id = workload.id;
   std::optional<Cgroup> cgroup;
-  Result<UniqueFd> master = admitContainerProcess(workload, pid, syncParent.get(), rootfs,
-                                                  stateDir, cgroupMounts, cgroup);
+  Result<UniqueFd> master = admitContainerProcess(workload, pid, syncParent.get(), rootfs, stateDir,
+                                                  cgroupMounts, cgroup);
   spdlog::debug("cgroup {}", master ? "joined" : "failed");
   std::optional<ChildFailure> failure;
   if (master) {

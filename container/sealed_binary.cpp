@@ -1,9 +1,12 @@
 #include "container/sealed_binary.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/file.h"
@@ -16,13 +19,44 @@ constexpr int kRequiredSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEA
 
 }  // namespace
 
-bool runningFromSealedCopy() {
+bool runningFromProtectedCopy() {
   auto exe = openPath("/proc/self/exe", O_RDONLY);
   if (!exe) {
     return false;
   }
   int seals = ::fcntl(exe->get(), F_GET_SEALS);
-  return seals >= 0 && (seals & kRequiredSeals) == kRequiredSeals;
+  if (seals >= 0 && (seals & kRequiredSeals) == kRequiredSeals) {
+    return true;
+  }
+  struct statvfs fs {};
+  return ::fstatvfs(exe->get(), &fs) == 0 && (fs.f_flag & ST_RDONLY) != 0;
+}
+
+Result<UniqueFd> readOnlyViewOfSelf() {
+  char target[PATH_MAX];
+  ssize_t length = ::readlink("/proc/self/exe", target, sizeof target - 1);
+  if (length <= 0) {
+    return Error::fromErrno("cannot find tandem's own binary");
+  }
+  std::string path(target, static_cast<std::size_t>(length));
+  auto slash = path.rfind('/');
+  std::string folder = slash == 0 ? "/" : path.substr(0, slash);
+  std::string name = path.substr(slash + 1);
+  UniqueFd tree(
+      static_cast<int>(::open_tree(AT_FDCWD, folder.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
+  if (!tree) {
+    return Error::fromErrno("cannot clone a mount of " + folder);
+  }
+  mount_attr attributes{};
+  attributes.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attributes, sizeof attributes) != 0) {
+    return Error::fromErrno("cannot make the mount of " + folder + " read-only");
+  }
+  int fd = ::openat(tree.get(), name.c_str(), O_PATH | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    return Error::fromErrno("cannot open " + name + " in the read-only mount of " + folder);
+  }
+  return UniqueFd(fd);
 }
 
 Result<UniqueFd> sealedCopyOfSelf() {

@@ -16,7 +16,7 @@
 namespace tandem::cli {
 
 int containerProcessCommand(const GlobalOptions&, const std::vector<std::string>& args, char**) {
-  if (args.size() != 2 || !container::runningFromSealedCopy()) {
+  if (args.size() != 2 || !container::runningFromProtectedCopy()) {
     std::cerr << "tandem: container-process is internal to tandem run\n";
     return kExitRuntimeError;
   }
