@@ -7,15 +7,31 @@
 
 namespace tandem {
 
-Status sendFd(int socket, int fd) {
+namespace {
+
+// One data byte (SCM_RIGHTS needs some data to ride on) and room for one descriptor. It points
+// into itself, so it stays where it was made.
+struct FdMessage {
   char byte = 0;
   iovec iov{&byte, 1};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
+  msghdr header{};
+
+  FdMessage() {
+    header.msg_iov = &iov;
+    header.msg_iovlen = 1;
+    header.msg_control = control;
+    header.msg_controllen = sizeof control;
+  }
+  FdMessage(const FdMessage&) = delete;
+  FdMessage& operator=(const FdMessage&) = delete;
+};
+
+}  // namespace
+
+Status sendFd(int socket, int fd) {
+  FdMessage fdMessage;
+  msghdr& message = fdMessage.header;
   cmsghdr* header = CMSG_FIRSTHDR(&message);
   header->cmsg_level = SOL_SOCKET;
   header->cmsg_type = SCM_RIGHTS;
@@ -30,14 +46,8 @@ Status sendFd(int socket, int fd) {
 }
 
 Result<UniqueFd> receiveFd(int socket) {
-  char byte = 0;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
+  FdMessage fdMessage;
+  msghdr& message = fdMessage.header;
   ssize_t n;
   while ((n = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC)) < 0) {
     if (errno != EINTR) {

@@ -15,9 +15,8 @@ std::string maxOr(std::int64_t value) {
   return value < 0 ? std::string("max") : std::to_string(value);
 }
 
-}  // namespace
-
-std::vector<CgroupWrite> v1LimitWrites(const ResourceLimits& limits) {
+// The cpuset files have the same names and syntax in v1 and v2.
+std::vector<CgroupWrite> cpusetWrites(const ResourceLimits& limits) {
   std::vector<CgroupWrite> writes;
   if (limits.cpusetCpus) {
     writes.push_back({"cpuset", "cpuset.cpus", *limits.cpusetCpus});
@@ -25,6 +24,13 @@ std::vector<CgroupWrite> v1LimitWrites(const ResourceLimits& limits) {
   if (limits.cpusetMems) {
     writes.push_back({"cpuset", "cpuset.mems", *limits.cpusetMems});
   }
+  return writes;
+}
+
+}  // namespace
+
+std::vector<CgroupWrite> v1LimitWrites(const ResourceLimits& limits) {
+  std::vector<CgroupWrite> writes = cpusetWrites(limits);
   if (limits.memoryBytes) {
     // A new cgroup starts unlimited, so memory goes first: memsw may never drop below it.
     writes.push_back({"memory", "memory.limit_in_bytes", std::to_string(*limits.memoryBytes)});
@@ -50,13 +56,7 @@ std::vector<CgroupWrite> v1LimitWrites(const ResourceLimits& limits) {
 }
 
 std::vector<CgroupWrite> v2LimitWrites(const ResourceLimits& limits) {
-  std::vector<CgroupWrite> writes;
-  if (limits.cpusetCpus) {
-    writes.push_back({"cpuset", "cpuset.cpus", *limits.cpusetCpus});
-  }
-  if (limits.cpusetMems) {
-    writes.push_back({"cpuset", "cpuset.mems", *limits.cpusetMems});
-  }
+  std::vector<CgroupWrite> writes = cpusetWrites(limits);
   if (limits.memoryBytes) {
     writes.push_back({"memory", "memory.max", std::to_string(*limits.memoryBytes)});
     // v2 limits swap on its own, where v1 limits memory plus swap.
