@@ -203,18 +203,12 @@ Result<UniqueFd> protectedSelf() {
 
 [[noreturn]] void enterProtectedCopy(const ContainerProcessConfig& config) {
   UniqueFd self = orFail(config, protectedSelf());
-  UniqueFd configFd(::memfd_create("tandem-config", 0));
-  if (!configFd) {
-    fail(config, Error::fromErrno("cannot create a memfd for the container's configuration"));
-  }
-  std::string text = serializeConfig(config);
-  orFail(config, writeFile("/proc/self/fd/" + std::to_string(configFd.get()), text));
-  // The sync socket and the error pipe cross the exec; the protected copy marks them
-  // close-on-exec again before the workload runs.
+  // The sync socket and the error pipe cross the exec (the runtime sends the configuration over
+  // the socket); the protected copy marks them close-on-exec again before the workload runs.
   for (int fd : {config.syncSocket, config.errorPipe}) {
     ::fcntl(fd, F_SETFD, 0);
   }
-  std::string configArg = std::to_string(configFd.get());
+  std::string configArg = std::to_string(config.syncSocket);
   std::string errorArg = std::to_string(config.errorPipe);
   char* argv[] = {const_cast<char*>("tandem"), const_cast<char*>("container-process"),
                   configArg.data(), errorArg.data(), nullptr};

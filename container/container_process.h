@@ -29,8 +29,9 @@ struct ContainerProcessConfig {
   sigset_t originalSignalMask;
 };
 
-// Runs right after clone(): re-executes from a sealed copy of tandem as
-// `tandem container-process CONFIG_FD ERROR_FD`, which goes on in continueContainerProcess().
+// Runs right after clone(): re-executes from a protected copy of tandem as
+// `tandem container-process SYNC_FD ERROR_FD`, which receives its configuration on the sync
+// socket and goes on in continueContainerProcess().
 // Never returns: it execs the workload in the end, or reports why not and exits 125/126/127.
 [[noreturn]] void runContainerProcess(const ContainerProcessConfig& config);
 
@@ -38,9 +39,11 @@ struct ContainerProcessConfig {
 // execve.
 [[noreturn]] void continueContainerProcess(const ContainerProcessConfig& config);
 
-// The configuration crosses the re-exec as JSON in a memfd.
+// The configuration crosses the re-exec as JSON, sent length-first on the sync socket.
 std::string serializeConfig(const ContainerProcessConfig& config);
 Result<ContainerProcessConfig> parseConfig(const std::string& text);
+Status sendConfig(int socket, const ContainerProcessConfig& config);
+Result<ContainerProcessConfig> receiveConfig(int socket);
 
 // The signals the runtime blocks for its own signalfd; the container process unblocks them.
 sigset_t forwardedSignals();

@@ -1,4 +1,6 @@
 // The container process's configuration as it crosses the re-exec into the sealed copy.
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -94,6 +96,49 @@ Result<ContainerProcessConfig> parseConfig(const std::string& text) {
   } catch (const nlohmann::json::exception& e) {
     return Error(std::string("invalid container process configuration: ") + e.what());
   }
+}
+
+namespace {
+
+// The runtime's hard cap on a configuration, so a confused peer cannot make it allocate wildly.
+constexpr std::uint32_t kMaxConfigBytes = 16u << 20;
+
+Status transfer(int socket, char* data, std::size_t size, bool sending) {
+  while (size > 0) {
+    ssize_t n = sending ? ::send(socket, data, size, MSG_NOSIGNAL) : ::recv(socket, data, size, 0);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return Error::fromErrno(sending ? "cannot send the container's configuration"
+                                      : "cannot receive the container's configuration",
+                              n < 0 ? errno : EPIPE);
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return okStatus();
+}
+
+}  // namespace
+
+Status sendConfig(int socket, const ContainerProcessConfig& config) {
+  std::string text = serializeConfig(config);
+  auto length = static_cast<std::uint32_t>(text.size());
+  TANDEM_TRY(transfer(socket, reinterpret_cast<char*>(&length), sizeof length, true));
+  return transfer(socket, text.data(), text.size(), true);
+}
+
+Result<ContainerProcessConfig> receiveConfig(int socket) {
+  std::uint32_t length = 0;
+  TANDEM_TRY(transfer(socket, reinterpret_cast<char*>(&length), sizeof length, false));
+  if (length == 0 || length > kMaxConfigBytes) {
+    return Error("the container's configuration claims " + std::to_string(length) +
+                 " bytes, outside 1 to " + std::to_string(kMaxConfigBytes));
+  }
+  std::string text(length, '\0');
+  TANDEM_TRY(transfer(socket, text.data(), text.size(), false));
+  return parseConfig(text);
 }
 
 }  // namespace tandem::container

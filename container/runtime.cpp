@@ -193,9 +193,10 @@ Status prepareStateDirectory(const Workload& workload, const RootfsLayout& rootf
 // The parent's half of the start, done while the container process re-executes from its sealed
 // copy and builds its root filesystem on the other core: id maps, the state directory, the
 // cgroup, then "go". Returns the pty master with --tty.
-Result<UniqueFd> admitContainerProcess(const Workload& workload, pid_t pid, int syncSocket,
-                                       const RootfsLayout& rootfs, const std::string& stateDir,
+Result<UniqueFd> admitContainerProcess(const ContainerProcessConfig& child, pid_t pid,
+                                       int syncSocket, const std::string& stateDir,
                                        const CgroupMounts& mounts, std::optional<Cgroup>& cgroup) {
+  const Workload& workload = child.workload;
   auto say = [&](char byte) -> Status {
     if (::write(syncSocket, &byte, 1) != 1) {
       return Error::fromErrno("cannot signal the container's process");
@@ -207,7 +208,9 @@ Result<UniqueFd> admitContainerProcess(const Workload& workload, pid_t pid, int 
     TANDEM_TRY(writeIdMap(pid, "gid_map", workload.gidMappings));
     TANDEM_TRY(say(kSyncMapsWritten));
   }
-  TANDEM_TRY(prepareStateDirectory(workload, rootfs, stateDir));
+  // Serialised here, on the runtime's core, while the container process re-executes.
+  TANDEM_TRY(sendConfig(syncSocket, child));
+  TANDEM_TRY(prepareStateDirectory(workload, child.rootfs, stateDir));
   TANDEM_TRY(say(kSyncStateReady));
   TANDEM_ASSIGN_OR_RETURN(cgroup, Cgroup::create(mounts, workload.id, workload.limits));
   TANDEM_TRY(cgroup->addProcess(pid));
@@ -243,10 +246,8 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
 
   TANDEM_ASSIGN_OR_RETURN(std::string skeleton, ensureSkeleton(config.stateRoot));
   std::string stateDir = config.stateRoot + "/containers/" + workload.id;
-  // Started first, so that from here on even a SIGKILL of this process leaves nothing behind.
-  TANDEM_ASSIGN_OR_RETURN(
-      Janitor janitor, Janitor::start(cgroupMounts, workload.id, stateDir, workload.removeOnExit));
   StateDirectory state(stateDir);
+  std::optional<Janitor> janitor;
   RootfsLayout rootfs{workload.rootfs,      skeleton,
                       stateDir + "/upper",  stateDir + "/work",
                       stateDir + "/rootfs", workload.readOnlyRootfs,
@@ -268,23 +269,28 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
   std::uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
   if (ownNetwork) flags |= CLONE_NEWNET;
   if (userNamespace) flags |= CLONE_NEWUSER;
+  ContainerProcessConfig child{
+      workload,      rootfs,          capabilities,          std::move(seccompProgram), ownNetwork,
+      userNamespace, syncChild.get(), errorPipe.write.get(), blocked.original()};
   TANDEM_ASSIGN_OR_RETURN(pid_t pid, cloneContainerProcess(flags));
   if (pid == 0) {
-    ContainerProcessConfig child{
-        workload,      rootfs,          capabilities,          seccompProgram,    ownNetwork,
-        userNamespace, syncChild.get(), errorPipe.write.get(), blocked.original()};
     runContainerProcess(child);
   }
   ChildGuard guard(pid);
   syncChild.reset();
   errorPipe.write.reset();
   spdlog::debug("container {} started as host pid {}", workload.id, pid);
+  // Started only now, to overlap the container process's re-exec; it must exist before the state
+  // directory and the cgroup do. A SIGKILL before this point finds nothing to clean up: the
+  // container process dies with the runtime (its parent-death signal).
+  TANDEM_ASSIGN_OR_RETURN(
+      janitor, Janitor::start(cgroupMounts, workload.id, stateDir, workload.removeOnExit));
 
   WorkloadOutcome outcome;
   outcome.id = workload.id;
   std::optional<Cgroup> cgroup;
-  Result<UniqueFd> master = admitContainerProcess(workload, pid, syncParent.get(), rootfs, stateDir,
-                                                  cgroupMounts, cgroup);
+  Result<UniqueFd> master =
+      admitContainerProcess(child, pid, syncParent.get(), stateDir, cgroupMounts, cgroup);
   spdlog::debug("cgroup {}", master ? "joined" : "failed");
   std::optional<ChildFailure> failure;
   if (master) {
@@ -324,7 +330,7 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
     TANDEM_TRY(recordFinalState(stateDir, outcome));
     state.keep();
   }
-  janitor.dismiss();
+  janitor->dismiss();
   return outcome;
 }
 

@@ -1,5 +1,10 @@
 // The container process's configuration survives the re-exec into the sealed copy unchanged,
 // and anything else handed to `tandem container-process` is refused.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
+
 #include "container/container_process.h"
 #include "tests/unit/unit_test.h"
 
@@ -62,10 +67,36 @@ static void refuses_garbage(void**) {
   assert_false(parseConfig(text).ok());
 }
 
+static void crosses_a_socket_and_refuses_bad_lengths(void**) {
+  int pair[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+  ContainerProcessConfig config;
+  config.workload.command = {"/bin/true"};
+  config.syncSocket = 11;
+  sigemptyset(&config.originalSignalMask);
+  assert_true(tandem::container::sendConfig(pair[0], config).ok());
+  auto received = tandem::container::receiveConfig(pair[1]);
+  if (!received) fail_msg("%s", received.error().describe().c_str());
+  assert_int_equal(received->syncSocket, 11);
+
+  // A length beyond the cap is refused before anything is allocated for it.
+  std::uint32_t huge = 1u << 30;
+  assert_int_equal(write(pair[0], &huge, sizeof huge), sizeof huge);
+  assert_false(tandem::container::receiveConfig(pair[1]).ok());
+  // A peer that hangs up halfway is an error, not a hang.
+  std::uint32_t length = 100;
+  assert_int_equal(write(pair[0], &length, sizeof length), sizeof length);
+  assert_int_equal(write(pair[0], "{", 1), 1);
+  close(pair[0]);
+  assert_false(tandem::container::receiveConfig(pair[1]).ok());
+  close(pair[1]);
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(round_trips_every_field),
       cmocka_unit_test(refuses_garbage),
+      cmocka_unit_test(crosses_a_socket_and_refuses_bad_lengths),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -1,12 +1,12 @@
-// tandem container-process CONFIG_FD ERROR_FD: internal. The container's first process
-// re-executes into this from a sealed copy of tandem (see container/sealed_binary.h) and carries
-// on with the container's setup.
+// tandem container-process SYNC_FD ERROR_FD: internal. The container's first process
+// re-executes into this from a protected copy of tandem (see container/sealed_binary.h),
+// receives its configuration on the sync socket and carries on with the container's setup.
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <iostream>
 
-#include "common/file.h"
 #include "common/process.h"
 #include "container/child_report.h"
 #include "container/container_process.h"
@@ -15,16 +15,24 @@
 
 namespace tandem::cli {
 
+namespace {
+
+bool parseFd(const std::string& text, int& fd) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), fd);
+  return ec == std::errc() && end == text.data() + text.size() && fd > 2;
+}
+
+}  // namespace
+
 int containerProcessCommand(const GlobalOptions&, const std::vector<std::string>& args, char**) {
-  if (args.size() != 2 || !container::runningFromProtectedCopy()) {
+  int syncSocket = -1;
+  int errorPipe = -1;
+  if (args.size() != 2 || !parseFd(args[0], syncSocket) || !parseFd(args[1], errorPipe) ||
+      !container::runningFromProtectedCopy()) {
     std::cerr << "tandem: container-process is internal to tandem run\n";
     return kExitRuntimeError;
   }
-  int errorPipe = std::stoi(args[1]);
-  auto text = readFile("/proc/self/fd/" + args[0]);
-  ::close(std::stoi(args[0]));
-  auto config = text ? container::parseConfig(*text)
-                     : Result<container::ContainerProcessConfig>(text.error());
+  auto config = container::receiveConfig(syncSocket);
   if (!config) {
     container::reportChildFailure(errorPipe, kExitRuntimeError, config.error().describe());
   }
