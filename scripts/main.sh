@@ -18,6 +18,6 @@ exec build/tools/tandem run --isolation container --rootfs "$rootfs" --rm \
     echo "hello from $(hostname): I am PID $$ and see $(ls -d /proc/[0-9]* | wc -l) process(es)"
     echo "network interfaces: $(ls /sys/class/net | tr "\n" " ")"
     echo "capabilities: $(grep CapEff /proc/self/status | cut -f2), seccomp mode $(grep "^Seccomp:" /proc/self/status | cut -f2)"
-    echo "memory limit: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max 2>/dev/null || echo "see the host cgroup")"
+    echo "root filesystem: $(touch /written-here && echo "writable, into a private layer")"
     swapon /dev/null 2>/dev/null || echo "swapon is refused by the seccomp filter, as it should be"
   '
