@@ -44,6 +44,8 @@ bool parseInt(std::string_view text, Int& out) {
   return ec == std::errc() && end == text.data() + text.size() && !text.empty();
 }
 
+}  // namespace
+
 std::string rlimitName(int resource) {
   for (const auto& entry : kRlimitNames) {
     if (entry.resource == resource) {
@@ -52,8 +54,6 @@ std::string rlimitName(int resource) {
   }
   return std::to_string(resource);
 }
-
-}  // namespace
 
 const char* toString(Isolation isolation) {
   switch (isolation) {

@@ -83,6 +83,9 @@ Result<NetworkMode> parseNetworkMode(const std::string& text);
 // "CONTAINER:HOST:COUNT", as in --uidmap.
 Result<IdMapping> parseIdMapping(const std::string& text);
 
+// The name --ulimit uses for an RLIMIT_* resource ("nofile"), or its number if it has none.
+std::string rlimitName(int resource);
+
 // "nofile=1024:2048" or "nofile=1024", as docker's --ulimit.
 Result<Rlimit> parseRlimit(const std::string& text);
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 
 #include "common/fd_passing.h"
 #include "common/file.h"
@@ -31,25 +32,6 @@ namespace tandem::container {
 namespace {
 
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-const char* rlimitName(int resource) {
-  switch (resource) {
-    case RLIMIT_NOFILE:
-      return "nofile";
-    case RLIMIT_NPROC:
-      return "nproc";
-    case RLIMIT_MEMLOCK:
-      return "memlock";
-    case RLIMIT_CORE:
-      return "core";
-    case RLIMIT_STACK:
-      return "stack";
-    case RLIMIT_FSIZE:
-      return "fsize";
-    default:
-      return "limit";
-  }
-}
 
 std::string limitText(std::uint64_t value) {
   return value == RLIM_INFINITY ? "unlimited" : std::to_string(value);
@@ -72,32 +54,23 @@ Status applyRlimits(const std::vector<Rlimit>& limits) {
   return okStatus();
 }
 
-bool hasKey(const std::vector<std::string>& env, const std::string& key) {
+std::optional<std::string> envValue(const std::vector<std::string>& env, const std::string& key) {
   for (const auto& entry : env) {
-    if (entry.compare(0, key.size() + 1, key + "=") == 0) {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string valueOf(const std::vector<std::string>& env, const std::string& key,
-                    const std::string& fallback) {
-  for (const auto& entry : env) {
-    if (entry.compare(0, key.size() + 1, key + "=") == 0) {
+    if (entry.size() > key.size() && entry[key.size()] == '=' &&
+        entry.compare(0, key.size(), key) == 0) {
       return entry.substr(key.size() + 1);
     }
   }
-  return fallback;
+  return std::nullopt;
 }
 
 // Defaults docker gives every container, unless the user set them.
 std::vector<std::string> workloadEnvironment(const Workload& workload, const ResolvedUser& user) {
   std::vector<std::string> env = workload.env;
-  if (!hasKey(env, "PATH")) env.push_back(std::string("PATH=") + kDefaultPath);
-  if (!hasKey(env, "HOSTNAME")) env.push_back("HOSTNAME=" + workload.hostname);
-  if (!hasKey(env, "HOME")) env.push_back("HOME=" + user.home);
-  if (workload.tty && !hasKey(env, "TERM")) env.push_back("TERM=xterm");
+  if (!envValue(env, "PATH")) env.push_back(std::string("PATH=") + kDefaultPath);
+  if (!envValue(env, "HOSTNAME")) env.push_back("HOSTNAME=" + workload.hostname);
+  if (!envValue(env, "HOME")) env.push_back("HOME=" + user.home);
+  if (workload.tty && !envValue(env, "TERM")) env.push_back("TERM=xterm");
   return env;
 }
 
@@ -294,8 +267,7 @@ void continueContainerProcess(const ContainerProcessConfig& config) {
       fail(config, Error::fromErrno("cannot change to the working directory " + workload.workdir));
     }
   }
-  Executable executable =
-      findExecutable(workload.command.front(), valueOf(env, "PATH", kDefaultPath));
+  Executable executable = findExecutable(workload.command.front(), *envValue(env, "PATH"));
   if (executable.exitCode != 0) {
     reportChildFailure(config.errorPipe, executable.exitCode, executable.problem);
   }
