@@ -9,6 +9,10 @@ packages=(
   nlohmann-json3-dev libseccomp-dev libcap-dev libcmocka-dev
   # the test rootfs and the tools the tests drive
   busybox-static python3 procps iproute2 util-linux
+  # the microVM guest kernel (guest-kernel-config/build.sh): source tarball and its build tools
+  linux-source-6.1 make gcc binutils flex bison bc libelf-dev libssl-dev xz-utils lz4
+  # the emulated KVM host (tools/kvm-host): QEMU TCG, and what builds its initramfs
+  qemu-system-x86 cpio kmod
 )
 
 missing=()

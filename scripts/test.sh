@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh || exit 1
 scripts/build.sh || exit 1
 build_dir=${BUILD_DIR:-build}
+# The microVM guest kernel, built once per configuration and cached outside the tree; tandem and
+# the vm suite find it through these variables.
+guest_kernel_dir=$(guest-kernel-config/build.sh | tail -n 1) || exit 1
+export TANDEM_GUEST_KERNEL=$guest_kernel_dir/bzImage
+export TANDEM_GUEST_VMLINUX=$guest_kernel_dir/vmlinux
 
 meson test -C "$build_dir" --print-errorlogs --num-processes 2 "$@"
 meson_status=$?

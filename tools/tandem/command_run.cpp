@@ -12,6 +12,7 @@
 #include "container/runtime.h"
 #include "scheduler/isolation_policy.h"
 #include "tools/tandem/commands.h"
+#include "vmm/vm_backend.h"
 
 namespace po = boost::program_options;
 
@@ -28,7 +29,8 @@ po::options_description runOptions() {
       "memory,m", po::value<std::string>(), "memory limit, e.g. 32M")(
       "memory-swap", po::value<std::string>(),
       "memory plus swap limit, or -1 for unlimited swap (default: no swap)")(
-      "cpus", po::value<std::string>(), "CPU quota in CPUs, e.g. 0.5")(
+      "cpus", po::value<std::string>(),
+      "CPU quota in CPUs, e.g. 0.5; for a microVM, its vCPUs (rounded up)")(
       "cpu-shares", po::value<std::uint64_t>(), "relative CPU weight (2-262144)")(
       "cpuset-cpus", po::value<std::string>(), "CPUs the workload may use, e.g. 0-1")(
       "cpuset-mems", po::value<std::string>(), "memory nodes the workload may use")(
@@ -55,6 +57,18 @@ po::options_description runOptions() {
       "seccomp=unconfined disables the seccomp filter")("log-level", po::value<std::string>(),
                                                         "trace, debug, info, warn or error")(
       "command", po::value<std::vector<std::string>>(), "the command and its arguments");
+  po::options_description vmOptions("microVM options");
+  vmOptions.add_options()("kernel", po::value<std::string>(),
+                          "guest kernel, bzImage or ELF vmlinux (default: $TANDEM_GUEST_KERNEL, "
+                          "else the guest-kernel-config build cache)")(
+      "initramfs", po::value<std::string>(),
+      "boot this initramfs (tandem-mkinitramfs) instead of packing --rootfs")(
+      "timeout", po::value<double>(), "stop the microVM after this many seconds")(
+      "hugepages", po::bool_switch(), "back guest memory with 2 MiB hugepages")(
+      "console", po::bool_switch(), "copy the guest kernel's console to stderr")(
+      "stats", po::bool_switch(),
+      "print boot timings, VM exits and VMM memory to stderr as JSON when the microVM ends");
+  options.add(vmOptions);
   return options;
 }
 
@@ -125,6 +139,25 @@ Result<Workload> workloadFromOptions(const po::variables_map& vm) {
   return w;
 }
 
+Result<vmm::VmBackendConfig> vmConfigFromOptions(const po::variables_map& vm) {
+  vmm::VmBackendConfig config;
+  config.kernelPath =
+      vm.count("kernel") ? vm["kernel"].as<std::string>() : vmm::defaultGuestKernel();
+  config.guestInitPath = vmm::defaultGuestInit();
+  if (vm.count("initramfs")) config.initramfsPath = vm["initramfs"].as<std::string>();
+  if (vm.count("timeout")) {
+    double seconds = vm["timeout"].as<double>();
+    if (!(seconds > 0)) {
+      return Error("--timeout must be a positive number of seconds");
+    }
+    config.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+  }
+  config.hugepages = vm["hugepages"].as<bool>();
+  config.showConsole = vm["console"].as<bool>();
+  config.stats = vm["stats"].as<bool>();
+  return config;
+}
+
 int fail(const Error& error) {
   std::cerr << "tandem: " << error.describe() << "\n";
   return kExitRuntimeError;
@@ -166,15 +199,22 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
     return fail(workload.error());
   }
 
+  auto vmConfig = vmConfigFromOptions(vm);
+  if (!vmConfig) {
+    return fail(vmConfig.error());
+  }
   container::ContainerBackend containerBackend(container::RuntimeConfig{global.stateRoot});
-  scheduler::HostFacts host{containerBackend.available(),
-                            Error("microVM isolation is not available in this build of tandem")};
+  vmm::VmBackend vmBackend(*vmConfig);
+  scheduler::HostFacts host{containerBackend.available(), vmBackend.available()};
   auto choice = scheduler::chooseIsolation(*workload, host);
   if (!choice) {
     return fail(choice.error());
   }
   spdlog::info("isolation {}", choice->reason);
-  auto outcome = containerBackend.run(*workload);
+  IsolationBackend& backend = choice->level == Isolation::kVm
+                                  ? static_cast<IsolationBackend&>(vmBackend)
+                                  : static_cast<IsolationBackend&>(containerBackend);
+  auto outcome = backend.run(*workload);
   if (!outcome) {
     return fail(outcome.error());
   }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The vm suite's entry point (a TAP test for meson). Where /dev/kvm works, runs cases.sh here;
+# elsewhere boots the emulated KVM host once and runs every case inside it.
+set -euo pipefail
+
+: "${TANDEM:?}" "${KVM_HOST:?}" "${MKROOTFS:?}" "${TANDEM_GUEST_INIT:?}" "${KVM_DEVICE_TEST:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+
+if [[ -z ${TANDEM_GUEST_KERNEL:-} || ! -f ${TANDEM_GUEST_KERNEL:-} ]]; then
+  echo "1..0 # SKIP no guest kernel: set TANDEM_GUEST_KERNEL (scripts/test.sh builds one with guest-kernel-config/build.sh)"
+  exit 0
+fi
+
+scratch=$(mktemp -d /tmp/tandem-vm-suite.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+"$MKROOTFS" "$scratch/rootfs" >/dev/null
+
+export GUEST_ROOTFS=$scratch/rootfs
+if [[ -r /dev/kvm && -w /dev/kvm ]]; then
+  exec "$here/cases.sh"
+fi
+if ! command -v qemu-system-x86_64 >/dev/null; then
+  echo "1..0 # SKIP no /dev/kvm here and no qemu-system-x86_64 for the emulated KVM host"
+  exit 0
+fi
+
+includes=(--include "$TANDEM" --include "$TANDEM_GUEST_INIT" --include "$TANDEM_GUEST_KERNEL"
+  --include "$here" --include "$GUEST_ROOTFS" --include "$KVM_DEVICE_TEST")
+envs=(--env "TANDEM=$TANDEM" --env "TANDEM_GUEST_INIT=$TANDEM_GUEST_INIT"
+  --env "TANDEM_GUEST_KERNEL=$TANDEM_GUEST_KERNEL" --env "GUEST_ROOTFS=$GUEST_ROOTFS"
+  --env "KVM_DEVICE_TEST=$KVM_DEVICE_TEST")
+if [[ -n ${TANDEM_GUEST_VMLINUX:-} && -f $TANDEM_GUEST_VMLINUX ]]; then
+  includes+=(--include "$TANDEM_GUEST_VMLINUX")
+  envs+=(--env "TANDEM_GUEST_VMLINUX=$TANDEM_GUEST_VMLINUX")
+fi
+exec "$KVM_HOST" --cpus 2 --memory 4G --timeout "${VM_SUITE_TIMEOUT:-1500}" "${includes[@]}" \
+  "${envs[@]}" -- "$here/cases.sh"

@@ -1,0 +1,62 @@
+#include "tools/guest-init/stdio_channel.h"
+
+#include <fcntl.h>
+#include <termios.h>
+#include <unistd.h>
+
+namespace tandem::guest_init {
+
+Result<StdioChannel> StdioChannel::openTty(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    return Error::fromErrno("cannot open the workload's stdio channel " + path);
+  }
+  UniqueFd tty(fd);
+  termios mode{};
+  if (::tcgetattr(tty.get(), &mode) != 0) {
+    return Error::fromErrno("cannot read the terminal settings of " + path);
+  }
+  ::cfmakeraw(&mode);
+  // cfmakeraw leaves these: flow control would swallow 0x11/0x13 or stall on modem lines the
+  // VMM's UART does not drive.
+  mode.c_iflag &= ~(IXOFF | IXANY);
+  mode.c_cflag &= ~CRTSCTS;
+  mode.c_cflag |= CLOCAL | CREAD;
+  mode.c_cc[VMIN] = 1;
+  mode.c_cc[VTIME] = 0;
+  if (::tcsetattr(tty.get(), TCSANOW, &mode) != 0) {
+    return Error::fromErrno("cannot put " + path + " in raw mode");
+  }
+  int raw = tty.get();
+  return StdioChannel(std::move(tty), raw, raw);
+}
+
+Status StdioChannel::write(guest::OutputStream stream, std::span<const std::uint8_t> bytes) {
+  framed_.clear();
+  encoder_.encode(stream, bytes, framed_);
+  std::span<const std::uint8_t> left(framed_);
+  while (!left.empty()) {
+    ssize_t n = ::write(out_, left.data(), left.size());
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return Error::fromErrno("cannot write the workload's output to the stdio channel");
+    }
+    left = left.subspan(static_cast<std::size_t>(n));
+  }
+  return okStatus();
+}
+
+Status StdioChannel::writeStderrLine(std::string_view text) {
+  std::string line = "tandem-guest-init: " + std::string(text) + "\n";
+  return write(guest::OutputStream::kStderr,
+               {reinterpret_cast<const std::uint8_t*>(line.data()), line.size()});
+}
+
+void StdioChannel::drain() const {
+  // Not a tty under --test-harness: nothing to wait for then.
+  ::tcdrain(out_);
+}
+
+}  // namespace tandem::guest_init

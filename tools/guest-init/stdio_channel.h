@@ -1,0 +1,43 @@
+// The workload's stdio to and from the VMM: COM1 (guest::kStdioTty) in raw mode, carrying the
+// framing of vmm/guest_stdio.h.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "vmm/guest_stdio.h"
+
+namespace tandem::guest_init {
+
+class StdioChannel {
+ public:
+  // Opens the tty and makes it a plain byte pipe: no echo, no line editing, no CR/LF
+  // translation, no XON/XOFF or RTS/CTS flow control (0x11 and 0x13 are data).
+  static Result<StdioChannel> openTty(const std::string& path);
+  // For --test-harness: framed input from `in`, framed output to `out`.
+  static StdioChannel overFds(int in, int out) { return StdioChannel(UniqueFd(), in, out); }
+
+  int inputFd() const { return in_; }
+
+  // Frames and writes all of `bytes`.
+  Status write(guest::OutputStream stream, std::span<const std::uint8_t> bytes);
+  // "tandem-guest-init: TEXT" on the workload's stderr, for a failure the user must see.
+  Status writeStderrLine(std::string_view text);
+  // Returns once every byte has left the UART, so none is lost to the reset that follows.
+  void drain() const;
+
+ private:
+  StdioChannel(UniqueFd owned, int in, int out) : owned_(std::move(owned)), in_(in), out_(out) {}
+
+  UniqueFd owned_;
+  int in_;
+  int out_;
+  guest::OutputEncoder encoder_;
+  std::vector<std::uint8_t> framed_;
+};
+
+}  // namespace tandem::guest_init

@@ -1,0 +1,50 @@
+#include "vmm/exit_counts.h"
+
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+namespace tandem::vmm {
+namespace {
+
+template <class Key>
+void mergeInto(std::map<Key, std::uint64_t>& into, const std::map<Key, std::uint64_t>& from) {
+  for (const auto& [key, count] : from) {
+    into[key] += count;
+  }
+}
+
+std::string hex(std::uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof(text), "%#llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+template <class Key>
+nlohmann::json byAddress(const std::map<Key, std::uint64_t>& counts) {
+  auto json = nlohmann::json::object();
+  for (const auto& [key, count] : counts) {
+    json[hex(key)] = count;
+  }
+  return json;
+}
+
+}  // namespace
+
+void ExitCounts::merge(const ExitCounts& other) {
+  total += other.total;
+  mergeInto(byReason, other.byReason);
+  mergeInto(portWrites, other.portWrites);
+  mergeInto(portReads, other.portReads);
+  mergeInto(mmioByAddress, other.mmioByAddress);
+}
+
+nlohmann::json toJson(const ExitCounts& counts) {
+  return {{"total", counts.total},
+          {"by_reason", counts.byReason},
+          {"port_writes", byAddress(counts.portWrites)},
+          {"port_reads", byAddress(counts.portReads)},
+          {"mmio", byAddress(counts.mmioByAddress)}};
+}
+
+}  // namespace tandem::vmm

@@ -1,0 +1,59 @@
+// What tandem's VMM and tandem's guest PID 1 (tools/guest-init) agree on. Header-only: the
+// guest init includes it without linking the monitor.
+//
+// - The workload's description travels in the initramfs, as workload JSON (common/workload.h)
+//   at kWorkloadPath; the VMM appends it as a second cpio archive, so the rootfs archive is
+//   never rewritten.
+// - The workload's stdio travels over COM1 (ttyS0) in raw mode, framed by kEscape below, so that
+//   stdout, stderr and end-of-input survive a byte stream. The kernel's own console is COM2
+//   (ttyS1), kept apart from the workload's output.
+// - Milestones and the exit status are single 32-bit writes to kStatusPort: one exit each.
+#pragma once
+
+#include <cstdint>
+
+namespace tandem::guest {
+
+inline constexpr const char* kWorkloadPath = "/.tandem/workload.json";
+inline constexpr const char* kInitPath = "/.tandem/init";
+
+// COM1 carries the workload's stdio, COM2 the guest kernel's console.
+inline constexpr std::uint16_t kStdioUartBase = 0x3f8;
+inline constexpr unsigned kStdioUartIrq = 4;
+inline constexpr std::uint16_t kConsoleUartBase = 0x2f8;
+inline constexpr unsigned kConsoleUartIrq = 3;
+inline constexpr const char* kStdioTty = "/dev/ttyS0";
+
+// A 32-bit `out` to this port: the top byte is a StatusKind, the low byte its payload.
+inline constexpr std::uint16_t kStatusPort = 0x0f4;
+
+enum class StatusKind : std::uint8_t {
+  // PID 1 is running and has opened the stdio tty in raw mode: the "guest reached init" boot
+  // milestone, and the point from which the VMM feeds stdin (bytes sent earlier could be
+  // consumed by the 8250 driver's start-up, which reads and discards the receive register).
+  kInitStarted = 1,
+  kExited = 2,      // payload: the workload's exit code, 0..255
+  kSignaled = 3,    // payload: the signal that killed the workload
+  kInitFailed = 4,  // payload: 125/126/127 as a container runtime's; the reason went to stderr
+};
+
+constexpr std::uint32_t encodeStatus(StatusKind kind, std::uint8_t payload) {
+  return (static_cast<std::uint32_t>(kind) << 24) | payload;
+}
+constexpr StatusKind statusKind(std::uint32_t value) {
+  return static_cast<StatusKind>(value >> 24);
+}
+constexpr std::uint8_t statusPayload(std::uint32_t value) {
+  return static_cast<std::uint8_t>(value & 0xff);
+}
+
+// Stdio framing on COM1. kEscape followed by:
+// - guest to VMM: kSelectStdout / kSelectStderr switch the stream that following bytes belong
+//   to (stdout at first); kEscape is a literal 0xff.
+// - VMM to guest: kEndOfInput closes the workload's stdin; kEscape is a literal 0xff.
+inline constexpr std::uint8_t kEscape = 0xff;
+inline constexpr std::uint8_t kEndOfInput = 0x00;
+inline constexpr std::uint8_t kSelectStdout = 0x01;
+inline constexpr std::uint8_t kSelectStderr = 0x02;
+
+}  // namespace tandem::guest

@@ -1,0 +1,632 @@
+#include "vmm/machine.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "common/file.h"
+#include "common/log.h"
+#include "common/unique_fd.h"
+#include "vmm/cpuid.h"
+#include "vmm/devices/i8042.h"
+#include "vmm/devices/serial_8250.h"
+#include "vmm/devices/status_port.h"
+#include "vmm/guest_memory.h"
+#include "vmm/guest_stdio.h"
+#include "vmm/io_bus.h"
+#include "vmm/kernel_loader.h"
+#include "vmm/kvm.h"
+#include "vmm/kvm_stats.h"
+#include "vmm/mp_table.h"
+#include "vmm/vcpu_exit.h"
+#include "vmm/x86_layout.h"
+
+namespace tandem::vmm {
+namespace {
+
+// Sent to a vCPU thread to make KVM_RUN return; its handler does nothing, the point is EINTR.
+constexpr int kKickSignal = SIGUSR1;
+constexpr std::size_t kConsoleTailBytes = 8192;
+constexpr std::size_t kStdinChunk = 16384;
+
+void onKick(int) {}
+
+Status installKickHandler() {
+  struct sigaction action {};
+  action.sa_handler = onKick;
+  sigemptyset(&action.sa_mask);
+  // No SA_RESTART: the interrupted KVM_RUN must return to its loop.
+  if (::sigaction(kKickSignal, &action, nullptr) != 0) {
+    return Error::fromErrno("installing the vCPU kick signal handler");
+  }
+  return okStatus();
+}
+
+Result<UniqueFd> makeEventFd(const char* what) {
+  int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) {
+    return Error::fromErrno(std::string("creating an eventfd for ") + what);
+  }
+  return UniqueFd(fd);
+}
+
+void signalEvent(int fd) {
+  std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t written = ::write(fd, &one, sizeof(one));
+}
+
+void drainEvent(int fd) {
+  std::uint64_t count;
+  [[maybe_unused]] ssize_t got = ::read(fd, &count, sizeof(count));
+}
+
+// Output the workload cannot take any more (a closed pipe) is dropped, not fatal to the VM.
+void writeAll(int fd, std::span<const std::uint8_t> bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return;
+    }
+    bytes = bytes.subspan(static_cast<std::size_t>(n));
+  }
+}
+
+double millisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+class ConsoleTail {
+ public:
+  explicit ConsoleTail(int liveFd) : liveFd_(liveFd) {}
+  void append(std::uint8_t byte) {
+    std::lock_guard lock(mutex_);
+    text_.push_back(static_cast<char>(byte));
+    if (text_.size() > 2 * kConsoleTailBytes) {
+      text_.erase(0, text_.size() - kConsoleTailBytes);
+    }
+    if (liveFd_ >= 0) {
+      writeAll(liveFd_, {&byte, 1});
+    }
+  }
+  std::string tail() const {
+    std::lock_guard lock(mutex_);
+    return text_.size() > kConsoleTailBytes ? text_.substr(text_.size() - kConsoleTailBytes)
+                                            : text_;
+  }
+
+ private:
+  int liveFd_;
+  mutable std::mutex mutex_;
+  std::string text_;
+};
+
+// The workload's stdout and stderr, decoded from COM1's framed bytes. Called with the UART's
+// lock held, so one byte at a time in order.
+class GuestOutput {
+ public:
+  GuestOutput(int stdoutFd, int stderrFd) : stdoutFd_(stdoutFd), stderrFd_(stderrFd) {}
+  void feed(std::uint8_t byte) {
+    chunks_.clear();
+    if (auto decoded = decoder_.decode({&byte, 1}, chunks_); !decoded) {
+      spdlog::debug("guest stdio: {}", decoded.error().describe());
+    }
+    for (const auto& chunk : chunks_) {
+      writeAll(chunk.stream == guest::OutputStream::kStderr ? stderrFd_ : stdoutFd_, chunk.bytes);
+    }
+  }
+
+ private:
+  int stdoutFd_;
+  int stderrFd_;
+  guest::OutputDecoder decoder_;
+  std::vector<guest::OutputChunk> chunks_;
+};
+
+// What the vCPU threads and the main loop share.
+class MachineState {
+ public:
+  MachineState(UniqueFd stopEvent, UniqueFd wakeEvent, std::chrono::steady_clock::time_point start)
+      : stopEvent_(std::move(stopEvent)), wakeEvent_(std::move(wakeEvent)), start_(start) {}
+
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> initStarted{false};
+
+  void requestStop(MachineEnd end, std::string detail, int signal = 0) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!end_) {
+        end_ = end;
+        detail_ = std::move(detail);
+        signal_ = signal;
+        timeline_.stopped = millisecondsSince(start_);
+      }
+    }
+    stopping = true;
+    signalEvent(stopEvent_.get());
+  }
+  void fail(Error error) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!failure_) {
+        failure_ = std::move(error);
+      }
+    }
+    stopping = true;
+    signalEvent(stopEvent_.get());
+  }
+  void guestReported(guest::StatusKind kind, std::uint8_t payload) {
+    std::lock_guard lock(mutex_);
+    if (kind == guest::StatusKind::kInitStarted) {
+      timeline_.initStarted = millisecondsSince(start_);
+      initStarted = true;
+      signalEvent(wakeEvent_.get());
+      return;
+    }
+    status_ = GuestStatus{kind, payload};
+    timeline_.workloadExited = millisecondsSince(start_);
+  }
+  void markFirstRun() {
+    std::lock_guard lock(mutex_);
+    if (!timeline_.firstRun) {
+      timeline_.firstRun = millisecondsSince(start_);
+    }
+  }
+  void wake() { signalEvent(wakeEvent_.get()); }
+
+  int stopEventFd() const { return stopEvent_.get(); }
+  int wakeEventFd() const { return wakeEvent_.get(); }
+
+  // Moves what was recorded into `report`, or returns the VMM's own failure.
+  Status finish(MachineReport& report) {
+    std::lock_guard lock(mutex_);
+    if (failure_) {
+      return std::move(*failure_);
+    }
+    report.end = end_.value_or(MachineEnd::kGuestStopped);
+    report.endDetail = detail_;
+    report.signal = signal_;
+    report.status = status_;
+    report.timeline = timeline_;
+    return okStatus();
+  }
+
+ private:
+  UniqueFd stopEvent_;
+  UniqueFd wakeEvent_;
+  std::chrono::steady_clock::time_point start_;
+  std::mutex mutex_;
+  std::optional<MachineEnd> end_;
+  std::string detail_;
+  int signal_ = 0;
+  std::optional<GuestStatus> status_;
+  std::optional<Error> failure_;
+  BootTimeline timeline_;
+};
+
+struct Buses {
+  IoBus ports;
+  IoBus mmio;
+};
+
+void runVcpu(unsigned index, const VcpuFd& vcpu, std::size_t runSize, const Buses& buses,
+             MachineState& state, ExitCounts& counts) {
+  std::set<std::uint64_t> reportedUnclaimed;
+  auto unclaimed = [&](const char* kind, std::uint64_t address, bool write, std::size_t size) {
+    if (reportedUnclaimed.insert(address).second) {
+      spdlog::debug("vCPU {}: {} {} of {} bytes at {:#x} has no device; ignored", index, kind,
+                    write ? "write" : "read", size, address);
+    }
+  };
+  if (index == 0) {
+    state.markFirstRun();
+  }
+  while (!state.stopping) {
+    if (auto entered = vcpu.enter(); !entered) {
+      if (entered.error().errnum() == EINTR || entered.error().errnum() == EAGAIN) {
+        continue;
+      }
+      state.fail(std::move(entered).error().context("vCPU " + std::to_string(index)));
+      return;
+    }
+    ++counts.total;
+    ++counts.byReason[exitReasonName(vcpu.run()->exit_reason)];
+    auto exit = decodeExit(*vcpu.run(), runSize);
+    if (auto* io = std::get_if<PortIoExit>(&exit)) {
+      (io->write ? counts.portWrites : counts.portReads)[io->port] += 1;
+      for (std::uint32_t i = 0; i < io->count; ++i) {
+        auto element = io->data.subspan(i * io->size, io->size);
+        bool claimed =
+            io->write ? buses.ports.write(io->port, element) : buses.ports.read(io->port, element);
+        if (!claimed) {
+          // An absent ISA device floats the bus high.
+          if (!io->write) {
+            std::fill(element.begin(), element.end(), 0xff);
+          }
+          unclaimed("port", io->port, io->write, io->size);
+        }
+      }
+    } else if (auto* mmio = std::get_if<MmioExit>(&exit)) {
+      counts.mmioByAddress[mmio->address & ~0xfffull] += 1;
+      bool claimed = mmio->write ? buses.mmio.write(mmio->address, mmio->data)
+                                 : buses.mmio.read(mmio->address, mmio->data);
+      if (!claimed) {
+        if (!mmio->write) {
+          std::fill(mmio->data.begin(), mmio->data.end(), 0xff);
+        }
+        unclaimed("MMIO", mmio->address, mmio->write, mmio->data.size());
+      }
+    } else if (auto* stop = std::get_if<StopExit>(&exit)) {
+      state.requestStop(MachineEnd::kGuestStopped, stop->reason);
+      return;
+    } else if (auto* failure = std::get_if<FailureExit>(&exit)) {
+      state.fail(Error("vCPU " + std::to_string(index) + ": " + failure->reason));
+      return;
+    }
+  }
+}
+
+Status checkCapabilities(const Kvm& kvm) {
+  struct Needed {
+    int capability;
+    const char* name;
+  };
+  for (auto [capability, name] :
+       {Needed{KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"}, Needed{KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
+        Needed{KVM_CAP_PIT2, "KVM_CAP_PIT2"}, Needed{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+        Needed{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+        Needed{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"}}) {
+    TANDEM_ASSIGN_OR_RETURN(int present, kvm.checkExtension(capability));
+    if (present <= 0) {
+      return Error(std::string("this host's KVM lacks ") + name +
+                   ", which tandem's VMM needs; a newer host kernel has it");
+    }
+  }
+  return okStatus();
+}
+
+Status configureVcpu(const VcpuFd& vcpu, const VcpuCpuidConfig& topology,
+                     const std::vector<kvm_cpuid_entry2>& supported, const BootEntry& boot) {
+  TANDEM_ASSIGN_OR_RETURN(auto cpuid, cpuidForVcpu(supported, topology));
+  TANDEM_TRY(vcpu.setCpuid(cpuid));
+  TANDEM_TRY(vcpu.setMsrs(bootMsrs()));
+  TANDEM_ASSIGN_OR_RETURN(kvm_lapic_state lapic, vcpu.lapic());
+  setLapicLintModes(lapic);
+  TANDEM_TRY(vcpu.setLapic(lapic));
+  if (topology.index != 0) {
+    // Application processors wait in KVM for the boot processor's INIT/SIPI.
+    return okStatus();
+  }
+  TANDEM_ASSIGN_OR_RETURN(kvm_sregs sregs, vcpu.sregs());
+  setBootSregs(sregs, boot.mode);
+  TANDEM_TRY(vcpu.setSregs(sregs));
+  TANDEM_TRY(vcpu.setRegs(bootRegs(boot.mode, boot.entry, boot.bootInfoAddress)));
+  return vcpu.setFpu(bootFpu());
+}
+
+// Blocks the signals that stop a VM in this thread (the vCPU threads inherit the mask) and
+// reads them from a signalfd instead; restores the old mask when done.
+class StopSignals {
+ public:
+  static Result<std::unique_ptr<StopSignals>> block() {
+    auto signals = std::unique_ptr<StopSignals>(new StopSignals());
+    sigset_t set;
+    sigemptyset(&set);
+    for (int signal : {SIGINT, SIGTERM, SIGHUP}) {
+      sigaddset(&set, signal);
+    }
+    if (int error = ::pthread_sigmask(SIG_BLOCK, &set, &signals->previous_); error != 0) {
+      return Error::fromErrno("blocking SIGINT/SIGTERM/SIGHUP", error);
+    }
+    signals->blocked_ = true;
+    int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (fd < 0) {
+      return Error::fromErrno("creating a signalfd");
+    }
+    signals->fd_.reset(fd);
+    return signals;
+  }
+  ~StopSignals() {
+    if (blocked_) {
+      ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+    }
+  }
+  int fd() const { return fd_.get(); }
+
+ private:
+  StopSignals() = default;
+  sigset_t previous_{};
+  bool blocked_ = false;
+  UniqueFd fd_;
+};
+
+// Feeds the workload's stdin to COM1, framed, once the guest's init listens, at the pace the
+// guest reads it.
+class StdinPump {
+ public:
+  StdinPump(int fd, Serial8250& serial) : fd_(fd), serial_(serial), finished_(fd < 0) {
+    if (finished_) {
+      guest::encodeEndOfInput(pending_);
+    }
+  }
+
+  // The fd to poll for input now, or -1 while earlier input waits for room.
+  int pollFd() const { return pending_.empty() && !finished_ ? fd_ : -1; }
+
+  void readInput() {
+    std::uint8_t chunk[kStdinChunk];
+    ssize_t n = ::read(fd_, chunk, sizeof(chunk));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+      return;
+    }
+    if (n <= 0) {
+      finished_ = true;
+      guest::encodeEndOfInput(pending_);
+      return;
+    }
+    guest::encodeInput({chunk, static_cast<std::size_t>(n)}, pending_);
+  }
+
+  void push() {
+    std::size_t accepted = serial_.pushInput(pending_);
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<long>(accepted));
+  }
+
+ private:
+  int fd_;
+  Serial8250& serial_;
+  bool finished_;
+  std::vector<std::uint8_t> pending_;
+};
+
+class Vm {
+ public:
+  static Result<std::unique_ptr<Vm>> create(const MachineConfig& config);
+  Result<MachineReport> run();
+
+ private:
+  explicit Vm(const MachineConfig& config) : config_(config) {}
+  Status build();
+  Status addDevices();
+  void serve(StopSignals& signals, StdinPump& stdin);
+  void stopVcpus();
+  void collectStatistics(MachineReport& report);
+
+  const MachineConfig& config_;
+  std::unique_ptr<Kvm> kvm_;
+  std::unique_ptr<VmFd> vm_;
+  std::unique_ptr<GuestMemory> memory_;
+  std::unique_ptr<MachineState> state_;
+  std::vector<std::unique_ptr<VcpuFd>> vcpus_;
+  std::vector<ExitCounts> counts_;
+  std::vector<std::thread> threads_;
+  std::size_t runSize_ = 0;
+  Buses buses_;
+  std::vector<UniqueFd> irqEvents_;
+  std::shared_ptr<Serial8250> stdio_;
+  std::unique_ptr<ConsoleTail> console_;
+  std::unique_ptr<GuestOutput> output_;
+};
+
+Result<std::unique_ptr<Vm>> Vm::create(const MachineConfig& config) {
+  if (config.cpus == 0 || config.cpus > kMpTableMaxCpus) {
+    return Error("a VM takes 1 to " + std::to_string(kMpTableMaxCpus) + " vCPUs, not " +
+                     std::to_string(config.cpus),
+                 EINVAL);
+  }
+  constexpr std::uint64_t kMinimumMemory = 32ull << 20;
+  if (config.memoryBytes < kMinimumMemory) {
+    return Error("a VM needs at least 32 MiB of memory", EINVAL);
+  }
+  auto vm = std::unique_ptr<Vm>(new Vm(config));
+  TANDEM_TRY(vm->build());
+  return vm;
+}
+
+Status Vm::build() {
+  TANDEM_TRY(installKickHandler());
+  TANDEM_ASSIGN_OR_RETURN(Kvm kvm, Kvm::open(config_.kvmPath));
+  kvm_ = std::make_unique<Kvm>(std::move(kvm));
+  TANDEM_TRY(checkCapabilities(*kvm_));
+  TANDEM_ASSIGN_OR_RETURN(runSize_, kvm_->vcpuMmapSize());
+  TANDEM_ASSIGN_OR_RETURN(auto supportedCpuid, kvm_->supportedCpuid());
+  TANDEM_ASSIGN_OR_RETURN(int tscDeadline, kvm_->checkExtension(KVM_CAP_TSC_DEADLINE_TIMER));
+  TANDEM_ASSIGN_OR_RETURN(VmFd vm, kvm_->createVm());
+  vm_ = std::make_unique<VmFd>(std::move(vm));
+  TANDEM_TRY(vm_->setTssAddress(x86::kTssAddress));
+  TANDEM_TRY(vm_->createIrqchip());
+  TANDEM_TRY(vm_->createPit());
+
+  TANDEM_ASSIGN_OR_RETURN(GuestMemory memory,
+                          GuestMemory::create(config_.memoryBytes, config_.hugepages));
+  memory_ = std::make_unique<GuestMemory>(std::move(memory));
+  std::uint32_t slot = 0;
+  for (const auto& region : memory_->regions()) {
+    TANDEM_TRY(vm_->setMemoryRegion(slot++, region.guestAddress, region.size,
+                                    memory_->hostBase() + region.hostOffset));
+  }
+
+  TANDEM_ASSIGN_OR_RETURN(std::string kernel, readFile(config_.kernelPath).context("guest kernel"));
+  KernelImage image{config_.kernelPath,
+                    {reinterpret_cast<const std::uint8_t*>(kernel.data()), kernel.size()}};
+  TANDEM_ASSIGN_OR_RETURN(BootEntry boot,
+                          loadLinux(*memory_, image, config_.initrd, config_.cmdline));
+  TANDEM_ASSIGN_OR_RETURN(auto mpTable, buildMpTable(config_.cpus, x86::kEbdaAddress));
+  TANDEM_TRY(memory_->write(x86::kEbdaAddress, mpTable));
+
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd stopEvent, makeEventFd("VM stop"));
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd wakeEvent, makeEventFd("VM wake-up"));
+  state_ =
+      std::make_unique<MachineState>(std::move(stopEvent), std::move(wakeEvent), config_.startedAt);
+  TANDEM_TRY(addDevices());
+
+  for (unsigned index = 0; index < config_.cpus; ++index) {
+    TANDEM_ASSIGN_OR_RETURN(VcpuFd vcpu, vm_->createVcpu(index, runSize_));
+    VcpuCpuidConfig topology{index, config_.cpus, tscDeadline > 0};
+    TANDEM_TRY(configureVcpu(vcpu, topology, supportedCpuid, boot)
+                   .context("setting up vCPU " + std::to_string(index)));
+    vcpus_.push_back(std::make_unique<VcpuFd>(std::move(vcpu)));
+  }
+  counts_.resize(config_.cpus);
+  return okStatus();
+}
+
+Status Vm::addDevices() {
+  auto interruptLine = [&](unsigned gsi) -> Result<int> {
+    TANDEM_ASSIGN_OR_RETURN(UniqueFd event, makeEventFd("an interrupt line"));
+    TANDEM_TRY(vm_->assignIrqfd(event.get(), gsi));
+    irqEvents_.push_back(std::move(event));
+    return irqEvents_.back().get();
+  };
+  TANDEM_ASSIGN_OR_RETURN(int stdioIrq, interruptLine(guest::kStdioUartIrq));
+  TANDEM_ASSIGN_OR_RETURN(int consoleIrq, interruptLine(guest::kConsoleUartIrq));
+
+  output_ = std::make_unique<GuestOutput>(config_.stdoutFd, config_.stderrFd);
+  MachineState* state = state_.get();
+  auto* output = output_.get();
+  stdio_ = std::make_shared<Serial8250>([output](std::uint8_t byte) { output->feed(byte); },
+                                        [stdioIrq] { signalEvent(stdioIrq); },
+                                        [state] { state->wake(); });
+  console_ = std::make_unique<ConsoleTail>(config_.showConsole ? config_.stderrFd : -1);
+  auto* console = console_.get();
+  auto consoleUart =
+      std::make_shared<Serial8250>([console](std::uint8_t byte) { console->append(byte); },
+                                   [consoleIrq] { signalEvent(consoleIrq); });
+  auto reset = std::make_shared<I8042>(
+      [state] { state->requestStop(MachineEnd::kGuestReset, "the guest reset itself"); });
+  auto status = std::make_shared<StatusPort>([state](guest::StatusKind kind, std::uint8_t payload) {
+    state->guestReported(kind, payload);
+  });
+
+  TANDEM_TRY(buses_.ports.add(guest::kStdioUartBase, kSerialRegisterCount, stdio_, "COM1"));
+  TANDEM_TRY(buses_.ports.add(guest::kConsoleUartBase, kSerialRegisterCount, consoleUart, "COM2"));
+  TANDEM_TRY(
+      buses_.ports.add(kI8042DataPort, kI8042CommandPort - kI8042DataPort + 1, reset, "i8042"));
+  TANDEM_TRY(buses_.ports.add(guest::kStatusPort, sizeof(std::uint32_t), status, "status"));
+  return okStatus();
+}
+
+void Vm::serve(StopSignals& signals, StdinPump& stdin) {
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  if (config_.timeout) {
+    deadline = std::chrono::steady_clock::now() + *config_.timeout;
+  }
+  while (!state_->stopping) {
+    int stdinFd = state_->initStarted ? stdin.pollFd() : -1;
+    pollfd fds[] = {{state_->stopEventFd(), POLLIN, 0},
+                    {state_->wakeEventFd(), POLLIN, 0},
+                    {signals.fd(), POLLIN, 0},
+                    {stdinFd, POLLIN, 0}};
+    int timeoutMs = -1;
+    if (deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          *deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        state_->requestStop(MachineEnd::kTimeout,
+                            fmt::format("the microVM ran past its --timeout of {:g} s",
+                                        static_cast<double>(config_.timeout->count()) / 1000));
+        return;
+      }
+      timeoutMs = static_cast<int>(left.count()) + 1;
+    }
+    int ready = ::poll(fds, 4, timeoutMs);
+    if (ready < 0 && errno != EINTR) {
+      state_->fail(Error::fromErrno("waiting for the VM"));
+      return;
+    }
+    if (fds[2].revents & POLLIN) {
+      signalfd_siginfo info{};
+      if (::read(signals.fd(), &info, sizeof(info)) == sizeof(info)) {
+        state_->requestStop(MachineEnd::kInterrupted,
+                            std::string("tandem received ") + strsignal(int(info.ssi_signo)),
+                            static_cast<int>(info.ssi_signo));
+        return;
+      }
+    }
+    if (fds[1].revents & POLLIN) {
+      drainEvent(state_->wakeEventFd());
+    }
+    if (fds[3].revents & (POLLIN | POLLHUP | POLLERR)) {
+      stdin.readInput();
+    }
+    if (state_->initStarted) {
+      stdin.push();
+    }
+  }
+}
+
+void Vm::stopVcpus() {
+  state_->stopping = true;
+  for (std::size_t i = 0; i < threads_.size(); ++i) {
+    vcpus_[i]->run()->immediate_exit = 1;
+    ::pthread_kill(threads_[i].native_handle(), kKickSignal);
+  }
+  for (auto& thread : threads_) {
+    thread.join();
+  }
+  threads_.clear();
+}
+
+void Vm::collectStatistics(MachineReport& report) {
+  for (const auto& counts : counts_) {
+    report.exits.merge(counts);
+  }
+  for (const auto& vcpu : vcpus_) {
+    auto statsFd = vcpu->statsFd();
+    if (!statsFd) {
+      spdlog::debug("no KVM statistics: {}", statsFd.error().describe());
+      break;
+    }
+    auto stats = readKvmStats(statsFd->get());
+    if (!stats) {
+      spdlog::debug("unreadable KVM statistics: {}", stats.error().describe());
+      break;
+    }
+    for (const auto& [name, value] : *stats) {
+      report.kvmStats[name] += value;
+    }
+  }
+  auto guestStart = reinterpret_cast<std::uint64_t>(memory_->hostBase());
+  if (auto use = ownMemoryOutside(guestStart, guestStart + memory_->size())) {
+    report.vmmMemory = *use;
+  }
+}
+
+Result<MachineReport> Vm::run() {
+  TANDEM_ASSIGN_OR_RETURN(auto signals, StopSignals::block());
+  StdinPump stdin(config_.stdinFd, *stdio_);
+  for (unsigned index = 0; index < config_.cpus; ++index) {
+    threads_.emplace_back(runVcpu, index, std::cref(*vcpus_[index]), runSize_, std::cref(buses_),
+                          std::ref(*state_), std::ref(counts_[index]));
+  }
+  serve(*signals, stdin);
+  stopVcpus();
+  MachineReport report;
+  TANDEM_TRY(state_->finish(report));
+  report.consoleTail = console_->tail();
+  collectStatistics(report);
+  return report;
+}
+
+}  // namespace
+
+Result<MachineReport> runMachine(const MachineConfig& config) {
+  TANDEM_ASSIGN_OR_RETURN(auto vm, Vm::create(config));
+  return vm->run();
+}
+
+}  // namespace tandem::vmm

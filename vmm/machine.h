@@ -1,0 +1,79 @@
+// One microVM from boot to its end: creates the VM, loads the guest, runs one thread per vCPU,
+// serves the devices, feeds stdin, and stops at the guest's reset, a failure, a timeout or a
+// signal to tandem. It knows tandem's guest protocol (the status port and the stdio framing)
+// but nothing of workloads or the scheduler.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "common/result.h"
+#include "vmm/exit_counts.h"
+#include "vmm/guest_protocol.h"
+#include "vmm/process_memory.h"
+
+namespace tandem::vmm {
+
+struct MachineConfig {
+  std::string kernelPath = {};
+  std::span<const std::uint8_t> initrd = {};
+  std::string cmdline = {};
+  std::uint64_t memoryBytes = 256ull << 20;
+  unsigned cpus = 1;
+  bool hugepages = false;
+  std::optional<std::chrono::milliseconds> timeout = {};
+  // The workload's stdin (-1: none, the guest sees end-of-input at once) and where the guest's
+  // framed stdout and stderr go.
+  int stdinFd = -1;
+  int stdoutFd = 1;
+  int stderrFd = 2;
+  // Copy the guest kernel's console to stderr as it arrives, not only on failure.
+  bool showConsole = false;
+  std::string kvmPath = "/dev/kvm";
+  // When tandem started, for the boot timeline.
+  std::chrono::steady_clock::time_point startedAt = std::chrono::steady_clock::now();
+};
+
+enum class MachineEnd {
+  kGuestReset,    // the guest pulsed the reset line: the normal end
+  kGuestStopped,  // triple fault, power-off or crash
+  kTimeout,
+  kInterrupted,  // tandem got SIGINT, SIGTERM or SIGHUP
+};
+
+struct GuestStatus {
+  guest::StatusKind kind = guest::StatusKind::kExited;
+  std::uint8_t payload = 0;
+};
+
+// Milliseconds from MachineConfig::startedAt.
+struct BootTimeline {
+  std::optional<double> firstRun;
+  std::optional<double> initStarted;
+  std::optional<double> workloadExited;
+  std::optional<double> stopped;
+};
+
+struct MachineReport {
+  MachineEnd end = MachineEnd::kGuestReset;
+  std::string endDetail;
+  int signal = 0;  // for kInterrupted
+  std::optional<GuestStatus> status;
+  // The last few KiB the guest kernel printed on its console.
+  std::string consoleTail;
+  BootTimeline timeline;
+  ExitCounts exits;
+  std::map<std::string, std::uint64_t> kvmStats;  // summed over vCPUs
+  std::optional<MemoryUse> vmmMemory;             // without guest RAM
+};
+
+// An error means the VMM could not build or run the VM (bad kernel, no KVM, a KVM failure);
+// anything the guest does ends in a report.
+Result<MachineReport> runMachine(const MachineConfig& config);
+
+}  // namespace tandem::vmm

@@ -1,0 +1,49 @@
+// Runs a workload in a microVM: tandem's hardware-level isolation backend. The workload's
+// rootfs folder (or a prebuilt initramfs) becomes the guest's initramfs, tandem's guest init and
+// the workload description are appended to it, and the guest kernel boots it.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "common/isolation_backend.h"
+#include "common/result.h"
+#include "common/workload.h"
+
+namespace tandem::vmm {
+
+inline constexpr std::uint64_t kDefaultVmMemory = 256ull << 20;
+
+struct VmBackendConfig {
+  std::string kernelPath;
+  std::string guestInitPath;
+  // A prebuilt initramfs (tandem-mkinitramfs) used instead of the workload's rootfs folder.
+  std::string initramfsPath;
+  std::string kvmPath = "/dev/kvm";
+  std::optional<std::chrono::milliseconds> timeout;
+  bool hugepages = false;
+  bool showConsole = false;
+  // Print boot timings, exits and VMM memory to stderr as JSON after the run.
+  bool stats = false;
+};
+
+// Where the guest kernel is looked for when no --kernel is given: $TANDEM_GUEST_KERNEL, else
+// the build cache's current entry (guest-kernel-config/build.sh).
+std::string defaultGuestKernel();
+// $TANDEM_GUEST_INIT, else tandem-guest-init next to this executable (installed) or in the
+// build tree's tools/guest-init.
+std::string defaultGuestInit();
+
+class VmBackend : public IsolationBackend {
+ public:
+  explicit VmBackend(VmBackendConfig config) : config_(std::move(config)) {}
+  Isolation level() const override { return Isolation::kVm; }
+  Status available() const override;
+  Result<WorkloadOutcome> run(const Workload& workload) override;
+
+ private:
+  VmBackendConfig config_;
+};
+
+}  // namespace tandem::vmm
