@@ -83,7 +83,6 @@ if $print_only; then
   exit 0
 fi
 
-# A cache hit needs none of the build tools, so only check them when about to build.
 entry_complete() {
   [[ -f $entry/bzImage && -f $entry/vmlinux && -f $entry/config ]]
 }
@@ -97,6 +96,7 @@ point_current() {
   rm -f -- "$link"
   echo "guest-kernel: warning: could not point $cache_root/current at $key (not writable?)" >&2
 }
+# A cache hit needs none of the build tools, so they are checked only when about to build.
 if entry_complete; then
   point_current
   echo "$entry" >&3
@@ -104,7 +104,7 @@ if entry_complete; then
 fi
 
 check_build_tools() {
-  local missing=() tool package
+  local missing=() pair tool package
   # tool:package pairs; headers are checked by path since they have no command.
   for pair in make:make gcc:gcc ld:binutils objcopy:binutils flex:flex bison:bison bc:bc \
     xz:xz-utils lz4:lz4 perl:perl-base flock:util-linux sha256sum:coreutils; do

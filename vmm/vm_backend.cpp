@@ -190,7 +190,7 @@ std::string defaultGuestInit() {
   if (pathExists(installed)) {
     return installed;
   }
-  return directory + "/../guest-init/tandem-guest-init";
+  return directory + "/guest-init/tandem-guest-init";
 }
 
 Status VmBackend::available() const {

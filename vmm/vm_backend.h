@@ -32,7 +32,7 @@ struct VmBackendConfig {
 // the build cache's current entry (guest-kernel-config/build.sh).
 std::string defaultGuestKernel();
 // $TANDEM_GUEST_INIT, else tandem-guest-init next to this executable (installed) or in the
-// build tree's tools/guest-init.
+// build tree (build/tools/tandem next to build/tools/guest-init/).
 std::string defaultGuestInit();
 
 class VmBackend : public IsolationBackend {

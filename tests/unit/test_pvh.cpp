@@ -52,7 +52,8 @@ std::vector<std::uint8_t> note(const std::string& name, std::uint32_t type,
 
 std::vector<std::uint8_t> littleEndian(std::uint64_t value, std::size_t size) {
   std::vector<std::uint8_t> bytes(size);
-  for (std::size_t i = 0; i < size; ++i) {
+  // Bytes past the 8 of `value` stay zero.
+  for (std::size_t i = 0; i < std::min<std::size_t>(size, sizeof(value)); ++i) {
     bytes[i] = static_cast<std::uint8_t>(value >> (8 * i));
   }
   return bytes;
@@ -119,7 +120,7 @@ std::vector<std::uint8_t> vmlinux(const std::vector<std::uint8_t>& notes) {
       program(PT_GNU_STACK, 0, 0, 0, 0),
   };
   std::memcpy(file.data() + sizeof(header), programs, sizeof(programs));
-  std::memcpy(file.data() + kNotesOffset, notes.data(), notes.size());
+  std::copy(notes.begin(), notes.end(), file.begin() + kNotesOffset);
   return file;
 }
 

@@ -134,17 +134,18 @@ else
 fi
 
 vm --stats -- true
-if [[ $status == 0 ]] && sed -n '/^{/,$p' "$scratch/err" | python3 -c '
-import json, sys
-stats = json.load(sys.stdin)
-assert stats["exits_to_vmm"]["total"] > 0
-assert stats["timeline_ms"]["guest_init"] > stats["timeline_ms"]["first_kvm_run"] > 0
-assert stats["vmm_memory"]["rss_bytes"] > 0
-' 2>"$scratch/stats-error"; then
-  ok "--stats reports timings, exits and VMM memory"
+# The emulated host has busybox, not python: the JSON is checked field by field with grep.
+stat() { grep -o "\"$1\": [0-9.]*" "$scratch/err" | head -n 1 | sed 's/.*: //'; }
+total=$(stat total)
+init_ms=$(stat guest_init)
+run_ms=$(stat first_kvm_run)
+rss=$(stat rss_bytes)
+kvm_exits=$(stat exits)
+if [[ $status == 0 && ${total:-0} -gt 0 && ${rss:-0} -gt 0 && ${kvm_exits:-0} -ge ${total:-0} ]] &&
+  awk -v a="${run_ms:-0}" -v b="${init_ms:-0}" 'BEGIN { exit !(a > 0 && b > a) }'; then
+  ok "--stats reports timings, exits ($total to the VMM, $kvm_exits in all) and VMM memory"
 else
-  not_ok "--stats reports timings, exits and VMM memory" "status $status" "$err" \
-    "$(cat "$scratch/stats-error")"
+  not_ok "--stats reports timings, exits and VMM memory" "status $status" "$err"
 fi
 
 if [[ -n $VMLINUX ]]; then

@@ -25,7 +25,8 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
 fi
 
 includes=(--include "$TANDEM" --include "$TANDEM_GUEST_INIT" --include "$TANDEM_GUEST_KERNEL"
-  --include "$here" --include "$GUEST_ROOTFS" --include "$KVM_DEVICE_TEST")
+  --include "$here" --include "$GUEST_ROOTFS" --include "$KVM_DEVICE_TEST"
+  --include "$(command -v bash)")
 envs=(--env "TANDEM=$TANDEM" --env "TANDEM_GUEST_INIT=$TANDEM_GUEST_INIT"
   --env "TANDEM_GUEST_KERNEL=$TANDEM_GUEST_KERNEL" --env "GUEST_ROOTFS=$GUEST_ROOTFS"
   --env "KVM_DEVICE_TEST=$KVM_DEVICE_TEST")
@@ -34,4 +35,4 @@ if [[ -n ${TANDEM_GUEST_VMLINUX:-} && -f $TANDEM_GUEST_VMLINUX ]]; then
   envs+=(--env "TANDEM_GUEST_VMLINUX=$TANDEM_GUEST_VMLINUX")
 fi
 exec "$KVM_HOST" --cpus 2 --memory 4G --timeout "${VM_SUITE_TIMEOUT:-1500}" "${includes[@]}" \
-  "${envs[@]}" -- "$here/cases.sh"
+  "${envs[@]}" -- "$(command -v bash)" "$here/cases.sh"

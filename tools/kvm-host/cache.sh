@@ -55,17 +55,28 @@ resolve_kernel() {
     echo "$prog: apt cannot name Debian's current kernel; using the cached $package" >&2
   fi
   kernel_dir=$cache/$package
-  [[ -f $kernel_dir/.complete ]] || with_cache_lock fetch_kernel "$package"
+  kernel_complete || with_cache_lock fetch_kernel "$package"
   read -r kernel_version <"$kernel_dir/.version"
   kernel_image=$kernel_dir/vmlinux
   [[ -f $kernel_image ]] || kernel_image=$(echo "$kernel_dir"/boot/vmlinuz-*)
   cache_used+=("$kernel_dir/.complete")
 }
 
+# Only the modules the host loads are kept (a few MB of Debian's 400), so a change to that list
+# means unpacking the package again.
+kernel_complete() {
+  local kept=''
+  [[ -f $kernel_dir/.complete ]] || return 1
+  read -r kept <"$kernel_dir/.wanted-modules" || true
+  [[ $kept == "${wanted_modules[*]}" ]]
+}
+
 fetch_kernel() {
-  local package=$1 work deb image
-  [[ ! -f $cache/$package/.complete ]] || return 0
+  local package=$1 work deb image name file
+  ! kernel_complete || return 0
   note "downloading $package (once; cached in $cache)"
+  # Left by a launch that failed or was killed halfway; nobody else fetches under the lock.
+  rm -rf -- "$cache"/.fetch.*
   work=$(mktemp -d "$cache/.fetch.XXXXXX")
   # apt downloads as the _apt user, and warns when that user cannot reach the folder.
   chmod 0755 "$work"
@@ -82,6 +93,24 @@ fetch_kernel() {
   [[ -f $image ]] || die "$package has no boot/vmlinuz-*; cannot boot it"
   extract_vmlinux "$image" "$work/root/vmlinux"
   dpkg-deb -f "$deb" Version >"$work/root/.version"
+
+  modules_root=$(echo "$work"/root/lib/modules/*)
+  [[ -d $modules_root ]] || die "$package has no lib/modules/<version> folder"
+  index_modules
+  # Not in a $(...): a die in there would end only that subshell.
+  for name in "${wanted_modules[@]}"; do
+    list_module "$name"
+  done >"$work/modules.order"
+  while read -r name; do
+    file=${module_file[$name]}
+    echo "$name ${file#"$work/root/"}"
+    module_file[$name]=''
+  done <"$work/modules.order" >"$work/root/.modules"
+  for file in "${module_file[@]}"; do
+    [[ -z $file ]] || printf '%s\0' "$file"
+  done | xargs -0 -r rm -f --
+  find "$modules_root" -type d -empty -delete
+  echo "${wanted_modules[*]}" >"$work/root/.wanted-modules"
   rm -rf -- "${cache:?}/$package"
   mv -- "$work/root" "$cache/$package"
   : >"$cache/$package/.complete"
@@ -124,6 +153,8 @@ extract_vmlinux() {
 declare -A module_file=() module_listed=()
 index_modules() {
   local file name
+  module_file=()
+  module_listed=()
   while IFS= read -r -d '' file; do
     name=${file##*/}
     name=${name%%.ko*}
@@ -136,7 +167,7 @@ index_modules() {
 list_module() {
   local name=${1//-/_} dep deps
   [[ -z ${module_listed[$name]:-} ]] || return 0
-  [[ -n ${module_file[$name]:-} ]] || die "module $1 is not in ${kernel_dir##*/}"
+  [[ -n ${module_file[$name]:-} ]] || die "module $1 is not in Debian's ${kernel_dir##*/}"
   deps=$(modinfo -F depends "${module_file[$name]}") || die "modinfo ${module_file[$name]} failed"
   for dep in ${deps//,/ }; do
     list_module "$dep"
@@ -182,31 +213,57 @@ cpio_of_paths() {
 }
 
 # Prints the shared libraries (and the loader) that the ELF executables and libraries in the
-# given paths need, one per line. It asks the loader itself, as ldd does, without ldd's
-# script around each call (three times slower).
-readonly loader=/lib64/ld-linux-x86-64.so.2
+# given paths need, one per line. Each file costs two runs of the loader, about 30 ms here, so
+# the answers are kept in the cache by path, size and time: a build folder included launch
+# after launch only has its rebuilt files asked about again.
 libraries_of() {
-  local path file magic rels=()
+  local path file stamp libs rels=() found=() changed=0 known=$cache/libraries
+  local -A known_stamp=() known_libs=()
   for path in "$@"; do
     rels+=("${path#/}")
   done
-  while IFS= read -r -d '' file; do
-    LC_ALL=C read -r -N 4 magic <"/$file" 2>/dev/null || true
-    [[ $magic == $'\x7fELF' ]] || continue
-    # Static executables fail this; tracing them would crash the loader.
-    "$loader" --verify "/$file" >/dev/null 2>&1 || continue
-    "$loader" --list "/$file" 2>/dev/null || true
-  done < <(cd / && find -H "${rels[@]}" -type f -perm /111 -print0 2>/dev/null) |
-    awk -v prog="$prog" '
-      / => not found/ { missing[$1] = 1; next }
-      $2 == "=>" && $3 ~ /^\// { print $3; next }
-      $1 ~ /^\// && $2 ~ /^\(0x/ { print $1 }
-      END {
-        for (lib in missing)
-          printf "%s: warning: %s, needed by an included executable, is not on this machine\n",
-            prog, lib > "/dev/stderr"
-      }' |
-    sort -u
+  if [[ -f $known ]]; then
+    while IFS= read -r -d '' file && IFS= read -r -d '' stamp && IFS= read -r -d '' libs; do
+      known_stamp[$file]=$stamp
+      known_libs[$file]=$libs
+    done <"$known"
+  fi
+  while IFS= read -r -d '' stamp && IFS= read -r -d '' file; do
+    file=/$file
+    if [[ ${known_stamp[$file]:-} != "$stamp" ]]; then
+      known_stamp[$file]=$stamp
+      known_libs[$file]=$(libraries_of_file "$file")
+      changed=1
+    fi
+    [[ -z ${known_libs[$file]} ]] || found+=("${known_libs[$file]}")
+  done < <(cd / && find -H "${rels[@]}" -type f -perm /111 -printf '%s.%T@\0%p\0' 2>/dev/null)
+  if ((changed)); then
+    for file in "${!known_stamp[@]}"; do
+      printf '%s\0%s\0%s\0' "$file" "${known_stamp[$file]}" "${known_libs[$file]}"
+    done >"$known.$$"
+    mv -f -- "$known.$$" "$known"
+  fi
+  ((${#found[@]} == 0)) || printf '%s\n' "${found[@]}" | sort -u
+}
+
+# Asks the loader itself, as ldd does, without ldd's script around each call (three times
+# slower). Prints nothing for anything but a dynamically linked ELF file.
+readonly loader=/lib64/ld-linux-x86-64.so.2
+libraries_of_file() {
+  local file=$1 magic name arrow path _
+  LC_ALL=C read -r -N 4 magic <"$file" 2>/dev/null || true
+  [[ $magic == $'\x7fELF' ]] || return 0
+  # Static executables fail this; tracing them would crash the loader.
+  "$loader" --verify "$file" >/dev/null 2>&1 || return 0
+  while read -r name arrow path _; do
+    if [[ $arrow == "=>" && $path == /* ]]; then
+      echo "$path"
+    elif [[ $arrow == "=>" ]]; then
+      echo "$prog: warning: $file needs $name, which this machine lacks" >&2
+    elif [[ $name == /* ]]; then
+      echo "$name"
+    fi
+  done < <("$loader" --list "$file" 2>/dev/null)
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -235,6 +292,8 @@ build_base_archive() {
   # libc the host does not have.
   [[ $(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null) == "install ok installed" ]] ||
     die "busybox-static is not installed; run scripts/deps.sh as root"
+  # Left by a launch that failed or was killed halfway; nobody else builds under the lock.
+  rm -rf -- "$cache"/initramfs/.stage.*
   stage=$(mktemp -d "$cache/initramfs/.stage.XXXXXX")
   mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,root,etc,kvm-host/modules}
   chmod 1777 "$stage/tmp"
@@ -248,15 +307,10 @@ build_base_archive() {
     >"$stage/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"
 
-  modules_root=$(echo "$kernel_dir"/lib/modules/*)
-  [[ -d $modules_root ]] || die "${kernel_dir##*/} has no lib/modules/<version> folder"
-  index_modules
-  # Not in a $(...): a die in there would end only that subshell.
-  for module in "${wanted_modules[@]}"; do
-    list_module "$module"
-  done >"$stage/kvm-host/modules.order"
-  while read -r module; do
-    file=${module_file[$module]}
+  # The list was made, dependencies first, when the package was unpacked.
+  while read -r module file; do
+    echo "$module" >>"$stage/kvm-host/modules.order"
+    file=$kernel_dir/$file
     # busybox insmod takes only plain .ko files; Debian compresses them in later kernels.
     case $file in
       *.ko) cp -- "$file" "$stage/kvm-host/modules/$module.ko" ;;
@@ -265,7 +319,7 @@ build_base_archive() {
       *.ko.gz) gzip -dc -- "$file" >"$stage/kvm-host/modules/$module.ko" ;;
       *) die "cannot unpack module $file" ;;
     esac
-  done <"$stage/kvm-host/modules.order"
+  done <"$kernel_dir/.modules"
 
   (cd "$stage" && find . -mindepth 1 -printf '%P\0' | LC_ALL=C sort -z |
     cpio -o -H newc -0 -R 0:0 --quiet) >"$stage.archive" ||
@@ -282,17 +336,15 @@ build_base_archive() {
 readonly qemu_files=(/usr/bin/qemu-system-x86_64 /usr/share/qemu/bios-microvm.bin
   /usr/share/qemu/qboot.rom /usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/pvh.bin)
 ensure_qemu_archive() {
-  local key
+  local key file
   mapfile -t qemu_libraries < <(libraries_of /usr/bin/qemu-system-x86_64)
-  read -r key _ < <({
-    echo "format $archive_format"
-    stat -L -c '%n %s %Y' -- "${qemu_files[@]}" "${qemu_libraries[@]}" ||
-      echo "missing" # unmatched on purpose: the check below names the file
-  } | sha256sum)
-  local file
   for file in "${qemu_files[@]}" "${qemu_libraries[@]}"; do
     [[ -e $file ]] || die "$file is missing; run scripts/deps.sh as root (package qemu-system-x86)"
   done
+  read -r key _ < <({
+    echo "format $archive_format"
+    stat -L -c '%n %s %Y' -- "${qemu_files[@]}" "${qemu_libraries[@]}"
+  } | sha256sum)
   qemu_archive=$cache/initramfs/qemu-${key:0:16}.$archive_suffix
   [[ -f $qemu_archive ]] || with_cache_lock build_qemu_archive
   cache_used+=("$qemu_archive")
@@ -301,6 +353,7 @@ ensure_qemu_archive() {
 build_qemu_archive() {
   [[ ! -f $qemu_archive ]] || return 0
   note "building the initramfs part holding QEMU (cached)"
+  rm -f -- "$cache"/initramfs/*.partial
   cpio_of_paths "${qemu_files[@]}" "${qemu_libraries[@]}" >"$qemu_archive.partial"
   mv -- "$qemu_archive.partial" "$qemu_archive"
 }

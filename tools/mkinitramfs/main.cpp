@@ -48,7 +48,8 @@ Status checkOutsideRootfs(const std::string& rootfs, const std::string& output) 
   auto slash = output.rfind('/');
   std::string outputDir = slash == std::string::npos ? "." : output.substr(0, slash + 1);
   TANDEM_ASSIGN_OR_RETURN(std::string root, resolve(rootfs));
-  TANDEM_ASSIGN_OR_RETURN(std::string dir, resolve(outputDir));
+  TANDEM_ASSIGN_OR_RETURN(
+      std::string dir, resolve(outputDir).context("the folder to hold " + output + " must exist"));
   if (root == "/" || dir == root || dir.starts_with(root + "/")) {
     return Error("the output " + output + " is inside the rootfs folder " + rootfs +
                  ", and the archive would contain itself; write it elsewhere");
