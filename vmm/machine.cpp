@@ -395,18 +395,18 @@ class StdinPump {
 
 class Vm {
  public:
-  static Result<std::unique_ptr<Vm>> create(const MachineConfig& config);
+  static Result<std::unique_ptr<Vm>> create(MachineConfig config);
   Result<MachineReport> run();
 
  private:
-  explicit Vm(const MachineConfig& config) : config_(config) {}
+  explicit Vm(MachineConfig config) : config_(std::move(config)) {}
   Status build();
   Status addDevices();
   void serve(StopSignals& signals, StdinPump& stdin);
   void stopVcpus();
   void collectStatistics(MachineReport& report);
 
-  const MachineConfig& config_;
+  MachineConfig config_;
   std::unique_ptr<Kvm> kvm_;
   std::unique_ptr<VmFd> vm_;
   std::unique_ptr<GuestMemory> memory_;
@@ -422,7 +422,7 @@ class Vm {
   std::unique_ptr<GuestOutput> output_;
 };
 
-Result<std::unique_ptr<Vm>> Vm::create(const MachineConfig& config) {
+Result<std::unique_ptr<Vm>> Vm::create(MachineConfig config) {
   if (config.cpus == 0 || config.cpus > kMpTableMaxCpus) {
     return Error("a VM takes 1 to " + std::to_string(kMpTableMaxCpus) + " vCPUs, not " +
                      std::to_string(config.cpus),
@@ -432,7 +432,7 @@ Result<std::unique_ptr<Vm>> Vm::create(const MachineConfig& config) {
   if (config.memoryBytes < kMinimumMemory) {
     return Error("a VM needs at least 32 MiB of memory", EINVAL);
   }
-  auto vm = std::unique_ptr<Vm>(new Vm(config));
+  auto vm = std::unique_ptr<Vm>(new Vm(std::move(config)));
   TANDEM_TRY(vm->build());
   return vm;
 }
@@ -624,8 +624,8 @@ Result<MachineReport> Vm::run() {
 
 }  // namespace
 
-Result<MachineReport> runMachine(const MachineConfig& config) {
-  TANDEM_ASSIGN_OR_RETURN(auto vm, Vm::create(config));
+Result<MachineReport> runMachine(MachineConfig config) {
+  TANDEM_ASSIGN_OR_RETURN(auto vm, Vm::create(std::move(config)));
   return vm->run();
 }
 

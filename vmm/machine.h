@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "vmm/exit_counts.h"
@@ -21,7 +22,8 @@ namespace tandem::vmm {
 
 struct MachineConfig {
   std::string kernelPath = {};
-  std::span<const std::uint8_t> initrd = {};
+  // Copied into guest memory, then released, so it does not count against the VMM's own RSS.
+  std::vector<std::uint8_t> initrd = {};
   std::string cmdline = {};
   std::uint64_t memoryBytes = 256ull << 20;
   unsigned cpus = 1;
@@ -74,6 +76,6 @@ struct MachineReport {
 
 // An error means the VMM could not build or run the VM (bad kernel, no KVM, a KVM failure);
 // anything the guest does ends in a report.
-Result<MachineReport> runMachine(const MachineConfig& config);
+Result<MachineReport> runMachine(MachineConfig config);
 
 }  // namespace tandem::vmm

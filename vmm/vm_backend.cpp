@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -90,14 +91,14 @@ const char* endName(MachineEnd end) {
   return "unknown";
 }
 
-void printStats(const MachineReport& report, const MachineConfig& machine) {
+void printStats(const MachineReport& report, unsigned cpus, std::uint64_t memoryBytes) {
   auto milliseconds = [](const std::optional<double>& value) {
     return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
   };
   nlohmann::json json = {
       {"end", endName(report.end)},
-      {"vcpus", machine.cpus},
-      {"memory_bytes", machine.memoryBytes},
+      {"vcpus", cpus},
+      {"memory_bytes", memoryBytes},
       {"timeline_ms",
        {{"first_kvm_run", milliseconds(report.timeline.firstRun)},
         {"guest_init", milliseconds(report.timeline.initStarted)},
@@ -195,13 +196,12 @@ std::string defaultGuestInit() {
 
 Status VmBackend::available() const {
   if (auto kvm = Kvm::open(config_.kvmPath); !kvm) {
-    return Error(
-        "microVMs need " + config_.kvmPath + ", which this machine does not have (" +
-            kvm.error().describe() +
-            "); on a machine without KVM, try tandem's microVMs inside the emulated KVM host: "
-            "tools/kvm-host/tandem-kvm-host --include $(command -v tandem) -- tandem run "
-            "--isolation vm ...",
-        ENODEV);
+    // No errno on the result: the reason is spelled out once, with the way forward.
+    return Error("microVMs need " + config_.kvmPath + ", which this machine does not offer (" +
+                 std::strerror(kvm.error().errnum()) +
+                 "); to try them on a machine without KVM, run tandem inside the emulated KVM "
+                 "host: tools/kvm-host/tandem-kvm-host --include $(command -v tandem) -- tandem "
+                 "run --isolation vm ...");
   }
   if (!pathExists(config_.kernelPath)) {
     return Error("no guest kernel at " + config_.kernelPath +
@@ -222,7 +222,8 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& workload) {
   TANDEM_ASSIGN_OR_RETURN(auto initramfs, buildInitramfs(workload, config_));
   MachineConfig machine;
   machine.kernelPath = config_.kernelPath;
-  machine.initrd = initramfs;
+  std::size_t initramfsBytes = initramfs.size();
+  machine.initrd = std::move(initramfs);
   machine.cmdline = std::string(kBaseCmdline) + " rdinit=" + guest::kInitPath;
   machine.memoryBytes = workload.limits.memoryBytes.value_or(kDefaultVmMemory);
   machine.cpus = vcpuCount(workload);
@@ -233,10 +234,12 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& workload) {
   machine.kvmPath = config_.kvmPath;
   machine.startedAt = startedAt;
   spdlog::debug("booting {} with {} vCPUs, {} bytes of memory, initramfs of {} bytes",
-                machine.kernelPath, machine.cpus, machine.memoryBytes, initramfs.size());
-  TANDEM_ASSIGN_OR_RETURN(MachineReport report, runMachine(machine).context("microVM"));
+                machine.kernelPath, machine.cpus, machine.memoryBytes, initramfsBytes);
+  unsigned cpus = machine.cpus;
+  std::uint64_t memoryBytes = machine.memoryBytes;
+  TANDEM_ASSIGN_OR_RETURN(MachineReport report, runMachine(std::move(machine)).context("microVM"));
   if (config_.stats) {
-    printStats(report, machine);
+    printStats(report, cpus, memoryBytes);
   }
   return outcomeOf(workload, report);
 }
