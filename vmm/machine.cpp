@@ -1,5 +1,6 @@
 #include "vmm/machine.h"
 
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
