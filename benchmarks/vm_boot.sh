@@ -1,0 +1,394 @@
+#!/bin/bash
+# Boot cost of one microVM, tandem's VMM against QEMU's microvm machine: the same guest kernel,
+# initramfs, kernel command line, 256 MiB and one vCPU, booting to the workload `true` and ending
+# at the guest's reset. Both run side by side in ONE boot of the emulated KVM host
+# (tools/kvm-host), since wall times there swing by several times between host boots.
+# Not part of the test suite: it measures, it does not check.
+#
+# The same file is both halves: run as `vm_boot.sh [OPTIONS]` on this machine it prepares the
+# initramfs and starts the emulated host; inside, `vm_boot.sh --inside` does the runs and prints
+# one JSON record per run on stdout, which the outer half aggregates.
+set -euo pipefail
+
+readonly prog=${0##*/}
+readonly memory_mib=256
+
+die() {
+  echo "$prog: $*" >&2
+  exit 1
+}
+
+# --- inside the emulated KVM host ----------------------------------------------------------------
+# Everything comes in through the environment (kvm-host passes only what --env names):
+# BENCH_RUNS, BENCH_TANDEM, BENCH_KERNEL, BENCH_INITRD, BENCH_CMDLINE, BENCH_MACHINE.
+
+log() { echo "[inside] $*" >&2; }
+
+ms_since() {  # $1: an $EPOCHREALTIME taken before; prints milliseconds, 3 decimals
+  local now=$EPOCHREALTIME
+  awk -v a="$1" -v b="$now" 'BEGIN { printf "%.3f", (b - a) * 1000 }'
+}
+
+# The per-VM debugfs folder of process $1 as a JSON object of its plain counters. Histogram
+# files (several numbers) are left out.
+debugfs_counters() {
+  local dirs=(/sys/kernel/debug/kvm/"$1"-*)
+  local dir=${dirs[0]}
+  [[ -d $dir ]] || { echo null; return; }
+  local file value
+  for file in "$dir"/*; do
+    [[ -f $file ]] || continue
+    value=$(<"$file") || continue
+    [[ $value =~ ^[0-9]+$ ]] || continue
+    printf '{"%s": %s}\n' "${file##*/}" "$value"
+  done | jq -s 'add // {}'
+}
+
+# RSS and PSS of process $1 with and without guest RAM, from smaps. Guest RAM is the anonymous
+# mapping at least as large as the guest's memory (QEMU adds alignment and a guard page around
+# it, so it can be a little larger); nothing else QEMU maps with KVM comes near 256 MiB.
+smaps_memory() {
+  awk -v ram_kib=$((memory_mib * 1024)) '
+    /^[0-9a-f]+-[0-9a-f]+ / { anon = (NF < 6); next }
+    /^Size:/ { size = $2; is_ram = anon && size >= ram_kib; if (is_ram) ram_size += size; next }
+    /^Rss:/ { rss += $2; if (is_ram) ram_rss += $2; next }
+    /^Pss:/ { pss += $2; if (is_ram) ram_pss += $2; next }
+    END {
+      printf "{\"rss_bytes\": %d, \"pss_bytes\": %d, \"guest_ram_mapping_bytes\": %d, ", \
+        (rss - ram_rss) * 1024, (pss - ram_pss) * 1024, ram_size * 1024
+      printf "\"guest_ram_rss_bytes\": %d, \"total_rss_bytes\": %d}\n", ram_rss * 1024, rss * 1024
+    }' "/proc/$1/smaps"
+}
+
+# Exits to userspace, exactly, for any VMM: a histogram trigger on the kvm_userspace_exit
+# tracepoint (one hit per return from KVM_RUN), keyed by exit reason. Only one VMM runs at a time
+# in the host, so the histogram of one run is that VMM's.
+readonly trace_event=/sys/kernel/debug/tracing/events/kvm/kvm_userspace_exit
+readonly trace_trigger='hist:keys=reason:vals=hitcount'
+trace_start() {
+  [[ -w $trace_event/trigger ]] || return 0
+  echo "$trace_trigger" >"$trace_event/trigger"
+}
+trace_stop() {  # prints {"total": N, "by_reason": {"2": N, ...}}, or null without tracing
+  [[ -w $trace_event/trigger ]] || { echo null; return; }
+  awk '
+    /^\{ reason:/ { gsub(/[{}:]/, " "); by[$2] = $4 }
+    /Hits:/ { total = $2 }
+    END {
+      printf "{\"total\": %d, \"by_reason\": {", total; sep = ""
+      for (r in by) { printf "%s\"%s\": %d", sep, r, by[r]; sep = ", " }
+      print "}}"
+    }' "$trace_event/hist"
+  echo "!$trace_trigger" >"$trace_event/trigger"
+}
+
+tandem_run() {  # $1: run number, $2: timed|traced
+  local out=$scratch/tandem.out err=$scratch/tandem.err status=0 start wall trace=null
+  [[ $2 == traced ]] && trace_start
+  start=$EPOCHREALTIME
+  "$BENCH_TANDEM" run --isolation vm --initramfs "$BENCH_INITRD" --kernel "$BENCH_KERNEL" \
+    --cpus 1 --memory "${memory_mib}M" --timeout 300 --stats -- true \
+    </dev/null >"$out" 2>"$err" || status=$?
+  wall=$(ms_since "$start")
+  [[ $2 == traced ]] && trace=$(trace_stop)
+  if [[ $status -ne 0 ]]; then
+    cat "$err" >&2
+    die "tandem run $1 failed with status $status"
+  fi
+  # --stats prints its JSON object last on stderr, after any log lines.
+  local stats
+  stats=$(sed -n '/^{$/,$p' "$err")
+  jq -c -n --argjson run "$1" --arg kind "$2" --argjson wall "$wall" --argjson stats "$stats" \
+    --argjson trace "$trace" \
+    '{vmm: "tandem", kind: $kind, run: $run, wall_ms: $wall, stats: $stats,
+      userspace_exits_traced: $trace}'
+}
+
+qemu_command() {  # $1: folder for this run's files; fills the array qemu
+  # microvm wires up only COM1 (one -serial), so COM2, the kernel console as in tandem, is an
+  # explicit isa-serial; and it has no i8042, without which reboot=k never resets the machine
+  # (the kernel's reset loop spins on port 0x64), so one is added.
+  # shellcheck disable=SC2054  # the commas are QEMU's option syntax
+  qemu=(qemu-system-x86_64 -M "$BENCH_MACHINE" -accel kvm -cpu host -m "${memory_mib}M" -smp 1
+    -nodefaults -no-user-config -display none
+    -serial "file:$1/com1" -chardev "file,id=console,path=$1/console"
+    -device isa-serial,chardev=console,iobase=0x2f8,irq=3 -device i8042
+    -L /usr/share/qemu -kernel "$BENCH_KERNEL" -initrd "$BENCH_INITRD" -append "$BENCH_CMDLINE"
+    -no-reboot)
+}
+
+# QEMU cannot tell us the workload's status (the status port goes nowhere there), so a run counts
+# only if the guest reached its reset without a panic.
+qemu_check_console() {  # $1: folder, $2: run number
+  if grep -q 'Kernel panic' "$1/console" || ! grep -q 'reboot: Restarting system' "$1/console"; then
+    tail -n 20 "$1/console" >&2
+    die "QEMU run $2: the guest did not reach its reset cleanly (console above)"
+  fi
+}
+
+qemu_timed() {  # $1: run number
+  local dir=$scratch/qemu-timed-$1 qemu status=0 start wall
+  mkdir -p "$dir"
+  qemu_command "$dir"
+  start=$EPOCHREALTIME
+  timeout 300 "${qemu[@]}" </dev/null >"$dir/stdout" 2>"$dir/stderr" || status=$?
+  wall=$(ms_since "$start")
+  if [[ $status -ne 0 ]]; then
+    cat "$dir/stderr" >&2
+    die "QEMU timed run $1 failed with status $status"
+  fi
+  qemu_check_console "$dir" "$1"
+  jq -c -n --argjson run "$1" --argjson wall "$wall" \
+    '{vmm: "qemu", kind: "timed", run: $run, wall_ms: $wall}'
+}
+
+# A counted run keeps the VM alive after the guest's reset (-no-shutdown: stop, don't exit), so
+# that its debugfs folder and its mappings can be read; an HMP monitor over two FIFOs tells when
+# it stopped and then ends it.
+qemu_counted() {  # $1: run number
+  local dir=$scratch/qemu-counted-$1 qemu pid reader start wall='' i
+  mkdir -p "$dir"
+  mkfifo "$dir/mon.in" "$dir/mon.out"
+  qemu_command "$dir"
+  trace_start
+  start=$EPOCHREALTIME
+  "${qemu[@]}" -no-shutdown -chardev "pipe,id=mon,path=$dir/mon" -mon chardev=mon,mode=readline \
+    </dev/null >"$dir/stdout" 2>"$dir/stderr" &
+  pid=$!
+  # QEMU opens both FIFOs read-write, so these opens do not wait for it.
+  cat "$dir/mon.out" >"$dir/mon.log" &
+  reader=$!
+  exec {mon}>"$dir/mon.in"
+  for ((i = 0; i < 3000; i++)); do  # 0.1 s steps: 5 minutes
+    kill -0 "$pid" 2>/dev/null || { cat "$dir/stderr" >&2; die "QEMU counted run $1 exited early"; }
+    echo 'info status' >&"$mon"
+    sleep 0.1
+    if grep -q 'VM status: paused (shutdown)' "$dir/mon.log"; then
+      wall=$(ms_since "$start")
+      break
+    fi
+  done
+  [[ -n $wall ]] || die "QEMU counted run $1: the guest did not reset within 5 minutes"
+  local kvm memory trace
+  kvm=$(debugfs_counters "$pid")
+  memory=$(smaps_memory "$pid")
+  trace=$(trace_stop)
+  echo quit >&"$mon"
+  wait "$pid" || true
+  exec {mon}>&-
+  kill "$reader" 2>/dev/null || true
+  wait "$reader" 2>/dev/null || true
+  [[ $kvm != null ]] || die "QEMU counted run $1: no /sys/kernel/debug/kvm/$pid-* folder"
+  qemu_check_console "$dir" "$1"
+  jq -c -n --argjson run "$1" --argjson wall "$wall" --argjson kvm "$kvm" \
+    --argjson memory "$memory" --argjson trace "$trace" \
+    '{vmm: "qemu", kind: "counted", run: $run, wall_ms_until_stopped_seen: $wall,
+      kvm_debugfs: $kvm, vmm_memory: $memory, userspace_exits_traced: $trace}'
+}
+
+inside() {
+  : "${BENCH_RUNS:?}" "${BENCH_TANDEM:?}" "${BENCH_KERNEL:?}" "${BENCH_INITRD:?}"
+  : "${BENCH_CMDLINE:?}" "${BENCH_MACHINE:?}"
+  [[ -e /dev/kvm ]] || die "no /dev/kvm inside the emulated host"
+  [[ -d /sys/kernel/debug/kvm ]] || die "no /sys/kernel/debug/kvm: debugfs is not mounted"
+  command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64 inside (--with-qemu)"
+  [[ -w $trace_event/trigger ]] ||
+    log "no kvm_userspace_exit tracepoint: QEMU's exits to userspace will be missing"
+  scratch=$(mktemp -d /tmp/vm-boot-inside.XXXXXX)
+  local i
+  # One traced tandem run first: it checks that the tracepoint count agrees with tandem's own
+  # exits_to_vmm.total, which is what makes the traced figure for QEMU comparable. It also
+  # warms the page cache for both, since they read the same kernel and initramfs.
+  log "tandem traced run"
+  tandem_run 0 traced
+  for ((i = 1; i <= BENCH_RUNS; i++)); do
+    # Alternate which VMM goes first, so a drift in the host's speed spreads over both.
+    if ((i % 2)); then
+      log "run $i/$BENCH_RUNS: tandem"; tandem_run "$i" timed
+      log "run $i/$BENCH_RUNS: QEMU (timed)"; qemu_timed "$i"
+      log "run $i/$BENCH_RUNS: QEMU (counted)"; qemu_counted "$i"
+    else
+      log "run $i/$BENCH_RUNS: QEMU (timed)"; qemu_timed "$i"
+      log "run $i/$BENCH_RUNS: QEMU (counted)"; qemu_counted "$i"
+      log "run $i/$BENCH_RUNS: tandem"; tandem_run "$i" timed
+    fi
+  done
+}
+
+if [[ ${1:-} == --inside ]]; then
+  inside
+  exit 0
+fi
+
+# --- on this machine -----------------------------------------------------------------------------
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+readonly repo
+self=$repo/benchmarks/$prog
+runs=5
+output=/tmp/vm_boot.json
+tandem=${TANDEM:-$repo/build/tools/tandem}
+guest_init=${TANDEM_GUEST_INIT:-$repo/build/tools/guest-init/tandem-guest-init}
+mkinitramfs=$repo/build/tools/mkinitramfs/tandem-mkinitramfs
+kernel=${TANDEM_GUEST_KERNEL:-/var/cache/tandem/guest-kernel/current/bzImage}
+machine=microvm
+host_timeout=7200
+
+usage() {
+  cat >&2 <<EOF
+usage: $prog [--runs N] [--output FILE] [--tandem PATH] [--kernel BZIMAGE] [--machine OPTS]
+             [--timeout SECS]
+  --runs N          alternating runs of each VMM (default $runs); every QEMU run is done twice,
+                    once timed and once counted
+  --output FILE     where the JSON goes (default $output)
+  --tandem PATH     the tandem binary (default \$TANDEM, else $repo/build/tools/tandem); the
+                    guest init is \$TANDEM_GUEST_INIT, else the build's
+  --kernel BZIMAGE  the guest kernel (default \$TANDEM_GUEST_KERNEL, else $kernel)
+  --machine OPTS    QEMU's -M value (default $machine)
+  --timeout SECS    stop the emulated host after SECS (default $host_timeout)
+EOF
+  exit 2
+}
+
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --runs) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; runs=$2; shift 2 ;;
+    --output) [[ -n ${2:-} ]] || usage; output=$2; shift 2 ;;
+    --tandem) [[ -n ${2:-} ]] || usage; tandem=$2; shift 2 ;;
+    --kernel) [[ -n ${2:-} ]] || usage; kernel=$2; shift 2 ;;
+    --machine) [[ ${2:-} == microvm* ]] || usage; machine=$2; shift 2 ;;
+    --timeout) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; host_timeout=$2; shift 2 ;;
+    *) usage ;;
+  esac
+done
+
+[[ $EUID -eq 0 ]] || die "needs root (the emulated host's caches live in /var/cache/tandem)"
+for tool in jq qemu-system-x86_64 "$repo/tools/kvm-host/tandem-kvm-host" \
+  "$repo/tools/mkrootfs/tandem-mkrootfs-busybox"; do
+  command -v "$tool" >/dev/null || die "missing $tool"
+done
+[[ -x $tandem ]] || die "no tandem binary at $tandem (run ninja -C build, or pass --tandem)"
+[[ -x $guest_init ]] || die "no guest init at $guest_init (run ninja -C build)"
+[[ -x $mkinitramfs ]] || die "no tandem-mkinitramfs at $mkinitramfs (run ninja -C build)"
+[[ -f $kernel ]] || die "no guest kernel at $kernel (guest-kernel-config/build.sh builds one)"
+
+# The kernel command line is tandem's own, read from its source so that the two cannot drift
+# apart: the string literals of kBaseCmdline, then the rdinit= the VMM appends.
+cmdline=$(sed -n '/kBaseCmdline =/,/;/p' "$repo/vmm/vm_backend.cpp" |
+  grep -o '"[^"]*"' | tr -d '"' | tr -d '\n')
+[[ $cmdline == *reboot=k* ]] ||
+  die "cannot read kBaseCmdline from vmm/vm_backend.cpp (got '$cmdline')"
+cmdline="$cmdline rdinit=/.tandem/init"
+
+work=$(mktemp -d /tmp/tandem-vm-boot.XXXXXX)
+trap 'rm -rf --one-file-system "$work"' EXIT
+
+# Private copies, so a rebuild elsewhere during the run cannot swap binaries under it. tandem
+# finds the guest init next to itself under its installed name.
+mkdir -p "$work/bin"
+cp "$tandem" "$work/bin/tandem"
+cp "$guest_init" "$work/bin/tandem-guest-init"
+cp "$kernel" "$work/bzImage"
+
+# One initramfs for both VMMs: the busybox rootfs plus what tandem's VMM would append, so that
+# QEMU's guest runs the same init on the same workload. The workload JSON is what toJson
+# (common/workload.cpp) produces for `tandem run --isolation vm --cpus 1 --memory 256M -- true`:
+# nlohmann's compact dump, keys sorted, no id in the vm path. tandem still appends its own second
+# archive with the same two files; the kernel unpacks it over these, so its guest sees the same.
+rootfs=$work/rootfs
+"$repo/tools/mkrootfs/tandem-mkrootfs-busybox" "$rootfs" >/dev/null
+install -d -m 0700 "$rootfs/.tandem"
+install -m 0700 "$work/bin/tandem-guest-init" "$rootfs/.tandem/init"
+workload_json=$(jq -c -S -n --argjson memory $((memory_mib << 20)) '{
+  capAdd: [], capDrop: [], command: ["true"], env: [], gidMappings: [], hostname: "", id: "",
+  init: false, isolation: "vm", limits: {cpuMilli: 1000, memory: $memory}, name: "",
+  network: "none", readOnlyRootfs: false, removeOnExit: false, rlimits: [], rootfs: "",
+  seccomp: true, tty: false, uidMappings: [], user: {additionalGids: [], gid: 0, uid: 0},
+  workdir: "/"}')
+printf '%s' "$workload_json" >"$rootfs/.tandem/workload.json"
+chmod 0600 "$rootfs/.tandem/workload.json"
+"$mkinitramfs" "$rootfs" "$work/initrd.cpio" >&2
+
+echo "kernel command line: $cmdline" >&2
+echo "QEMU machine: -M $machine; $runs runs each; this takes a while (every boot is nested)" >&2
+records=$work/records.jsonl
+host_status=0
+"$repo/tools/kvm-host/tandem-kvm-host" --with-qemu --timeout "$host_timeout" \
+  --include "$self" --include "$work/bin" --include "$work/bzImage" \
+  --include "$work/initrd.cpio" --include "$(command -v bash)" --include "$(command -v jq)" \
+  --env "BENCH_RUNS=$runs" --env "BENCH_TANDEM=$work/bin/tandem" \
+  --env "BENCH_KERNEL=$work/bzImage" --env "BENCH_INITRD=$work/initrd.cpio" \
+  --env "BENCH_CMDLINE=$cmdline" --env "BENCH_MACHINE=$machine" \
+  -- "$(command -v bash)" "$self" --inside </dev/null >"$records" || host_status=$?
+if [[ $host_status -ne 0 ]]; then
+  die "the runs inside the emulated KVM host failed (status $host_status; 124 is --timeout)"
+fi
+
+# Medians of the lower middle for even counts, so every figure is one that was measured.
+jq -s --argjson runs "$runs" --arg machine "$machine" --arg cmdline "$cmdline" '
+  def median: sort | .[(length - 1) / 2 | floor];
+  def stat: {median: median, min: min, max: max, samples: .};
+  def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b end;
+  (map(select(.vmm == "tandem" and .kind == "timed"))) as $t
+  | (map(select(.vmm == "tandem" and .kind == "traced")) | first) as $tt
+  | (map(select(.vmm == "qemu" and .kind == "timed"))) as $qt
+  | (map(select(.vmm == "qemu" and .kind == "counted"))) as $qc
+  | {
+      tandem: {
+        wall_ms: ($t | map(.wall_ms) | stat),
+        exits_total: ($t | map(.stats.kvm_stats.exits) | stat),
+        io_exits: ($t | map(.stats.kvm_stats.io_exits) | stat),
+        exits_to_userspace: ($t | map(.stats.exits_to_vmm.total) | stat),
+        vmm_rss_bytes: ($t | map(.stats.vmm_memory.rss_bytes) | stat),
+        vmm_pss_bytes: ($t | map(.stats.vmm_memory.pss_bytes) | stat),
+        timeline_ms: ($t | map(.stats.timeline_ms))
+      },
+      qemu: {
+        wall_ms: ($qt | map(.wall_ms) | stat),
+        exits_total: ($qc | map(.kvm_debugfs.exits) | stat),
+        io_exits: ($qc | map(.kvm_debugfs.io_exits) | stat),
+        exits_to_userspace: ($qc | map(.userspace_exits_traced.total // null)
+          | if any(. == null) then null else stat end),
+        vmm_rss_bytes: ($qc | map(.vmm_memory.rss_bytes) | stat),
+        vmm_pss_bytes: ($qc | map(.vmm_memory.pss_bytes) | stat)
+      },
+      tracepoint_check: (if $tt.userspace_exits_traced == null then null else
+        {tandem_exits_to_vmm: $tt.stats.exits_to_vmm.total,
+         tandem_traced: $tt.userspace_exits_traced.total} end)
+    }
+  | . + {ratios: {
+      wall_median: ratio(.tandem.wall_ms.median; .qemu.wall_ms.median),
+      exits_total_median: ratio(.tandem.exits_total.median; .qemu.exits_total.median),
+      exits_to_userspace_median:
+        ratio(.tandem.exits_to_userspace.median; .qemu.exits_to_userspace.median?),
+      vmm_rss_median: ratio(.tandem.vmm_rss_bytes.median; .qemu.vmm_rss_bytes.median)}}
+  | . + {targets: {
+      "wall <= 0.5x QEMU": (.ratios.wall_median <= 0.5),
+      "total exits <= 0.1x QEMU": (.ratios.exits_total_median <= 0.1),
+      "VMM RSS overhead <= 3 MiB": (.tandem.vmm_rss_bytes.median <= 3 * 1048576)}}
+  | {runs: $runs, qemu_machine: $machine, kernel_cmdline: $cmdline, memory_mib: 256, vcpus: 1}
+    + . + {records: $records}
+' --slurpfile records "$records" "$records" >"$output"
+
+jq -r '
+  def n: if . == null then "n/a" else tostring end;
+  def ms: if . == null then "n/a" else (. * 10 | round / 10 | tostring) end;
+  def mib: if . == null then "n/a" else (. / 1048576 * 100 | round / 100 | tostring) end;
+  def x: if . == null then "n/a" else (. * 1000 | round / 1000 | tostring) + "x" end;
+  def row($name; f): "| \($name) | \(.tandem | f) | \(.qemu | f) |";
+  "| per boot of `true` | tandem | QEMU microvm |",
+  "|---|---:|---:|",
+  row("wall, median (ms)"; .wall_ms.median | ms),
+  row("wall, min (ms)"; .wall_ms.min | ms),
+  row("exits, total (KVM), median"; .exits_total.median | n),
+  row("  of which port I/O, median"; .io_exits.median | n),
+  row("exits to userspace, median"; .exits_to_userspace.median? | n),
+  row("VMM RSS without guest RAM, median (MiB)"; .vmm_rss_bytes.median | mib),
+  row("VMM PSS without guest RAM, median (MiB)"; .vmm_pss_bytes.median | mib),
+  "",
+  "tandem/QEMU (medians): wall \(.ratios.wall_median | x), total exits \(.ratios.exits_total_median | x), exits to userspace \(.ratios.exits_to_userspace_median | x), VMM RSS \(.ratios.vmm_rss_median | x)",
+  (if .tracepoint_check then "tracepoint check (tandem run 0): exits_to_vmm.total \(.tracepoint_check.tandem_exits_to_vmm), kvm_userspace_exit hits \(.tracepoint_check.tandem_traced)" else empty end),
+  "",
+  "targets: " + (.targets | to_entries | map("\(.key): \(if .value then "holds" else "MISSED" end)") | join("; "))
+' "$output"
+echo "JSON written to $output" >&2
