@@ -48,23 +48,23 @@ Result<std::string> readFile(const std::string& path) {
   return content;
 }
 
-namespace {
-
-Status writeAll(int fd, std::string_view content, const std::string& path) {
-  while (!content.empty()) {
-    ssize_t n = ::write(fd, content.data(), content.size());
+Status writeAll(int fd, std::string_view bytes, std::string_view destination) {
+  while (!bytes.empty()) {
+    ssize_t n = ::write(fd, bytes.data(), bytes.size());
     if (n < 0) {
       if (errno == EINTR) {
         continue;
       }
-      return Error::fromErrno("cannot write to " + path);
+      return Error::fromErrno("cannot write to " + std::string(destination));
     }
-    content.remove_prefix(static_cast<std::size_t>(n));
+    bytes.remove_prefix(static_cast<std::size_t>(n));
   }
   return okStatus();
 }
 
-}  // namespace
+Status writeAll(int fd, std::span<const std::uint8_t> bytes, std::string_view destination) {
+  return writeAll(fd, {reinterpret_cast<const char*>(bytes.data()), bytes.size()}, destination);
+}
 
 Status writeExistingFile(const std::string& path, std::string_view content) {
   TANDEM_ASSIGN_OR_RETURN(UniqueFd fd, openPath(path, O_WRONLY));

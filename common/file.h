@@ -3,6 +3,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -26,6 +28,11 @@ Status makeDirectories(const std::string& path, mode_t mode = 0755);
 // rm -rf that never crosses into another mount: a bind mount left inside cannot take the host
 // with it.
 Status removeTree(const std::string& path);
+
+// Writes all of `bytes` to `fd`, through short writes and EINTR. `destination` names the fd in
+// the error ("cannot write to <destination>") and is only turned into text on failure.
+Status writeAll(int fd, std::string_view bytes, std::string_view destination);
+Status writeAll(int fd, std::span<const std::uint8_t> bytes, std::string_view destination);
 
 Result<UniqueFd> openPath(const std::string& path, int flags, mode_t mode = 0);
 

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstring>
 
 namespace tandem {
@@ -33,6 +34,15 @@ Result<Pipe> makePipe() {
     return Error::fromErrno("cannot create a pipe");
   }
   return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+Result<std::string> ownExecutablePath() {
+  char target[PATH_MAX];
+  ssize_t length = ::readlink("/proc/self/exe", target, sizeof target - 1);
+  if (length <= 0) {
+    return Error::fromErrno("cannot find tandem's own binary through /proc/self/exe");
+  }
+  return std::string(target, static_cast<std::size_t>(length));
 }
 
 Result<ExitStatus> waitForExit(pid_t pid) {

@@ -35,6 +35,9 @@ struct Pipe {
 // Both ends close-on-exec.
 Result<Pipe> makePipe();
 
+// The path of the running executable, from /proc/self/exe.
+Result<std::string> ownExecutablePath();
+
 // Waits for `pid`, retrying on EINTR.
 Result<ExitStatus> waitForExit(pid_t pid);
 

@@ -11,6 +11,7 @@
 
 #include <optional>
 
+#include "common/file.h"
 #include "common/log.h"
 
 namespace tandem::container {
@@ -49,19 +50,6 @@ void copyWindowSize(int master) {
   }
 }
 
-bool writeAll(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
 // Copies what is readable now; false once the source is finished (EOF, or EIO from a pty whose
 // other side has closed).
 bool pump(int from, int to) {
@@ -73,7 +61,7 @@ bool pump(int from, int to) {
   if (n == 0) {
     return false;
   }
-  return writeAll(to, buffer, static_cast<std::size_t>(n));
+  return writeAll(to, std::string_view(buffer, static_cast<std::size_t>(n)), "the console").ok();
 }
 
 }  // namespace

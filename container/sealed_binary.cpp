@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/file.h"
+#include "common/process.h"
 
 namespace tandem::container {
 
@@ -33,12 +34,7 @@ bool runningFromProtectedCopy() {
 }
 
 Result<UniqueFd> readOnlyViewOfSelf() {
-  char target[PATH_MAX];
-  ssize_t length = ::readlink("/proc/self/exe", target, sizeof target - 1);
-  if (length <= 0) {
-    return Error::fromErrno("cannot find tandem's own binary");
-  }
-  std::string path(target, static_cast<std::size_t>(length));
+  TANDEM_ASSIGN_OR_RETURN(std::string path, ownExecutablePath());
   auto slash = path.rfind('/');
   std::string folder = slash == 0 ? "/" : path.substr(0, slash);
   std::string name = path.substr(slash + 1);

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 
+#include "common/file.h"
 #include "common/unique_fd.h"
 
 namespace tandem::vmm {
@@ -93,17 +94,7 @@ Status VectorSink::write(std::span<const std::uint8_t> bytes) {
 }
 
 Status FdSink::write(std::span<const std::uint8_t> bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = ::write(fd_, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return Error::fromErrno("cannot write to " + path_);
-    }
-    bytes = bytes.subspan(static_cast<std::size_t>(n));
-  }
-  return okStatus();
+  return writeAll(fd_, bytes, path_);
 }
 
 struct CpioWriter::Entry {

@@ -1,6 +1,6 @@
 #include "vmm/exit_counts.h"
 
-#include <cstdio>
+#include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
@@ -14,17 +14,11 @@ void mergeInto(std::map<Key, std::uint64_t>& into, const std::map<Key, std::uint
   }
 }
 
-std::string hex(std::uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof(text), "%#llx", static_cast<unsigned long long>(value));
-  return text;
-}
-
 template <class Key>
 nlohmann::json byAddress(const std::map<Key, std::uint64_t>& counts) {
   auto json = nlohmann::json::object();
   for (const auto& [key, count] : counts) {
-    json[hex(key)] = count;
+    json[fmt::format("{:#x}", key)] = count;
   }
   return json;
 }

@@ -2,20 +2,14 @@
 
 #include <sys/mman.h>
 
+#include <fmt/format.h>
 #include <algorithm>
-#include <cstdio>
 
 #include "common/size.h"
 #include "vmm/x86_layout.h"
 
 namespace tandem::vmm {
 namespace {
-
-std::string hexAddress(std::uint64_t address) {
-  char text[24];
-  std::snprintf(text, sizeof(text), "%#llx", static_cast<unsigned long long>(address));
-  return text;
-}
 
 // 2 MiB: an x86 large page, and the alignment the host mapping needs for KVM to use them.
 constexpr std::uint64_t kHugePageBytes = 2ull << 20;
@@ -65,7 +59,7 @@ Result<std::span<std::uint8_t>> GuestMemory::slice(std::uint64_t address,
           mapping_.data() + region.hostOffset + (address - region.guestAddress), length);
     }
   }
-  return Error("guest range " + hexAddress(address) + "+" + hexAddress(length) +
+  return Error("guest range " + fmt::format("{:#x}", address) + "+" + fmt::format("{:#x}", length) +
                    " is outside the guest's " + formatSize(size()) + " of RAM",
                EFAULT);
 }

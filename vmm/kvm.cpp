@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include <fmt/format.h>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -202,9 +203,8 @@ Status VcpuFd::setMsrs(const std::vector<kvm_msr_entry>& msrs) const {
   TANDEM_ASSIGN_OR_RETURN(int written, kvmIoctl(fd_.get(), kSetMsrs, table.data(), "KVM_SET_MSRS"));
   // KVM stops at the first MSR it refuses and returns how many it set.
   if (static_cast<std::size_t>(written) != msrs.size()) {
-    char index[16];
-    std::snprintf(index, sizeof(index), "%#x", msrs[static_cast<std::size_t>(written)].index);
-    return Error(std::string("KVM_SET_MSRS: KVM refused MSR ") + index);
+    return Error(fmt::format("KVM_SET_MSRS: KVM refused MSR {:#x}",
+                             msrs[static_cast<std::size_t>(written)].index));
   }
   return okStatus();
 }

@@ -72,16 +72,9 @@ void drainEvent(int fd) {
 }
 
 // Output the workload cannot take any more (a closed pipe) is dropped, not fatal to the VM.
-void writeAll(int fd, std::span<const std::uint8_t> bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return;
-    }
-    bytes = bytes.subspan(static_cast<std::size_t>(n));
+void writeOrDrop(int fd, std::span<const std::uint8_t> bytes) {
+  if (auto written = writeAll(fd, bytes, "the workload's output"); !written) {
+    spdlog::debug("dropped guest output: {}", written.error().describe());
   }
 }
 
@@ -100,7 +93,7 @@ class ConsoleTail {
       text_.erase(0, text_.size() - kConsoleTailBytes);
     }
     if (liveFd_ >= 0) {
-      writeAll(liveFd_, {&byte, 1});
+      writeOrDrop(liveFd_, {&byte, 1});
     }
   }
   std::string tail() const {
@@ -126,7 +119,8 @@ class GuestOutput {
       spdlog::debug("guest stdio: {}", decoded.error().describe());
     }
     for (const auto& chunk : chunks_) {
-      writeAll(chunk.stream == guest::OutputStream::kStderr ? stderrFd_ : stdoutFd_, chunk.bytes);
+      writeOrDrop(chunk.stream == guest::OutputStream::kStderr ? stderrFd_ : stdoutFd_,
+                  chunk.bytes);
     }
   }
 

@@ -12,6 +12,7 @@
 
 #include "common/file.h"
 #include "common/log.h"
+#include "common/process.h"
 #include "vmm/cpio_writer.h"
 #include "vmm/guest_protocol.h"
 #include "vmm/kvm.h"
@@ -28,13 +29,8 @@ constexpr const char* kBaseCmdline =
     "random.trust_cpu=on";
 
 std::string executableDirectory() {
-  char path[4096];
-  ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
-  if (n <= 0) {
-    return ".";
-  }
-  std::string text(path, static_cast<std::size_t>(n));
-  return text.substr(0, text.rfind('/'));
+  auto path = ownExecutablePath();
+  return path ? path->substr(0, path->rfind('/')) : ".";
 }
 
 unsigned vcpuCount(const Workload& workload) {

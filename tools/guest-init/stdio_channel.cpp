@@ -4,14 +4,13 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "common/file.h"
+
 namespace tandem::guest_init {
 
 Result<StdioChannel> StdioChannel::openTty(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) {
-    return Error::fromErrno("cannot open the workload's stdio channel " + path);
-  }
-  UniqueFd tty(fd);
+  TANDEM_ASSIGN_OR_RETURN(
+      UniqueFd tty, openPath(path, O_RDWR | O_NOCTTY).context("the workload's stdio channel"));
   termios mode{};
   if (::tcgetattr(tty.get(), &mode) != 0) {
     return Error::fromErrno("cannot read the terminal settings of " + path);
@@ -34,18 +33,8 @@ Result<StdioChannel> StdioChannel::openTty(const std::string& path) {
 Status StdioChannel::write(guest::OutputStream stream, std::span<const std::uint8_t> bytes) {
   framed_.clear();
   encoder_.encode(stream, bytes, framed_);
-  std::span<const std::uint8_t> left(framed_);
-  while (!left.empty()) {
-    ssize_t n = ::write(out_, left.data(), left.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return Error::fromErrno("cannot write the workload's output to the stdio channel");
-    }
-    left = left.subspan(static_cast<std::size_t>(n));
-  }
-  return okStatus();
+  return writeAll(out_, framed_, "the stdio channel")
+      .context("cannot pass the workload's output on");
 }
 
 Status StdioChannel::writeStderrLine(std::string_view text) {
