@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/synthetic_bzimage.h"
 #include "tests/unit/unit_test.h"
 
 using tandem::vmm::BzImage;
@@ -16,10 +17,6 @@ namespace {
 
 const std::string kPath = "/images/kernel-under-test";
 
-constexpr std::size_t kSetupHeaderOffset = 0x1f1;
-constexpr std::size_t kSectorSize = 512;
-// Where a full (protocol 2.15) setup header ends: the jump at 0x200 lands there.
-constexpr std::size_t kHeaderEnd = kSetupHeaderOffset + sizeof(setup_header);
 constexpr std::size_t kKernelBytes = 0x1000;
 
 setup_header headerOf(const std::vector<std::uint8_t>& file) {
@@ -32,37 +29,9 @@ void setHeader(std::vector<std::uint8_t>& file, const setup_header& header) {
   std::memcpy(file.data() + kSetupHeaderOffset, &header, sizeof(header));
 }
 
-std::size_t kernelOffsetFor(std::uint8_t setupSects) {
-  return ((setupSects == 0 ? 4 : setupSects) + 1) * kSectorSize;
-}
-
-// A bzImage as the kernel's build lays it out: boot sector, setup sectors, then the
-// protected-mode kernel, whose bytes count up so a wrong offset shows.
+// A bzImage as the kernel's build lays it out, with `setupSects` setup sectors.
 std::vector<std::uint8_t> bzImage(std::uint8_t setupSects = 8) {
-  std::size_t kernelOffset = kernelOffsetFor(setupSects);
-  std::vector<std::uint8_t> file(kernelOffset + kKernelBytes, 0);
-  for (std::size_t i = 0; i < kKernelBytes; ++i) {
-    file[kernelOffset + i] = static_cast<std::uint8_t>(i * 7 + 1);
-  }
-  setup_header header{};
-  header.setup_sects = setupSects;
-  header.syssize = kKernelBytes / 16;
-  header.boot_flag = 0xaa55;
-  header.jump = static_cast<std::uint16_t>(0xeb | ((kHeaderEnd - 0x202) << 8));
-  header.header = 0x53726448;
-  header.version = 0x020f;
-  header.loadflags = LOADED_HIGH;
-  header.initrd_addr_max = 0x7fffffff;
-  header.kernel_alignment = 0x200000;
-  header.relocatable_kernel = 1;
-  header.xloadflags = XLF_KERNEL_64 | XLF_CAN_BE_LOADED_ABOVE_4G;
-  header.cmdline_size = 2047;
-  header.pref_address = 0x1000000;
-  header.init_size = 0x20000;
-  header.handover_offset = 0x190;
-  header.kernel_info_offset = 0x4d0;
-  setHeader(file, header);
-  return file;
+  return syntheticBzImage(syntheticSetupHeader(setupSects, kKernelBytes), kKernelBytes);
 }
 
 BzImage parsed(const std::vector<std::uint8_t>& file) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/temp_dir.h"
 #include "tests/unit/unit_test.h"
 #include "vmm/cpio_writer.h"
 
@@ -255,26 +256,10 @@ void fd_sink_matches_vector_sink(void**) {
   ::unlink(path);
 }
 
-struct Tree {
-  std::string dir;
-};
-
-int makeTree(void** state) {
-  char templ[] = "/tmp/tandem-cpio-tree-XXXXXX";
-  if (::mkdtemp(templ) == nullptr) {
-    return -1;
-  }
-  *state = new Tree{templ};
-  return 0;
-}
-
-int removeTree(void** state) {
-  auto* tree = static_cast<Tree*>(*state);
-  ::umount2((tree->dir + "/root/mnt").c_str(), MNT_DETACH);
-  std::string command = "rm -rf -- '" + tree->dir + "'";
-  int rc = std::system(command.c_str());
-  delete tree;
-  return rc == 0 ? 0 : -1;
+// The mount-point test leaves a mount inside the tree, which removal must not cross.
+int unmountAndRemoveTempDir(void** state) {
+  ::umount2((tempDir(state) + "/root/mnt").c_str(), MNT_DETACH);
+  return removeTempDir(state);
 }
 
 void writeHostFile(const std::string& path, const std::string& content, mode_t mode) {
@@ -291,7 +276,7 @@ void setMtime(const std::string& path, time_t seconds) {
 }
 
 void append_tree_round_trips(void** state) {
-  const std::string root = static_cast<Tree*>(*state)->dir + "/root";
+  const std::string root = tempDir(state) + "/root";
   assert_int_equal(::mkdir(root.c_str(), 0755), 0);
   assert_int_equal(::mkdir((root + "/bin").c_str(), 0711), 0);
   assert_int_equal(::mkdir((root + "/empty").c_str(), 0700), 0);
@@ -377,7 +362,7 @@ void append_tree_round_trips(void** state) {
 }
 
 void append_tree_names_the_failing_path(void** state) {
-  const std::string missing = static_cast<Tree*>(*state)->dir + "/missing";
+  const std::string missing = tempDir(state) + "/missing";
   std::vector<std::uint8_t> out;
   VectorSink sink(out);
   CpioWriter writer(sink);
@@ -392,7 +377,7 @@ void append_tree_stops_at_mount_points(void** state) {
       ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     skip();  // needs root for a mount namespace of its own
   }
-  const std::string root = static_cast<Tree*>(*state)->dir + "/root";
+  const std::string root = tempDir(state) + "/root";
   assert_int_equal(::mkdir(root.c_str(), 0755), 0);
   assert_int_equal(::mkdir((root + "/mnt").c_str(), 0755), 0);
   assert_int_equal(::mount("tmpfs", (root + "/mnt").c_str(), "tmpfs", 0, "mode=0750"), 0);
@@ -411,14 +396,14 @@ void append_tree_stops_at_mount_points(void** state) {
 }
 
 void add_file_from_path_takes_given_attributes(void** state) {
-  const std::string path = static_cast<Tree*>(*state)->dir + "/init";
+  const std::string path = tempDir(state) + "/init";
   writeHostFile(path, "ELF", 0600);
   std::vector<std::uint8_t> out;
   VectorSink sink(out);
   CpioWriter writer(sink);
   expectOk(writer.addDirectory(".tandem", {.permissions = 0755}));
   expectOk(writer.addFileFromPath("/.tandem/init", path, {.permissions = 0755}));
-  auto notRegular = writer.addFileFromPath("x", static_cast<Tree*>(*state)->dir, {});
+  auto notRegular = writer.addFileFromPath("x", tempDir(state), {});
   assert_false(notRegular.ok());
   assert_non_null(std::strstr(notRegular.error().message().c_str(), "not a regular file"));
   expectOk(writer.finish());
@@ -441,11 +426,14 @@ int main() {
       cmocka_unit_test(trailer_ends_the_archive),
       cmocka_unit_test(refuses_names_that_would_not_round_trip),
       cmocka_unit_test(fd_sink_matches_vector_sink),
-      cmocka_unit_test_setup_teardown(append_tree_round_trips, makeTree, removeTree),
-      cmocka_unit_test_setup_teardown(append_tree_names_the_failing_path, makeTree, removeTree),
-      cmocka_unit_test_setup_teardown(append_tree_stops_at_mount_points, makeTree, removeTree),
-      cmocka_unit_test_setup_teardown(add_file_from_path_takes_given_attributes, makeTree,
-                                      removeTree),
+      cmocka_unit_test_setup_teardown(append_tree_round_trips, makeTempDir,
+                                      unmountAndRemoveTempDir),
+      cmocka_unit_test_setup_teardown(append_tree_names_the_failing_path, makeTempDir,
+                                      unmountAndRemoveTempDir),
+      cmocka_unit_test_setup_teardown(append_tree_stops_at_mount_points, makeTempDir,
+                                      unmountAndRemoveTempDir),
+      cmocka_unit_test_setup_teardown(add_file_from_path_takes_given_attributes, makeTempDir,
+                                      unmountAndRemoveTempDir),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

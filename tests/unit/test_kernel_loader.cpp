@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/synthetic_bzimage.h"
 #include "tests/unit/unit_test.h"
 #include "vmm/x86_layout.h"
 
@@ -20,33 +21,19 @@ namespace {
 
 constexpr std::uint64_t kMiB = 1ull << 20;
 constexpr std::size_t kSetupSects = 4;
-constexpr std::size_t kKernelOffset = (kSetupSects + 1) * 512;
+constexpr std::size_t kKernelOffset = (kSetupSects + 1) * kSectorSize;
 constexpr std::size_t kKernelBytes = 0x1000;
 // CONFIG_PHYSICAL_START, which tandem's guest kernel and Debian's both keep at 16 MiB.
 constexpr std::uint64_t kPrefAddress = 16 * kMiB;
 
 // A non-relocatable bzImage, as tandem's guest kernel config builds it.
 std::vector<std::uint8_t> bzImage(std::uint32_t initSize) {
-  std::vector<std::uint8_t> file(kKernelOffset + kKernelBytes, 0);
-  for (std::size_t i = 0; i < kKernelBytes; ++i) {
-    file[kKernelOffset + i] = static_cast<std::uint8_t>(i * 7 + 1);
-  }
-  setup_header header{};
-  header.setup_sects = kSetupSects;
-  header.syssize = kKernelBytes / 16;
-  header.boot_flag = 0xaa55;
-  header.jump = static_cast<std::uint16_t>(0xeb | ((0x1f1 + sizeof(setup_header) - 0x202) << 8));
-  header.header = 0x53726448;
-  header.version = 0x020f;
-  header.loadflags = LOADED_HIGH;
-  header.initrd_addr_max = 0x7fffffff;
-  header.kernel_alignment = 0x200000;
+  setup_header header = syntheticSetupHeader(kSetupSects, kKernelBytes);
+  header.relocatable_kernel = 0;
   header.xloadflags = XLF_KERNEL_64;
-  header.cmdline_size = 2047;
   header.pref_address = kPrefAddress;
   header.init_size = initSize;
-  std::memcpy(file.data() + 0x1f1, &header, sizeof(header));
-  return file;
+  return syntheticBzImage(header, kKernelBytes);
 }
 
 GuestMemory created(std::uint64_t bytes) {

@@ -13,10 +13,10 @@
 #include "container/capabilities.h"
 #include "container/seccomp.h"
 #include "container/seccomp_cache.h"
+#include "tests/unit/temp_dir.h"
 #include "tests/unit/unit_test.h"
 
 using tandem::readFile;
-using tandem::removeTree;
 using tandem::writeFile;
 using tandem::container::cachedSeccompProgram;
 using tandem::container::compileDefaultSeccompProgram;
@@ -69,26 +69,6 @@ std::string cacheFile(const std::string& dir) {
   assert_true(name.rfind("seccomp-", 0) == 0);
   assert_true(name.size() > 4 && name.compare(name.size() - 4, 4, ".bpf") == 0);
   return dir + "/" + name;
-}
-
-int makeTempDir(void** state) {
-  char templ[] = "/tmp/tandem-seccomp-cache-XXXXXX";
-  if (::mkdtemp(templ) == nullptr) {
-    return -1;
-  }
-  *state = new std::string(templ);
-  return 0;
-}
-
-int removeTempDir(void** state) {
-  auto* dir = static_cast<std::string*>(*state);
-  int rc = removeTree(*dir).ok() ? 0 : -1;
-  delete dir;
-  return rc;
-}
-
-const std::string& tempDir(void** state) {
-  return *static_cast<std::string*>(*state);
 }
 
 // Replaces the cache file's content and checks the next load recompiles over it.
