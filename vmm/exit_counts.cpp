@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "vmm/vcpu_exit.h"
+
 namespace tandem::vmm {
 namespace {
 
@@ -34,8 +36,12 @@ void ExitCounts::merge(const ExitCounts& other) {
 }
 
 nlohmann::json toJson(const ExitCounts& counts) {
+  auto byReason = nlohmann::json::object();
+  for (const auto& [reason, count] : counts.byReason) {
+    byReason[exitReasonName(reason)] = count;
+  }
   return {{"total", counts.total},
-          {"by_reason", counts.byReason},
+          {"by_reason", byReason},
           {"port_writes", byAddress(counts.portWrites)},
           {"port_reads", byAddress(counts.portReads)},
           {"mmio", byAddress(counts.mmioByAddress)}};

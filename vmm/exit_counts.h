@@ -12,7 +12,8 @@ namespace tandem::vmm {
 
 struct ExitCounts {
   std::uint64_t total = 0;
-  std::map<std::string, std::uint64_t> byReason;
+  // By KVM_EXIT_* code; named only when reported, not on every exit.
+  std::map<std::uint32_t, std::uint64_t> byReason;
   std::map<std::uint16_t, std::uint64_t> portWrites;
   std::map<std::uint16_t, std::uint64_t> portReads;
   std::map<std::uint64_t, std::uint64_t> mmioByAddress;

@@ -281,7 +281,7 @@ void runVcpu(unsigned index, const VcpuFd& vcpu, std::size_t runSize, const Buse
       return;
     }
     ++counts.total;
-    ++counts.byReason[exitReasonName(vcpu.run()->exit_reason)];
+    ++counts.byReason[vcpu.run()->exit_reason];
     auto exit = decodeExit(*vcpu.run(), runSize);
     if (auto* io = std::get_if<PortIoExit>(&exit)) {
       (io->write ? counts.portWrites : counts.portReads)[io->port] += 1;
