@@ -263,6 +263,8 @@ while [[ $# -gt 0 ]]; do
 done
 
 [[ $EUID -eq 0 ]] || die "needs root (the emulated host's caches live in /var/cache/tandem)"
+# jq for the results; the rest (QEMU, the kernel source) is the test suite's own list.
+"$repo/scripts/deps.sh" jq || die "cannot install what the benchmark needs"
 for tool in jq qemu-system-x86_64 "$repo/tools/kvm-host/tandem-kvm-host" \
   "$repo/tools/mkrootfs/tandem-mkrootfs-busybox"; do
   command -v "$tool" >/dev/null || die "missing $tool"
