@@ -20,19 +20,23 @@ Result<UniqueFd> openPath(const std::string& path, int flags, mode_t mode) {
 
 Result<std::string> readFile(const std::string& path) {
   TANDEM_ASSIGN_OR_RETURN(UniqueFd fd, openPath(path, O_RDONLY));
+  return readFile(fd.get(), path);
+}
+
+Result<std::string> readFile(int fd, const std::string& path) {
   std::string content;
   // Sized from fstat where it can be, so a kernel image is read in a few large reads into one
   // allocation; files that report no size (/proc) grow as they are read.
   struct stat info {};
   std::size_t chunk = 65536;
-  if (::fstat(fd.get(), &info) == 0 && info.st_size > 0) {
+  if (::fstat(fd, &info) == 0 && info.st_size > 0) {
     content.reserve(static_cast<std::size_t>(info.st_size) + 1);
     chunk = std::max(chunk, static_cast<std::size_t>(info.st_size) + 1);
   }
   for (;;) {
     std::size_t used = content.size();
     content.resize(used + chunk);
-    ssize_t n = ::read(fd.get(), content.data() + used, chunk);
+    ssize_t n = ::read(fd, content.data() + used, chunk);
     if (n < 0) {
       content.resize(used);
       if (errno == EINTR) {

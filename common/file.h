@@ -14,6 +14,8 @@
 namespace tandem {
 
 Result<std::string> readFile(const std::string& path);
+// Reads the rest of an open file; `path` names it in errors.
+Result<std::string> readFile(int fd, const std::string& path);
 
 // Writes `content` to an existing file (cgroup and /proc files), without O_CREAT or O_TRUNC
 // surprises: kernel interface files reject both.

@@ -1,6 +1,7 @@
 #include "common/mapped_region.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/size.h"
 
@@ -17,6 +18,9 @@ Result<MappedRegion> MappedRegion::map(const std::string& what, std::size_t size
 
 Result<MappedRegion> MappedRegion::mapAligned(const std::string& what, std::size_t size,
                                               std::size_t alignment, int protection, int flags) {
+  // munmap takes whole pages, so the trimmed tail must start on one.
+  auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  size = (size + page - 1) & ~(page - 1);
   TANDEM_ASSIGN_OR_RETURN(MappedRegion padded, map(what, size + alignment, protection, flags));
   auto start = reinterpret_cast<std::uintptr_t>(padded.address_);
   auto aligned = (start + alignment - 1) & ~(std::uintptr_t{alignment} - 1);

@@ -33,8 +33,9 @@ class MappedRegion {
   static Result<MappedRegion> map(const std::string& what, std::size_t size, int protection,
                                   int flags, int fd = -1, off_t offset = 0);
 
-  // An anonymous mapping of `size` bytes whose start is a multiple of `alignment` (a power of
-  // two): mapped larger, then trimmed, since mmap itself only promises page alignment.
+  // An anonymous mapping of `size` bytes, rounded up to whole pages, whose start is a multiple
+  // of `alignment` (a power of two, at least a page): mapped larger, then trimmed, since mmap
+  // itself only promises page alignment.
   static Result<MappedRegion> mapAligned(const std::string& what, std::size_t size,
                                          std::size_t alignment, int protection, int flags);
 

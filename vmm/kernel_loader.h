@@ -10,6 +10,7 @@
 #include "common/result.h"
 #include "vmm/boot_cpu_state.h"
 #include "vmm/guest_memory.h"
+#include "vmm/vmlinux_cache.h"
 
 namespace tandem::vmm {
 
@@ -22,6 +23,10 @@ struct BootEntry {
 struct KernelImage {
   std::string path;  // for messages
   std::span<const std::uint8_t> bytes;
+  // Where a bzImage's decompressed vmlinux is kept between boots, with the file's identity as
+  // its key; without a cache the payload is decompressed at every boot.
+  const VmlinuxCache* cache = nullptr;
+  KernelFileIdentity identity = {};
 };
 
 // `memory` must be fresh: the loader writes the kernel, initrd, command line, boot data, GDT and

@@ -1,10 +1,12 @@
 #include "vmm/machine.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -497,9 +499,23 @@ Status Vm::build() {
                                     memory_->hostBase() + region.hostOffset));
   }
 
-  TANDEM_ASSIGN_OR_RETURN(std::string kernel, readFile(config_.kernelPath).context("guest kernel"));
+  // Identity and bytes from one open file, so that a kernel replaced meanwhile cannot pair one
+  // file's cache key with another's contents.
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd kernelFd, openPath(config_.kernelPath, O_RDONLY | O_CLOEXEC));
+  struct stat kernelInfo {};
+  if (::fstat(kernelFd.get(), &kernelInfo) != 0) {
+    return Error::fromErrno("cannot stat the guest kernel " + config_.kernelPath);
+  }
+  TANDEM_ASSIGN_OR_RETURN(std::string kernel,
+                          readFile(kernelFd.get(), config_.kernelPath).context("guest kernel"));
+  std::optional<VmlinuxCache> cache;
+  if (!config_.vmlinuxCacheDirectory.empty()) {
+    cache.emplace(config_.vmlinuxCacheDirectory);
+  }
   KernelImage image{config_.kernelPath,
-                    {reinterpret_cast<const std::uint8_t*>(kernel.data()), kernel.size()}};
+                    {reinterpret_cast<const std::uint8_t*>(kernel.data()), kernel.size()},
+                    cache ? &*cache : nullptr,
+                    KernelFileIdentity::of(kernelInfo)};
   TANDEM_ASSIGN_OR_RETURN(BootEntry boot,
                           loadLinux(*memory_, image, config_.initrd, config_.cmdline));
   // Both images are in guest memory now; keeping them would only add to the VMM's own RSS.

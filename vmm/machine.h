@@ -22,6 +22,8 @@ namespace tandem::vmm {
 
 struct MachineConfig {
   std::string kernelPath = {};
+  // Where decompressed bzImage payloads are kept (vmlinux_cache.h); empty: no cache.
+  std::string vmlinuxCacheDirectory = {};
   // Copied into guest memory, then released, so it does not count against the VMM's own RSS.
   std::vector<std::uint8_t> initrd = {};
   std::string cmdline = {};

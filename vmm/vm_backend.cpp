@@ -168,15 +168,22 @@ Result<WorkloadOutcome> outcomeOf(const Workload& workload, const MachineReport&
   return outcome;
 }
 
+std::string cacheDirectory() {
+  const char* cache = std::getenv("TANDEM_CACHE");
+  return cache != nullptr && *cache != '\0' ? cache : "/var/cache/tandem";
+}
+
 }  // namespace
 
 std::string defaultGuestKernel() {
   if (const char* path = std::getenv("TANDEM_GUEST_KERNEL"); path != nullptr && *path != '\0') {
     return path;
   }
-  const char* cache = std::getenv("TANDEM_CACHE");
-  return std::string(cache != nullptr && *cache != '\0' ? cache : "/var/cache/tandem") +
-         "/guest-kernel/current/bzImage";
+  return cacheDirectory() + "/guest-kernel/current/bzImage";
+}
+
+std::string defaultVmlinuxCache() {
+  return cacheDirectory() + "/vmlinux";
 }
 
 std::string defaultGuestInit() {
@@ -223,6 +230,7 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& workload) {
   TANDEM_ASSIGN_OR_RETURN(auto initramfs, buildInitramfs(workload, config_));
   MachineConfig machine;
   machine.kernelPath = config_.kernelPath;
+  machine.vmlinuxCacheDirectory = config_.vmlinuxCacheDirectory;
   std::size_t initramfsBytes = initramfs.size();
   machine.initrd = std::move(initramfs);
   machine.cmdline = std::string(kBaseCmdline) + " rdinit=" + guest::kInitPath;

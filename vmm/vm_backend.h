@@ -15,12 +15,17 @@ namespace tandem::vmm {
 
 inline constexpr std::uint64_t kDefaultVmMemory = 256ull << 20;
 
+// $TANDEM_CACHE/vmlinux, else /var/cache/tandem/vmlinux.
+std::string defaultVmlinuxCache();
+
 struct VmBackendConfig {
   std::string kernelPath;
   std::string guestInitPath;
   // A prebuilt initramfs (tandem-mkinitramfs) used instead of the workload's rootfs folder.
   std::string initramfsPath;
   std::string kvmPath = "/dev/kvm";
+  // Where bzImage payloads decompressed by the VMM are kept (vmlinux_cache.h).
+  std::string vmlinuxCacheDirectory = defaultVmlinuxCache();
   std::optional<std::chrono::milliseconds> timeout;
   bool hugepages = false;
   bool showConsole = false;

@@ -11,9 +11,16 @@
 #include "common/file.h"
 #include "tests/unit/unit_test.h"
 #include "vmm/bzimage.h"
+#include "vmm/elf_kernel.h"
+#include "vmm/kernel_payload.h"
 
 using tandem::vmm::BzImage;
+using tandem::vmm::bzImagePayload;
+using tandem::vmm::decompressPayload;
+using tandem::vmm::hostCanDecompress;
 using tandem::vmm::parseBzImage;
+using tandem::vmm::parseElfKernel;
+using tandem::vmm::payloadFormat;
 
 namespace {
 
@@ -79,6 +86,49 @@ static void kernel_offset_leads_to_the_payload(void**) {
   assert_true(known);
 }
 
+// The VMM's decompression of the real payload gives the build's own vmlinux: every loadable
+// segment byte for byte, and the same entry. The payload's vmlinux is stripped (objcopy -S), so
+// the comparison is by segment, not by file. Needs TANDEM_GUEST_VMLINUX (scripts/test.sh sets
+// it beside TANDEM_GUEST_KERNEL); without it, the payload is still checked to be an ELF kernel.
+static void payload_decompresses_to_the_builds_vmlinux(void**) {
+  const BzImage image = parsedKernel();
+  auto payload = bzImagePayload(image, kernelFile, kernelPath);
+  assert_true(payload.ok());
+  if (!hostCanDecompress(payloadFormat(*payload))) {
+    skip();
+  }
+  auto decompressed = decompressPayload(*payload, image.initSize, kernelPath);
+  if (!decompressed.ok()) {
+    fail_msg("%s", decompressed.error().describe().c_str());
+  }
+  auto fromPayload = parseElfKernel(decompressed->bytes(), kernelPath + " payload");
+  assert_true(fromPayload.ok());
+  assert_true(fromPayload->lowestAddress >= image.header.pref_address);
+  assert_true(fromPayload->highestAddress <= image.header.pref_address + image.initSize);
+
+  const char* vmlinuxPath = std::getenv("TANDEM_GUEST_VMLINUX");
+  if (vmlinuxPath == nullptr || *vmlinuxPath == '\0') {
+    return;
+  }
+  auto vmlinuxFile = tandem::readFile(vmlinuxPath);
+  assert_true(vmlinuxFile.ok());
+  std::span<const std::uint8_t> built(reinterpret_cast<const std::uint8_t*>(vmlinuxFile->data()),
+                                      vmlinuxFile->size());
+  auto fromBuild = parseElfKernel(built, vmlinuxPath);
+  assert_true(fromBuild.ok());
+  assert_int_equal(fromPayload->entry, fromBuild->entry);
+  assert_int_equal(fromPayload->segments.size(), fromBuild->segments.size());
+  for (std::size_t i = 0; i < fromBuild->segments.size(); ++i) {
+    const auto& ours = fromPayload->segments[i];
+    const auto& theirs = fromBuild->segments[i];
+    assert_int_equal(ours.guestAddress, theirs.guestAddress);
+    assert_int_equal(ours.fileSize, theirs.fileSize);
+    assert_int_equal(ours.memorySize, theirs.memorySize);
+    assert_memory_equal(decompressed->bytes().data() + ours.fileOffset,
+                        built.data() + theirs.fileOffset, ours.fileSize);
+  }
+}
+
 static void rejects_the_file_cut_short(void**) {
   const BzImage image = parsedKernel();
   const std::size_t headerEnd = 0x202 + kernelFile[0x201];
@@ -123,6 +173,7 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(parses),
       cmocka_unit_test(kernel_offset_leads_to_the_payload),
+      cmocka_unit_test(payload_decompresses_to_the_builds_vmlinux),
       cmocka_unit_test(rejects_the_file_cut_short),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
