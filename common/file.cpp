@@ -70,6 +70,25 @@ Status writeAll(int fd, std::span<const std::uint8_t> bytes, std::string_view de
   return writeAll(fd, {reinterpret_cast<const char*>(bytes.data()), bytes.size()}, destination);
 }
 
+Status readExactly(int fd, std::span<std::uint8_t> target, std::string_view source) {
+  for (std::size_t done = 0; done < target.size();) {
+    ssize_t n = ::read(fd, target.data() + done, target.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return Error::fromErrno("cannot read " + std::string(source));
+    }
+    if (n == 0) {
+      return Error(std::string(source) + " ended after " + std::to_string(done) + " of the " +
+                       std::to_string(target.size()) + " bytes it had; was it changed meanwhile?",
+                   EIO);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return okStatus();
+}
+
 Status writeExistingFile(const std::string& path, std::string_view content) {
   TANDEM_ASSIGN_OR_RETURN(UniqueFd fd, openPath(path, O_WRONLY));
   return writeAll(fd.get(), content, path);

@@ -17,6 +17,10 @@ Result<std::string> readFile(const std::string& path);
 // Reads the rest of an open file; `path` names it in errors.
 Result<std::string> readFile(int fd, const std::string& path);
 
+// Fills `target` from `fd`, through short reads and EINTR; a file that ends first is an error
+// naming `source` and how much it held.
+Status readExactly(int fd, std::span<std::uint8_t> target, std::string_view source);
+
 // Writes `content` to an existing file (cgroup and /proc files), without O_CREAT or O_TRUNC
 // surprises: kernel interface files reject both.
 Status writeExistingFile(const std::string& path, std::string_view content);

@@ -20,7 +20,6 @@ namespace tandem::vmm {
 
 namespace {
 
-constexpr std::size_t kHeaderSize = 110;
 constexpr const char* kTrailerName = "TRAILER!!!";
 constexpr std::size_t kCopyChunk = 256 * 1024;
 constexpr std::uint32_t kMaxField = std::numeric_limits<std::uint32_t>::max();
@@ -93,6 +92,17 @@ Status VectorSink::write(std::span<const std::uint8_t> bytes) {
   return okStatus();
 }
 
+Status SpanSink::write(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() > target_.size() - written_) {
+    return Error("the archive outgrew the " + std::to_string(target_.size()) +
+                     " bytes set aside for it; a file in it grew while it was being written",
+                 ENOSPC);
+  }
+  std::copy(bytes.begin(), bytes.end(), target_.begin() + static_cast<long>(written_));
+  written_ += bytes.size();
+  return okStatus();
+}
+
 Status FdSink::write(std::span<const std::uint8_t> bytes) {
   return writeAll(fd_, bytes, path_);
 }
@@ -117,13 +127,13 @@ Status CpioWriter::writeHeader(const Entry& entry) {
   }
   // "070701" then 13 fields of 8 hex digits; the device of the entry itself stays 0 (inodes are
   // numbered per archive), and the checksum is 0, as the non-crc format has it.
-  char header[kHeaderSize + 1];
+  char header[kCpioHeaderBytes + 1];
   std::snprintf(header, sizeof header, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
                 entry.inode, entry.mode, entry.uid, entry.gid, entry.links, entry.mtime,
                 static_cast<std::uint32_t>(entry.size), 0u, 0u, entry.rdevMajor, entry.rdevMinor,
                 static_cast<std::uint32_t>(entry.name.size() + 1), 0u);
-  TANDEM_TRY(sink_.write(bytesOf(std::string_view(header, kHeaderSize))));
-  offset_ += kHeaderSize;
+  TANDEM_TRY(sink_.write(bytesOf(std::string_view(header, kCpioHeaderBytes))));
+  offset_ += kCpioHeaderBytes;
   // The name's terminating NUL is part of the archive.
   return writePadded(bytesOf(std::string_view(entry.name.c_str(), entry.name.size() + 1)));
 }

@@ -32,6 +32,18 @@ class VectorSink final : public CpioSink {
   std::vector<std::uint8_t>& out_;
 };
 
+// Into a fixed span, such as guest memory; running past its end is an error, not a write.
+class SpanSink final : public CpioSink {
+ public:
+  explicit SpanSink(std::span<std::uint8_t> target) : target_(target) {}
+  Status write(std::span<const std::uint8_t> bytes) override;
+  std::size_t written() const { return written_; }
+
+ private:
+  std::span<std::uint8_t> target_;
+  std::size_t written_ = 0;
+};
+
 class FdSink final : public CpioSink {
  public:
   // `path` only names the fd in error messages.
@@ -42,6 +54,14 @@ class FdSink final : public CpioSink {
   int fd_;
   std::string path_;
 };
+
+inline constexpr std::size_t kCpioHeaderBytes = 110;
+
+// The most bytes one entry can take: its header, then its name with a NUL and its
+// content, each padded to 4 bytes. Enough to set room aside for an archive before writing it.
+constexpr std::uint64_t cpioEntryMaxBytes(std::size_t nameBytes, std::uint64_t contentBytes) {
+  return kCpioHeaderBytes + (nameBytes + 1 + 3) + (contentBytes + 3);
+}
 
 // Ownership and times of one entry; the file type comes from the method that adds it.
 struct CpioAttributes {

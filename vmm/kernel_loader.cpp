@@ -44,6 +44,19 @@ Status checkKernelFits(const GuestMemory& memory, std::uint64_t end, const std::
 // kernel_payload.h). Returns that entry, or nothing when the payload's format is one only the
 // guest's decompressor reads. Skipping the decompressor also skips its KASLR choice: the kernel
 // runs at its link address, as a vmlinux booted by Firecracker does.
+// Placed by its size bound, written in place, then described by its actual length.
+Result<InitrdPlacement> writeInitrd(const GuestMemory& memory, const InitrdSource& initrd,
+                                    std::uint64_t lowestAddress, std::uint64_t initrdEnd) {
+  if (initrd.maxBytes() == 0) {
+    return InitrdPlacement{};
+  }
+  TANDEM_ASSIGN_OR_RETURN(InitrdPlacement placement,
+                          placeInitrd(initrd.maxBytes(), memory.size(), lowestAddress, initrdEnd));
+  TANDEM_ASSIGN_OR_RETURN(auto target, memory.slice(placement.address, placement.size));
+  TANDEM_ASSIGN_OR_RETURN(placement.size, initrd.writeTo(target));
+  return placement;
+}
+
 Result<std::optional<std::uint64_t>> loadPayloadVmlinux(const GuestMemory& memory,
                                                         const KernelImage& kernel,
                                                         const BzImage& image,
@@ -81,7 +94,7 @@ Result<std::optional<std::uint64_t>> loadPayloadVmlinux(const GuestMemory& memor
 }
 
 Result<BootEntry> loadBzImage(const GuestMemory& memory, const KernelImage& kernel,
-                              std::span<const std::uint8_t> initrd, const std::string& cmdline) {
+                              const InitrdSource& initrd, const std::string& cmdline) {
   TANDEM_ASSIGN_OR_RETURN(BzImage image, parseBzImage(kernel.bytes, kernel.path));
   // boot protocol 2.10: the kernel decompresses to and runs from pref_address (a relocatable
   // kernel never goes below it), needing init_size bytes there, so that whole range, not just
@@ -98,12 +111,8 @@ Result<BootEntry> loadBzImage(const GuestMemory& memory, const KernelImage& kern
                             kernel.bytes.subspan(image.kernelOffset, image.kernelSize)));
     entry = x86::kKernelLoadAddress + kBzImage64BitEntryOffset;
   }
-  InitrdPlacement placement;
-  if (!initrd.empty()) {
-    TANDEM_ASSIGN_OR_RETURN(placement,
-                            placeInitrd(initrd.size(), memory.size(), kernelEnd, image.initrdEnd));
-    TANDEM_TRY(memory.write(placement.address, initrd));
-  }
+  TANDEM_ASSIGN_OR_RETURN(InitrdPlacement placement,
+                          writeInitrd(memory, initrd, kernelEnd, image.initrdEnd));
   TANDEM_TRY(writeCmdline(memory, cmdline));
   BootParamsInput input{x86::kCmdlineAddress, cmdline.size(), placement, e820Map(memory.size())};
   TANDEM_ASSIGN_OR_RETURN(boot_params params, buildBootParams(image, input));
@@ -114,7 +123,7 @@ Result<BootEntry> loadBzImage(const GuestMemory& memory, const KernelImage& kern
 }
 
 Result<BootEntry> loadPvhElf(const GuestMemory& memory, const KernelImage& kernel,
-                             std::span<const std::uint8_t> initrd, const std::string& cmdline) {
+                             const InitrdSource& initrd, const std::string& cmdline) {
   TANDEM_ASSIGN_OR_RETURN(ElfKernel image, parseElfKernel(kernel.bytes, kernel.path));
   if (!image.pvhEntry) {
     return Error(kernel.path +
@@ -125,13 +134,9 @@ Result<BootEntry> loadPvhElf(const GuestMemory& memory, const KernelImage& kerne
   }
   TANDEM_TRY(checkKernelFits(memory, image.highestAddress, kernel.path));
   TANDEM_TRY(loadElfSegments(memory, image, kernel.bytes));
-  InitrdPlacement placement;
-  if (!initrd.empty()) {
-    // PVH has no initrd_addr_max; the kernel maps what start_info names.
-    TANDEM_ASSIGN_OR_RETURN(
-        placement, placeInitrd(initrd.size(), memory.size(), image.highestAddress, UINT64_MAX));
-    TANDEM_TRY(memory.write(placement.address, initrd));
-  }
+  // PVH has no initrd_addr_max; the kernel maps what start_info names.
+  TANDEM_ASSIGN_OR_RETURN(InitrdPlacement placement,
+                          writeInitrd(memory, initrd, image.highestAddress, UINT64_MAX));
   TANDEM_TRY(writeCmdline(memory, cmdline));
   TANDEM_TRY(writePvhStartInfo(memory, x86::kCmdlineAddress, placement, e820Map(memory.size())));
   TANDEM_TRY(writeDescriptorTables(memory, EntryMode::kProtectedMode32));
@@ -141,7 +146,7 @@ Result<BootEntry> loadPvhElf(const GuestMemory& memory, const KernelImage& kerne
 }  // namespace
 
 Result<BootEntry> loadLinux(const GuestMemory& memory, const KernelImage& kernel,
-                            std::span<const std::uint8_t> initrd, const std::string& cmdline) {
+                            const InitrdSource& initrd, const std::string& cmdline) {
   if (isElf(kernel.bytes)) {
     return loadPvhElf(memory, kernel, initrd, cmdline);
   }

@@ -10,6 +10,7 @@
 #include "common/result.h"
 #include "vmm/boot_cpu_state.h"
 #include "vmm/guest_memory.h"
+#include "vmm/initrd_source.h"
 #include "vmm/vmlinux_cache.h"
 
 namespace tandem::vmm {
@@ -32,6 +33,6 @@ struct KernelImage {
 // `memory` must be fresh: the loader writes the kernel, initrd, command line, boot data, GDT and
 // page tables; the MP table and the vCPU registers are the caller's.
 Result<BootEntry> loadLinux(const GuestMemory& memory, const KernelImage& kernel,
-                            std::span<const std::uint8_t> initrd, const std::string& cmdline);
+                            const InitrdSource& initrd, const std::string& cmdline);
 
 }  // namespace tandem::vmm

@@ -516,10 +516,12 @@ Status Vm::build() {
                     {reinterpret_cast<const std::uint8_t*>(kernel.data()), kernel.size()},
                     cache ? &*cache : nullptr,
                     KernelFileIdentity::of(kernelInfo)};
-  TANDEM_ASSIGN_OR_RETURN(BootEntry boot,
-                          loadLinux(*memory_, image, config_.initrd, config_.cmdline));
+  const BytesInitrd noInitrd;
+  const InitrdSource& initrd =
+      config_.initrd ? *config_.initrd : static_cast<const InitrdSource&>(noInitrd);
+  TANDEM_ASSIGN_OR_RETURN(BootEntry boot, loadLinux(*memory_, image, initrd, config_.cmdline));
   // Both images are in guest memory now; keeping them would only add to the VMM's own RSS.
-  std::vector<std::uint8_t>().swap(config_.initrd);
+  config_.initrd.reset();
   std::string().swap(kernel);
   TANDEM_ASSIGN_OR_RETURN(auto mpTable, buildMpTable(config_.cpus, x86::kEbdaAddress));
   TANDEM_TRY(memory_->write(x86::kEbdaAddress, mpTable));

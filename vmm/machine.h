@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -16,6 +17,7 @@
 #include "common/result.h"
 #include "vmm/exit_counts.h"
 #include "vmm/guest_protocol.h"
+#include "vmm/initrd_source.h"
 #include "vmm/process_memory.h"
 
 namespace tandem::vmm {
@@ -24,8 +26,8 @@ struct MachineConfig {
   std::string kernelPath = {};
   // Where decompressed bzImage payloads are kept (vmlinux_cache.h); empty: no cache.
   std::string vmlinuxCacheDirectory = {};
-  // Copied into guest memory, then released, so it does not count against the VMM's own RSS.
-  std::vector<std::uint8_t> initrd = {};
+  // Written into guest memory, then released; none when null.
+  std::unique_ptr<InitrdSource> initrd = {};
   std::string cmdline = {};
   std::uint64_t memoryBytes = 256ull << 20;
   unsigned cpus = 1;

@@ -13,10 +13,10 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/process.h"
-#include "vmm/cpio_writer.h"
 #include "vmm/guest_protocol.h"
 #include "vmm/kvm.h"
 #include "vmm/machine.h"
+#include "vmm/workload_initrd.h"
 
 namespace tandem::vmm {
 namespace {
@@ -38,40 +38,6 @@ unsigned vcpuCount(const Workload& workload) {
     return 1;
   }
   return static_cast<unsigned>((*workload.limits.cpuMilli + 999) / 1000);
-}
-
-Result<std::vector<std::uint8_t>> buildInitramfs(const Workload& workload,
-                                                 const VmBackendConfig& config) {
-  std::vector<std::uint8_t> archive;
-  if (!config.initramfsPath.empty()) {
-    TANDEM_ASSIGN_OR_RETURN(std::string prebuilt,
-                            readFile(config.initramfsPath).context("initramfs"));
-    archive.assign(prebuilt.begin(), prebuilt.end());
-  } else if (!workload.rootfs.empty()) {
-    VectorSink sink(archive);
-    CpioWriter rootfs(sink);
-    TANDEM_TRY(rootfs.appendTree(workload.rootfs, ""));
-    TANDEM_TRY(rootfs.finish());
-  } else {
-    return Error("a microVM needs a root filesystem: give --rootfs DIR or --initramfs FILE",
-                 EINVAL);
-  }
-  // A second archive after the first: the kernel unpacks both, so the rootfs is never rewritten.
-  // It looks for each archive's header at a 4-byte boundary and skips zeros between them.
-  archive.resize((archive.size() + 3) & ~std::size_t{3}, 0);
-  TANDEM_ASSIGN_OR_RETURN(std::string init,
-                          readFile(config.guestInitPath).context("tandem's guest init"));
-  std::string description = toJson(workload).dump();
-  VectorSink sink(archive);
-  CpioWriter extra(sink);
-  TANDEM_TRY(extra.addDirectory("/.tandem", {0700}));
-  TANDEM_TRY(extra.addFile(
-      guest::kInitPath, {reinterpret_cast<const std::uint8_t*>(init.data()), init.size()}, {0700}));
-  TANDEM_TRY(extra.addFile(
-      guest::kWorkloadPath,
-      {reinterpret_cast<const std::uint8_t*>(description.data()), description.size()}, {0600}));
-  TANDEM_TRY(extra.finish());
-  return archive;
 }
 
 const char* endName(MachineEnd end) {
@@ -223,16 +189,21 @@ Status VmBackend::available() const {
 
 Result<WorkloadOutcome> VmBackend::run(const Workload& workload) {
   auto startedAt = std::chrono::steady_clock::now();
-  // The initramfs and kernel are built and read on the heap, then copied into guest memory and
-  // dropped. A fixed mmap threshold makes such large buffers their own mappings, returned to the
-  // kernel when freed; glibc's sliding threshold kept them, and their RSS, for the VM's life.
+  // The kernel file, and a rootfs folder packed at boot, are read onto the heap, copied into
+  // guest memory and dropped. A fixed mmap threshold makes such large buffers their own mappings,
+  // returned to the kernel when freed; glibc's sliding threshold kept them, and their RSS, for the
+  // VM's life.
   ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-  TANDEM_ASSIGN_OR_RETURN(auto initramfs, buildInitramfs(workload, config_));
+  TANDEM_ASSIGN_OR_RETURN(WorkloadInitrd initramfs,
+                          WorkloadInitrd::create({.rootfsArchive = config_.initramfsPath,
+                                                  .rootfsDirectory = workload.rootfs,
+                                                  .guestInitPath = config_.guestInitPath,
+                                                  .description = toJson(workload).dump()}));
   MachineConfig machine;
   machine.kernelPath = config_.kernelPath;
   machine.vmlinuxCacheDirectory = config_.vmlinuxCacheDirectory;
-  std::size_t initramfsBytes = initramfs.size();
-  machine.initrd = std::move(initramfs);
+  std::uint64_t initramfsBytes = initramfs.maxBytes();
+  machine.initrd = std::make_unique<WorkloadInitrd>(std::move(initramfs));
   machine.cmdline = std::string(kBaseCmdline) + " rdinit=" + guest::kInitPath;
   machine.memoryBytes = workload.limits.memoryBytes.value_or(kDefaultVmMemory);
   machine.cpus = vcpuCount(workload);
@@ -242,7 +213,7 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& workload) {
   machine.showConsole = config_.showConsole;
   machine.kvmPath = config_.kvmPath;
   machine.startedAt = startedAt;
-  spdlog::debug("booting {} with {} vCPUs, {} bytes of memory, initramfs of {} bytes",
+  spdlog::debug("booting {} with {} vCPUs, {} bytes of memory, initramfs of at most {} bytes",
                 machine.kernelPath, machine.cpus, machine.memoryBytes, initramfsBytes);
   unsigned cpus = machine.cpus;
   std::uint64_t memoryBytes = machine.memoryBytes;

@@ -16,6 +16,7 @@
 
 using tandem::vmm::BootEntry;
 using tandem::vmm::bootGdt;
+using tandem::vmm::BytesInitrd;
 using tandem::vmm::EntryMode;
 using tandem::vmm::GuestMemory;
 using tandem::vmm::KernelFileIdentity;
@@ -93,7 +94,7 @@ static void loads_a_bzimage(void**) {
   GuestMemory memory = created(64 * kMiB);
   const auto file = bzImage(8 * kMiB);
   const std::vector<std::uint8_t> initrd(kMiB + 5, 0x42);
-  auto entry = loadLinux(memory, {"/kernel", file}, initrd, "console=ttyS1");
+  auto entry = loadLinux(memory, {"/kernel", file}, BytesInitrd(initrd), "console=ttyS1");
   if (!entry.ok()) {
     fail_msg("%s", entry.error().message().c_str());
   }
@@ -121,7 +122,7 @@ static void loads_a_bzimage(void**) {
 static void initrd_stays_clear_of_the_decompressed_kernel(void**) {
   GuestMemory memory = created(48 * kMiB);
   const std::vector<std::uint8_t> initrd(24 * kMiB, 0x42);
-  auto entry = loadLinux(memory, {"/kernel", bzImage(12 * kMiB)}, initrd, "");
+  auto entry = loadLinux(memory, {"/kernel", bzImage(12 * kMiB)}, BytesInitrd(initrd), "");
   if (entry.ok()) {
     const boot_params params = zeroPage(memory);
     fail_msg("initrd placed at %#x, inside the kernel's [%#llx, %#llx)", params.hdr.ramdisk_image,
@@ -132,7 +133,7 @@ static void initrd_stays_clear_of_the_decompressed_kernel(void**) {
 
 static void kernel_needs_memory_from_its_runtime_address(void**) {
   GuestMemory memory = created(32 * kMiB);
-  auto entry = loadLinux(memory, {"/kernel", bzImage(20 * kMiB)}, {}, "");
+  auto entry = loadLinux(memory, {"/kernel", bzImage(20 * kMiB)}, BytesInitrd(), "");
   assert_false(entry.ok());
   assert_int_equal(entry.error().errnum(), ENOMEM);
 }
@@ -147,7 +148,7 @@ static void boots_the_vmlinux_inside_a_bzimage(void**) {
   const auto elf = markedVmlinux();
   const auto file = bzImageWithPayload(lz4Legacy(elf));
   const std::vector<std::uint8_t> initrd(kMiB, 0x42);
-  auto entry = loadLinux(memory, {"/kernel", file}, initrd, "console=ttyS1");
+  auto entry = loadLinux(memory, {"/kernel", file}, BytesInitrd(initrd), "console=ttyS1");
   if (!entry.ok()) {
     fail_msg("%s", entry.error().describe().c_str());
   }
@@ -172,7 +173,7 @@ static void other_compressions_boot_through_the_decompressor(void**) {
   GuestMemory memory = created(64 * kMiB);
   std::vector<std::uint8_t> bzip2 = {'B', 'Z', 'h', '9', 0x31, 0x41, 0x59, 0x26, 0, 0x10, 0, 0};
   const auto file = bzImageWithPayload(bzip2);
-  auto entry = loadLinux(memory, {"/kernel", file}, {}, "");
+  auto entry = loadLinux(memory, {"/kernel", file}, BytesInitrd(), "");
   assert_true(entry.ok());
   assert_int_equal(entry->entry, x86::kKernelLoadAddress + 0x200);
   assert_memory_equal(memory.hostBase() + x86::kKernelLoadAddress, file.data() + kKernelOffset,
@@ -182,15 +183,16 @@ static void other_compressions_boot_through_the_decompressor(void**) {
 static void refuses_a_vmlinux_outside_its_reserved_range(void**) {
   GuestMemory memory = created(64 * kMiB);
   // init_size ends before the data segment at 32 MiB.
-  auto entry = loadLinux(
-      memory, {"/kernel", bzImageWithPayload(lz4Legacy(markedVmlinux()), 0x1000000)}, {}, "");
+  auto entry =
+      loadLinux(memory, {"/kernel", bzImageWithPayload(lz4Legacy(markedVmlinux()), 0x1000000)},
+                BytesInitrd(), "");
   assert_false(entry.ok());
   assert_int_equal(entry.error().errnum(), ENOEXEC);
   assert_non_null(strstr(entry.error().message().c_str(), "outside the range"));
 
   auto elf = markedVmlinux();
   editHeader(elf, [](Elf64_Ehdr& h) { h.e_entry = 0x800000; });
-  entry = loadLinux(memory, {"/kernel", bzImageWithPayload(lz4Legacy(elf))}, {}, "");
+  entry = loadLinux(memory, {"/kernel", bzImageWithPayload(lz4Legacy(elf))}, BytesInitrd(), "");
   assert_false(entry.ok());
   assert_non_null(strstr(entry.error().message().c_str(), "entry point"));
 }
@@ -202,7 +204,7 @@ static void refuses_a_corrupt_payload(void**) {
   payload[payload.size() / 2 + 1] ^= 0xff;
   payload.resize(payload.size() - 12);
   appendLittleEndian32(payload, static_cast<std::uint32_t>(markedVmlinux().size()));
-  auto entry = loadLinux(memory, {"/kernel", bzImageWithPayload(payload)}, {}, "");
+  auto entry = loadLinux(memory, {"/kernel", bzImageWithPayload(payload)}, BytesInitrd(), "");
   assert_false(entry.ok());
   assert_int_equal(entry.error().errnum(), ENOEXEC);
   assert_non_null(strstr(entry.error().message().c_str(), "/kernel"));
@@ -214,7 +216,7 @@ static void a_cached_vmlinux_boots_the_same(void** state) {
   const auto file = bzImageWithPayload(lz4Legacy(markedVmlinux()));
   for (int boot = 0; boot < 2; ++boot) {
     GuestMemory memory = created(64 * kMiB);
-    auto entry = loadLinux(memory, {"/kernel", file, &cache, identity}, {}, "");
+    auto entry = loadLinux(memory, {"/kernel", file, &cache, identity}, BytesInitrd(), "");
     assert_true(entry.ok());
     assert_int_equal(entry->entry, kElfEntry);
     assert_memory_equal(memory.hostBase() + 0x1000000, markedVmlinux().data() + kTextOffset, 0x200);
@@ -225,7 +227,7 @@ static void a_cached_vmlinux_boots_the_same(void** state) {
 // An ELF vmlinux given directly boots only through PVH, which needs the note.
 static void a_vmlinux_without_the_pvh_note_is_refused(void**) {
   GuestMemory memory = created(64 * kMiB);
-  auto entry = loadLinux(memory, {"/vmlinux", vmlinux(otherNotes())}, {}, "");
+  auto entry = loadLinux(memory, {"/vmlinux", vmlinux(otherNotes())}, BytesInitrd(), "");
   assert_false(entry.ok());
   assert_int_equal(entry.error().errnum(), ENOEXEC);
   assert_non_null(strstr(entry.error().message().c_str(), "CONFIG_PVH"));
