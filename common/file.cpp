@@ -70,6 +70,17 @@ Status writeAll(int fd, std::span<const std::uint8_t> bytes, std::string_view de
   return writeAll(fd, {reinterpret_cast<const char*>(bytes.data()), bytes.size()}, destination);
 }
 
+Result<std::uint64_t> regularFileSize(int fd, const std::string& path) {
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    return Error::fromErrno("cannot inspect " + path);
+  }
+  if (!S_ISREG(info.st_mode)) {
+    return Error(path + " is not a regular file");
+  }
+  return static_cast<std::uint64_t>(info.st_size);
+}
+
 Status readExactly(int fd, std::span<std::uint8_t> target, std::string_view source) {
   for (std::size_t done = 0; done < target.size();) {
     ssize_t n = ::read(fd, target.data() + done, target.size() - done);

@@ -17,6 +17,9 @@ Result<std::string> readFile(const std::string& path);
 // Reads the rest of an open file; `path` names it in errors.
 Result<std::string> readFile(int fd, const std::string& path);
 
+// The size of the regular file open as `fd`; a folder, FIFO or device is an error naming `path`.
+Result<std::uint64_t> regularFileSize(int fd, const std::string& path);
+
 // Fills `target` from `fd`, through short reads and EINTR; a file that ends first is an error
 // naming `source` and how much it held.
 Status readExactly(int fd, std::span<std::uint8_t> target, std::string_view source);

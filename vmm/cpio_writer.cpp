@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 
+#include "common/bytes.h"
 #include "common/file.h"
 #include "common/unique_fd.h"
 
@@ -20,13 +21,8 @@ namespace tandem::vmm {
 
 namespace {
 
-constexpr const char* kTrailerName = "TRAILER!!!";
 constexpr std::size_t kCopyChunk = 256 * 1024;
 constexpr std::uint32_t kMaxField = std::numeric_limits<std::uint32_t>::max();
-
-std::span<const std::uint8_t> bytesOf(std::string_view text) {
-  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
-}
 
 // The kernel refuses names whose size, NUL included, exceeds PATH_MAX (init/initramfs.c).
 Result<std::string> normalizeName(std::string_view given) {
@@ -45,7 +41,7 @@ Result<std::string> normalizeName(std::string_view given) {
   if (name.size() + 1 > PATH_MAX) {
     return invalid("it is longer than the kernel's PATH_MAX");
   }
-  if (name == kTrailerName) {
+  if (name == kCpioTrailerName) {
     return invalid("it is the end-of-archive marker");
   }
   for (std::size_t start = 0; start <= name.size();) {
@@ -192,21 +188,27 @@ Status CpioWriter::addFileFromPath(std::string_view name, const std::string& hos
     return Error::fromErrno("cannot open " + hostPath);
   }
   UniqueFd file(fd);
-  struct stat st {};
-  if (::fstat(file.get(), &st) != 0) {
-    return Error::fromErrno("cannot inspect " + hostPath);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return Error("cannot add " + hostPath + " to the archive: it is not a regular file");
-  }
+  return addRegularFile(std::move(normalized), file.get(), hostPath, attributes);
+}
+
+Status CpioWriter::addOpenFile(std::string_view name, int fd, const std::string& hostPath,
+                               const CpioAttributes& attributes) {
+  TANDEM_ASSIGN_OR_RETURN(std::string normalized, checkedName(name, attributes));
+  return addRegularFile(std::move(normalized), fd, hostPath, attributes);
+}
+
+Status CpioWriter::addRegularFile(std::string normalized, int fd, const std::string& hostPath,
+                                  const CpioAttributes& attributes) {
+  TANDEM_ASSIGN_OR_RETURN(std::uint64_t size,
+                          regularFileSize(fd, hostPath).context("cannot add to the archive"));
   return addFileFromFd({.name = std::move(normalized),
                         .inode = nextInode_++,
                         .mode = S_IFREG | attributes.permissions,
                         .uid = attributes.uid,
                         .gid = attributes.gid,
                         .mtime = attributes.mtime,
-                        .size = static_cast<std::uint64_t>(st.st_size)},
-                       file.get(), hostPath);
+                        .size = size},
+                       fd, hostPath);
 }
 
 Status CpioWriter::addFileFromFd(const Entry& entry, int fd, const std::string& hostPath) {
@@ -280,7 +282,7 @@ Status CpioWriter::addBlockDevice(std::string_view name, unsigned major, unsigne
 
 Status CpioWriter::finish() {
   // Not counted in entries(): it ends the archive rather than describing a file.
-  return writeHeader({.name = kTrailerName, .links = 1});
+  return writeHeader({.name = kCpioTrailerName, .links = 1});
 }
 
 // A depth-first walk through directory fds, so each entry is looked up relative to a directory

@@ -56,6 +56,8 @@ class FdSink final : public CpioSink {
 };
 
 inline constexpr std::size_t kCpioHeaderBytes = 110;
+// The name of the entry that ends an archive.
+inline constexpr const char* kCpioTrailerName = "TRAILER!!!";
 
 // The most bytes one entry can take: its header, then its name with a NUL and its
 // content, each padded to 4 bytes. Enough to set room aside for an archive before writing it.
@@ -89,6 +91,10 @@ class CpioWriter {
   // than the host file's own.
   Status addFileFromPath(std::string_view name, const std::string& hostPath,
                          const CpioAttributes& attributes);
+  // The same for a regular file already open as `fd`, read from its current offset; `hostPath`
+  // names it in errors.
+  Status addOpenFile(std::string_view name, int fd, const std::string& hostPath,
+                     const CpioAttributes& attributes);
   Status addSymlink(std::string_view name, std::string_view target,
                     const CpioAttributes& attributes);
   Status addCharDevice(std::string_view name, unsigned major, unsigned minor,
@@ -118,6 +124,8 @@ class CpioWriter {
   Status addEntry(const Entry& entry, std::span<const std::uint8_t> content);
   Status addNode(std::string_view name, std::uint32_t type, unsigned major, unsigned minor,
                  const CpioAttributes& attributes);
+  Status addRegularFile(std::string normalized, int fd, const std::string& hostPath,
+                        const CpioAttributes& attributes);
   Status addFileFromFd(const Entry& entry, int fd, const std::string& hostPath);
   Status writeHeader(const Entry& entry);
   Status writePadded(std::span<const std::uint8_t> bytes);

@@ -17,6 +17,7 @@
 #include <set>
 #include <vector>
 
+#include "common/bytes.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
@@ -512,9 +513,7 @@ Status Vm::build() {
   if (!config_.vmlinuxCacheDirectory.empty()) {
     cache.emplace(config_.vmlinuxCacheDirectory);
   }
-  KernelImage image{config_.kernelPath,
-                    {reinterpret_cast<const std::uint8_t*>(kernel.data()), kernel.size()},
-                    cache ? &*cache : nullptr,
+  KernelImage image{config_.kernelPath, bytesOf(kernel), cache ? &*cache : nullptr,
                     KernelFileIdentity::of(kernelInfo)};
   const BytesInitrd noInitrd;
   const InitrdSource& initrd =

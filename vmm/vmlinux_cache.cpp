@@ -25,9 +25,8 @@ std::optional<DecompressedKernel> readEntry(const std::string& entry, std::uint6
     return std::nullopt;
   }
   UniqueFd fd(raw);
-  struct stat info {};
-  if (::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode) ||
-      static_cast<std::uint64_t>(info.st_size) != expectedSize) {
+  auto size = regularFileSize(fd.get(), entry);
+  if (!size || *size != expectedSize) {
     spdlog::debug("{}: not a whole cached vmlinux of {} bytes; decompressing again", entry,
                   expectedSize);
     return std::nullopt;

@@ -1,11 +1,11 @@
 #include "vmm/workload_initrd.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "common/bytes.h"
 #include "common/file.h"
 #include "vmm/cpio_writer.h"
 #include "vmm/guest_protocol.h"
@@ -14,26 +14,10 @@ namespace tandem::vmm {
 namespace {
 
 constexpr const char* kTandemDirectory = "/.tandem";
-constexpr const char* kTrailerName = "TRAILER!!!";
 
 // Archives are concatenated at 4-byte boundaries: the kernel skips the zeros between them.
 std::uint64_t alignedTo4(std::uint64_t bytes) {
   return (bytes + 3) & ~std::uint64_t{3};
-}
-
-Result<std::uint64_t> regularFileSize(int fd, const std::string& path, const char* what) {
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) {
-    return Error::fromErrno(std::string("cannot inspect ") + what + " " + path);
-  }
-  if (!S_ISREG(info.st_mode)) {
-    return Error(std::string(what) + " " + path + " is not a regular file", EINVAL);
-  }
-  return static_cast<std::uint64_t>(info.st_size);
-}
-
-std::span<const std::uint8_t> bytesOf(const std::string& text) {
-  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }
 
 }  // namespace
@@ -45,7 +29,7 @@ Result<WorkloadInitrd> WorkloadInitrd::create(WorkloadInitrdParts parts) {
                             openPath(parts.rootfsArchive, O_RDONLY | O_CLOEXEC));
     TANDEM_ASSIGN_OR_RETURN(
         initrd.rootfsArchiveBytes_,
-        regularFileSize(initrd.rootfsArchive_.get(), parts.rootfsArchive, "the initramfs"));
+        regularFileSize(initrd.rootfsArchive_.get(), parts.rootfsArchive).context("initramfs"));
     initrd.rootfsArchivePath_ = std::move(parts.rootfsArchive);
   } else if (!parts.rootfsDirectory.empty()) {
     VectorSink sink(initrd.packedRootfs_);
@@ -56,9 +40,10 @@ Result<WorkloadInitrd> WorkloadInitrd::create(WorkloadInitrdParts parts) {
     return Error("a microVM needs a root filesystem: give --rootfs DIR or --initramfs FILE",
                  EINVAL);
   }
-  TANDEM_ASSIGN_OR_RETURN(UniqueFd init, openPath(parts.guestInitPath, O_RDONLY | O_CLOEXEC));
-  TANDEM_ASSIGN_OR_RETURN(initrd.guestInitBytes_,
-                          regularFileSize(init.get(), parts.guestInitPath, "tandem's guest init"));
+  TANDEM_ASSIGN_OR_RETURN(initrd.guestInit_, openPath(parts.guestInitPath, O_RDONLY | O_CLOEXEC));
+  TANDEM_ASSIGN_OR_RETURN(
+      initrd.guestInitBytes_,
+      regularFileSize(initrd.guestInit_.get(), parts.guestInitPath).context("tandem's guest init"));
   initrd.guestInitPath_ = std::move(parts.guestInitPath);
   initrd.description_ = std::move(parts.description);
   return initrd;
@@ -68,32 +53,30 @@ std::uint64_t WorkloadInitrd::tandemArchiveMaxBytes() const {
   return cpioEntryMaxBytes(std::strlen(kTandemDirectory), 0) +
          cpioEntryMaxBytes(std::strlen(guest::kInitPath), guestInitBytes_) +
          cpioEntryMaxBytes(std::strlen(guest::kWorkloadPath), description_.size()) +
-         cpioEntryMaxBytes(std::strlen(kTrailerName), 0);
+         cpioEntryMaxBytes(std::strlen(kCpioTrailerName), 0);
 }
 
 std::uint64_t WorkloadInitrd::maxBytes() const {
-  return alignedTo4(rootfsArchiveBytes_ + packedRootfs_.size()) + tandemArchiveMaxBytes();
+  return alignedTo4(rootfsBytes()) + tandemArchiveMaxBytes();
 }
 
 Result<std::uint64_t> WorkloadInitrd::writeTo(std::span<std::uint8_t> target) const {
   if (target.size() < maxBytes()) {
     return Error("the initramfs does not fit the room placed for it", ENOSPC);
   }
-  std::uint64_t rootfsBytes = rootfsArchiveBytes_;
   if (rootfsArchive_) {
     TANDEM_TRY(readExactly(rootfsArchive_.get(), target.first(rootfsArchiveBytes_),
                            "the initramfs " + rootfsArchivePath_));
   } else {
     std::copy(packedRootfs_.begin(), packedRootfs_.end(), target.begin());
-    rootfsBytes = packedRootfs_.size();
   }
-  std::uint64_t offset = alignedTo4(rootfsBytes);
-  std::fill(target.begin() + static_cast<long>(rootfsBytes),
+  std::uint64_t offset = alignedTo4(rootfsBytes());
+  std::fill(target.begin() + static_cast<long>(rootfsBytes()),
             target.begin() + static_cast<long>(offset), 0);
   SpanSink sink(target.subspan(offset));
   CpioWriter extra(sink);
   TANDEM_TRY(extra.addDirectory(kTandemDirectory, {0700}));
-  TANDEM_TRY(extra.addFileFromPath(guest::kInitPath, guestInitPath_, {0700}));
+  TANDEM_TRY(extra.addOpenFile(guest::kInitPath, guestInit_.get(), guestInitPath_, {0700}));
   TANDEM_TRY(extra.addFile(guest::kWorkloadPath, bytesOf(description_), {0600}));
   TANDEM_TRY(extra.finish());
   return offset + sink.written();

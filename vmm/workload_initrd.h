@@ -26,17 +26,21 @@ class WorkloadInitrd final : public InitrdSource {
   static Result<WorkloadInitrd> create(WorkloadInitrdParts parts);
 
   std::uint64_t maxBytes() const override;
-  // Reads the rootfs archive from where create() opened it, so it may be called only once.
+  // Reads the rootfs archive and the guest init from where create() opened them, so it may be
+  // called only once.
   Result<std::uint64_t> writeTo(std::span<std::uint8_t> target) const override;
 
  private:
   WorkloadInitrd() = default;
+  // One of the two is empty: the rootfs is a prebuilt archive or a packed folder.
+  std::uint64_t rootfsBytes() const { return rootfsArchiveBytes_ + packedRootfs_.size(); }
   std::uint64_t tandemArchiveMaxBytes() const;
 
   UniqueFd rootfsArchive_;
   std::string rootfsArchivePath_;
   std::uint64_t rootfsArchiveBytes_ = 0;
   std::vector<std::uint8_t> packedRootfs_;
+  UniqueFd guestInit_;
   std::string guestInitPath_;
   std::uint64_t guestInitBytes_ = 0;
   std::string description_;

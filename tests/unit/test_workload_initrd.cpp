@@ -41,19 +41,28 @@ void expectEntry(const std::string& archive, const std::string& name, const std:
   assert_true(archive.compare(contentAt, content.size(), content) == 0);
 }
 
+// A rootfs archive and a guest init with the given contents, in `dir`.
+WorkloadInitrd fromArchive(const std::string& dir, const std::string& rootfs,
+                           const std::string& init) {
+  writeHostFile(dir + "/rootfs.cpio", rootfs);
+  writeHostFile(dir + "/init", init);
+  auto initrd = WorkloadInitrd::create({.rootfsArchive = dir + "/rootfs.cpio",
+                                        .guestInitPath = dir + "/init",
+                                        .description = kDescription});
+  if (!initrd.ok()) {
+    fail_msg("%s", initrd.error().describe().c_str());
+  }
+  return std::move(initrd).value();
+}
+
 }  // namespace
 
 static void prebuilt_archive_comes_first_then_tandems(void** state) {
   const std::string dir = tempDir(state);
-  // 4n+1 bytes: the second archive must start at the next 4-byte boundary, after zeros.
+  // Not a multiple of 4: the second archive must start at the next 4-byte boundary, after zeros.
   const std::string rootfs = "070701 a stand-in for a rootfs archive";
-  writeHostFile(dir + "/rootfs.cpio", rootfs);
-  writeHostFile(dir + "/init", "#!guest-init");
-  auto initrd = WorkloadInitrd::create({.rootfsArchive = dir + "/rootfs.cpio",
-                                        .guestInitPath = dir + "/init",
-                                        .description = kDescription});
-  assert_true(initrd.ok());
-  std::string bytes = written(*initrd);
+  assert_int_not_equal(rootfs.size() % 4, 0);
+  std::string bytes = written(fromArchive(dir, rootfs, "#!guest-init"));
   assert_true(bytes.compare(0, rootfs.size(), rootfs) == 0);
   std::size_t second = (rootfs.size() + 3) & ~std::size_t{3};
   for (std::size_t i = rootfs.size(); i < second; ++i) {
@@ -87,30 +96,20 @@ static void a_folder_is_packed_as_the_rootfs(void** state) {
 
 static void a_guest_init_that_grows_is_an_error(void** state) {
   const std::string dir = tempDir(state);
-  writeHostFile(dir + "/rootfs.cpio", "rootfs");
-  writeHostFile(dir + "/init", "small");
-  auto initrd = WorkloadInitrd::create({.rootfsArchive = dir + "/rootfs.cpio",
-                                        .guestInitPath = dir + "/init",
-                                        .description = kDescription});
-  assert_true(initrd.ok());
+  WorkloadInitrd initrd = fromArchive(dir, "rootfs", "small");
   writeHostFile(dir + "/init", std::string(4096, 'x'));
-  std::vector<std::uint8_t> room(initrd->maxBytes(), 0);
-  auto length = initrd->writeTo(room);
+  std::vector<std::uint8_t> room(initrd.maxBytes(), 0);
+  auto length = initrd.writeTo(room);
   assert_false(length.ok());
   assert_int_equal(length.error().errnum(), ENOSPC);
 }
 
 static void a_rootfs_archive_that_shrinks_is_an_error(void** state) {
   const std::string dir = tempDir(state);
-  writeHostFile(dir + "/rootfs.cpio", std::string(1000, 'r'));
-  writeHostFile(dir + "/init", "init");
-  auto initrd = WorkloadInitrd::create({.rootfsArchive = dir + "/rootfs.cpio",
-                                        .guestInitPath = dir + "/init",
-                                        .description = kDescription});
-  assert_true(initrd.ok());
+  WorkloadInitrd initrd = fromArchive(dir, std::string(1000, 'r'), "init");
   assert_int_equal(::truncate((dir + "/rootfs.cpio").c_str(), 10), 0);
-  std::vector<std::uint8_t> room(initrd->maxBytes(), 0);
-  auto length = initrd->writeTo(room);
+  std::vector<std::uint8_t> room(initrd.maxBytes(), 0);
+  auto length = initrd.writeTo(room);
   assert_false(length.ok());
   assert_non_null(strstr(length.error().message().c_str(), "rootfs.cpio"));
 }

@@ -4,6 +4,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "common/file.h"
 
 namespace tandem::guest_init {
@@ -39,8 +40,7 @@ Status StdioChannel::write(guest::OutputStream stream, std::span<const std::uint
 
 Status StdioChannel::writeStderrLine(std::string_view text) {
   std::string line = "tandem-guest-init: " + std::string(text) + "\n";
-  return write(guest::OutputStream::kStderr,
-               {reinterpret_cast<const std::uint8_t*>(line.data()), line.size()});
+  return write(guest::OutputStream::kStderr, bytesOf(line));
 }
 
 void StdioChannel::drain() const {
