@@ -8,6 +8,7 @@ packages=(
   meson ninja-build pkg-config g++ libspdlog-dev libfmt-dev libboost-program-options-dev
   nlohmann-json3-dev libseccomp-dev libcap-dev libcmocka-dev
   zlib1g-dev liblzma-dev liblz4-dev libzstd-dev
+  libarchive-dev libacl1-dev libbz2-dev nettle-dev libsqlite3-dev
   # the test rootfs and the tools the tests drive
   busybox-static python3 procps iproute2 util-linux
   # the microVM guest kernel (guest-kernel-config/build.sh): source tarball and its build tools
