@@ -329,8 +329,8 @@ workload_json=$(jq -c -S -n --argjson memory $((memory_mib << 20)) '{
   capAdd: [], capDrop: [], command: ["true"], env: [], gidMappings: [], hostname: "", id: "",
   init: false, isolation: "vm", limits: {cpuMilli: 1000, memory: $memory}, name: "",
   network: "none", readOnlyRootfs: false, removeOnExit: false, rlimits: [], rootfs: "",
-  seccomp: true, tty: false, uidMappings: [], user: {additionalGids: [], gid: 0, uid: 0},
-  workdir: "/"}')
+  rootfsLayers: [], seccomp: true, tty: false, uidMappings: [],
+  user: {additionalGids: [], gid: 0, uid: 0}, workdir: "/"}')
 printf '%s' "$workload_json" >"$rootfs/.tandem/workload.json"
 chmod 0600 "$rootfs/.tandem/workload.json"
 "$mkinitramfs" "$rootfs" "$work/initrd.cpio" >&2

@@ -287,6 +287,7 @@ nlohmann::json toJson(const Workload& w) {
       {"hostname", w.hostname},
       {"user", user},
       {"rootfs", w.rootfs},
+      {"rootfsLayers", w.rootfsLayers},
       {"readOnlyRootfs", w.readOnlyRootfs},
       {"network", toString(w.network)},
       {"tty", w.tty},
@@ -322,6 +323,7 @@ Result<Workload> workloadFromJson(const nlohmann::json& json) {
       getOptional(user, "spec", w.user.spec);
     }
     w.rootfs = json.value("rootfs", "");
+    w.rootfsLayers = json.value("rootfsLayers", std::vector<std::string>{});
     w.readOnlyRootfs = json.value("readOnlyRootfs", false);
     TANDEM_ASSIGN_OR_RETURN(w.network, parseNetworkMode(json.value("network", "none")));
     w.tty = json.value("tty", false);

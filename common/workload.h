@@ -61,6 +61,9 @@ struct Workload {
   std::string hostname;
   User user;
   std::string rootfs;
+  // An image's unpacked layer folders, base first, for a container to stack under its own
+  // writable layer; when set, `rootfs` is unused. (A microVM boots a flattened folder instead.)
+  std::vector<std::string> rootfsLayers;
   bool readOnlyRootfs = false;
   NetworkMode network = NetworkMode::kNone;
   bool tty = false;

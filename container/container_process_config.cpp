@@ -66,7 +66,7 @@ Result<ContainerProcessConfig> parseConfig(const std::string& text) {
     ContainerProcessConfig config;
     TANDEM_ASSIGN_OR_RETURN(config.workload, workloadFromJson(json.at("workload")));
     const auto& rootfs = json.at("rootfs");
-    config.rootfs.image = rootfs.at("image").get<std::string>();
+    config.rootfs.image = rootfs.at("image").get<std::vector<std::string>>();
     config.rootfs.skeleton = rootfs.at("skeleton").get<std::string>();
     config.rootfs.upper = rootfs.at("upper").get<std::string>();
     config.rootfs.work = rootfs.at("work").get<std::string>();

@@ -54,16 +54,18 @@ Status makeDevice(const std::string& root, const DeviceNode& device, bool userNa
 }  // namespace
 
 Status buildRootfs(const RootfsLayout& layout) {
+  std::vector<std::string> lowers = layout.image;
+  lowers.push_back(layout.skeleton);
   TANDEM_ASSIGN_OR_RETURN(std::string options,
-                          overlayOptions({layout.image, layout.skeleton},
-                                         layout.readOnly ? "" : layout.upper, layout.work));
+                          overlayOptions(lowers, layout.readOnly ? "" : layout.upper, layout.work));
   if (layout.userNamespace) {
     // trusted.* xattrs are out of reach in a user namespace; overlayfs keeps its own in user.*.
     options += ",userxattr";
   }
   if (auto status = mountOrError("overlay", layout.merged, "overlay", 0, options); !status) {
-    return std::move(status).error().context("cannot build the root filesystem from " +
-                                             layout.image);
+    return std::move(status).error().context(
+        "cannot build the root filesystem from " + layout.image.front() +
+        (layout.image.size() > 1 ? " and the layers below it" : ""));
   }
   for (const auto& entry : specialMounts(layout.plan)) {
     std::string target = layout.merged + entry.target;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
@@ -11,7 +12,8 @@
 namespace tandem::container {
 
 struct RootfsLayout {
-  std::string image;     // the user's rootfs folder: a lower layer, never written
+  // Read-only lower layers, topmost first: the user's rootfs folder, or an image's layers.
+  std::vector<std::string> image;
   std::string skeleton;  // tandem's folder of empty mount points, the lowest layer
   std::string upper;     // writable layer; empty with --read-only
   std::string work;      // overlayfs work dir beside `upper`

@@ -85,7 +85,7 @@ class StateDirectory {
 
 Result<std::string> resolveRootfs(const std::string& rootfs) {
   if (rootfs.empty()) {
-    return Error("no root filesystem given; pass --rootfs DIR");
+    return Error("no root filesystem given; pass an image or --rootfs DIR");
   }
   char resolved[PATH_MAX];
   if (::realpath(rootfs.c_str(), resolved) == nullptr) {
@@ -225,7 +225,16 @@ Result<UniqueFd> admitContainerProcess(const ContainerProcessConfig& child, pid_
 
 Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& config) {
   TANDEM_TRY(validate(workload));
-  TANDEM_ASSIGN_OR_RETURN(workload.rootfs, resolveRootfs(workload.rootfs));
+  std::vector<std::string> lowerLayers;
+  if (workload.rootfsLayers.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(workload.rootfs, resolveRootfs(workload.rootfs));
+    lowerLayers.push_back(workload.rootfs);
+  } else {
+    for (const auto& layer : workload.rootfsLayers) {
+      TANDEM_ASSIGN_OR_RETURN(std::string resolved, resolveRootfs(layer));
+      lowerLayers.insert(lowerLayers.begin(), resolved);
+    }
+  }
   TANDEM_ASSIGN_OR_RETURN(auto capabilities,
                           resolveCapabilities(workload.capAdd, workload.capDrop));
   std::vector<sock_filter> seccompProgram;
@@ -248,7 +257,7 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
   std::string stateDir = config.stateRoot + "/containers/" + workload.id;
   StateDirectory state(stateDir);
   std::optional<Janitor> janitor;
-  RootfsLayout rootfs{workload.rootfs,      skeleton,
+  RootfsLayout rootfs{lowerLayers,          skeleton,
                       stateDir + "/upper",  stateDir + "/work",
                       stateDir + "/rootfs", workload.readOnlyRootfs,
                       userNamespace,        {ownNetwork, true}};

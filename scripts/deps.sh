@@ -8,9 +8,9 @@ packages=(
   meson ninja-build pkg-config g++ libspdlog-dev libfmt-dev libboost-program-options-dev
   nlohmann-json3-dev libseccomp-dev libcap-dev libcmocka-dev
   zlib1g-dev liblzma-dev liblz4-dev libzstd-dev
-  libarchive-dev libacl1-dev libbz2-dev nettle-dev libsqlite3-dev
+  libarchive-dev libacl1-dev libbz2-dev nettle-dev libsqlite3-dev libcurl4-openssl-dev
   # the test rootfs and the tools the tests drive
-  busybox-static python3 procps iproute2 util-linux
+  busybox-static python3 procps iproute2 util-linux docker-registry skopeo umoci openssl
   # the microVM guest kernel (guest-kernel-config/build.sh): source tarball and its build tools
   linux-source-6.1 make gcc binutils flex bison bc libelf-dev libssl-dev xz-utils lz4
   # the emulated KVM host (tools/kvm-host): QEMU TCG, and what builds its initramfs

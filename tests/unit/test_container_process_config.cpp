@@ -18,7 +18,14 @@ static void round_trips_every_field(void**) {
   config.workload.hostname = "box";
   config.workload.tty = true;
   config.workload.limits.memoryBytes = 64u << 20;
-  config.rootfs = {"/img", "/skel", "/s/upper", "/s/work", "/s/rootfs", true, true, {false, true}};
+  config.rootfs = {{"/img/top", "/img/base"},
+                   "/skel",
+                   "/s/upper",
+                   "/s/work",
+                   "/s/rootfs",
+                   true,
+                   true,
+                   {false, true}};
   config.capabilities = {0, 5, 21};
   config.seccompProgram = {{0x20, 0, 0, 4}, {0x15, 1, 2, 0xc000003e}, {0x06, 0, 0, 0x7fff0000}};
   config.ownNetwork = false;
@@ -36,6 +43,8 @@ static void round_trips_every_field(void**) {
   assert_true(parsed->workload.tty);
   assert_int_equal(*parsed->workload.limits.memoryBytes, 64u << 20);
   assert_string_equal(parsed->rootfs.merged.c_str(), "/s/rootfs");
+  assert_int_equal(parsed->rootfs.image.size(), 2);
+  assert_string_equal(parsed->rootfs.image[1].c_str(), "/img/base");
   assert_true(parsed->rootfs.readOnly);
   assert_false(parsed->rootfs.plan.ownNetworkNamespace);
   assert_true(parsed->capabilities == config.capabilities);

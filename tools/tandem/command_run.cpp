@@ -12,6 +12,7 @@
 #include "container/runtime.h"
 #include "scheduler/isolation_policy.h"
 #include "tools/tandem/commands.h"
+#include "tools/tandem/image_workload.h"
 #include "vmm/vm_backend.h"
 
 namespace po = boost::program_options;
@@ -21,10 +22,14 @@ namespace tandem::cli {
 namespace {
 
 po::options_description runOptions() {
-  po::options_description options("tandem run [OPTIONS] [--] COMMAND [ARG...]");
+  po::options_description options(
+      "tandem run [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
+      "tandem run [OPTIONS] --rootfs DIR|--initramfs FILE [--] COMMAND [ARG...]");
   options.add_options()("help,h", "show this help")(
       "isolation", po::value<std::string>()->default_value("auto"), "container, vm or auto")(
       "rootfs", po::value<std::string>(), "root filesystem folder (never modified)")(
+      "entrypoint", po::value<std::string>(),
+      "replace the image's entrypoint (\"\" for none); the image's Cmd is dropped too")(
       "name", po::value<std::string>(), "a name for the workload")(
       "memory,m", po::value<std::string>(), "memory limit, e.g. 32M")(
       "memory-swap", po::value<std::string>(),
@@ -135,7 +140,6 @@ Result<Workload> workloadFromOptions(const po::variables_map& vm) {
     }
   }
   w.command = many<std::string>(vm, "command");
-  TANDEM_TRY(validate(w));
   return w;
 }
 
@@ -158,6 +162,38 @@ Result<vmm::VmBackendConfig> vmConfigFromOptions(const po::variables_map& vm) {
   return config;
 }
 
+// Where the options end: the index of "--" or of the first word that is neither an option nor
+// an option's value. An option's value is the next word unless given as --name=value or -xVALUE.
+std::size_t firstOperand(const std::vector<std::string>& args,
+                         const po::options_description& options) {
+  auto takesValue = [&](const std::string& name) {
+    const po::option_description* option = options.find_nothrow(name, false);
+    return option != nullptr && option->semantic()->max_tokens() > 0;
+  };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& word = args[i];
+    if (word == "--" || word.size() < 2 || word[0] != '-') {
+      return i;
+    }
+    if (word.starts_with("--")) {
+      if (word.find('=') == std::string::npos && takesValue(word.substr(2))) {
+        ++i;
+      }
+      continue;
+    }
+    // A cluster of short flags, "-it": only its last letter may take the next word as value.
+    for (std::size_t letter = 1; letter < word.size(); ++letter) {
+      if (takesValue(std::string("-") + word[letter])) {
+        if (letter + 1 == word.size()) {
+          ++i;
+        }
+        break;
+      }
+    }
+  }
+  return args.size();
+}
+
 int fail(const Error& error) {
   std::cerr << "tandem: " << error.describe() << "\n";
   return kExitRuntimeError;
@@ -166,10 +202,15 @@ int fail(const Error& error) {
 }  // namespace
 
 int runCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
-  // Everything after "--" is the workload's, even when it looks like an option.
-  auto separator = std::find(args.begin(), args.end(), "--");
-  std::vector<std::string> ours(args.begin(), separator);
   po::options_description options = runOptions();
+  // Everything after "--", or from the first word that is not an option (the image, or the
+  // command with --rootfs), is the workload's, even when it looks like an option: docker run's
+  // rule, so that `tandem run busybox sh -c ...` passes -c to sh.
+  auto separator = args.begin() + static_cast<std::ptrdiff_t>(firstOperand(args, options));
+  std::vector<std::string> ours(args.begin(), separator);
+  if (separator != args.end() && *separator == "--") {
+    ++separator;
+  }
   po::positional_options_description positional;
   positional.add("command", -1);
   po::variables_map vm;
@@ -185,7 +226,7 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
   }
   if (separator != args.end()) {
     auto command = many<std::string>(vm, "command");
-    command.insert(command.end(), separator + 1, args.end());
+    command.insert(command.end(), separator, args.end());
     vm.erase("command");
     vm.insert({"command", po::variable_value(command, false)});
   }
@@ -197,6 +238,35 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
   auto workload = workloadFromOptions(vm);
   if (!workload) {
     return fail(workload.error());
+  }
+  // Without a rootfs folder or an initramfs, the first word names an image, as in docker run.
+  std::optional<ImageWorkload> image;
+  if (!vm.count("rootfs") && !vm.count("initramfs")) {
+    if (workload->command.empty()) {
+      return fail(Error("tandem run needs an image, or --rootfs DIR and a command"));
+    }
+    auto found = ImageWorkload::find(global.stateRoot, workload->command.front());
+    if (!found) {
+      return fail(found.error());
+    }
+    image.emplace(std::move(*found));
+    image::RunOverrides given;
+    given.args.assign(workload->command.begin() + 1, workload->command.end());
+    if (vm.count("entrypoint")) {
+      std::string entrypoint = vm["entrypoint"].as<std::string>();
+      given.entrypoint =
+          entrypoint.empty() ? std::vector<std::string>{} : std::vector<std::string>{entrypoint};
+    }
+    given.workdirGiven = vm.count("workdir") > 0;
+    given.userGiven = vm.count("user") > 0;
+    if (auto status = image->applyDefaults(given, *workload); !status) {
+      return fail(status.error());
+    }
+  } else if (vm.count("entrypoint")) {
+    return fail(Error("--entrypoint applies to images; with --rootfs, give the command itself"));
+  }
+  if (auto status = validate(*workload); !status) {
+    return fail(status.error());
   }
 
   auto vmConfig = vmConfigFromOptions(vm);
@@ -211,6 +281,11 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
     return fail(choice.error());
   }
   spdlog::info("isolation {}", choice->reason);
+  if (image) {
+    if (auto status = image->prepareRootfs(choice->level, *workload); !status) {
+      return fail(status.error());
+    }
+  }
   IsolationBackend& backend = choice->level == Isolation::kVm
                                   ? static_cast<IsolationBackend&>(vmBackend)
                                   : static_cast<IsolationBackend&>(containerBackend);

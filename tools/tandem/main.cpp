@@ -14,7 +14,11 @@ constexpr const char* kUsage =
     "usage: tandem [--log-level LEVEL] [--state-root DIR] COMMAND [ARGS...]\n"
     "\n"
     "commands:\n"
-    "  run    run a workload to completion (tandem run --help for its options)\n";
+    "  run     run a workload to completion (tandem run --help for its options)\n"
+    "  images  list the stored images\n"
+    "  rmi     remove images\n"
+    "  load    import an OCI image layout or a docker save archive\n"
+    "  image   ls, rm, inspect, prune, load\n";
 
 struct Verb {
   const char* name;
@@ -23,6 +27,10 @@ struct Verb {
 
 constexpr Verb kVerbs[] = {
     {"run", tandem::cli::runCommand},
+    {"images", tandem::cli::imagesCommand},
+    {"rmi", tandem::cli::rmiCommand},
+    {"load", tandem::cli::loadCommand},
+    {"image", tandem::cli::imageCommand},
     {"container-process", tandem::cli::containerProcessCommand},
 };
 

@@ -1,0 +1,48 @@
+// Authentication against one repository of one registry (distribution spec, "token
+// authentication" as docker/distribution documents it): requests go out with whatever
+// Authorization the last challenge earned; a 401 is answered by fetching a bearer token from the
+// challenge's realm, or by switching to basic credentials, and the token is kept per scope for
+// the rest of the run.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/registry/auth_challenge.h"
+#include "common/registry/credentials.h"
+#include "common/registry/http_get.h"
+#include "common/result.h"
+
+namespace tandem::registry {
+
+// The token request URL: realm?service=...&scope=..., the values percent-encoded.
+std::string tokenUrl(const AuthChallenge& challenge, std::string_view scope);
+
+// The token in a token server's JSON answer: "token", or OAuth2's "access_token".
+Result<std::string> tokenFromResponse(std::string_view json, std::string_view url);
+
+class RegistryAuth {
+ public:
+  RegistryAuth(std::string repository, std::optional<Credentials> credentials, TlsOptions tls)
+      : repository_(std::move(repository)),
+        credentials_(std::move(credentials)),
+        tls_(std::move(tls)) {}
+
+  // "Authorization: ..." to send, or empty before any challenge.
+  const std::string& header() const { return header_; }
+  // Answers a 401's WWW-Authenticate; `url` is the request that got it, for errors.
+  Status answer(std::string_view wwwAuthenticate, std::string_view url);
+
+ private:
+  Status answerBearer(const AuthChallenge& challenge);
+
+  std::string repository_;
+  std::optional<Credentials> credentials_;
+  TlsOptions tls_;
+  std::string header_;
+  std::map<std::string, std::string> tokens_;  // scope -> bearer token
+};
+
+}  // namespace tandem::registry

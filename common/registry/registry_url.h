@@ -1,0 +1,40 @@
+// Where a registry's distribution API lives (OCI distribution spec, "API"): the scheme and host to
+// talk to for a reference's registry, and the manifest and blob URLs under /v2/.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/image/digest.h"
+
+namespace tandem::registry {
+
+struct RegistryEndpoint {
+  std::string scheme;  // "https", or "http" when told the registry is insecure
+  std::string host;    // host[:port] as it goes in a URL
+  // A loopback registry is tried over https first and, if what answers does not speak TLS,
+  // over plain http, as docker does for registries it treats as insecure: a local registry
+  // serving TLS (with --ca-cert) keeps working, and nothing off the machine can downgrade it.
+  bool plainHttpFallback = false;
+
+  std::string baseUrl() const { return scheme + "://" + host; }
+};
+
+// Docker Hub's name, docker.io, is served by registry-1.docker.io.
+inline constexpr std::string_view kDockerHubHost = "registry-1.docker.io";
+
+// Whether host[:port] is localhost, 127.0.0.0/8 or [::1]: docker treats those registries as
+// insecure without being told, since nothing off the machine can intercept them.
+bool isLoopbackRegistry(std::string_view hostPort);
+
+// https, or http when `insecure`; a loopback registry may fall back to http.
+RegistryEndpoint registryEndpoint(std::string_view registry, bool insecure);
+
+// /v2/<repository>/manifests/<tag or digest>
+std::string manifestUrl(const RegistryEndpoint& endpoint, std::string_view repository,
+                        std::string_view reference);
+// /v2/<repository>/blobs/<digest>
+std::string blobUrl(const RegistryEndpoint& endpoint, std::string_view repository,
+                    const image::Digest& digest);
+
+}  // namespace tandem::registry

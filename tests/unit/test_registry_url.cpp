@@ -1,0 +1,62 @@
+#include "common/image/reference.h"
+#include "common/registry/registry_url.h"
+#include "tests/unit/unit_test.h"
+
+using tandem::image::Digest;
+using tandem::image::parseReference;
+using tandem::registry::blobUrl;
+using tandem::registry::isLoopbackRegistry;
+using tandem::registry::manifestUrl;
+using tandem::registry::registryEndpoint;
+
+static void docker_hub_maps_to_registry_1(void**) {
+  auto reference = parseReference("busybox");
+  assert_true(reference.ok());
+  auto endpoint = registryEndpoint(reference->registry, false);
+  assert_string_equal(endpoint.scheme.c_str(), "https");
+  assert_false(endpoint.plainHttpFallback);
+  assert_string_equal(manifestUrl(endpoint, reference->repository, reference->tag).c_str(),
+                      "https://registry-1.docker.io/v2/library/busybox/manifests/latest");
+}
+
+static void keeps_ports_and_paths(void**) {
+  auto endpoint = registryEndpoint("registry.example:5000", false);
+  Digest digest = Digest::ofText("x");
+  assert_string_equal(
+      blobUrl(endpoint, "org/team/app", digest).c_str(),
+      ("https://registry.example:5000/v2/org/team/app/blobs/" + digest.text()).c_str());
+  assert_string_equal(
+      manifestUrl(endpoint, "org/app", digest.text()).c_str(),
+      ("https://registry.example:5000/v2/org/app/manifests/" + digest.text()).c_str());
+}
+
+static void insecure_means_plain_http(void**) {
+  auto endpoint = registryEndpoint("registry.example:5000", true);
+  assert_string_equal(endpoint.baseUrl().c_str(), "http://registry.example:5000");
+  assert_false(endpoint.plainHttpFallback);
+}
+
+static void loopback_may_fall_back_to_http(void**) {
+  for (const char* host :
+       {"localhost:5000", "localhost", "127.0.0.1:5000", "127.1.2.3", "[::1]:5000", "[::1]"}) {
+    assert_true(isLoopbackRegistry(host));
+    auto endpoint = registryEndpoint(host, false);
+    assert_string_equal(endpoint.scheme.c_str(), "https");
+    assert_true(endpoint.plainHttpFallback);
+  }
+  for (const char* host :
+       {"128.0.0.1:5000", "localhost.example.com", "example.com:5000", "[::2]:5000", "10.0.0.1"}) {
+    assert_false(isLoopbackRegistry(host));
+    assert_false(registryEndpoint(host, false).plainHttpFallback);
+  }
+}
+
+int main() {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(docker_hub_maps_to_registry_1),
+      cmocka_unit_test(keeps_ports_and_paths),
+      cmocka_unit_test(insecure_means_plain_http),
+      cmocka_unit_test(loopback_may_fall_back_to_http),
+  };
+  return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
