@@ -382,6 +382,23 @@ Result<std::vector<ImageRecord>> ImageIndex::listImages() {
   return images;
 }
 
+Status ImageIndex::addTag(const Digest& id, const Reference& reference) {
+  if (reference.tag.empty()) {
+    return Error("cannot tag an image as \"" + reference.text() +
+                 "\": it names a digest; give a tag, as in " + reference.name() + ":latest");
+  }
+  TANDEM_ASSIGN_OR_RETURN(SqliteTransaction transaction, SqliteTransaction::write(db_));
+  TANDEM_ASSIGN_OR_RETURN(auto image, load(id.text()));
+  if (!image) {
+    return Error("no image " + id.shortId() + " in the store; `tandem images` lists them", ENOENT);
+  }
+  TANDEM_ASSIGN_OR_RETURN(SqliteStatement upsertTag, db_.prepare(R"sql(
+    INSERT INTO tags (name, image_id) VALUES (?1, ?2)
+    ON CONFLICT (name) DO UPDATE SET image_id = excluded.image_id)sql"));
+  TANDEM_TRY(upsertTag.bind(1, tagName(reference)).bind(2, id.text()).run());
+  return transaction.commit();
+}
+
 Result<Digest> ImageIndex::untag(const Reference& reference) {
   if (reference.tag.empty()) {
     return Error("cannot untag \"" + reference.text() + "\": it names a digest, not a tag");

@@ -130,6 +130,9 @@ class ImageIndex {
   // Newest first.
   Result<std::vector<ImageRecord>> listImages();
 
+  // Gives a stored image the tag `reference` names (docker tag); a tag held by another image
+  // moves here, as registerImage moves it.
+  Status addTag(const Digest& id, const Reference& reference);
   // Removes one tag and answers the image it named; the image stays, untagged.
   Result<Digest> untag(const Reference& reference);
   // As `docker rmi <id>`: an image tagged in more than one repository is refused unless

@@ -45,7 +45,7 @@ struct BlobJob {
   Descriptor descriptor;
   std::size_t row = 0;
   std::optional<BlobWriter> writer;
-  std::unique_ptr<HttpGet> get;
+  std::unique_ptr<HttpRequest> get;
   int failures = 0;
   int unauthorized = 0;
   Clock::time_point notBefore{};
@@ -60,7 +60,7 @@ class Puller {
         store_(store),
         display_(display),
         endpoint_(registryEndpoint(reference.registry, options.insecure)),
-        auth_(reference.repository, options.credentials, options.tls) {}
+        auth_(repositoryScope(reference.repository, "pull"), options.credentials, options.tls) {}
 
   Result<PullResult> run();
 
@@ -90,7 +90,7 @@ Result<Document> Puller::fetchManifest(const std::string& tagOrDigest) {
     if (!auth_.header().empty()) {
       headers.push_back(auth_.header());
     }
-    TANDEM_ASSIGN_OR_RETURN(auto get, HttpGet::create(url, headers, options_.tls));
+    TANDEM_ASSIGN_OR_RETURN(auto get, HttpRequest::create(url, headers, options_.tls));
     get->collect(image::kMaxDocumentBytes);
     switch (get->finish(get->perform())) {
       case HttpOutcome::kOk: {
@@ -104,7 +104,7 @@ Result<Document> Puller::fetchManifest(const std::string& tagOrDigest) {
           return get->error().context("the registry refused access to " + reference_.name() +
                                       "; check the credentials and that the image exists");
         }
-        TANDEM_TRY(auth_.answer(get->wwwAuthenticate(), url));
+        TANDEM_TRY(auth_.answer(get->wwwAuthenticate(), get->what()));
         break;
       case HttpOutcome::kRetryable:
         if (++failures > kTransferRetries) {
@@ -164,8 +164,8 @@ Status Puller::startBlob(BlobJob& job, CURLM* multi, std::map<CURL*, BlobJob*>& 
     headers.push_back(auth_.header());
   }
   TANDEM_ASSIGN_OR_RETURN(
-      job.get, HttpGet::create(blobUrl(endpoint_, reference_.repository, blob.digest), headers,
-                               options_.tls));
+      job.get, HttpRequest::create(blobUrl(endpoint_, reference_.repository, blob.digest), headers,
+                                   options_.tls));
   BlobJob* self = &job;
   TANDEM_TRY(job.get->streamTo(*job.writer, [this, self](std::uint64_t bytes) {
     transferred_ += bytes;
@@ -181,7 +181,7 @@ Status Puller::startBlob(BlobJob& job, CURLM* multi, std::map<CURL*, BlobJob*>& 
 }
 
 Status Puller::finishBlob(BlobJob& job, HttpOutcome outcome, std::deque<BlobJob*>& pending) {
-  std::unique_ptr<HttpGet> get = std::move(job.get);
+  std::unique_ptr<HttpRequest> get = std::move(job.get);
   switch (outcome) {
     case HttpOutcome::kOk:
       return commitBlob(job);
@@ -190,7 +190,7 @@ Status Puller::finishBlob(BlobJob& job, HttpOutcome outcome, std::deque<BlobJob*
       if (++job.unauthorized > 2) {
         return get->error().context("the registry refused access to the blob");
       }
-      TANDEM_TRY(auth_.answer(get->wwwAuthenticate(), get->url()));
+      TANDEM_TRY(auth_.answer(get->wwwAuthenticate(), get->what()));
       pending.push_front(&job);
       return okStatus();
     case HttpOutcome::kRetryable:

@@ -13,7 +13,7 @@
 #include "common/image/oci.h"
 #include "common/image/reference.h"
 #include "common/registry/credentials.h"
-#include "common/registry/http_get.h"
+#include "common/registry/http_request.h"
 #include "common/registry/progress_display.h"
 #include "common/result.h"
 

@@ -1,6 +1,8 @@
 #include "common/registry/registry_auth.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 namespace tandem::registry {
 
@@ -25,6 +27,20 @@ std::string percentEncode(std::string_view text) {
   return out;
 }
 
+// A scope's space-separated entries ("repository:a:pull repository:b:pull").
+std::vector<std::string_view> scopeEntries(std::string_view scope) {
+  std::vector<std::string_view> entries;
+  std::size_t start = 0;
+  while (start < scope.size()) {
+    std::size_t end = std::min(scope.find(' ', start), scope.size());
+    if (end > start) {
+      entries.push_back(scope.substr(start, end - start));
+    }
+    start = end + 1;
+  }
+  return entries;
+}
+
 }  // namespace
 
 std::string tokenUrl(const AuthChallenge& challenge, std::string_view scope) {
@@ -34,10 +50,27 @@ std::string tokenUrl(const AuthChallenge& challenge, std::string_view scope) {
     url += separator + std::string("service=") + percentEncode(service->second);
     separator = '&';
   }
-  if (!scope.empty()) {
-    url += separator + std::string("scope=") + percentEncode(scope);
+  for (std::string_view entry : scopeEntries(scope)) {
+    url += separator + std::string("scope=") + percentEncode(entry);
+    separator = '&';
   }
   return url;
+}
+
+std::string repositoryScope(std::string_view repository, std::string_view actions) {
+  return "repository:" + std::string(repository) + ":" + std::string(actions);
+}
+
+std::string mergeScopes(std::string_view challenged, std::string_view wanted) {
+  std::string merged(challenged);
+  std::vector<std::string_view> present = scopeEntries(challenged);
+  for (std::string_view entry : scopeEntries(wanted)) {
+    if (std::find(present.begin(), present.end(), entry) == present.end()) {
+      merged += (merged.empty() ? "" : " ") + std::string(entry);
+      present.push_back(entry);
+    }
+  }
+  return merged;
 }
 
 Result<std::string> tokenFromResponse(std::string_view json, std::string_view url) {
@@ -54,45 +87,45 @@ Result<std::string> tokenFromResponse(std::string_view json, std::string_view ur
                " answered without a \"token\" or \"access_token\" field");
 }
 
-Status RegistryAuth::answer(std::string_view wwwAuthenticate, std::string_view url) {
+Status RegistryAuth::answer(std::string_view wwwAuthenticate, std::string_view request) {
+  std::string url(request);
   if (wwwAuthenticate.empty()) {
-    return Error("GET " + std::string(url) +
+    return Error(url +
                  ": HTTP 401 without a WWW-Authenticate header, so there is no way to log in");
   }
   TANDEM_ASSIGN_OR_RETURN(auto challenges, parseAuthChallenges(wwwAuthenticate));
   for (const AuthChallenge& challenge : challenges) {
     if (challenge.scheme == "bearer") {
-      return answerBearer(challenge).context("GET " + std::string(url));
+      return answerBearer(challenge).context(url);
     }
   }
   for (const AuthChallenge& challenge : challenges) {
     if (challenge.scheme == "basic") {
       if (!credentials_) {
-        return Error("GET " + std::string(url) +
+        return Error(url +
                      ": the registry wants a user name and password; pass --creds USER:PASS or "
                      "log in with `docker login`");
       }
       std::string basic = "Authorization: Basic " +
                           base64Encode(credentials_->username + ":" + credentials_->password);
       if (basic == header_) {
-        return Error("GET " + std::string(url) +
-                     ": the registry refused the credentials (HTTP 401); check them");
+        return Error(url + ": the registry refused the credentials (HTTP 401); check them");
       }
       header_ = std::move(basic);
       return okStatus();
     }
   }
-  return Error("GET " + std::string(url) + ": the registry asks for authentication by \"" +
-               challenges.front().scheme + "\", which tandem does not speak");
+  return Error(url + ": the registry asks for authentication by \"" + challenges.front().scheme +
+               "\", which tandem does not speak");
 }
 
 Status RegistryAuth::answerBearer(const AuthChallenge& challenge) {
   if (!challenge.params.contains("realm")) {
     return Error("the registry's Bearer challenge names no realm to get a token from");
   }
-  std::string scope = "repository:" + repository_ + ":pull";
+  std::string scope = scope_;
   if (auto asked = challenge.params.find("scope"); asked != challenge.params.end()) {
-    scope = asked->second;
+    scope = mergeScopes(asked->second, scope_);
   }
   // A cached token that earned a 401 has expired or lacks the scope: fetch a fresh one.
   if (auto cached = tokens_.find(scope);
@@ -101,7 +134,7 @@ Status RegistryAuth::answerBearer(const AuthChallenge& challenge) {
     return okStatus();
   }
   std::string url = tokenUrl(challenge, scope);
-  TANDEM_ASSIGN_OR_RETURN(auto get, HttpGet::create(url, {"Accept: application/json"}, tls_));
+  TANDEM_ASSIGN_OR_RETURN(auto get, HttpRequest::create(url, {"Accept: application/json"}, tls_));
   get->collect(kMaxTokenResponse);
   if (credentials_) {
     TANDEM_TRY(get->basicAuth(credentials_->username, credentials_->password));

@@ -51,4 +51,47 @@ std::string blobUrl(const RegistryEndpoint& endpoint, std::string_view repositor
   return endpoint.baseUrl() + "/v2/" + std::string(repository) + "/blobs/" + digest.text();
 }
 
+std::string uploadStartUrl(const RegistryEndpoint& endpoint, std::string_view repository) {
+  return endpoint.baseUrl() + "/v2/" + std::string(repository) + "/blobs/uploads/";
+}
+
+std::string mountUrl(const RegistryEndpoint& endpoint, std::string_view repository,
+                     const image::Digest& digest, std::string_view fromRepository) {
+  // A digest's colon and a repository's slashes are legal in a query (RFC 3986 section 3.4).
+  return uploadStartUrl(endpoint, repository) + "?mount=" + digest.text() +
+         "&from=" + std::string(fromRepository);
+}
+
+std::string resolveLocation(std::string_view requestUrl, std::string_view location) {
+  if (location.find("://") != std::string_view::npos) {
+    return std::string(location);
+  }
+  std::size_t schemeEnd = requestUrl.find("://");
+  if (schemeEnd == std::string_view::npos) {
+    return std::string(location);
+  }
+  if (location.starts_with("//")) {
+    return std::string(requestUrl.substr(0, schemeEnd + 1)) + std::string(location);
+  }
+  std::size_t pathStart = requestUrl.find('/', schemeEnd + 3);
+  std::string_view origin = requestUrl.substr(0, pathStart);
+  if (location.starts_with('/')) {
+    return std::string(origin) + std::string(location);
+  }
+  std::string_view path = pathStart == std::string_view::npos ? "/" : requestUrl.substr(pathStart);
+  path = path.substr(0, path.find_first_of("?#"));
+  return std::string(origin) + std::string(path.substr(0, path.rfind('/') + 1)) +
+         std::string(location);
+}
+
+std::string uploadCompleteUrl(std::string_view uploadLocation, const image::Digest& digest) {
+  std::string url(uploadLocation.substr(0, uploadLocation.find('#')));
+  char separator = url.find('?') == std::string::npos ? '?' : '&';
+  if (url.back() == '?' || url.back() == '&') {
+    separator = '\0';
+  }
+  std::string query = "digest=" + digest.text();
+  return separator == '\0' ? url + query : url + separator + query;
+}
+
 }  // namespace tandem::registry

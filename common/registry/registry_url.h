@@ -37,4 +37,19 @@ std::string manifestUrl(const RegistryEndpoint& endpoint, std::string_view repos
 std::string blobUrl(const RegistryEndpoint& endpoint, std::string_view repository,
                     const image::Digest& digest);
 
+// POST here opens a blob upload (distribution spec, "Pushing blobs"):
+// /v2/<repository>/blobs/uploads/
+std::string uploadStartUrl(const RegistryEndpoint& endpoint, std::string_view repository);
+// POST here asks the registry to link a blob it holds in `fromRepository` instead ("Mounting a
+// blob from another repository"): 201 when it did, 202 with an ordinary upload when it did not.
+std::string mountUrl(const RegistryEndpoint& endpoint, std::string_view repository,
+                     const image::Digest& digest, std::string_view fromRepository);
+
+// The URL a Location header names, resolved against the request that got it (RFC 3986 section
+// 5.2 for the forms registries send: absolute, scheme-relative, absolute path, relative path).
+std::string resolveLocation(std::string_view requestUrl, std::string_view location);
+
+// The upload's closing PUT: its location with digest=<digest> added to whatever query it has.
+std::string uploadCompleteUrl(std::string_view uploadLocation, const image::Digest& digest);
+
 }  // namespace tandem::registry

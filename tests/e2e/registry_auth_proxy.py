@@ -6,6 +6,11 @@ credentials; manifests are proxied to a real registry, and blob GETs are redirec
 "storage" port that refuses any request carrying an Authorization header, as object storage
 would, so a client that leaks the registry's token across the redirect fails.
 
+Pushes (HEAD, POST, PUT) are proxied too, but only with a token issued for the scope
+"repository:test/app:pull,push": a challenge to a HEAD asks for pull alone, as
+docker/distribution's does, so a client must ask for push itself. The upload Locations the
+registry answers with come back relative, as some registries send them.
+
 With "flaky" as a sixth argument, the storage port breaks the first download of every blob
 half way, closing the connection, to exercise a client's retry and resume.
 
@@ -23,6 +28,8 @@ port, storage_port, backend, creds, log_path = (int(sys.argv[1]), int(sys.argv[2
                                                  sys.argv[3], sys.argv[4], sys.argv[5])
 TOKEN = "t0ken-for-test"
 SCOPE = "repository:test/app:pull"
+PUSH_TOKEN = "push-t0ken-for-test"
+PUSH_SCOPE = "repository:test/app:pull,push"
 flaky = len(sys.argv) > 6 and sys.argv[6] == "flaky"
 broken = set()
 lock = threading.Lock()
@@ -55,6 +62,36 @@ def forward(handler, url, extra_headers, cut=False):
     handler.wfile.write(body)
 
 
+def encoded(scope):
+    return scope.replace(":", "%3A").replace("/", "%2F").replace(",", "%2C")
+
+
+def forward_write(handler):
+    length = int(handler.headers.get("Content-Length", 0))
+    body = handler.rfile.read(length) if length else None
+    headers = {}
+    if handler.headers.get("Content-Type"):
+        headers["Content-Type"] = handler.headers["Content-Type"]
+    request = urllib.request.Request(backend + handler.path, data=body, headers=headers,
+                                     method=handler.command)
+    try:
+        answer = urllib.request.urlopen(request)
+    except urllib.error.HTTPError as error:
+        answer = error
+    data = answer.read()
+    handler.send_response(answer.status)
+    for name in ("Content-Type", "Docker-Content-Digest", "Docker-Upload-UUID", "Range"):
+        if answer.headers.get(name):
+            handler.send_header(name, answer.headers[name])
+    if answer.headers.get("Location"):
+        location = answer.headers["Location"]
+        handler.send_header("Location", location[location.find("/v2/"):])
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(data)
+
+
 class Registry(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -75,9 +112,12 @@ class Registry(http.server.BaseHTTPRequestHandler):
             if self.headers.get("Authorization") != expected:
                 log("token refused")
                 return self.reply(401, {"details": "bad credentials"})
-            if "scope=" + SCOPE.replace(":", "%3A").replace("/", "%2F") not in self.path:
+            if "scope=" + encoded(SCOPE) not in self.path:
                 log("token with a wrong scope: " + self.path)
                 return self.reply(400, {"details": "wrong scope"})
+            if "scope=" + encoded(PUSH_SCOPE) in self.path:
+                log("push token issued")
+                return self.reply(200, {"access_token": PUSH_TOKEN, "expires_in": 300})
             log("token issued")
             return self.reply(200, {"access_token": TOKEN, "expires_in": 300})
         if self.headers.get("Authorization") != "Bearer " + TOKEN:
@@ -93,6 +133,27 @@ class Registry(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         forward(self, backend + self.path, {"Accept": self.headers.get("Accept", "")})
+
+    def write_allowed(self, scope, tokens):
+        if self.headers.get("Authorization") in ["Bearer " + token for token in tokens]:
+            return True
+        log("%s %s challenged for %s" % (self.command, self.path, scope))
+        challenge = ('Bearer realm="http://127.0.0.1:%d/token",service="test registry",'
+                     'scope="%s"' % (port, scope))
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.reply(401, {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
+                   [("WWW-Authenticate", challenge)])
+        return False
+
+    def do_HEAD(self):
+        if self.write_allowed(SCOPE, [TOKEN, PUSH_TOKEN]):
+            forward_write(self)
+
+    def do_POST(self):
+        if self.write_allowed(PUSH_SCOPE, [PUSH_TOKEN]):
+            forward_write(self)
+
+    do_PUT = do_POST
 
 
 def answer_is_large(path):

@@ -12,31 +12,8 @@ for tool in docker-registry skopeo umoci openssl python3 sha256sum busybox; do
   command -v "$tool" >/dev/null || skip "needs $tool (scripts/deps.sh installs it)"
 done
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# start_registry NAME PORT [TLS_LINES]: a registry on 127.0.0.1:PORT storing under SCRATCH/NAME.
-start_registry() {
-  local name=$1 port=$2 tls=${3:-}
-  mkdir -p "$SCRATCH/$name"
-  cat >"$SCRATCH/$name.yml" <<CONFIG
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $SCRATCH/$name
-http:
-  addr: 127.0.0.1:$port
-$tls
-CONFIG
-  docker-registry serve "$SCRATCH/$name.yml" >"$SCRATCH/$name.log" 2>&1 &
-  local pid=$!
-  at_exit kill "$pid"
-  until_true 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null ||
-    skip "docker-registry did not start on 127.0.0.1:$port: $(tail -3 "$SCRATCH/$name.log")"
-}
+# shellcheck source=registry_lib.sh
+source "$(dirname "$0")/registry_lib.sh"
 
 # pull ARGS...: runs tandem-registry pull; sets status, out (stdout) and err (stderr).
 pull() {

@@ -223,6 +223,31 @@ void tag_moves_to_the_newer_image(void** state) {
   assert_true((tagTexts(*old) == std::vector<std::string>{"app:again", "app:stable"}));
 }
 
+void add_tag_names_a_stored_image(void** state) {
+  BlobStore store = storeIn(state);
+  ImageIndex index = indexIn(state);
+  ImageRegistration first = makeImage(store, "first", {"a"}, {"app:1"});
+  ImageRegistration second = makeImage(store, "second", {"b"}, {"other:1"});
+  valueOf(index.registerImage(first, store));
+  valueOf(index.registerImage(second, store));
+
+  assert_true(index.addTag(first.config, referenceOf("localhost:5000/app:2")).ok());
+  auto tagged = valueOf(index.findByReference(referenceOf("localhost:5000/app:2")));
+  assert_true(tagged.has_value() && tagged->id == first.config);
+
+  // A tag another image holds moves, as registerImage moves it.
+  assert_true(index.addTag(second.config, referenceOf("app:1")).ok());
+  auto moved = valueOf(index.findByReference(referenceOf("app:1")));
+  assert_true(moved.has_value() && moved->id == second.config);
+
+  auto missing = index.addTag(Digest::ofText("no such image"), referenceOf("app:3"));
+  assert_false(missing.ok());
+  assert_int_equal(missing.error().errnum(), ENOENT);
+  auto pinned = index.addTag(first.config, referenceOf("app@sha256:" + std::string(64, 'a')));
+  assert_false(pinned.ok());
+  expectMentions(pinned.error(), "names a digest");
+}
+
 void ids_resolve_by_prefix(void** state) {
   BlobStore store = storeIn(state);
   ImageIndex index = indexIn(state);
@@ -454,6 +479,7 @@ int main() {
       cmocka_unit_test_setup_teardown(missing_blob_refuses_the_whole_image, makeTempDir,
                                       removeTempDir),
       cmocka_unit_test_setup_teardown(tag_moves_to_the_newer_image, makeTempDir, removeTempDir),
+      cmocka_unit_test_setup_teardown(add_tag_names_a_stored_image, makeTempDir, removeTempDir),
       cmocka_unit_test_setup_teardown(ids_resolve_by_prefix, makeTempDir, removeTempDir),
       cmocka_unit_test_setup_teardown(remove_follows_docker_rmi, makeTempDir, removeTempDir),
       cmocka_unit_test_setup_teardown(gc_frees_only_unreferenced_blobs, makeTempDir, removeTempDir),

@@ -3,7 +3,9 @@
 #include "tests/unit/unit_test.h"
 
 using tandem::registry::AuthChallenge;
+using tandem::registry::mergeScopes;
 using tandem::registry::parseAuthChallenges;
+using tandem::registry::repositoryScope;
 using tandem::registry::tokenFromResponse;
 using tandem::registry::tokenUrl;
 
@@ -70,6 +72,27 @@ static void builds_token_url(void**) {
       "https://auth.example/token?service=reg%20x&scope=repository%3Alib%2Fapp%3Apull");
   AuthChallenge withQuery{"bearer", {{"realm", "https://auth.example/t?a=b"}}};
   assert_string_equal(tokenUrl(withQuery, "s").c_str(), "https://auth.example/t?a=b&scope=s");
+  // Token servers read one scope parameter per entry.
+  AuthChallenge bare{"bearer", {{"realm", "https://a.example/t"}}};
+  assert_string_equal(tokenUrl(bare, "repository:a:pull,push repository:b:pull").c_str(),
+                      "https://a.example/t?scope=repository%3Aa%3Apull%2Cpush"
+                      "&scope=repository%3Ab%3Apull");
+}
+
+static void merges_wanted_scopes_into_the_challenged(void**) {
+  assert_string_equal(repositoryScope("lib/app", "pull,push").c_str(),
+                      "repository:lib/app:pull,push");
+  // A HEAD's challenge asks for pull; the token must also cover the push that follows.
+  assert_string_equal(mergeScopes("repository:a:pull", "repository:a:pull,push").c_str(),
+                      "repository:a:pull repository:a:pull,push");
+  assert_string_equal(mergeScopes("repository:a:pull", "repository:a:pull").c_str(),
+                      "repository:a:pull");
+  assert_string_equal(mergeScopes("", "repository:a:pull repository:b:pull").c_str(),
+                      "repository:a:pull repository:b:pull");
+  assert_string_equal(
+      mergeScopes("repository:b:pull repository:a:push", "repository:a:push repository:b:pull")
+          .c_str(),
+      "repository:b:pull repository:a:push");
 }
 
 static void reads_token_answers(void**) {
@@ -90,6 +113,7 @@ int main() {
       cmocka_unit_test(reads_several_challenges),
       cmocka_unit_test(rejects_broken_headers),
       cmocka_unit_test(builds_token_url),
+      cmocka_unit_test(merges_wanted_scopes_into_the_challenged),
       cmocka_unit_test(reads_token_answers),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

@@ -1,11 +1,12 @@
 #include <string>
 
-#include "common/registry/pull_progress.h"
+#include "common/registry/transfer_progress.h"
 #include "tests/unit/unit_test.h"
 
 using tandem::image::Digest;
 using tandem::registry::humanBytes;
-using tandem::registry::PullProgress;
+using tandem::registry::TransferDirection;
+using tandem::registry::TransferProgress;
 
 static void formats_sizes_like_docker(void**) {
   assert_string_equal(humanBytes(0).c_str(), "0B");
@@ -15,7 +16,7 @@ static void formats_sizes_like_docker(void**) {
 }
 
 static void renders_terminal_rows(void**) {
-  PullProgress progress;
+  TransferProgress progress;
   Digest a = Digest::ofText("a");
   Digest b = Digest::ofText("b");
   Digest c = Digest::ofText("c");
@@ -38,7 +39,7 @@ static void renders_terminal_rows(void**) {
 }
 
 static void cuts_rows_to_the_terminal_width(void**) {
-  PullProgress progress;
+  TransferProgress progress;
   auto row = progress.add(Digest::ofText("a"), 2000);
   progress.started(row, 0);
   std::string frame = progress.renderTerminal(30);
@@ -47,7 +48,7 @@ static void cuts_rows_to_the_terminal_width(void**) {
 }
 
 static void plain_lines_say_start_resume_and_end(void**) {
-  PullProgress progress;
+  TransferProgress progress;
   Digest a = Digest::ofText("a");
   auto row = progress.add(a, 4000);
   progress.started(row, 0);
@@ -67,8 +68,35 @@ static void plain_lines_say_start_resume_and_end(void**) {
   assert_non_null(strstr(progress.plainLine(reused).c_str(), ": Already exists\n"));
 }
 
+static void push_rows_speak_docker_push(void**) {
+  TransferProgress progress(TransferDirection::kPush);
+  Digest a = Digest::ofText("a");
+  Digest b = Digest::ofText("b");
+  Digest c = Digest::ofText("c");
+  Digest d = Digest::ofText("d");
+  auto rowA = progress.add(a, 2000);
+  auto rowB = progress.add(b, 100);
+  auto rowC = progress.add(c, 50);
+  progress.add(d, 10);
+  progress.started(rowA, 0);
+  progress.advanced(rowA, 1000);
+  progress.alreadyExists(rowB);
+  progress.mounted(rowC, "test/base");
+  std::string expected = a.shortId() +
+                         ": Pushing [====================>                   ] 1.0kB/2.0kB\n" +
+                         b.shortId() + ": Layer already exists\n" + c.shortId() +
+                         ": Mounted from test/base\n" + d.shortId() + ": Preparing\n";
+  assert_string_equal(progress.renderTerminal(200).c_str(), expected.c_str());
+  assert_string_equal(progress.plainLine(rowA).c_str(),
+                      (a.shortId() + ": pushing 2000 bytes\n").c_str());
+  progress.completed(rowA);
+  assert_string_equal(progress.plainLine(rowA).c_str(),
+                      (a.shortId() + ": Pushed (2000 bytes)\n").c_str());
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(push_rows_speak_docker_push),
       cmocka_unit_test(formats_sizes_like_docker),
       cmocka_unit_test(renders_terminal_rows),
       cmocka_unit_test(cuts_rows_to_the_terminal_width),

@@ -1,6 +1,7 @@
 // tandem-registry: pulls an image from an OCI registry into tandem's blob store and prints what
-// the caller needs to register it. A separate, dynamically linked program: tandem itself is
-// static and cannot link libcurl, and this keeps TLS and HTTP out of the runtime's process.
+// the caller needs to register it, or pushes a stored image to a registry. A separate, dynamically
+// linked program: tandem itself is static and cannot link libcurl, and this keeps TLS and HTTP out
+// of the runtime's process.
 #include <unistd.h>
 
 #include <charconv>
@@ -17,6 +18,7 @@
 #include "common/registry/credentials.h"
 #include "common/registry/curl_handles.h"
 #include "common/registry/image_pull.h"
+#include "common/registry/image_push.h"
 #include "common/registry/progress_display.h"
 #include "common/result.h"
 
@@ -41,12 +43,22 @@ constexpr const char* kUsage =
     "  --ca-cert     a CA bundle that signed the registry's certificate\n"
     "  --creds       credentials; default: those in $DOCKER_CONFIG or ~/.docker/config.json\n"
     "  --jobs        how many blobs to download at once (default 3)\n"
-    "  --register    also register the image and its tag in DIR/index.db\n";
+    "  --register    also register the image and its tag in DIR/index.db\n"
+    "\n"
+    "usage: tandem-registry push [--store DIR] [--insecure] [--ca-cert FILE] [--creds USER:PASS]\n"
+    "                            [--jobs N] IMAGE DESTINATION\n"
+    "\n"
+    "Pushes IMAGE (an id or a reference the store under DIR knows) to DESTINATION: the blobs\n"
+    "the repository lacks, linked from another repository of the same registry when the image\n"
+    "came from one, then the manifest exactly as stored, so the image keeps its digest. Prints\n"
+    "one JSON object on stdout: reference, manifestDigest, blobsPushed, blobsSkipped and\n"
+    "bytesTransferred.\n";
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
 struct Arguments {
+  std::string command;  // pull or push
   std::string store = std::string(image::kDefaultStoreRoot);
   std::optional<std::string> platform;
   bool insecure = false;
@@ -54,14 +66,16 @@ struct Arguments {
   std::optional<std::string> creds;
   std::size_t jobs = kDefaultPullJobs;
   bool registerImage = false;
-  std::string reference;
+  std::string reference;    // what to pull, or the image to push
+  std::string destination;  // push only
 };
 
 Result<Arguments> parseArguments(int argc, char** argv) {
   Arguments args;
-  if (argc < 2 || std::string_view(argv[1]) != "pull") {
-    return Error("the only command is pull");
+  if (argc < 2 || (std::string_view(argv[1]) != "pull" && std::string_view(argv[1]) != "push")) {
+    return Error("the commands are pull and push");
   }
+  args.command = argv[1];
   std::vector<std::string> operands;
   for (int i = 2; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -73,7 +87,7 @@ Result<Arguments> parseArguments(int argc, char** argv) {
     };
     if (arg == "--store") {
       TANDEM_ASSIGN_OR_RETURN(args.store, value());
-    } else if (arg == "--platform") {
+    } else if (arg == "--platform" && args.command == "pull") {
       TANDEM_ASSIGN_OR_RETURN(args.platform, value());
     } else if (arg == "--insecure") {
       args.insecure = true;
@@ -81,7 +95,7 @@ Result<Arguments> parseArguments(int argc, char** argv) {
       TANDEM_ASSIGN_OR_RETURN(args.caCert, value());
     } else if (arg == "--creds") {
       TANDEM_ASSIGN_OR_RETURN(args.creds, value());
-    } else if (arg == "--register") {
+    } else if (arg == "--register" && args.command == "pull") {
       args.registerImage = true;
     } else if (arg == "--jobs") {
       TANDEM_ASSIGN_OR_RETURN(std::string text, value());
@@ -95,6 +109,14 @@ Result<Arguments> parseArguments(int argc, char** argv) {
     } else {
       operands.emplace_back(arg);
     }
+  }
+  if (args.command == "push") {
+    if (operands.size() != 2) {
+      return Error("push takes IMAGE and DESTINATION");
+    }
+    args.reference = operands[0];
+    args.destination = operands[1];
+    return args;
   }
   if (operands.size() != 1) {
     return Error("pull takes one REFERENCE");
@@ -150,6 +172,33 @@ Status pull(const Arguments& args) {
   return okStatus();
 }
 
+Status push(const Arguments& args) {
+  TANDEM_ASSIGN_OR_RETURN(image::Reference destination, image::parseReference(args.destination));
+  PushOptions options;
+  options.insecure = args.insecure;
+  options.tls.caCert = args.caCert;
+  options.jobs = args.jobs;
+  if (args.creds) {
+    TANDEM_ASSIGN_OR_RETURN(options.credentials, parseCredentials(*args.creds));
+  } else {
+    TANDEM_ASSIGN_OR_RETURN(options.credentials, lookupCredentials(destination.registry));
+  }
+  TANDEM_ASSIGN_OR_RETURN(image::BlobStore store, image::BlobStore::create(args.store));
+  TANDEM_ASSIGN_OR_RETURN(image::ImageIndex index, image::ImageIndex::open(store.root()));
+  TANDEM_ASSIGN_OR_RETURN(auto found, index.find(args.reference));
+  if (!found) {
+    return Error("no image \"" + args.reference + "\" in " + store.root() +
+                     " (tandem images lists them; tandem pull or tandem load adds one)",
+                 ENOENT);
+  }
+  TANDEM_TRY(initCurl());
+  ProgressDisplay display(STDERR_FILENO, ::isatty(STDERR_FILENO) == 1, TransferDirection::kPush);
+  TANDEM_ASSIGN_OR_RETURN(PushResult pushed,
+                          pushImage(*found, destination, options, store, display));
+  std::printf("%s\n", pushResultJson(pushed).c_str());
+  return okStatus();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -165,7 +214,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tandem-registry: %s\n%s", args.error().message().c_str(), kUsage);
     return kExitUsage;
   }
-  if (auto status = pull(*args); !status) {
+  if (auto status = args->command == "push" ? push(*args) : pull(*args); !status) {
     std::fprintf(stderr, "tandem-registry: %s\n", status.error().describe().c_str());
     return kExitFailure;
   }

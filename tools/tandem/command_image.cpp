@@ -14,6 +14,7 @@
 #include "common/process.h"
 #include "common/size.h"
 #include "tools/tandem/commands.h"
+#include "tools/tandem/verb_options.h"
 
 namespace po = boost::program_options;
 
@@ -25,11 +26,6 @@ using image::BlobStore;
 using image::ImageIndex;
 using image::ImageRecord;
 
-int fail(const Error& error) {
-  std::cerr << "tandem: " << error.describe() << "\n";
-  return kExitRuntimeError;
-}
-
 struct Store {
   BlobStore blobs;
   ImageIndex index;
@@ -39,24 +35,6 @@ Result<Store> openStore(const GlobalOptions& global) {
   TANDEM_ASSIGN_OR_RETURN(BlobStore blobs, BlobStore::create(global.stateRoot));
   TANDEM_ASSIGN_OR_RETURN(ImageIndex index, ImageIndex::open(global.stateRoot));
   return Store{std::move(blobs), std::move(index)};
-}
-
-// Parses a verb's options; answers an exit code when the verb should stop here (help, error).
-std::optional<int> parse(const std::vector<std::string>& args,
-                         const po::options_description& options,
-                         const po::positional_options_description& positional,
-                         po::variables_map& vm) {
-  try {
-    po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return fail(Error(std::string(e.what()) + "; see --help"));
-  }
-  if (vm.count("help")) {
-    std::cout << options << "\n";
-    return 0;
-  }
-  return std::nullopt;
 }
 
 std::string ago(std::int64_t seconds) {
@@ -90,7 +68,7 @@ int listImages(const GlobalOptions& global, const std::vector<std::string>& args
       "digests", po::bool_switch(), "show manifest digests")("no-trunc", po::bool_switch(),
                                                              "full image ids");
   po::variables_map vm;
-  if (auto code = parse(args, options, {}, vm)) {
+  if (auto code = parseVerbOptions(args, options, {}, vm)) {
     return *code;
   }
   auto store = openStore(global);
@@ -153,7 +131,7 @@ int removeImages(const GlobalOptions& global, const std::vector<std::string>& ar
   po::positional_options_description positional;
   positional.add("image", -1);
   po::variables_map vm;
-  if (auto code = parse(args, options, positional, vm)) {
+  if (auto code = parseVerbOptions(args, options, positional, vm)) {
     return *code;
   }
   if (!vm.count("image")) {
@@ -231,7 +209,7 @@ int inspectImages(const GlobalOptions& global, const std::vector<std::string>& a
   po::positional_options_description positional;
   positional.add("image", -1);
   po::variables_map vm;
-  if (auto code = parse(args, options, positional, vm)) {
+  if (auto code = parseVerbOptions(args, options, positional, vm)) {
     return *code;
   }
   if (!vm.count("image")) {
@@ -259,7 +237,7 @@ int pruneImages(const GlobalOptions& global, const std::vector<std::string>& arg
   po::options_description options("tandem image prune: remove what no image uses");
   options.add_options()("help,h", "show this help");
   po::variables_map vm;
-  if (auto code = parse(args, options, {}, vm)) {
+  if (auto code = parseVerbOptions(args, options, {}, vm)) {
     return *code;
   }
   auto store = openStore(global);
@@ -289,7 +267,7 @@ int unpackImageCommand(const GlobalOptions& global, const std::vector<std::strin
   po::positional_options_description positional;
   positional.add("image", 1).add("target", 1);
   po::variables_map vm;
-  if (auto code = parse(args, options, positional, vm)) {
+  if (auto code = parseVerbOptions(args, options, positional, vm)) {
     return *code;
   }
   if (!vm.count("image") || !vm.count("target")) {
@@ -320,7 +298,7 @@ int loadImages(const GlobalOptions& global, const std::vector<std::string>& args
       "OS/ARCH[/VARIANT] to take from a multi-platform "
       "image (default: this host's)");
   po::variables_map vm;
-  if (auto code = parse(args, options, {}, vm)) {
+  if (auto code = parseVerbOptions(args, options, {}, vm)) {
     return *code;
   }
   if (!vm.count("input")) {

@@ -13,6 +13,8 @@
 #include "scheduler/isolation_policy.h"
 #include "tools/tandem/commands.h"
 #include "tools/tandem/image_workload.h"
+#include "tools/tandem/registry_client.h"
+#include "tools/tandem/verb_options.h"
 #include "vmm/vm_backend.h"
 
 namespace po = boost::program_options;
@@ -31,6 +33,8 @@ po::options_description runOptions() {
       "entrypoint", po::value<std::string>(),
       "replace the image's entrypoint (\"\" for none); the image's Cmd is dropped too")(
       "name", po::value<std::string>(), "a name for the workload")(
+      "pull", po::value<std::string>()->default_value("missing"),
+      "pull the image first: missing (when the store lacks it), always or never")(
       "memory,m", po::value<std::string>(), "memory limit, e.g. 32M")(
       "memory-swap", po::value<std::string>(),
       "memory plus swap limit, or -1 for unlimited swap (default: no swap)")(
@@ -194,9 +198,35 @@ std::size_t firstOperand(const std::vector<std::string>& args,
   return args.size();
 }
 
-int fail(const Error& error) {
-  std::cerr << "tandem: " << error.describe() << "\n";
-  return kExitRuntimeError;
+enum class PullPolicy { kMissing, kAlways, kNever };
+
+Result<PullPolicy> parsePullPolicy(const std::string& text) {
+  if (text == "missing") return PullPolicy::kMissing;
+  if (text == "always") return PullPolicy::kAlways;
+  if (text == "never") return PullPolicy::kNever;
+  return Error("--pull takes missing, always or never, not \"" + text + "\"");
+}
+
+// The stored image a run names, pulled first as the policy says. What a pull prints goes to
+// stderr, as docker's does, so the workload's stdout stays its own.
+Result<ImageWorkload> findOrPull(const std::string& stateRoot, const std::string& imageText,
+                                 PullPolicy policy) {
+  PullRequest pull;
+  pull.reference = imageText;
+  if (policy == PullPolicy::kAlways) {
+    TANDEM_TRY(pullAndRegister(stateRoot, pull, std::cerr));
+    return ImageWorkload::find(stateRoot, imageText);
+  }
+  auto found = ImageWorkload::find(stateRoot, imageText);
+  if (found || policy == PullPolicy::kNever || found.error().errnum() != ENOENT) {
+    if (!found && policy == PullPolicy::kNever) {
+      return Error(found.error().message() + "; --pull never forbids pulling it", ENOENT);
+    }
+    return found;
+  }
+  std::cerr << "Unable to find image '" << imageText << "' locally\n";
+  TANDEM_TRY(pullAndRegister(stateRoot, pull, std::cerr));
+  return ImageWorkload::find(stateRoot, imageText);
 }
 
 }  // namespace
@@ -245,7 +275,11 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
     if (workload->command.empty()) {
       return fail(Error("tandem run needs an image, or --rootfs DIR and a command"));
     }
-    auto found = ImageWorkload::find(global.stateRoot, workload->command.front());
+    auto policy = parsePullPolicy(vm["pull"].as<std::string>());
+    if (!policy) {
+      return fail(policy.error());
+    }
+    auto found = findOrPull(global.stateRoot, workload->command.front(), *policy);
     if (!found) {
       return fail(found.error());
     }

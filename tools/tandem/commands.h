@@ -16,6 +16,9 @@ int imagesCommand(const GlobalOptions& global, const std::vector<std::string>& a
 int rmiCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int loadCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int imageCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
+int pullCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
+int pushCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
+int tagCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int containerProcessCommand(const GlobalOptions& global, const std::vector<std::string>& args,
                             char** argv);
 

@@ -3,6 +3,7 @@
 #include "common/file.h"
 #include "common/image/image_rootfs.h"
 #include "common/image/oci.h"
+#include "tools/tandem/embedded_image.h"
 
 namespace tandem::cli {
 
@@ -11,6 +12,9 @@ Result<ImageWorkload> ImageWorkload::find(const std::string& stateRoot,
   TANDEM_ASSIGN_OR_RETURN(image::BlobStore blobs, image::BlobStore::create(stateRoot));
   TANDEM_ASSIGN_OR_RETURN(image::ImageIndex index, image::ImageIndex::open(stateRoot));
   TANDEM_ASSIGN_OR_RETURN(auto found, index.find(imageText));
+  if (!found) {
+    TANDEM_ASSIGN_OR_RETURN(found, loadEmbeddedImage(imageText, blobs, index));
+  }
   if (!found) {
     return Error("no image \"" + imageText + "\" in " + stateRoot +
                      " (tandem images lists them; tandem load adds one)",

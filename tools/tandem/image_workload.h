@@ -16,7 +16,8 @@ namespace tandem::cli {
 
 class ImageWorkload {
  public:
-  // Finds `imageText` (a reference or an id) in the store under `stateRoot`.
+  // Finds `imageText` (a reference or an id) in the store under `stateRoot`, loading the
+  // embedded busybox image first when that is what it names and the store lacks it.
   static Result<ImageWorkload> find(const std::string& stateRoot, const std::string& imageText);
 
   // Fills the workload's command, env, workdir and user from the image where the user gave none.

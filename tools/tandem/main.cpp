@@ -18,6 +18,9 @@ constexpr const char* kUsage =
     "  images  list the stored images\n"
     "  rmi     remove images\n"
     "  load    import an OCI image layout or a docker save archive\n"
+    "  pull    pull an image from a registry into the store\n"
+    "  push    push a stored image to a registry\n"
+    "  tag     give a stored image another name\n"
     "  image   ls, rm, inspect, prune, load\n";
 
 struct Verb {
@@ -31,6 +34,9 @@ constexpr Verb kVerbs[] = {
     {"rmi", tandem::cli::rmiCommand},
     {"load", tandem::cli::loadCommand},
     {"image", tandem::cli::imageCommand},
+    {"pull", tandem::cli::pullCommand},
+    {"push", tandem::cli::pushCommand},
+    {"tag", tandem::cli::tagCommand},
     {"container-process", tandem::cli::containerProcessCommand},
 };
 

@@ -1,7 +1,10 @@
-#include "common/registry/http_get.h"
+#include "common/registry/http_request.h"
 
+#include <unistd.h>
 #include <cctype>
 #include <charconv>
+
+#include <cerrno>
 #include <nlohmann/json.hpp>
 
 namespace tandem::registry {
@@ -52,11 +55,13 @@ Status setOption(CURL* easy, CURLoption option, T value) {
 
 }  // namespace
 
-Result<std::unique_ptr<HttpGet>> HttpGet::create(std::string url,
-                                                 const std::vector<std::string>& headers,
-                                                 const TlsOptions& tls) {
+Result<std::unique_ptr<HttpRequest>> HttpRequest::create(std::string url,
+                                                         const std::vector<std::string>& headers,
+                                                         const TlsOptions& tls,
+                                                         std::string method) {
   TANDEM_ASSIGN_OR_RETURN(CurlEasy easy, makeCurlEasy());
-  std::unique_ptr<HttpGet> get(new HttpGet(std::move(url), std::move(easy)));
+  std::unique_ptr<HttpRequest> get(
+      new HttpRequest(std::move(url), std::move(method), std::move(easy)));
   for (const std::string& line : headers) {
     TANDEM_TRY(get->headers_.append(line));
   }
@@ -66,7 +71,8 @@ Result<std::unique_ptr<HttpGet>> HttpGet::create(std::string url,
   // Blob GETs are redirected to object storage. curl >= 7.58 does not carry a custom
   // Authorization header to another host (or, since 7.83, port or scheme) unless
   // CURLOPT_UNRESTRICTED_AUTH is set, which it is not.
-  TANDEM_TRY(setOption(h, CURLOPT_FOLLOWLOCATION, 1L));
+  bool reads = get->method_ == "GET" || get->method_ == "HEAD";
+  TANDEM_TRY(setOption(h, CURLOPT_FOLLOWLOCATION, reads ? 1L : 0L));
   TANDEM_TRY(setOption(h, CURLOPT_MAXREDIRS, 10L));
   TANDEM_TRY(setOption(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"));
   TANDEM_TRY(setOption(h, CURLOPT_HTTPHEADER, get->headers_.get()));
@@ -76,17 +82,27 @@ Result<std::unique_ptr<HttpGet>> HttpGet::create(std::string url,
   TANDEM_TRY(setOption(h, CURLOPT_LOW_SPEED_LIMIT, 1L));
   TANDEM_TRY(setOption(h, CURLOPT_LOW_SPEED_TIME, kStallSeconds));
   TANDEM_TRY(setOption(h, CURLOPT_USERAGENT, "tandem-registry/0.1"));
-  TANDEM_TRY(setOption(h, CURLOPT_HEADERFUNCTION, &HttpGet::onHeaderLine));
+  TANDEM_TRY(setOption(h, CURLOPT_HEADERFUNCTION, &HttpRequest::onHeaderLine));
   TANDEM_TRY(setOption(h, CURLOPT_HEADERDATA, get.get()));
-  TANDEM_TRY(setOption(h, CURLOPT_WRITEFUNCTION, &HttpGet::onBody));
+  TANDEM_TRY(setOption(h, CURLOPT_WRITEFUNCTION, &HttpRequest::onBody));
   TANDEM_TRY(setOption(h, CURLOPT_WRITEDATA, get.get()));
   if (!tls.caCert.empty()) {
     TANDEM_TRY(setOption(h, CURLOPT_CAINFO, tls.caCert.c_str()));
   }
+  if (get->method_ == "HEAD") {
+    TANDEM_TRY(setOption(h, CURLOPT_NOBODY, 1L));
+  } else if (get->method_ == "POST") {
+    // A POST without a body still needs Content-Length: 0, which curl sends for empty fields.
+    TANDEM_TRY(setOption(h, CURLOPT_POSTFIELDS, ""));
+    TANDEM_TRY(setOption(h, CURLOPT_POSTFIELDSIZE, 0L));
+  } else if (get->method_ != "GET") {
+    TANDEM_TRY(setOption(h, CURLOPT_CUSTOMREQUEST, get->method_.c_str()));
+  }
   return get;
 }
 
-Status HttpGet::streamTo(image::BlobWriter& writer, std::function<void(std::uint64_t)> onBytes) {
+Status HttpRequest::streamTo(image::BlobWriter& writer,
+                             std::function<void(std::uint64_t)> onBytes) {
   writer_ = &writer;
   onBytes_ = std::move(onBytes);
   rangeStart_ = writer.size();
@@ -97,26 +113,86 @@ Status HttpGet::streamTo(image::BlobWriter& writer, std::function<void(std::uint
   return okStatus();
 }
 
-Status HttpGet::basicAuth(const std::string& username, const std::string& password) {
+Status HttpRequest::uploadFrom(int fd, std::uint64_t size,
+                               std::function<void(std::uint64_t)> onBytes) {
+  uploadFd_ = fd;
+  uploadLeft_ = size;
+  onSent_ = std::move(onBytes);
+  CURL* h = easy_.get();
+  TANDEM_TRY(setOption(h, CURLOPT_UPLOAD, 1L));
+  TANDEM_TRY(setOption(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(size)));
+  TANDEM_TRY(setOption(h, CURLOPT_READFUNCTION, &HttpRequest::onUpload));
+  TANDEM_TRY(setOption(h, CURLOPT_READDATA, this));
+  // CURLOPT_UPLOAD means PUT unless told otherwise.
+  return setOption(h, CURLOPT_CUSTOMREQUEST, method_.c_str());
+}
+
+Status HttpRequest::uploadBytes(std::string bytes) {
+  uploadBytes_ = std::move(bytes);
+  std::uint64_t size = uploadBytes_.size();
+  return uploadFrom(-1, size, nullptr);
+}
+
+std::size_t HttpRequest::onUpload(char* data, std::size_t size, std::size_t count, void* self) {
+  return static_cast<HttpRequest*>(self)->upload(data, size * count);
+}
+
+std::size_t HttpRequest::upload(char* data, std::size_t capacity) {
+  std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(capacity, uploadLeft_));
+  if (want == 0) {
+    return 0;
+  }
+  std::size_t got = 0;
+  if (uploadFd_ < 0) {
+    std::size_t offset = uploadBytes_.size() - static_cast<std::size_t>(uploadLeft_);
+    uploadBytes_.copy(data, want, offset);
+    got = want;
+  } else {
+    ssize_t n;
+    do {
+      n = ::read(uploadFd_, data, want);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+      sinkError_ = n < 0 ? Error::fromErrno("cannot read the blob being uploaded")
+                         : Error("the blob being uploaded ended " + std::to_string(uploadLeft_) +
+                                 " bytes early; it changed while tandem read it");
+      return CURL_READFUNC_ABORT;
+    }
+    got = static_cast<std::size_t>(n);
+  }
+  uploadLeft_ -= got;
+  if (onSent_) {
+    onSent_(got);
+  }
+  return got;
+}
+
+Status HttpRequest::basicAuth(const std::string& username, const std::string& password) {
   TANDEM_TRY(setOption(easy_.get(), CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC)));
   TANDEM_TRY(setOption(easy_.get(), CURLOPT_USERNAME, username.c_str()));
   return setOption(easy_.get(), CURLOPT_PASSWORD, password.c_str());
 }
 
-std::size_t HttpGet::onHeaderLine(char* data, std::size_t size, std::size_t count, void* self) {
-  return static_cast<HttpGet*>(self)->header(std::string_view(data, size * count));
+std::size_t HttpRequest::onHeaderLine(char* data, std::size_t size, std::size_t count, void* self) {
+  return static_cast<HttpRequest*>(self)->header(std::string_view(data, size * count));
 }
 
-std::size_t HttpGet::onBody(char* data, std::size_t size, std::size_t count, void* self) {
-  return static_cast<HttpGet*>(self)->body(std::string_view(data, size * count));
+std::size_t HttpRequest::onBody(char* data, std::size_t size, std::size_t count, void* self) {
+  return static_cast<HttpRequest*>(self)->body(std::string_view(data, size * count));
 }
 
-std::size_t HttpGet::header(std::string_view line) {
+std::size_t HttpRequest::header(std::string_view line) {
   // Each response of a redirect chain starts with its status line; only the last one counts.
   if (line.starts_with("HTTP/")) {
     contentType_.clear();
     contentRange_.clear();
     wwwAuthenticate_.clear();
+    location_.clear();
+    dockerContentDigest_.clear();
+  } else if (startsWithNoCase(line, "location:")) {
+    location_ = trim(line.substr(9));
+  } else if (startsWithNoCase(line, "docker-content-digest:")) {
+    dockerContentDigest_ = trim(line.substr(22));
   } else if (startsWithNoCase(line, "content-type:")) {
     contentType_ = trim(line.substr(13));
   } else if (startsWithNoCase(line, "content-range:")) {
@@ -129,7 +205,7 @@ std::size_t HttpGet::header(std::string_view line) {
   return line.size();
 }
 
-bool HttpGet::startBody() {
+bool HttpRequest::startBody() {
   bodyStarted_ = true;
   curl_easy_getinfo(easy_.get(), CURLINFO_RESPONSE_CODE, &status_);
   if (status_ < 200 || status_ >= 300) {
@@ -163,7 +239,7 @@ bool HttpGet::startBody() {
   return true;
 }
 
-std::size_t HttpGet::body(std::string_view bytes) {
+std::size_t HttpRequest::body(std::string_view bytes) {
   if (!bodyStarted_ && !startBody()) {
     return 0;  // curl ends the transfer with CURLE_WRITE_ERROR
   }
@@ -192,7 +268,7 @@ std::size_t HttpGet::body(std::string_view bytes) {
   return bytes.size();
 }
 
-std::string HttpGet::registryMessage() const {
+std::string HttpRequest::registryMessage() const {
   auto json = nlohmann::json::parse(body_, nullptr, /*allow_exceptions=*/false);
   if (json.is_object()) {
     auto errors = json.find("errors");
@@ -214,30 +290,30 @@ std::string HttpGet::registryMessage() const {
   return "";
 }
 
-HttpOutcome HttpGet::finish(CURLcode code) {
+HttpOutcome HttpRequest::finish(CURLcode code) {
   code_ = code;
   if (status_ == 0) {
     curl_easy_getinfo(easy_.get(), CURLINFO_RESPONSE_CODE, &status_);
   }
   if (sinkError_) {
-    error_ = sinkError_->context("GET " + url_);
+    error_ = sinkError_->context(what());
     return HttpOutcome::kFailed;
   }
   if (code != CURLE_OK) {
     std::string detail = curlError_[0] != '\0' ? curlError_ : curl_easy_strerror(code);
     if (isTlsError(code)) {
-      error_ = Error("GET " + url_ + ": TLS failed: " + detail +
+      error_ = Error(what() + ": TLS failed: " + detail +
                      "; if the registry's certificate is signed by a private CA, pass "
                      "--ca-cert FILE, or --insecure if it serves plain HTTP");
       return HttpOutcome::kFailed;
     }
-    error_ = Error("GET " + url_ + ": " + detail);
+    error_ = Error(what() + ": " + detail);
     return HttpOutcome::kRetryable;
   }
   if (status_ >= 200 && status_ < 300) {
     return HttpOutcome::kOk;
   }
-  std::string message = "GET " + url_ + ": HTTP " + std::to_string(status_);
+  std::string message = what() + ": HTTP " + std::to_string(status_);
   if (std::string fromRegistry = registryMessage(); !fromRegistry.empty()) {
     message += ": " + fromRegistry;
   }

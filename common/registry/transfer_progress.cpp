@@ -1,4 +1,4 @@
-#include "common/registry/pull_progress.h"
+#include "common/registry/transfer_progress.h"
 
 #include <cstdio>
 
@@ -41,17 +41,17 @@ std::string humanBytes(std::uint64_t bytes) {
   return text;
 }
 
-std::size_t PullProgress::add(const image::Digest& digest, std::uint64_t total) {
+std::size_t TransferProgress::add(const image::Digest& digest, std::uint64_t total) {
   rows_.push_back(BlobProgress{.digest = digest, .total = total});
   return rows_.size() - 1;
 }
 
-void PullProgress::alreadyExists(std::size_t row) {
+void TransferProgress::alreadyExists(std::size_t row) {
   rows_[row].phase = BlobPhase::kAlreadyExists;
   rows_[row].done = rows_[row].total;
 }
 
-void PullProgress::started(std::size_t row, std::uint64_t offset) {
+void TransferProgress::started(std::size_t row, std::uint64_t offset) {
   rows_[row].phase = BlobPhase::kDownloading;
   rows_[row].done = offset;
   if (rows_[row].attempt == 1) {
@@ -59,53 +59,66 @@ void PullProgress::started(std::size_t row, std::uint64_t offset) {
   }
 }
 
-void PullProgress::advanced(std::size_t row, std::uint64_t done) {
+void TransferProgress::advanced(std::size_t row, std::uint64_t done) {
   rows_[row].done = done;
 }
 
-void PullProgress::retrying(std::size_t row) {
+void TransferProgress::retrying(std::size_t row) {
   ++rows_[row].attempt;
   rows_[row].phase = BlobPhase::kWaiting;
 }
 
-void PullProgress::downloaded(std::size_t row) {
+void TransferProgress::downloaded(std::size_t row) {
   rows_[row].phase = BlobPhase::kDownloadComplete;
 }
 
-void PullProgress::completed(std::size_t row) {
+void TransferProgress::completed(std::size_t row) {
   rows_[row].phase = BlobPhase::kPullComplete;
   rows_[row].done = rows_[row].total;
 }
 
-void PullProgress::failed(std::size_t row) {
+void TransferProgress::failed(std::size_t row) {
   rows_[row].phase = BlobPhase::kFailed;
 }
 
-std::string PullProgress::renderTerminal(std::size_t width) const {
+void TransferProgress::mounted(std::size_t row, std::string fromRepository) {
+  rows_[row].phase = BlobPhase::kMounted;
+  rows_[row].done = rows_[row].total;
+  rows_[row].mountedFrom = std::move(fromRepository);
+}
+
+std::string TransferProgress::phaseLabel(const BlobProgress& row) const {
+  bool push = direction_ == TransferDirection::kPush;
+  switch (row.phase) {
+    case BlobPhase::kWaiting:
+      if (row.attempt > 1) {
+        return "Retrying (attempt " + std::to_string(row.attempt) + ")";
+      }
+      return push ? "Preparing" : "Waiting";
+    case BlobPhase::kDownloading:
+      return push ? "Pushing" : "Downloading";
+    case BlobPhase::kAlreadyExists:
+      return push ? "Layer already exists" : "Already exists";
+    case BlobPhase::kDownloadComplete:
+      return push ? "Pushed" : "Download complete";
+    case BlobPhase::kPullComplete:
+      return push ? "Pushed" : "Pull complete";
+    case BlobPhase::kMounted:
+      return "Mounted from " + row.mountedFrom;
+    case BlobPhase::kFailed:
+      return "Failed";
+  }
+  return "";
+}
+
+std::string TransferProgress::renderTerminal(std::size_t width) const {
   std::string out;
   for (const BlobProgress& row : rows_) {
     std::string line = row.digest.shortId() + ": ";
-    switch (row.phase) {
-      case BlobPhase::kWaiting:
-        line +=
-            row.attempt > 1 ? "Retrying (attempt " + std::to_string(row.attempt) + ")" : "Waiting";
-        break;
-      case BlobPhase::kDownloading:
-        line += "Downloading " + bar(row.done, row.total) + " " + humanBytes(row.done) + "/" +
-                humanBytes(row.total);
-        break;
-      case BlobPhase::kAlreadyExists:
-        line += "Already exists";
-        break;
-      case BlobPhase::kDownloadComplete:
-        line += "Download complete";
-        break;
-      case BlobPhase::kPullComplete:
-        line += "Pull complete";
-        break;
-      case BlobPhase::kFailed:
-        line += "Failed";
-        break;
+    line += phaseLabel(row);
+    if (row.phase == BlobPhase::kDownloading) {
+      line +=
+          " " + bar(row.done, row.total) + " " + humanBytes(row.done) + "/" + humanBytes(row.total);
     }
     // A line wider than the terminal wraps, and the cursor movement that redraws it miscounts.
     if (width > 0 && line.size() >= width) {
@@ -116,7 +129,7 @@ std::string PullProgress::renderTerminal(std::size_t width) const {
   return out;
 }
 
-std::string PullProgress::plainLine(std::size_t row) const {
+std::string TransferProgress::plainLine(std::size_t row) const {
   const BlobProgress& blob = rows_[row];
   std::string line = blob.digest.shortId() + ": ";
   switch (blob.phase) {
@@ -124,19 +137,19 @@ std::string PullProgress::plainLine(std::size_t row) const {
       line += "retrying, attempt " + std::to_string(blob.attempt);
       break;
     case BlobPhase::kDownloading:
-      line += "downloading " + std::to_string(blob.total) + " bytes";
-      if (blob.done > 0) {
+      line += direction_ == TransferDirection::kPush ? "pushing " : "downloading ";
+      line += std::to_string(blob.total) + " bytes";
+      if (blob.done > 0 && direction_ == TransferDirection::kPull) {
         line += ", resuming at " + std::to_string(blob.done) + " bytes";
       }
       break;
     case BlobPhase::kAlreadyExists:
-      line += "Already exists";
-      break;
     case BlobPhase::kDownloadComplete:
-      line += "Download complete";
+    case BlobPhase::kMounted:
+      line += phaseLabel(blob);
       break;
     case BlobPhase::kPullComplete:
-      line += "Pull complete (" + std::to_string(blob.total) + " bytes)";
+      line += phaseLabel(blob) + " (" + std::to_string(blob.total) + " bytes)";
       break;
     case BlobPhase::kFailed:
       line += "failed";

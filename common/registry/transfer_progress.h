@@ -1,4 +1,5 @@
-// What a pull shows while it runs: one row per blob, as `docker pull` prints them. The model is
+// What a pull or a push shows while it runs: one row per blob, as `docker pull` and `docker push`
+// print them. The model is
 // plain state and rendering to strings, so tests check it without a terminal; ProgressDisplay
 // writes it out.
 #pragma once
@@ -11,12 +12,17 @@
 
 namespace tandem::registry {
 
+// The phases are named for a pull; a push shows the same ones in its own words (Preparing,
+// Pushing, Layer already exists, Pushed).
+enum class TransferDirection { kPull, kPush };
+
 enum class BlobPhase {
   kWaiting,
-  kDownloading,
-  kAlreadyExists,
+  kDownloading,       // pushing, for a push
+  kAlreadyExists,     // in the store, or for a push in the registry's repository
   kDownloadComplete,  // every byte is in; the digest is being checked
-  kPullComplete,      // verified and in the store
+  kPullComplete,      // verified and in the store, or pushed
+  kMounted,           // a push only: the registry linked it from another repository
   kFailed,
 };
 
@@ -27,10 +33,14 @@ struct BlobProgress {
   std::uint64_t resumedFrom = 0;
   int attempt = 1;
   BlobPhase phase = BlobPhase::kWaiting;
+  std::string mountedFrom;  // the repository a mounted blob came from
 };
 
-class PullProgress {
+class TransferProgress {
  public:
+  explicit TransferProgress(TransferDirection direction = TransferDirection::kPull)
+      : direction_(direction) {}
+
   // Returns the row's number, for the other calls.
   std::size_t add(const image::Digest& digest, std::uint64_t total);
 
@@ -42,6 +52,7 @@ class PullProgress {
   void downloaded(std::size_t row);
   void completed(std::size_t row);
   void failed(std::size_t row);
+  void mounted(std::size_t row, std::string fromRepository);
 
   const std::vector<BlobProgress>& rows() const { return rows_; }
 
@@ -51,6 +62,10 @@ class PullProgress {
   std::string plainLine(std::size_t row) const;
 
  private:
+  // The words a row's phase is shown with.
+  std::string phaseLabel(const BlobProgress& row) const;
+
+  TransferDirection direction_;
   std::vector<BlobProgress> rows_;
 };
 

@@ -1,0 +1,24 @@
+// What every verb of the CLI does alike: report a runtime error, and parse its own options.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace tandem::cli {
+
+// Prints "tandem: <error>" and answers the runtime-error exit code (125), as docker does.
+int fail(const Error& error);
+
+// Parses a verb's arguments into `vm`. Answers an exit code when the verb should stop here:
+// 0 after printing --help, 125 after a parse error.
+std::optional<int> parseVerbOptions(
+    const std::vector<std::string>& args,
+    const boost::program_options::options_description& options,
+    const boost::program_options::positional_options_description& positional,
+    boost::program_options::variables_map& vm);
+
+}  // namespace tandem::cli
