@@ -100,6 +100,24 @@ Status readExactly(int fd, std::span<std::uint8_t> target, std::string_view sour
   return okStatus();
 }
 
+Status readInChunks(int fd, std::string_view source,
+                    const std::function<Status(std::span<const std::uint8_t>)>& consume) {
+  std::vector<std::uint8_t> buffer(256 * 1024);
+  for (;;) {
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return Error::fromErrno("cannot read " + std::string(source));
+    }
+    if (n == 0) {
+      return okStatus();
+    }
+    TANDEM_TRY(consume(std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(n))));
+  }
+}
+
 Status writeExistingFile(const std::string& path, std::string_view content) {
   TANDEM_ASSIGN_OR_RETURN(UniqueFd fd, openPath(path, O_WRONLY));
   return writeAll(fd.get(), content, path);

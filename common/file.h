@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,6 +24,11 @@ Result<std::uint64_t> regularFileSize(int fd, const std::string& path);
 // Fills `target` from `fd`, through short reads and EINTR; a file that ends first is an error
 // naming `source` and how much it held.
 Status readExactly(int fd, std::span<std::uint8_t> target, std::string_view source);
+
+// Reads `fd` from its current offset to its end, handing each chunk to `consume` in order;
+// stops at the first error, consume's or a read's ("cannot read <source>").
+Status readInChunks(int fd, std::string_view source,
+                    const std::function<Status(std::span<const std::uint8_t>)>& consume);
 
 // Writes `content` to an existing file (cgroup and /proc files), without O_CREAT or O_TRUNC
 // surprises: kernel interface files reject both.

@@ -18,7 +18,6 @@ namespace tandem::image {
 namespace {
 
 constexpr std::string_view kPartialSuffix = ".partial";
-constexpr std::size_t kCopyChunk = 256 * 1024;
 
 struct DirCloser {
   void operator()(DIR* dir) const { ::closedir(dir); }
@@ -122,21 +121,12 @@ Status BlobWriter::resume() {
   if (::lseek(fd_.get(), 0, SEEK_SET) < 0) {
     return Error::fromErrno("cannot rewind " + partialPath_);
   }
-  std::vector<std::uint8_t> buffer(kCopyChunk);
-  for (;;) {
-    ssize_t n = ::read(fd_.get(), buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return Error::fromErrno("cannot read " + partialPath_ + " to resume it");
-    }
-    if (n == 0) {
-      break;
-    }
-    hash_.update(std::span(buffer.data(), static_cast<std::size_t>(n)));
-    size_ += static_cast<std::uint64_t>(n);
-  }
+  TANDEM_TRY(readInChunks(fd_.get(), partialPath_ + " to resume it",
+                          [&](std::span<const std::uint8_t> chunk) -> Status {
+                            hash_.update(chunk);
+                            size_ += chunk.size();
+                            return okStatus();
+                          }));
   resumeOffset_ = size_;
   return okStatus();
 }
@@ -324,20 +314,10 @@ Status BlobStore::ingestFromFd(int fd, const Digest& expected,
   if (writer.alreadyStored()) {
     return okStatus();
   }
-  std::vector<std::uint8_t> buffer(kCopyChunk);
-  for (;;) {
-    ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return Error::fromErrno("cannot read the source of blob " + expected.text());
-    }
-    if (n == 0) {
-      return writer.commit();
-    }
-    TANDEM_TRY(writer.write(std::span(buffer.data(), static_cast<std::size_t>(n))));
-  }
+  TANDEM_TRY(
+      readInChunks(fd, "the source of blob " + expected.text(),
+                   [&](std::span<const std::uint8_t> chunk) { return writer.write(chunk); }));
+  return writer.commit();
 }
 
 Result<Digest> BlobStore::ingestBytes(std::span<const std::uint8_t> bytes,

@@ -19,8 +19,6 @@ namespace tandem::image {
 
 namespace {
 
-constexpr std::string_view kContainerdNameAnnotation = "io.containerd.image.name";
-constexpr std::string_view kRefNameAnnotation = "org.opencontainers.image.ref.name";
 constexpr std::string_view kOciLayoutFile = R"({"imageLayoutVersion":"1.0.0"})";
 
 // A folder or file beside the output, removed unless the build finished with it.
@@ -210,8 +208,8 @@ Result<BuiltImage> buildImage(const ImageBuildSpec& spec, const std::string& out
   index.mediaType = std::string(media_type::kOciIndex);
   Descriptor entry = built.manifest;
   if (spec.tag) {
-    entry.annotations[std::string(kRefNameAnnotation)] = spec.tag->text();
-    entry.annotations[std::string(kContainerdNameAnnotation)] = spec.tag->text();
+    entry.annotations[std::string(annotation::kRefName)] = spec.tag->text();
+    entry.annotations[std::string(annotation::kContainerdName)] = spec.tag->text();
   }
   index.manifests.push_back(std::move(entry));
   TANDEM_TRY(writeFile(layout.path() + "/index.json", serializeIndex(index)));

@@ -13,30 +13,22 @@ namespace tandem::image {
 
 namespace {
 
-constexpr std::string_view kContainerdNameAnnotation = "io.containerd.image.name";
-constexpr std::string_view kRefNameAnnotation = "org.opencontainers.image.ref.name";
-
 std::string blobPath(const Digest& digest) {
   return "blobs/sha256/" + digest.hex();
 }
 
+// The digest of the rest of `fd`, which is left rewound to its start so that the blob can be
+// stored from the same fd.
 Result<Digest> digestOfFile(int fd, const std::string& what) {
   Sha256 hash;
-  std::vector<std::uint8_t> buffer(1 << 17);
-  for (off_t offset = 0;;) {
-    ssize_t n = ::pread(fd, buffer.data(), buffer.size(), offset);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return Error::fromErrno("cannot read " + what);
-    }
-    if (n == 0) {
-      return hash.finish();
-    }
-    hash.update(std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(n)));
-    offset += n;
+  TANDEM_TRY(readInChunks(fd, what, [&](std::span<const std::uint8_t> chunk) {
+    hash.update(chunk);
+    return okStatus();
+  }));
+  if (::lseek(fd, 0, SEEK_SET) < 0) {
+    return Error::fromErrno("cannot rewind " + what);
   }
+  return hash.finish();
 }
 
 // A document named by a descriptor: read from the layout, checked against the descriptor's
@@ -64,7 +56,7 @@ Result<std::string> ingestDocument(const LayoutSource& source, const Descriptor&
 // cannot tag anything by itself.
 std::vector<Reference> tagsFromAnnotations(const Descriptor& entry) {
   std::vector<Reference> tags;
-  for (auto key : {kContainerdNameAnnotation, kRefNameAnnotation}) {
+  for (auto key : {annotation::kContainerdName, annotation::kRefName}) {
     auto it = entry.annotations.find(std::string(key));
     if (it == entry.annotations.end()) {
       continue;
@@ -148,14 +140,9 @@ Result<std::vector<ImageRecord>> importOciLayout(ImportContext& context) {
   std::vector<ImageRecord> imported;
   for (const auto& entry : top.manifests) {
     auto tags = tagsFromAnnotations(entry);
-    TANDEM_ASSIGN_OR_RETURN(DocumentKind kind, [&]() -> Result<DocumentKind> {
-      if (entry.mediaType == media_type::kOciIndex ||
-          entry.mediaType == media_type::kDockerManifestList) {
-        return DocumentKind::kIndex;
-      }
-      return DocumentKind::kManifest;
-    }());
-    if (kind == DocumentKind::kManifest) {
+    bool isIndex = entry.mediaType == media_type::kOciIndex ||
+                   entry.mediaType == media_type::kDockerManifestList;
+    if (!isIndex) {
       TANDEM_ASSIGN_OR_RETURN(ImageRecord record,
                               importManifest(context, entry, std::nullopt, std::move(tags)));
       imported.push_back(std::move(record));

@@ -32,6 +32,13 @@ inline constexpr std::string_view kDockerLayerGzip =
     "application/vnd.docker.image.rootfs.diff.tar.gzip";
 }  // namespace media_type
 
+// Index entry annotations that name an image: the OCI one (often a bare tag, as skopeo and umoci
+// write it) and containerd's, always a whole reference.
+namespace annotation {
+inline constexpr std::string_view kRefName = "org.opencontainers.image.ref.name";
+inline constexpr std::string_view kContainerdName = "io.containerd.image.name";
+}  // namespace annotation
+
 // A document bigger than this is refused before it is parsed: the distribution spec lets
 // registries refuse manifests over 4 MiB, and configs of real images are a few KiB.
 inline constexpr std::size_t kMaxDocumentBytes = 4 << 20;

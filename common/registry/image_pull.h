@@ -15,20 +15,16 @@
 #include "common/registry/credentials.h"
 #include "common/registry/http_request.h"
 #include "common/registry/progress_display.h"
+#include "common/registry/registry_access.h"
 #include "common/result.h"
 
 namespace tandem::registry {
 
-inline constexpr std::size_t kDefaultPullJobs = 3;
 // Retries of a transfer the network (or a 5xx) broke, each resuming from what was written.
 inline constexpr int kTransferRetries = 3;
 
-struct PullOptions {
+struct PullOptions : RegistryAccess {
   image::Platform platform;
-  bool insecure = false;  // plain HTTP even for a registry that is not loopback
-  TlsOptions tls;
-  std::optional<Credentials> credentials;
-  std::size_t jobs = kDefaultPullJobs;
 };
 
 struct PullResult {

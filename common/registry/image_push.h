@@ -15,18 +15,12 @@
 #include "common/registry/credentials.h"
 #include "common/registry/http_request.h"
 #include "common/registry/progress_display.h"
+#include "common/registry/registry_access.h"
 #include "common/result.h"
 
 namespace tandem::registry {
 
-inline constexpr std::size_t kDefaultPushJobs = 3;
-
-struct PushOptions {
-  bool insecure = false;  // plain HTTP even for a registry that is not loopback
-  TlsOptions tls;
-  std::optional<Credentials> credentials;
-  std::size_t jobs = kDefaultPushJobs;
-};
+using PushOptions = RegistryAccess;
 
 struct PushResult {
   image::Reference reference;

@@ -64,7 +64,7 @@ struct Arguments {
   bool insecure = false;
   std::string caCert;
   std::optional<std::string> creds;
-  std::size_t jobs = kDefaultPullJobs;
+  std::size_t jobs = kDefaultTransferJobs;
   bool registerImage = false;
   std::string reference;    // what to pull, or the image to push
   std::string destination;  // push only
@@ -143,21 +143,29 @@ Status registerPulled(const PullResult& pulled, const image::BlobStore& store) {
   return okStatus();
 }
 
+// What the command line says about reaching `registry`; credentials from --creds, else docker's
+// config.json.
+Result<RegistryAccess> accessFor(const Arguments& args, const std::string& registry) {
+  RegistryAccess access;
+  access.insecure = args.insecure;
+  access.tls.caCert = args.caCert;
+  access.jobs = args.jobs;
+  if (args.creds) {
+    TANDEM_ASSIGN_OR_RETURN(access.credentials, parseCredentials(*args.creds));
+  } else {
+    TANDEM_ASSIGN_OR_RETURN(access.credentials, lookupCredentials(registry));
+  }
+  return access;
+}
+
 Status pull(const Arguments& args) {
   TANDEM_ASSIGN_OR_RETURN(image::Reference reference, image::parseReference(args.reference));
-  PullOptions options;
-  options.insecure = args.insecure;
-  options.tls.caCert = args.caCert;
-  options.jobs = args.jobs;
+  TANDEM_ASSIGN_OR_RETURN(RegistryAccess access, accessFor(args, reference.registry));
+  PullOptions options{access};
   if (args.platform) {
     TANDEM_ASSIGN_OR_RETURN(options.platform, image::parsePlatform(*args.platform));
   } else {
     options.platform = image::hostPlatform();
-  }
-  if (args.creds) {
-    TANDEM_ASSIGN_OR_RETURN(options.credentials, parseCredentials(*args.creds));
-  } else {
-    TANDEM_ASSIGN_OR_RETURN(options.credentials, lookupCredentials(reference.registry));
   }
   TANDEM_ASSIGN_OR_RETURN(image::BlobStore store, image::BlobStore::create(args.store));
   TANDEM_TRY(initCurl());
@@ -174,15 +182,7 @@ Status pull(const Arguments& args) {
 
 Status push(const Arguments& args) {
   TANDEM_ASSIGN_OR_RETURN(image::Reference destination, image::parseReference(args.destination));
-  PushOptions options;
-  options.insecure = args.insecure;
-  options.tls.caCert = args.caCert;
-  options.jobs = args.jobs;
-  if (args.creds) {
-    TANDEM_ASSIGN_OR_RETURN(options.credentials, parseCredentials(*args.creds));
-  } else {
-    TANDEM_ASSIGN_OR_RETURN(options.credentials, lookupCredentials(destination.registry));
-  }
+  TANDEM_ASSIGN_OR_RETURN(PushOptions options, accessFor(args, destination.registry));
   TANDEM_ASSIGN_OR_RETURN(image::BlobStore store, image::BlobStore::create(args.store));
   TANDEM_ASSIGN_OR_RETURN(image::ImageIndex index, image::ImageIndex::open(store.root()));
   TANDEM_ASSIGN_OR_RETURN(auto found, index.find(args.reference));
