@@ -148,33 +148,6 @@ else
   not_ok "--stats reports timings, exits and VMM memory" "status $status" "$err"
 fi
 
-# An image from the store: its Cmd, Env and WorkingDir apply in the guest as in a container.
-if [[ -d ${GUEST_IMAGE:-} ]]; then
-  state=$scratch/state
-  "$TANDEM" --state-root "$state" load -i "$GUEST_IMAGE" -t localhost/vmtest/busybox:1 \
-    >"$scratch/out" 2>"$scratch/err"
-  status=$?
-  out=$(cat "$scratch/out")
-  err=$(cat "$scratch/err")
-  expect "tandem load of an OCI layout made by umoci" 0 "Loaded image: localhost/vmtest/busybox:1"
-  "$TANDEM" --state-root "$state" run --isolation vm localhost/vmtest/busybox:1 \
-    >"$scratch/out" 2>"$scratch/err" </dev/null
-  status=$?
-  out=$(cat "$scratch/out")
-  err=$(cat "$scratch/err")
-  expect "tandem run IMAGE in a microVM runs the image's Cmd with its Env and WorkingDir" 0 \
-    "hello from /srv"
-  "$TANDEM" --state-root "$state" run --isolation vm -w / -e GREETING=hi \
-    localhost/vmtest/busybox:1 sh -c 'echo "$GREETING from $(pwd)"' \
-    >"$scratch/out" 2>"$scratch/err" </dev/null
-  status=$?
-  out=$(cat "$scratch/out")
-  err=$(cat "$scratch/err")
-  expect "arguments, -e and -w given to tandem run override the image's" 0 "hi from /"
-else
-  not_ok "tandem run IMAGE in a microVM" "no GUEST_IMAGE: umoci is missing on the outer host"
-fi
-
 if [[ -n $VMLINUX ]]; then
   vm --kernel "$VMLINUX" -- echo booted by PVH
   expect "an ELF vmlinux boots through its PVH entry" 0 "booted by PVH"

@@ -16,22 +16,6 @@ trap 'rm -rf "$scratch"' EXIT
 "$MKROOTFS" "$scratch/rootfs" >/dev/null
 
 export GUEST_ROOTFS=$scratch/rootfs
-
-# An OCI image of the same rootfs, made by umoci, for `tandem run IMAGE` in a microVM. Its config
-# sets Cmd, Env and WorkingDir, which the guest must see.
-export GUEST_IMAGE=$scratch/image
-if command -v umoci >/dev/null; then
-  umoci init --layout "$GUEST_IMAGE"
-  umoci new --image "$GUEST_IMAGE:1"
-  umoci unpack --image "$GUEST_IMAGE:1" "$scratch/bundle" >/dev/null
-  cp -a "$GUEST_ROOTFS/." "$scratch/bundle/rootfs/"
-  mkdir -p "$scratch/bundle/rootfs/srv"
-  umoci repack --image "$GUEST_IMAGE:1" "$scratch/bundle"
-  umoci config --image "$GUEST_IMAGE:1" --config.cmd sh --config.cmd -c \
-    --config.cmd 'echo "$GREETING from $(pwd)"' --config.env GREETING=hello \
-    --config.env PATH=/bin:/sbin:/usr/bin --config.workingdir /srv
-  rm -rf "$scratch/bundle"
-fi
 if [[ -r /dev/kvm && -w /dev/kvm ]]; then
   exec "$here/cases.sh"
 fi
@@ -43,10 +27,8 @@ fi
 includes=(--include "$TANDEM" --include "$TANDEM_GUEST_INIT" --include "$TANDEM_GUEST_KERNEL"
   --include "$here" --include "$GUEST_ROOTFS" --include "$KVM_DEVICE_TEST"
   --include "$(command -v bash)")
-[[ -d $GUEST_IMAGE ]] && includes+=(--include "$GUEST_IMAGE")
 envs=(--env "TANDEM=$TANDEM" --env "TANDEM_GUEST_INIT=$TANDEM_GUEST_INIT"
   --env "TANDEM_GUEST_KERNEL=$TANDEM_GUEST_KERNEL" --env "GUEST_ROOTFS=$GUEST_ROOTFS"
-  --env "GUEST_IMAGE=$GUEST_IMAGE"
   --env "KVM_DEVICE_TEST=$KVM_DEVICE_TEST")
 if [[ -n ${TANDEM_GUEST_VMLINUX:-} && -f $TANDEM_GUEST_VMLINUX ]]; then
   includes+=(--include "$TANDEM_GUEST_VMLINUX")
