@@ -10,6 +10,7 @@
 // - Milestones and the exit status are single 32-bit writes to kStatusPort: one exit each.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace tandem::guest {
@@ -49,11 +50,21 @@ constexpr std::uint8_t statusPayload(std::uint32_t value) {
 
 // Stdio framing on COM1. kEscape followed by:
 // - guest to VMM: kSelectStdout / kSelectStderr switch the stream that following bytes belong
-//   to (stdout at first); kEscape is a literal 0xff.
+//   to (stdout at first); kInputCredit acknowledges stdin (below); kEscape is a literal 0xff.
 // - VMM to guest: kEndOfInput closes the workload's stdin; kEscape is a literal 0xff.
 inline constexpr std::uint8_t kEscape = 0xff;
 inline constexpr std::uint8_t kEndOfInput = 0x00;
 inline constexpr std::uint8_t kSelectStdout = 0x01;
 inline constexpr std::uint8_t kSelectStderr = 0x02;
+inline constexpr std::uint8_t kInputCredit = 0x03;
+
+// Stdin flow control. A UART has no back-pressure, and the guest kernel drops received bytes
+// its tty buffers cannot hold; a VMM that kept COM1's receive queue full also kept the guest
+// in its UART interrupt handler, reading, while the init that empties the tty starved. So the
+// VMM sends at most kInputWindowBytes of framed stdin beyond what the guest init has
+// acknowledged, and the init acknowledges, with one kInputCredit each, every kInputCreditBytes
+// it takes off COM1. The window is well under the kernel's 64 KiB of tty flip buffers.
+inline constexpr std::size_t kInputWindowBytes = 16 * 1024;
+inline constexpr std::size_t kInputCreditBytes = 4 * 1024;
 
 }  // namespace tandem::guest

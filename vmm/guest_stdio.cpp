@@ -72,6 +72,9 @@ Status OutputDecoder::decode(std::span<const std::uint8_t> framed,
       case kSelectStderr:
         current_ = OutputStream::kStderr;
         break;
+      case kInputCredit:
+        ++inputCredits_;
+        break;
       default:
         if (!firstError) {
           firstError = unknownCode("from the guest", byte);
@@ -82,6 +85,13 @@ Status OutputDecoder::decode(std::span<const std::uint8_t> framed,
     return std::move(*firstError);
   }
   return okStatus();
+}
+
+void encodeInputCredits(std::size_t credits, std::vector<std::uint8_t>& framed) {
+  for (std::size_t i = 0; i < credits; ++i) {
+    framed.push_back(kEscape);
+    framed.push_back(kInputCredit);
+  }
 }
 
 void encodeInput(std::span<const std::uint8_t> bytes, std::vector<std::uint8_t>& framed) {

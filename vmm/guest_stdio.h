@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
+#include "vmm/guest_protocol.h"
 
 namespace tandem::guest {
 
@@ -30,17 +32,53 @@ struct OutputChunk {
   std::vector<std::uint8_t> bytes;
 };
 
+// Guest to VMM, in the guest: `credits` input acknowledgements (guest_protocol.h). They do not
+// change the stream that output bytes belong to.
+void encodeInputCredits(std::size_t credits, std::vector<std::uint8_t>& framed);
+
 // Guest to VMM, in the VMM. The guest is not trusted: an unknown escape code is an error, but
 // decoding goes on past it.
 class OutputDecoder {
  public:
-  // Appends the decoded bytes of `framed` to `chunks`, one chunk per run of one stream. Returns
-  // an error naming the first unknown escape code; that pair is dropped and the rest decoded.
+  // Appends the decoded bytes of `framed` to `chunks`, one chunk per run of one stream, and
+  // counts input credits. Returns an error naming the first unknown escape code; that pair is
+  // dropped and the rest decoded.
   Status decode(std::span<const std::uint8_t> framed, std::vector<OutputChunk>& chunks);
+
+  // The input credits decoded since the last call.
+  std::size_t takeInputCredits() { return std::exchange(inputCredits_, 0); }
 
  private:
   OutputStream current_ = OutputStream::kStdout;
   bool escaped_ = false;
+  std::size_t inputCredits_ = 0;
+};
+
+// Stdin flow control in the VMM: how many more framed bytes the guest can be sent now.
+class InputWindow {
+ public:
+  std::size_t room() const { return kInputWindowBytes + credited_ * kInputCreditBytes - sent_; }
+  void sent(std::size_t bytes) { sent_ += bytes; }
+  void credit(std::size_t credits) { credited_ += credits; }
+
+ private:
+  std::size_t sent_ = 0;
+  std::size_t credited_ = 0;
+};
+
+// Stdin flow control in the guest: turns the bytes taken off COM1 into credits to send.
+class InputAcknowledger {
+ public:
+  // Returns how many credits `bytes` more complete.
+  std::size_t took(std::size_t bytes) {
+    pending_ += bytes;
+    std::size_t credits = pending_ / kInputCreditBytes;
+    pending_ %= kInputCreditBytes;
+    return credits;
+  }
+
+ private:
+  std::size_t pending_ = 0;
 };
 
 // VMM to guest, in the VMM: the workload's stdin, then end-of-input.

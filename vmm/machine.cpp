@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <functional>
@@ -115,7 +116,9 @@ class ConsoleTail {
 // lock held, so one byte at a time in order.
 class GuestOutput {
  public:
-  GuestOutput(int stdoutFd, int stderrFd) : stdoutFd_(stdoutFd), stderrFd_(stderrFd) {}
+  // `inputCredited` takes the guest's stdin acknowledgements (guest_protocol.h).
+  GuestOutput(int stdoutFd, int stderrFd, std::function<void(std::size_t)> inputCredited)
+      : stdoutFd_(stdoutFd), stderrFd_(stderrFd), inputCredited_(std::move(inputCredited)) {}
   void feed(std::uint8_t byte) {
     chunks_.clear();
     if (auto decoded = decoder_.decode({&byte, 1}, chunks_); !decoded) {
@@ -125,11 +128,15 @@ class GuestOutput {
       writeOrDrop(chunk.stream == guest::OutputStream::kStderr ? stderrFd_ : stdoutFd_,
                   chunk.bytes);
     }
+    if (std::size_t credits = decoder_.takeInputCredits(); credits > 0) {
+      inputCredited_(credits);
+    }
   }
 
  private:
   int stdoutFd_;
   int stderrFd_;
+  std::function<void(std::size_t)> inputCredited_;
   guest::OutputDecoder decoder_;
   std::vector<guest::OutputChunk> chunks_;
 };
@@ -185,6 +192,8 @@ class MachineState {
 
   std::atomic<bool> stopping{false};
   std::atomic<bool> initStarted{false};
+  // Stdin credits from the guest (a vCPU thread) not yet taken by the main loop's pump.
+  std::atomic<std::size_t> inputCredits{0};
 
   void requestStop(MachineEnd end, std::string detail, int signal = 0) {
     {
@@ -394,11 +403,12 @@ class StopSignals {
   UniqueFd fd_;
 };
 
-// Feeds the workload's stdin to COM1, framed, once the guest's init listens, at the pace the
-// guest reads it.
+// Feeds the workload's stdin to COM1, framed, once the guest's init listens, within the window
+// the guest init's credits open (guest_protocol.h).
 class StdinPump {
  public:
-  StdinPump(int fd, Serial8250& serial) : fd_(fd), serial_(serial), finished_(fd < 0) {
+  StdinPump(int fd, Serial8250& serial, MachineState& state)
+      : fd_(fd), serial_(serial), state_(state), finished_(fd < 0) {
     if (finished_) {
       guest::encodeEndOfInput(pending_);
     }
@@ -422,13 +432,18 @@ class StdinPump {
   }
 
   void push() {
-    std::size_t accepted = serial_.pushInput(pending_);
+    window_.credit(state_.inputCredits.exchange(0));
+    std::size_t offered = std::min(pending_.size(), window_.room());
+    std::size_t accepted = serial_.pushInput({pending_.data(), offered});
+    window_.sent(accepted);
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<long>(accepted));
   }
 
  private:
   int fd_;
   Serial8250& serial_;
+  MachineState& state_;
+  guest::InputWindow window_;
   bool finished_;
   std::vector<std::uint8_t> pending_;
 };
@@ -552,8 +567,12 @@ Status Vm::addDevices() {
   TANDEM_ASSIGN_OR_RETURN(int stdioIrq, interruptLine(guest::kStdioUartIrq));
   TANDEM_ASSIGN_OR_RETURN(int consoleIrq, interruptLine(guest::kConsoleUartIrq));
 
-  output_ = std::make_unique<GuestOutput>(config_.stdoutFd, config_.stderrFd);
   MachineState* state = state_.get();
+  output_ = std::make_unique<GuestOutput>(config_.stdoutFd, config_.stderrFd,
+                                          [state](std::size_t credits) {
+                                            state->inputCredits += credits;
+                                            state->wake();
+                                          });
   auto* output = output_.get();
   stdio_ = std::make_shared<Serial8250>([output](std::uint8_t byte) { output->feed(byte); },
                                         [stdioIrq] { signalEvent(stdioIrq); },
@@ -665,7 +684,7 @@ void Vm::collectStatistics(MachineReport& report) {
 
 Result<MachineReport> Vm::run() {
   TANDEM_ASSIGN_OR_RETURN(auto signals, StopSignals::block());
-  StdinPump stdin(config_.stdinFd, *stdio_);
+  StdinPump stdin(config_.stdinFd, *stdio_, *state_);
   for (unsigned index = 0; index < config_.cpus; ++index) {
     auto thread = VcpuThread::start([this, index] {
       runVcpu(index, *vcpus_[index], runSize_, buses_, *state_, counts_[index]);

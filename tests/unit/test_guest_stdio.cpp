@@ -1,5 +1,6 @@
 // The stdio framing between the VMM and the guest init: exact encodings, every byte value, and
 // decoders fed the same bytes split at every position.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -11,7 +12,12 @@
 
 using tandem::guest::encodeEndOfInput;
 using tandem::guest::encodeInput;
+using tandem::guest::encodeInputCredits;
+using tandem::guest::InputAcknowledger;
 using tandem::guest::InputDecoder;
+using tandem::guest::InputWindow;
+using tandem::guest::kInputCreditBytes;
+using tandem::guest::kInputWindowBytes;
 using tandem::guest::OutputChunk;
 using tandem::guest::OutputDecoder;
 using tandem::guest::OutputEncoder;
@@ -185,6 +191,58 @@ void input_decoder_reports_unknown_codes(void**) {
   assert_false(decoder.ended());
 }
 
+void input_credits_pass_between_output_bytes(void**) {
+  OutputEncoder encoder;
+  Bytes framed;
+  encoder.encode(OutputStream::kStderr, bytesOf("a"), framed);
+  encodeInputCredits(2, framed);
+  encoder.encode(OutputStream::kStderr, bytesOf("b"), framed);
+  encodeInputCredits(1, framed);
+  assertBytes(framed, {0xff, 0x02, 'a', 0xff, 0x03, 0xff, 0x03, 'b', 0xff, 0x03});
+  // Split after every byte, escape pairs included.
+  OutputDecoder decoder;
+  std::vector<OutputChunk> chunks;
+  std::size_t credits = 0;
+  for (std::uint8_t byte : framed) {
+    assert_true(decoder.decode({&byte, 1}, chunks).ok());
+    credits += decoder.takeInputCredits();
+  }
+  assert_int_equal(credits, 3);
+  assert_int_equal(decoder.takeInputCredits(), 0);
+  Tagged expected = {{OutputStream::kStderr, 'a'}, {OutputStream::kStderr, 'b'}};
+  assert_true(flatten(chunks) == expected);
+}
+
+// The VMM's window and the guest's acknowledgements, run against each other with the guest
+// reading in uneven pieces: the guest never holds more than the window, and all the input gets
+// through, however it ends relative to a credit's size.
+void input_window_bounds_what_the_guest_holds_and_never_stalls(void**) {
+  for (std::size_t total :
+       {std::size_t{0}, std::size_t{1}, kInputCreditBytes - 1, kInputWindowBytes,
+        kInputWindowBytes + 1, std::size_t{300 * 1024 + 17}}) {
+    InputWindow window;
+    InputAcknowledger acknowledger;
+    std::size_t sent = 0;
+    std::size_t taken = 0;
+    std::size_t piece = 1;
+    int rounds = 0;
+    while (taken < total) {
+      assert_true(++rounds < 100000);
+      std::size_t send = std::min(window.room(), total - sent);
+      window.sent(send);
+      sent += send;
+      assert_true(sent - taken <= kInputWindowBytes);
+      // The guest takes an uneven piece of what it holds: 1, 7, 49, ... bytes, wrapping.
+      std::size_t take = std::min(piece, sent - taken);
+      assert_true(take > 0);
+      taken += take;
+      window.credit(acknowledger.took(take));
+      piece = piece * 7 % 5003 + 1;
+    }
+    assert_int_equal(taken, total);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -198,6 +256,8 @@ int main() {
       cmocka_unit_test(input_decoder_takes_any_split),
       cmocka_unit_test(input_decoder_ignores_bytes_after_the_end),
       cmocka_unit_test(input_decoder_reports_unknown_codes),
+      cmocka_unit_test(input_credits_pass_between_output_bytes),
+      cmocka_unit_test(input_window_bounds_what_the_guest_holds_and_never_stalls),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -12,23 +12,106 @@ trap 'rm -rf "$scratch"' EXIT
 
 count=0
 failures=0
-# ok NAME / not_ok NAME DETAIL...: one TAP line per case, details as comments.
+case_started=$SECONDS
+# ok NAME / not_ok NAME DETAIL...: one TAP line per case, details as comments. Each line also
+# goes to stderr with the case's duration, so that a run which never finishes still shows,
+# where only stderr is kept, how far it got and how long each case took.
 ok() {
   count=$((count + 1))
   echo "ok $count - $1"
+  echo "vm case $count ok after $((SECONDS - case_started)) s: $1" >&2
+  case_started=$SECONDS
 }
 not_ok() {
   count=$((count + 1))
   failures=$((failures + 1))
   echo "not ok $count - $1"
+  echo "vm case $count FAILED after $((SECONDS - case_started)) s: $1" >&2
+  case_started=$SECONDS
   shift
   printf '%s\n' "$@" | sed 's/^/# /'
 }
 
+# A case's tandem run that takes longer than this is hung: the slowest here boots one guest
+# and runs a few seconds of work, which takes well under a minute even in the emulated host.
+readonly run_deadline=${VM_RUN_DEADLINE:-240}
+
+# PIDs of tandem processes that are still running (the emulated host has no pgrep). Builtins
+# only: every process started costs tens of milliseconds in the emulated host.
+tandem_pids() {
+  local dir arg0
+  for dir in /proc/[0-9]*; do
+    arg0=''
+    read -r -d '' arg0 <"$dir/cmdline" 2>/dev/null
+    [[ $arg0 == "$TANDEM" ]] && echo "${dir#/proc/}"
+  done
+}
+
+# What every thread of process PID is doing, from the kernel's side: the part of a hang
+# report that the hung process itself cannot give.
+describe_threads() {
+  local task stat
+  for task in /proc/"$1"/task/*; do
+    read -r stat <"$task/stat" 2>/dev/null || continue
+    echo "thread ${task##*/}: $stat"
+    echo "  waiting in: $(cat "$task/wchan" 2>/dev/null)"
+    sed 's/^/  /' "$task/stack" 2>/dev/null
+  done
+}
+
+# For a VMM process PID: whether its guest is busy, and on what. KVM's counters (debugfs, where
+# mounted) twice, two seconds apart, then the I/O ports of a half second of port exits.
+describe_guest() {
+  local vm counter tracing=/sys/kernel/debug/tracing/events/kvm/kvm_pio
+  for vm in /sys/kernel/debug/kvm/"$1"-*; do
+    [[ -r $vm/exits ]] || continue
+    for sample in first second; do
+      echo "KVM counters, $sample sample:" $(for counter in exits io_exits mmio_exits \
+        halt_exits irq_injections; do echo "$counter=$(cat "$vm/$counter")"; done)
+      [[ $sample == second ]] || sleep 2
+    done
+  done
+  [[ -w $tracing/enable ]] || return 0
+  echo >/sys/kernel/debug/tracing/trace
+  echo 1 >"$tracing/enable"
+  sleep 0.5
+  echo 0 >"$tracing/enable"
+  echo "port exits in half a second, by port and direction:"
+  grep -o 'pio_[a-z]* at 0x[0-9a-f]*' /sys/kernel/debug/tracing/trace | sort | uniq -c
+}
+
+# bounded COMMAND...: runs COMMAND (stdin included) with a watchdog. Past run_deadline, each
+# thread of COMMAND's process is described on stderr and COMMAND is killed, so that a hang
+# fails its own case with a report instead of stopping the whole suite without one.
+bounded() {
+  "$@" <&0 &
+  local pid=$!
+  (
+    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+    sleep "$run_deadline" &
+    sleeper=$!
+    wait "$sleeper"
+    {
+      echo "vm cases: $* still running after $run_deadline s; its threads:"
+      describe_threads "$pid"
+      describe_guest "$pid"
+      echo "the emulated host's kernel log, last lines:"
+      dmesg | tail -n 20
+    } >&2
+    kill -KILL "$pid"
+  ) &
+  local watchdog=$!
+  wait "$pid"
+  local run_status=$?
+  kill "$watchdog" 2>/dev/null
+  wait "$watchdog"
+  return "$run_status"
+}
+
 # vm ARGS... -- COMMAND: one microVM run; stdout, stderr and status in $out, $err, $status.
 vm() {
-  "$TANDEM" run --isolation vm --rootfs "$GUEST_ROOTFS" "$@" >"$scratch/out" 2>"$scratch/err" \
-    </dev/null
+  bounded "$TANDEM" run --isolation vm --rootfs "$GUEST_ROOTFS" "$@" >"$scratch/out" \
+    2>"$scratch/err" </dev/null
   status=$?
   out=$(cat "$scratch/out")
   err=$(cat "$scratch/err")
@@ -44,7 +127,7 @@ expect() {
   fi
 }
 
-if "$KVM_DEVICE_TEST" >"$scratch/kvm-test" 2>&1; then
+if bounded "$KVM_DEVICE_TEST" >"$scratch/kvm-test" 2>&1; then
   ok "the KVM wrappers open /dev/kvm and check its API"
 else
   not_ok "the KVM wrappers open /dev/kvm and check its API" "$(cat "$scratch/kvm-test")"
@@ -70,18 +153,22 @@ expect "death by SIGTERM is 128+15" 143 ""
 vm -- sh -c 'kill -KILL $$'
 expect "death by SIGKILL is 128+9" 137 ""
 
-"$TANDEM" run --isolation vm --rootfs "$GUEST_ROOTFS" -- cat <"$TANDEM_GUEST_INIT" \
+# Six times the VMM's stdin window (vmm/guest_protocol.h), so that only the guest's credits
+# keep it flowing; every byte value, with 96 KiB of random bytes. Stdio over the UART costs VM
+# exits per byte, slow in the emulated host: this takes about 30 s there.
+head -c 98304 /dev/urandom >"$scratch/binary"
+bounded "$TANDEM" run --isolation vm --rootfs "$GUEST_ROOTFS" -- cat <"$scratch/binary" \
   >"$scratch/copy" 2>"$scratch/err"
 status=$?
-if [[ $status == 0 ]] && cmp -s "$TANDEM_GUEST_INIT" "$scratch/copy"; then
+if [[ $status == 0 ]] && cmp -s "$scratch/binary" "$scratch/copy"; then
   ok "binary stdin reaches the workload and comes back unchanged"
 else
   not_ok "binary stdin reaches the workload and comes back unchanged" "status $status" \
-    "$(cmp "$TANDEM_GUEST_INIT" "$scratch/copy" 2>&1)" "stderr: $(cat "$scratch/err")"
+    "$(cmp "$scratch/binary" "$scratch/copy" 2>&1)" "stderr: $(cat "$scratch/err")"
 fi
 
 out=$(printf 'line one\nline two\n' |
-  "$TANDEM" run --isolation vm --rootfs "$GUEST_ROOTFS" -- sh -c 'read a; read b; echo "$b/$a"' \
+  bounded "$TANDEM" run --isolation vm --rootfs "$GUEST_ROOTFS" -- sh -c 'read a; read b; echo "$b/$a"' \
     2>"$scratch/err")
 status=$?
 expect "stdin lines are read by a shell" 0 "line two/line one"
@@ -125,7 +212,7 @@ fi
 
 started=$SECONDS
 vm --timeout 5 -- sleep 1000
-leftover=$(pgrep -f "tandem run --isolation vm" || true)
+leftover=$(tandem_pids)
 if [[ $status == 125 && $err == *"timeout"* && -z $leftover && $((SECONDS - started)) -lt 60 ]]; then
   ok "a hung guest is stopped by --timeout"
 else

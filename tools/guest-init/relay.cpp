@@ -138,6 +138,13 @@ class Relay {
         consoleMessage(decoded.error().describe());
       }
       inputOver_ = decoder_.ended();
+      if (!inputOver_ && !channelBroken_) {
+        if (auto acknowledged = channel_.acknowledgeInput(static_cast<std::size_t>(n));
+            !acknowledged) {
+          consoleMessage(acknowledged.error().describe() + "; the workload's output is lost");
+          channelBroken_ = true;
+        }
+      }
     }
     if (inputOver_ && pendingInput_.empty()) {
       workload_.stdinPipe.reset();

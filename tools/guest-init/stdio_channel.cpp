@@ -38,6 +38,17 @@ Status StdioChannel::write(guest::OutputStream stream, std::span<const std::uint
       .context("cannot pass the workload's output on");
 }
 
+Status StdioChannel::acknowledgeInput(std::size_t bytes) {
+  std::size_t credits = acknowledger_.took(bytes);
+  if (credits == 0) {
+    return okStatus();
+  }
+  framed_.clear();
+  guest::encodeInputCredits(credits, framed_);
+  return writeAll(out_, framed_, "the stdio channel")
+      .context("cannot acknowledge the workload's input");
+}
+
 Status StdioChannel::writeStderrLine(std::string_view text) {
   std::string line = "tandem-guest-init: " + std::string(text) + "\n";
   return write(guest::OutputStream::kStderr, bytesOf(line));

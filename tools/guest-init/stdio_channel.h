@@ -25,6 +25,9 @@ class StdioChannel {
 
   // Frames and writes all of `bytes`.
   Status write(guest::OutputStream stream, std::span<const std::uint8_t> bytes);
+  // Tells the VMM that `bytes` more were taken off the input, so that it sends more: the VMM
+  // holds stdin back beyond a window (vmm/guest_protocol.h).
+  Status acknowledgeInput(std::size_t bytes);
   // "tandem-guest-init: TEXT" on the workload's stderr, for a failure the user must see.
   Status writeStderrLine(std::string_view text);
   // Returns once every byte has left the UART, so none is lost to the reset that follows.
@@ -37,6 +40,7 @@ class StdioChannel {
   int in_;
   int out_;
   guest::OutputEncoder encoder_;
+  guest::InputAcknowledger acknowledger_;
   std::vector<std::uint8_t> framed_;
 };
 
