@@ -12,15 +12,18 @@ docker/distribution's does, so a client must ask for push itself. The upload Loc
 registry answers with come back relative, as some registries send them.
 
 With "flaky" as a sixth argument, the storage port breaks the first download of every blob
-half way, closing the connection, to exercise a client's retry and resume.
+half way, closing the connection, to exercise a client's retry and resume. With "stall", it
+sends the first half and then nothing more for a long while, for a test to interrupt the client
+and resume with another.
 
-usage: registry_auth_proxy.py PORT STORAGE_PORT BACKEND_URL USER:PASS LOG [flaky]
+usage: registry_auth_proxy.py PORT STORAGE_PORT BACKEND_URL USER:PASS LOG [flaky|stall]
 """
 import base64
 import http.server
 import json
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -30,7 +33,9 @@ TOKEN = "t0ken-for-test"
 SCOPE = "repository:test/app:pull"
 PUSH_TOKEN = "push-t0ken-for-test"
 PUSH_SCOPE = "repository:test/app:pull,push"
-flaky = len(sys.argv) > 6 and sys.argv[6] == "flaky"
+# How the storage port treats the first download of a large blob: None, "flaky" or "stall".
+first_download = sys.argv[6] if len(sys.argv) > 6 else None
+STALL_SECONDS = 300
 broken = set()
 lock = threading.Lock()
 
@@ -40,7 +45,7 @@ def log(line):
         f.write(line + "\n")
 
 
-def forward(handler, url, extra_headers, cut=False):
+def forward(handler, url, extra_headers, cut=None):
     request = urllib.request.Request(url, headers=extra_headers)
     try:
         answer = urllib.request.urlopen(request)
@@ -56,8 +61,12 @@ def forward(handler, url, extra_headers, cut=False):
     if cut:
         handler.wfile.write(body[:len(body) // 2])
         handler.wfile.flush()
+        if cut == "stall":
+            log("stalled a transfer at %d of %d bytes" % (len(body) // 2, len(body)))
+            time.sleep(STALL_SECONDS)
+        else:
+            log("cut a transfer at %d of %d bytes" % (len(body) // 2, len(body)))
         handler.close_connection = True
-        log("cut a transfer at %d of %d bytes" % (len(body) // 2, len(body)))
         return
     handler.wfile.write(body)
 
@@ -177,7 +186,8 @@ class Storage(http.server.BaseHTTPRequestHandler):
         if self.headers.get("Range"):
             headers["Range"] = self.headers["Range"]
         with lock:
-            cut = flaky and self.path not in broken and answer_is_large(self.path)
+            first = first_download and self.path not in broken and answer_is_large(self.path)
+            cut = first_download if first else None
             broken.add(self.path)
         forward(self, backend + self.path, headers, cut)
 

@@ -7,14 +7,15 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_registry NAME PORT [TLS_LINES]: a registry on 127.0.0.1:PORT storing under SCRATCH/NAME.
+# start_registry NAME PORT [TLS_LINES]: a registry on 127.0.0.1:PORT storing under SCRATCH/NAME,
+# logging to SCRATCH/NAME.log; REGISTRY_LOG_LEVEL=info adds a line per request.
 start_registry() {
   local name=$1 port=$2 tls=${3:-}
   mkdir -p "$SCRATCH/$name"
   cat >"$SCRATCH/$name.yml" <<CONFIG
 version: 0.1
 log:
-  level: warn
+  level: ${REGISTRY_LOG_LEVEL:-warn}
 storage:
   filesystem:
     rootdirectory: $SCRATCH/$name

@@ -143,3 +143,39 @@ tandem_in "$SCRATCH/store-proxy" pull "127.0.0.1:$backend_port/test/app:1.0"
 assert_eq 0 "$status" "pull of what went through the proxy: $err"
 tandem_in "$SCRATCH/store-proxy" images -q --no-trunc
 assert_eq "$id" "$out" "the image pushed through the proxy keeps its id"
+
+# An interrupted pull: a storage port that stalls half way through the first download of each
+# large blob, and tandem pull killed (SIGKILL) there. Its transfer must stop with it and leave
+# no image registered; the next pull resumes from the partial blob and registers the image.
+stall_port=$(free_port)
+python3 "$(dirname "$0")/registry_auth_proxy.py" "$stall_port" "$(free_port)" \
+  "http://127.0.0.1:$port" tester:s3cret "$SCRATCH/stall.log" stall &
+at_exit kill "$!"
+until_true 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$stall_port" 2>/dev/null ||
+  fail "the stalling proxy did not start"
+interrupted=$SCRATCH/store-interrupted
+stall_ref=127.0.0.1:$stall_port/test/app:1.0
+"$TANDEM" --state-root "$interrupted" pull --creds tester:s3cret "$stall_ref" </dev/null \
+  >"$SCRATCH/interrupted.log" 2>&1 &
+pull_pid=$!
+partial_written() {
+  grep -q "stalled a transfer" "$SCRATCH/stall.log" 2>/dev/null &&
+    [[ -n $(find "$interrupted/ingest" -name '*.partial' -size +0 2>/dev/null) ]]
+}
+until_true 60 partial_written ||
+  fail "no partial blob while the transfer stalled: $(cat "$SCRATCH/interrupted.log")"
+kill -KILL "$pull_pid"
+wait "$pull_pid" || true
+transfers_gone() {
+  [[ -z $(processes_matching "--store $interrupted") ]]
+}
+until_true 10 transfers_gone ||
+  fail "tandem-registry went on after tandem pull was killed: $(processes_matching "$interrupted")"
+tandem_in "$interrupted" images -q
+assert_eq "" "$out" "images after a killed pull"
+tandem_in "$interrupted" pull --creds tester:s3cret "$stall_ref"
+assert_eq 0 "$status" "the pull after the killed one: $err"
+assert_match "resuming at [1-9][0-9]* bytes" "$err" "the second pull resumes the partial blob"
+assert_match "Downloaded newer image for $stall_ref" "$out" "the resumed pull completes"
+tandem_in "$interrupted" images -q --no-trunc
+assert_eq "$id" "$out" "the resumed pull registers the pushed image"

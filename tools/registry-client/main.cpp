@@ -2,6 +2,8 @@
 // the caller needs to register it, or pushes a stored image to a registry. A separate, dynamically
 // linked program: tandem itself is static and cannot link libcurl, and this keeps TLS and HTTP out
 // of the runtime's process.
+#include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -52,7 +54,10 @@ constexpr const char* kUsage =
     "the repository lacks, linked from another repository of the same registry when the image\n"
     "came from one, then the manifest exactly as stored, so the image keeps its digest. Prints\n"
     "one JSON object on stdout: reference, manifestDigest, blobsPushed, blobsSkipped and\n"
-    "bytesTransferred.\n";
+    "bytesTransferred.\n"
+    "\n"
+    "Both take --parent PID: stop (SIGTERM) when process PID, the caller, exits, so that a\n"
+    "transfer no one waits for does not go on; a pull stopped so resumes at the next.\n";
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
@@ -66,6 +71,7 @@ struct Arguments {
   std::optional<std::string> creds;
   std::size_t jobs = kDefaultTransferJobs;
   bool registerImage = false;
+  std::optional<pid_t> parent;
   std::string reference;    // what to pull, or the image to push
   std::string destination;  // push only
 };
@@ -104,6 +110,14 @@ Result<Arguments> parseArguments(int argc, char** argv) {
           args.jobs > 64) {
         return Error("--jobs takes a number from 1 to 64, not " + text);
       }
+    } else if (arg == "--parent") {
+      TANDEM_ASSIGN_OR_RETURN(std::string text, value());
+      pid_t pid = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+      if (ec != std::errc() || end != text.data() + text.size() || pid <= 1) {
+        return Error("--parent takes a process id, not " + text);
+      }
+      args.parent = pid;
     } else if (arg.starts_with("-")) {
       return Error("unknown option " + std::string(arg));
     } else {
@@ -213,6 +227,14 @@ int main(int argc, char** argv) {
   if (!args) {
     std::fprintf(stderr, "tandem-registry: %s\n%s", args.error().message().c_str(), kUsage);
     return kExitUsage;
+  }
+  if (args->parent) {
+    // The kernel sends SIGTERM when the parent exits; a parent already gone is checked after.
+    if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != *args->parent) {
+      std::fprintf(stderr, "tandem-registry: process %d, which started this transfer, is gone\n",
+                   static_cast<int>(*args->parent));
+      return kExitFailure;
+    }
   }
   if (auto status = args->command == "push" ? push(*args) : pull(*args); !status) {
     std::fprintf(stderr, "tandem-registry: %s\n", status.error().describe().c_str());

@@ -92,7 +92,9 @@ Result<nlohmann::json> runRegistryClient(const std::vector<std::string>& args, b
   }
   std::vector<char*> argv;
   argv.push_back(program.data());
+  // After the command, --parent: when tandem is killed, its transfer stops too.
   std::vector<std::string> owned = args;
+  owned.insert(owned.begin() + (owned.empty() ? 0 : 1), {"--parent", std::to_string(::getpid())});
   for (std::string& arg : owned) {
     argv.push_back(arg.data());
   }
