@@ -380,6 +380,11 @@ Result<ImageConfig> parseImageConfig(std::string_view bytes) {
   return config;
 }
 
+bool platformMatches(const Platform& actual, const Platform& wanted) {
+  return actual.os == wanted.os && actual.architecture == wanted.architecture &&
+         (actual.variant.empty() || wanted.variant.empty() || actual.variant == wanted.variant);
+}
+
 Result<Descriptor> choosePlatform(const Index& index, const Platform& platform) {
   const Descriptor* withoutVariant = nullptr;
   const Descriptor* anyVariant = nullptr;

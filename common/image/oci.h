@@ -57,6 +57,9 @@ struct Platform {
 Platform hostPlatform();
 // "linux/amd64", "linux/arm64/v8" as docker's --platform takes it.
 Result<Platform> parsePlatform(std::string_view text);
+// Whether an image made for `actual` serves `wanted`: the same OS and architecture, and the same
+// variant when both name one.
+bool platformMatches(const Platform& actual, const Platform& wanted);
 
 struct Descriptor {
   std::string mediaType;

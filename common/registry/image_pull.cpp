@@ -299,17 +299,18 @@ Result<PullResult> Puller::run() {
   TANDEM_ASSIGN_OR_RETURN(image::DocumentKind kind, image::documentKind(top.bytes, top.mediaType));
   Document manifestDocument = top;
   Digest manifestDigest = topDigest;
+  image::Platform wanted = options_.platform.value_or(image::hostPlatform());
   if (kind == image::DocumentKind::kIndex) {
     TANDEM_ASSIGN_OR_RETURN(image::Index index, image::parseIndex(top.bytes).context(
                                                     "the index of " + reference_.text()));
     TANDEM_ASSIGN_OR_RETURN(
         Descriptor chosen,
-        image::choosePlatform(index, options_.platform).context("pulling " + reference_.text()));
+        image::choosePlatform(index, wanted).context("pulling " + reference_.text()));
     TANDEM_ASSIGN_OR_RETURN(manifestDocument, fetchManifest(chosen.digest.text()));
     manifestDigest = Digest::ofText(manifestDocument.bytes);
     if (manifestDigest != chosen.digest ||
         manifestDocument.bytes.size() != static_cast<std::size_t>(chosen.size)) {
-      return Error("the registry served the " + options_.platform.text() + " manifest of " +
+      return Error("the registry served the " + wanted.text() + " manifest of " +
                    reference_.text() + " with digest " + manifestDigest.text() + " and " +
                    std::to_string(manifestDocument.bytes.size()) + " bytes, but the index says " +
                    chosen.digest.text() + " and " + std::to_string(chosen.size) +
@@ -319,7 +320,7 @@ Result<PullResult> Puller::run() {
         kind, image::documentKind(manifestDocument.bytes, manifestDocument.mediaType));
     if (kind != image::DocumentKind::kManifest) {
       return Error("the index of " + reference_.text() + " points to another index for " +
-                   options_.platform.text() + "; nested indexes are not supported");
+                   wanted.text() + "; nested indexes are not supported");
     }
     result.indexDigest = topDigest;
   }
@@ -333,15 +334,20 @@ Result<PullResult> Puller::run() {
                  " bytes, more than tandem accepts");
   }
 
-  std::vector<Descriptor> blobs = {config};
-  blobs.insert(blobs.end(), result.manifest.layers.begin(), result.manifest.layers.end());
-  TANDEM_TRY(fetchBlobs(blobs).context("pulling " + reference_.text()));
-
+  // The config first: it says the platform, which may refuse the image before its layers come.
+  TANDEM_TRY(fetchBlobs({config}).context("pulling " + reference_.text()));
   TANDEM_ASSIGN_OR_RETURN(std::string configBytes, readFile(store_.path(config.digest)));
   TANDEM_ASSIGN_OR_RETURN(result.config, image::parseImageConfig(configBytes)
                                              .context("the config " + config.digest.text() +
                                                       " of " + reference_.text()));
   result.platform = result.config.platform.text();
+  if (!result.indexDigest && options_.platform &&
+      !image::platformMatches(result.config.platform, *options_.platform)) {
+    return Error(reference_.text() + " is an image for " + result.platform + " only, not " +
+                     options_.platform->text() + " as --platform asks",
+                 ENOENT);
+  }
+  TANDEM_TRY(fetchBlobs(result.manifest.layers).context("pulling " + reference_.text()));
   // Manifests go in last: a store holding an image's manifest holds all of its blobs.
   TANDEM_TRY(store_.ingestBytes(
       std::span(reinterpret_cast<const std::uint8_t*>(manifestDocument.bytes.data()),

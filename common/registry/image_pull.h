@@ -24,7 +24,9 @@ namespace tandem::registry {
 inline constexpr int kTransferRetries = 3;
 
 struct PullOptions : RegistryAccess {
-  image::Platform platform;
+  // Chooses from an index; when given, a single-platform image of another platform is refused,
+  // as docker pull --platform refuses it. Default: this host's, from an index only.
+  std::optional<image::Platform> platform;
 };
 
 struct PullResult {

@@ -143,6 +143,23 @@ tandem_in "$SCRATCH/store-proxy" pull "127.0.0.1:$backend_port/test/app:1.0"
 assert_eq 0 "$status" "pull of what went through the proxy: $err"
 tandem_in "$SCRATCH/store-proxy" images -q --no-trunc
 assert_eq "$id" "$out" "the image pushed through the proxy keeps its id"
+# tandem run pulls with the registry options of tandem pull.
+DOCKER_CONFIG=$SCRATCH/no-docker-config tandem_in "$SCRATCH/store-run-creds" run --rm \
+  --isolation container "127.0.0.1:$proxy_port/test/app:1.0"
+assert_eq 125 "$status" "a run whose pull has no credentials"
+DOCKER_CONFIG=$SCRATCH/no-docker-config tandem_in "$SCRATCH/store-run-creds" run --rm \
+  --isolation container --creds tester:s3cret "127.0.0.1:$proxy_port/test/app:1.0"
+assert_eq 0 "$status" "tandem run --creds through token authentication: $err"
+assert_eq "$from_first" "$out" "the image tandem run pulled with --creds"
+tandem_in "$SCRATCH/store-run-platform" run --rm --isolation container --platform linux/s390x \
+  "$ref"
+assert_eq 125 "$status" "a run whose --platform the single-platform image does not serve"
+assert_match "for linux/amd64 only, not linux/s390x" "$err" "the refusal names both platforms"
+tandem_in "$SCRATCH/store-run-platform" images -q
+assert_eq "" "$out" "images after a refused platform"
+tandem_in "$SCRATCH/store-run-platform" run --rm --isolation container --platform linux/amd64 \
+  "$ref"
+assert_eq 0 "$status" "a run whose --platform the image serves: $err"
 
 # An interrupted pull: a storage port that stalls half way through the first download of each
 # large blob, and tandem pull killed (SIGKILL) there. Its transfer must stop with it and leave

@@ -144,8 +144,20 @@ static void parses_platform_text(void**) {
   assert_string_equal(hostPlatform().os.c_str(), "linux");
 }
 
+static void matches_platforms_as_docker_pull_does(void**) {
+  auto platform = [](const char* text) { return *parsePlatform(text); };
+  assert_true(platformMatches(platform("linux/amd64"), platform("linux/amd64")));
+  assert_false(platformMatches(platform("linux/amd64"), platform("linux/s390x")));
+  assert_false(platformMatches(platform("linux/amd64"), platform("windows/amd64")));
+  // A variant only refuses when both sides name one.
+  assert_true(platformMatches(platform("linux/arm64"), platform("linux/arm64/v8")));
+  assert_true(platformMatches(platform("linux/arm64/v8"), platform("linux/arm64")));
+  assert_false(platformMatches(platform("linux/arm/v6"), platform("linux/arm/v7")));
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(matches_platforms_as_docker_pull_does),
       cmocka_unit_test(parses_manifest_field_by_field),
       cmocka_unit_test(refuses_malformed_manifests),
       cmocka_unit_test(tells_manifests_from_indexes),

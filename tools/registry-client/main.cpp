@@ -178,8 +178,6 @@ Status pull(const Arguments& args) {
   PullOptions options{access};
   if (args.platform) {
     TANDEM_ASSIGN_OR_RETURN(options.platform, image::parsePlatform(*args.platform));
-  } else {
-    options.platform = image::hostPlatform();
   }
   TANDEM_ASSIGN_OR_RETURN(image::BlobStore store, image::BlobStore::create(args.store));
   TANDEM_TRY(initCurl());

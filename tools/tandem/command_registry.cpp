@@ -14,26 +14,6 @@ namespace po = boost::program_options;
 
 namespace tandem::cli {
 
-namespace {
-
-void addAccessOptions(po::options_description& options) {
-  options.add_options()("insecure", po::bool_switch(),
-                        "plain HTTP (localhost and 127.0.0.0/8 registries fall back to it)")(
-      "ca-cert", po::value<std::string>(), "a CA bundle that signed the registry's certificate")(
-      "creds", po::value<std::string>(),
-      "USER:PASS; default: those in $DOCKER_CONFIG or ~/.docker/config.json");
-}
-
-RegistryAccess accessFrom(const po::variables_map& vm) {
-  RegistryAccess access;
-  access.insecure = vm["insecure"].as<bool>();
-  if (vm.count("ca-cert")) access.caCert = vm["ca-cert"].as<std::string>();
-  if (vm.count("creds")) access.creds = vm["creds"].as<std::string>();
-  return access;
-}
-
-}  // namespace
-
 int pullCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
   po::options_description options("tandem pull [OPTIONS] REFERENCE");
   options.add_options()("help,h", "show this help")(
@@ -41,7 +21,7 @@ int pullCommand(const GlobalOptions& global, const std::vector<std::string>& arg
       "OS/ARCH[/VARIANT] to take from a multi-platform image (default: this host's)")(
       "quiet,q", po::bool_switch(), "print the reference only")("reference",
                                                                 po::value<std::string>(), "");
-  addAccessOptions(options);
+  addRegistryAccessOptions(options);
   po::positional_options_description positional;
   positional.add("reference", 1);
   po::variables_map vm;
@@ -54,7 +34,7 @@ int pullCommand(const GlobalOptions& global, const std::vector<std::string>& arg
   PullRequest request;
   request.reference = vm["reference"].as<std::string>();
   if (vm.count("platform")) request.platform = vm["platform"].as<std::string>();
-  request.access = accessFrom(vm);
+  request.access = registryAccessFrom(vm);
   request.quiet = vm["quiet"].as<bool>();
   if (auto pulled = pullAndRegister(global.stateRoot, request, std::cout); !pulled) {
     return fail(pulled.error());
@@ -68,7 +48,7 @@ int pushCommand(const GlobalOptions& global, const std::vector<std::string>& arg
                                                     "print no progress")(
       "jobs", po::value<std::size_t>(), "how many blobs to upload at once (default 3)")(
       "image", po::value<std::string>(), "")("destination", po::value<std::string>(), "");
-  addAccessOptions(options);
+  addRegistryAccessOptions(options);
   po::positional_options_description positional;
   positional.add("image", 1).add("destination", 1);
   po::variables_map vm;
@@ -115,7 +95,7 @@ int pushCommand(const GlobalOptions& global, const std::vector<std::string>& arg
   if (vm.count("jobs")) {
     command.insert(command.end(), {"--jobs", std::to_string(vm["jobs"].as<std::size_t>())});
   }
-  std::vector<std::string> access = accessArguments(accessFrom(vm));
+  std::vector<std::string> access = accessArguments(registryAccessFrom(vm));
   command.insert(command.end(), access.begin(), access.end());
   command.insert(command.end(), {source, destination->text()});
   auto pushed = runRegistryClient(command, quiet);

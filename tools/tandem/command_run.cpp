@@ -35,6 +35,8 @@ po::options_description runOptions() {
       "name", po::value<std::string>(), "a name for the workload")(
       "pull", po::value<std::string>()->default_value("missing"),
       "pull the image first: missing (when the store lacks it), always or never")(
+      "platform", po::value<std::string>(),
+      "OS/ARCH[/VARIANT] to pull from a multi-platform image (default: this host's)")(
       "memory,m", po::value<std::string>(), "memory limit, e.g. 32M")(
       "memory-swap", po::value<std::string>(),
       "memory plus swap limit, or -1 for unlimited swap (default: no swap)")(
@@ -78,6 +80,9 @@ po::options_description runOptions() {
       "stats", po::bool_switch(),
       "print boot timings, VM exits and VMM memory to stderr as JSON when the microVM ends");
   options.add(vmOptions);
+  po::options_description registryOptions("when the image is pulled");
+  addRegistryAccessOptions(registryOptions);
+  options.add(registryOptions);
   return options;
 }
 
@@ -210,9 +215,11 @@ Result<PullPolicy> parsePullPolicy(const std::string& text) {
 // The stored image a run names, pulled first as the policy says. What a pull prints goes to
 // stderr, as docker's does, so the workload's stdout stays its own.
 Result<ImageWorkload> findOrPull(const std::string& stateRoot, const std::string& imageText,
-                                 PullPolicy policy) {
+                                 PullPolicy policy, const po::variables_map& vm) {
   PullRequest pull;
   pull.reference = imageText;
+  if (vm.count("platform")) pull.platform = vm["platform"].as<std::string>();
+  pull.access = registryAccessFrom(vm);
   if (policy == PullPolicy::kAlways) {
     TANDEM_TRY(pullAndRegister(stateRoot, pull, std::cerr));
     return ImageWorkload::find(stateRoot, imageText);
@@ -279,7 +286,7 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
     if (!policy) {
       return fail(policy.error());
     }
-    auto found = findOrPull(global.stateRoot, workload->command.front(), *policy);
+    auto found = findOrPull(global.stateRoot, workload->command.front(), *policy, vm);
     if (!found) {
       return fail(found.error());
     }

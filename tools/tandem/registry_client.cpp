@@ -54,6 +54,23 @@ std::string registryClientPath() {
   return directory + "/registry-client/tandem-registry";
 }
 
+void addRegistryAccessOptions(boost::program_options::options_description& options) {
+  options.add_options()("insecure", boost::program_options::bool_switch(),
+                        "plain HTTP (localhost and 127.0.0.0/8 registries fall back to it)")(
+      "ca-cert", boost::program_options::value<std::string>(),
+      "a CA bundle that signed the registry's certificate")(
+      "creds", boost::program_options::value<std::string>(),
+      "USER:PASS; default: those in $DOCKER_CONFIG or ~/.docker/config.json");
+}
+
+RegistryAccess registryAccessFrom(const boost::program_options::variables_map& vm) {
+  RegistryAccess access;
+  access.insecure = vm["insecure"].as<bool>();
+  if (vm.count("ca-cert")) access.caCert = vm["ca-cert"].as<std::string>();
+  if (vm.count("creds")) access.creds = vm["creds"].as<std::string>();
+  return access;
+}
+
 std::vector<std::string> accessArguments(const RegistryAccess& access) {
   std::vector<std::string> args;
   if (access.insecure) {

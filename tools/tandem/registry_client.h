@@ -4,6 +4,7 @@
 // all come through here.
 #pragma once
 
+#include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
@@ -24,6 +25,11 @@ struct RegistryAccess {
   std::string caCert;
   std::optional<std::string> creds;  // USER:PASS
 };
+
+// --insecure, --ca-cert and --creds, for every verb that may reach a registry, and what the
+// user gave of them.
+void addRegistryAccessOptions(boost::program_options::options_description& options);
+RegistryAccess registryAccessFrom(const boost::program_options::variables_map& vm);
 
 // The arguments that pass `access` on to tandem-registry.
 std::vector<std::string> accessArguments(const RegistryAccess& access);
