@@ -26,6 +26,14 @@ need_root() {
   [[ $EUID -eq 0 ]] || skip "needs root ($1)"
 }
 
+# need_tools TOOL...: skips unless every TOOL is on PATH.
+need_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || skip "needs $tool (scripts/deps.sh installs it)"
+  done
+}
+
 # Cleanup actions run in reverse order when the script exits, however it exits.
 _exit_actions=()
 at_exit() {
@@ -229,4 +237,23 @@ until_true() {
     ((SECONDS < deadline)) || return 1
     sleep 0.1
   done
+}
+
+# Names, types, modes, owners, symlink targets and file sizes, then file checksums. Directory
+# sizes and mtimes depend on the filesystem and on the unpacker, not on the image.
+tree_of() {
+  (
+    cd "$1" || exit
+    find . -mindepth 1 \( -type d -printf '%P %y %m %U %G\n' \) -o -printf '%P %y %m %U %G %l %s\n' |
+      LC_ALL=C sort
+    find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum
+  )
+}
+
+# same_tree WHAT A B: fails naming WHAT unless the trees at A and B are the same, file for file.
+same_tree() {
+  if ! diff -u <(tree_of "$2") <(tree_of "$3") >"$SCRATCH/tree.diff"; then
+    head -40 "$SCRATCH/tree.diff" >&2
+    fail "$1: the trees differ"
+  fi
 }

@@ -1,61 +1,25 @@
 #include "common/image/image_builder.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <stdio.h>
 
-#include <algorithm>
 #include <ctime>
-#include <memory>
 #include <utility>
 
 #include "common/file.h"
 #include "common/image/layer_writer.h"
+#include "common/image/layout_writer.h"
 
 namespace tandem::image {
 
 namespace {
 
-constexpr std::string_view kOciLayoutFile = R"({"imageLayoutVersion":"1.0.0"})";
-
-// A folder or file beside the output, removed unless the build finished with it.
-class Scratch {
- public:
-  explicit Scratch(std::string path) : path_(std::move(path)) {}
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() {
-    if (!path_.empty()) {
-      (void)removeTree(path_);
-    }
-  }
-  const std::string& path() const { return path_; }
-  void release() { path_.clear(); }
-
- private:
-  std::string path_;
-};
-
-std::string parentOf(const std::string& path) {
-  auto slash = path.rfind('/');
-  if (slash == std::string::npos) {
-    return ".";
-  }
-  return slash == 0 ? "/" : path.substr(0, slash);
+std::string blobPath(const std::string& layout, const Digest& digest) {
+  return layout + "/" + layoutBlobName(digest);
 }
 
-struct ArchiveWriteFree {
-  void operator()(archive* writer) const { archive_write_free(writer); }
-};
-struct ArchiveEntryFree {
-  void operator()(archive_entry* entry) const { archive_entry_free(entry); }
-};
-
 Status writeBlob(const std::string& layout, const Digest& digest, std::string_view bytes) {
-  return writeFile(layout + "/blobs/sha256/" + digest.hex(), bytes, 0644);
+  return writeFile(blobPath(layout, digest), bytes, 0644);
 }
 
 struct LayerBlob {
@@ -72,7 +36,7 @@ Result<LayerBlob> writeLayer(const std::string& layout, const std::string& folde
     TANDEM_ASSIGN_OR_RETURN(written, writeFolderLayer(folder, fd.get(), options));
   }
   // Two identical folders make one blob, listed twice.
-  if (::rename(partial.c_str(), (layout + "/blobs/sha256/" + written.blob.hex()).c_str()) != 0) {
+  if (::rename(partial.c_str(), blobPath(layout, written.blob).c_str()) != 0) {
     return Error::fromErrno("cannot name the layer blob of " + folder);
   }
   LayerBlob layer;
@@ -81,66 +45,6 @@ Result<LayerBlob> writeLayer(const std::string& layout, const std::string& folde
   layer.descriptor.size = static_cast<std::int64_t>(written.blobSize);
   layer.diffId = written.diffId;
   return layer;
-}
-
-// The layout's files in a fixed order, each owned by 0:0 with the epoch as mtime, so that the
-// tar is as reproducible as its blobs.
-Status tarLayout(const std::string& layout, const std::vector<Digest>& blobs, int outFd,
-                 std::int64_t epoch, const std::string& output) {
-  std::unique_ptr<archive, ArchiveWriteFree> writer(archive_write_new());
-  if (!writer || archive_write_set_format_pax_restricted(writer.get()) != ARCHIVE_OK ||
-      archive_write_open_fd(writer.get(), outFd) != ARCHIVE_OK) {
-    return Error("cannot start writing " + output);
-  }
-  auto add = [&](const std::string& name, bool directory) -> Status {
-    std::unique_ptr<archive_entry, ArchiveEntryFree> entry(archive_entry_new());
-    archive_entry_set_pathname(entry.get(), name.c_str());
-    archive_entry_set_mode(entry.get(), directory ? (S_IFDIR | 0755) : (S_IFREG | 0644));
-    archive_entry_set_mtime(entry.get(), epoch, 0);
-    std::string content;
-    if (!directory) {
-      TANDEM_ASSIGN_OR_RETURN(content, readFile(layout + "/" + name));
-      archive_entry_set_size(entry.get(), static_cast<la_int64_t>(content.size()));
-    }
-    if (archive_write_header(writer.get(), entry.get()) != ARCHIVE_OK ||
-        (!content.empty() && archive_write_data(writer.get(), content.data(), content.size()) !=
-                                 static_cast<la_ssize_t>(content.size()))) {
-      return Error("cannot write " + name + " into " + output + ": " +
-                   archive_error_string(writer.get()));
-    }
-    return okStatus();
-  };
-  TANDEM_TRY(add("oci-layout", false));
-  TANDEM_TRY(add("index.json", false));
-  TANDEM_TRY(add("blobs", true));
-  TANDEM_TRY(add("blobs/sha256", true));
-  for (const auto& digest : blobs) {
-    TANDEM_TRY(add("blobs/sha256/" + digest.hex(), false));
-  }
-  if (archive_write_close(writer.get()) != ARCHIVE_OK) {
-    return Error("cannot finish " + output + ": " + archive_error_string(writer.get()));
-  }
-  return okStatus();
-}
-
-Status publishTar(const std::string& layout, const std::vector<Digest>& blobs,
-                  const std::string& output, std::int64_t epoch) {
-  std::string templ = output + ".tmp-XXXXXX";
-  int raw = ::mkostemp(templ.data(), O_CLOEXEC);
-  if (raw < 0) {
-    return Error::fromErrno("cannot create a file beside " + output);
-  }
-  UniqueFd fd(raw);
-  Scratch file(templ);
-  TANDEM_TRY(tarLayout(layout, blobs, fd.get(), epoch, output));
-  if (::fchmod(fd.get(), 0644) != 0 || ::fsync(fd.get()) != 0) {
-    return Error::fromErrno("cannot flush " + templ);
-  }
-  if (::rename(templ.c_str(), output.c_str()) != 0) {
-    return Error::fromErrno("cannot rename " + templ + " to " + output);
-  }
-  file.release();
-  return okStatus();
 }
 
 }  // namespace
@@ -162,15 +66,12 @@ Result<BuiltImage> buildImage(const ImageBuildSpec& spec, const std::string& out
   if (spec.layerFolders.size() > kMaxLayers) {
     return Error("an image can have at most " + std::to_string(kMaxLayers) + " layers", EINVAL);
   }
+  // Checked again when the layout is published; here so that no layer is packed in vain.
   if (format == LayoutFormat::kFolder && pathExists(output)) {
     return Error(output + " exists already; remove it or choose another output", EEXIST);
   }
-  std::string templ = output + ".tmp-XXXXXX";
-  if (::mkdtemp(templ.data()) == nullptr) {
-    return Error::fromErrno("cannot create a folder beside " + output + " (does " +
-                            parentOf(output) + " exist?)");
-  }
-  Scratch layout(templ);
+  // The blobs are made here first: a layer's digest is only known once it is written.
+  TANDEM_ASSIGN_OR_RETURN(Scratch layout, Scratch::folderBeside(output));
   TANDEM_TRY(makeDirectories(layout.path() + "/blobs/sha256"));
 
   BuiltImage built;
@@ -204,32 +105,20 @@ Result<BuiltImage> buildImage(const ImageBuildSpec& spec, const std::string& out
   built.manifest.platform = config.platform;
   TANDEM_TRY(writeBlob(layout.path(), built.manifest.digest, manifestBytes));
 
-  Index index;
-  index.mediaType = std::string(media_type::kOciIndex);
-  Descriptor entry = built.manifest;
-  if (spec.tag) {
-    entry.annotations[std::string(annotation::kRefName)] = spec.tag->text();
-    entry.annotations[std::string(annotation::kContainerdName)] = spec.tag->text();
+  LayoutFiles files;
+  files.index.mediaType = std::string(media_type::kOciIndex);
+  files.index.manifests.push_back(namedIndexEntry(built.manifest, spec.tag));
+  for (const auto& digest : {built.config, built.manifest.digest}) {
+    files.blobs.push_back({digest, blobPath(layout.path(), digest)});
   }
-  index.manifests.push_back(std::move(entry));
-  TANDEM_TRY(writeFile(layout.path() + "/index.json", serializeIndex(index)));
-  TANDEM_TRY(writeFile(layout.path() + "/oci-layout", kOciLayoutFile));
-
-  if (format == LayoutFormat::kFolder) {
-    if (::chmod(layout.path().c_str(), 0755) != 0 ||
-        ::rename(layout.path().c_str(), output.c_str()) != 0) {
-      return Error::fromErrno("cannot rename " + layout.path() + " to " + output);
-    }
-    layout.release();
-    return built;
-  }
-  std::vector<Digest> blobs = {built.config, built.manifest.digest};
   for (const auto& layer : built.layers) {
-    blobs.push_back(layer.digest);
+    files.blobs.push_back({layer.digest, blobPath(layout.path(), layer.digest)});
   }
-  std::sort(blobs.begin(), blobs.end());
-  blobs.erase(std::unique(blobs.begin(), blobs.end()), blobs.end());
-  TANDEM_TRY(publishTar(layout.path(), blobs, output, spec.epoch));
+  if (format == LayoutFormat::kFolder) {
+    TANDEM_TRY(writeLayoutFolder(files, output));
+  } else {
+    TANDEM_TRY(writeLayoutTar(files, output, spec.epoch));
+  }
   return built;
 }
 

@@ -8,14 +8,11 @@
 #include "common/bytes.h"
 #include "common/file.h"
 #include "common/image/layout_source.h"
+#include "common/image/layout_writer.h"
 
 namespace tandem::image {
 
 namespace {
-
-std::string blobPath(const Digest& digest) {
-  return "blobs/sha256/" + digest.hex();
-}
 
 // The digest of the rest of `fd`, which is left rewound to its start so that the blob can be
 // stored from the same fd.
@@ -39,10 +36,10 @@ Result<std::string> ingestDocument(const LayoutSource& source, const Descriptor&
     return Error("the image's " + descriptor.mediaType + " " + descriptor.digest.text() + " is " +
                  std::to_string(descriptor.size) + " bytes; documents over 4 MiB are refused");
   }
-  TANDEM_ASSIGN_OR_RETURN(std::string bytes,
-                          source.readDocument(blobPath(descriptor.digest), kMaxDocumentBytes));
+  TANDEM_ASSIGN_OR_RETURN(
+      std::string bytes, source.readDocument(layoutBlobName(descriptor.digest), kMaxDocumentBytes));
   if (static_cast<std::int64_t>(bytes.size()) != descriptor.size) {
-    return Error(blobPath(descriptor.digest) + " in " + source.path() + " is " +
+    return Error(layoutBlobName(descriptor.digest) + " in " + source.path() + " is " +
                  std::to_string(bytes.size()) + " bytes; its descriptor says " +
                  std::to_string(descriptor.size));
   }
@@ -110,7 +107,7 @@ Result<ImageRecord> importManifest(ImportContext& context, const Descriptor& man
       return Error("layer " + layer.digest.text() + " has media type \"" + layer.mediaType +
                    "\"; tandem unpacks tar layers, plain or gzip- or zstd-compressed");
     }
-    TANDEM_ASSIGN_OR_RETURN(UniqueFd fd, context.source.openFile(blobPath(layer.digest)));
+    TANDEM_ASSIGN_OR_RETURN(UniqueFd fd, context.source.openFile(layoutBlobName(layer.digest)));
     TANDEM_TRY(
         context.store.ingestFromFd(fd.get(), layer.digest, static_cast<std::uint64_t>(layer.size))
             .context("image archive " + context.source.path()));

@@ -11,32 +11,11 @@ set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 : "${MKIMAGE:?MKIMAGE must name tandem-mkimage (meson sets it)}"
 need_root "umoci and tandem unpack owners and device nodes as they are stored"
-for tool in umoci skopeo sha256sum; do
-  command -v "$tool" >/dev/null || skip "needs $tool (scripts/deps.sh installs it)"
-done
+need_tools umoci skopeo sha256sum
 
 state=$SCRATCH/state
 tandem() {
   "$TANDEM" --state-root "$state" "$@"
-}
-
-# Names, types, modes, owners, symlink targets and file sizes, then file checksums. Directory
-# sizes and mtimes depend on the filesystem and on the unpacker, not on the image.
-tree_of() {
-  (
-    cd "$1"
-    find . -mindepth 1 \( -type d -printf '%P %y %m %U %G\n' \) -o -printf '%P %y %m %U %G %l %s\n' |
-      LC_ALL=C sort
-    find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum
-  )
-}
-
-# same_tree WHAT A B
-same_tree() {
-  if ! diff -u <(tree_of "$2") <(tree_of "$3") >"$SCRATCH/tree.diff"; then
-    head -40 "$SCRATCH/tree.diff" >&2
-    fail "$1: the trees differ"
-  fi
 }
 
 # A rootfs with a little of everything: busybox and its applet links, a setuid file, two names

@@ -34,5 +34,5 @@ if [[ -n ${TANDEM_GUEST_VMLINUX:-} && -f $TANDEM_GUEST_VMLINUX ]]; then
   includes+=(--include "$TANDEM_GUEST_VMLINUX")
   envs+=(--env "TANDEM_GUEST_VMLINUX=$TANDEM_GUEST_VMLINUX")
 fi
-exec "$KVM_HOST" --cpus 2 --memory 4G --timeout "${VM_SUITE_TIMEOUT:-1500}" "${includes[@]}" \
+exec "$KVM_HOST" --cpus "${VM_HOST_CPUS:-1}" --memory 4G --timeout "${VM_SUITE_TIMEOUT:-1500}" "${includes[@]}" \
   "${envs[@]}" -- "$(command -v bash)" "$here/cases.sh"

@@ -1,13 +1,18 @@
-// The image verbs: tandem images, rmi, load, and tandem image ls|rm|inspect|prune|load, with
-// docker's output where docker has one.
+// The image verbs: tandem images, rmi, load, save, and tandem image
+// ls|rm|inspect|prune|load|save|unpack, with docker's output where docker has one.
+#include <unistd.h>
+
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/file.h"
 #include "common/image/blob_store.h"
+#include "common/image/image_disk.h"
+#include "common/image/image_export.h"
 #include "common/image/image_import.h"
 #include "common/image/image_index.h"
 #include "common/image/image_rootfs.h"
@@ -60,6 +65,23 @@ std::string padded(std::string text, std::size_t width) {
     text.append(width - text.size(), ' ');
   }
   return text + "  ";
+}
+
+// Parses the options of a verb that takes IMAGE... after them, into vm["image"]. Answers an exit
+// code when the verb should stop: after --help, or without an image.
+std::optional<int> parseImageVerb(const std::vector<std::string>& args,
+                                  po::options_description& options, const std::string& verb,
+                                  po::variables_map& vm) {
+  options.add_options()("image", po::value<std::vector<std::string>>(), "images");
+  po::positional_options_description positional;
+  positional.add("image", -1);
+  if (auto code = parseVerbOptions(args, options, positional, vm)) {
+    return code;
+  }
+  if (!vm.count("image")) {
+    return fail(Error(verb + " needs at least one image"));
+  }
+  return std::nullopt;
 }
 
 int listImages(const GlobalOptions& global, const std::vector<std::string>& args) {
@@ -123,19 +145,25 @@ Result<ImageRecord> findImage(ImageIndex& index, const std::string& text) {
   return *found;
 }
 
+struct FoundImage {
+  Store store;
+  ImageRecord record;
+};
+
+// The store, and the image in it that `text` names, for the verbs that act on one image.
+Result<FoundImage> openImage(const GlobalOptions& global, const std::string& text) {
+  TANDEM_ASSIGN_OR_RETURN(Store store, openStore(global));
+  TANDEM_ASSIGN_OR_RETURN(ImageRecord record, findImage(store.index, text));
+  return FoundImage{std::move(store), std::move(record)};
+}
+
 int removeImages(const GlobalOptions& global, const std::vector<std::string>& args) {
   po::options_description options("tandem rmi [OPTIONS] IMAGE...");
   options.add_options()("help,h", "show this help")(
-      "force,f", po::bool_switch(), "remove an image even if several repositories tag it")(
-      "image", po::value<std::vector<std::string>>(), "images");
-  po::positional_options_description positional;
-  positional.add("image", -1);
+      "force,f", po::bool_switch(), "remove an image even if several repositories tag it");
   po::variables_map vm;
-  if (auto code = parseVerbOptions(args, options, positional, vm)) {
+  if (auto code = parseImageVerb(args, options, "tandem rmi", vm)) {
     return *code;
-  }
-  if (!vm.count("image")) {
-    return fail(Error("tandem rmi needs at least one image"));
   }
   auto store = openStore(global);
   if (!store) {
@@ -166,6 +194,7 @@ int removeImages(const GlobalOptions& global, const std::vector<std::string>& ar
       continue;
     }
     (void)removeTree(global.stateRoot + "/flat/" + record->id.hex());
+    ::unlink(image::imageDiskPath(global.stateRoot, record->id).c_str());
     std::cout << "Deleted: " << record->id.text() << "\n";
   }
   return status;
@@ -204,16 +233,10 @@ nlohmann::json inspectJson(const ImageRecord& record, const BlobStore& blobs) {
 
 int inspectImages(const GlobalOptions& global, const std::vector<std::string>& args) {
   po::options_description options("tandem image inspect IMAGE...");
-  options.add_options()("help,h", "show this help")("image", po::value<std::vector<std::string>>(),
-                                                    "images");
-  po::positional_options_description positional;
-  positional.add("image", -1);
+  options.add_options()("help,h", "show this help");
   po::variables_map vm;
-  if (auto code = parseVerbOptions(args, options, positional, vm)) {
+  if (auto code = parseImageVerb(args, options, "tandem image inspect", vm)) {
     return *code;
-  }
-  if (!vm.count("image")) {
-    return fail(Error("tandem image inspect needs at least one image"));
   }
   auto store = openStore(global);
   if (!store) {
@@ -273,18 +296,41 @@ int unpackImageCommand(const GlobalOptions& global, const std::vector<std::strin
   if (!vm.count("image") || !vm.count("target")) {
     return fail(Error("usage: tandem image unpack IMAGE DIR"));
   }
-  auto store = openStore(global);
-  if (!store) {
-    return fail(store.error());
+  auto found = openImage(global, vm["image"].as<std::string>());
+  if (!found) {
+    return fail(found.error());
   }
-  auto record = findImage(store->index, vm["image"].as<std::string>());
-  if (!record) {
-    return fail(record.error());
-  }
-  if (auto status = image::unpackImage(*record, store->blobs, vm["target"].as<std::string>());
+  if (auto status =
+          image::unpackImage(found->record, found->store.blobs, vm["target"].as<std::string>());
       !status) {
     return fail(status.error());
   }
+  return 0;
+}
+
+int diskImageCommand(const GlobalOptions& global, const std::vector<std::string>& args) {
+  po::options_description options(
+      "tandem image disk IMAGE: the image's files as an ext4 disk (made once, then reused); "
+      "prints its path");
+  options.add_options()("help,h", "show this help")("image", po::value<std::string>(), "image");
+  po::positional_options_description positional;
+  positional.add("image", 1);
+  po::variables_map vm;
+  if (auto code = parseVerbOptions(args, options, positional, vm)) {
+    return *code;
+  }
+  if (!vm.count("image")) {
+    return fail(Error("usage: tandem image disk IMAGE"));
+  }
+  auto found = openImage(global, vm["image"].as<std::string>());
+  if (!found) {
+    return fail(found.error());
+  }
+  auto disk = image::imageDisk(found->record, found->store.blobs);
+  if (!disk) {
+    return fail(disk.error());
+  }
+  std::cout << *disk << "\n";
   return 0;
 }
 
@@ -341,6 +387,75 @@ int loadImages(const GlobalOptions& global, const std::vector<std::string>& args
   return 0;
 }
 
+// What `save IMAGE` records, as docker save does: the tag typed, or all of the image's tags when
+// IMAGE is an id or a digest.
+std::vector<image::Reference> namesToRecord(const std::string& text, const ImageRecord& record) {
+  if (auto typed = image::parseReference(text); typed && !typed->digest) {
+    for (const auto& tag : record.tags) {
+      if (tag.text() == typed->text()) {
+        return {tag};
+      }
+    }
+  }
+  return record.tags;
+}
+
+int saveImages(const GlobalOptions& global, const std::vector<std::string>& args) {
+  po::options_description options("tandem save [-o FILE] [--format oci-archive|oci-dir] IMAGE...");
+  options.add_options()("help,h", "show this help")(
+      "output,o", po::value<std::string>(),
+      "write to FILE (replaced) or, for oci-dir, to a new folder; stdout if absent")(
+      "format", po::value<std::string>()->default_value("oci-archive"),
+      "oci-archive: a tar of an OCI image layout with docker's manifest.json, as docker save "
+      "writes; oci-dir: the same files in a folder");
+  po::variables_map vm;
+  if (auto code = parseImageVerb(args, options, "tandem save", vm)) {
+    return *code;
+  }
+  const std::string& format = vm["format"].as<std::string>();
+  bool folder = format == "oci-dir";
+  if (!folder && format != "oci-archive") {
+    return fail(Error("unknown --format \"" + format + "\"; use oci-archive or oci-dir"));
+  }
+  std::optional<std::string> output;
+  if (vm.count("output")) {
+    output = vm["output"].as<std::string>();
+  }
+  if (folder && !output) {
+    return fail(Error("--format oci-dir needs -o DIR, a folder that does not exist yet"));
+  }
+  if (!output && ::isatty(STDOUT_FILENO)) {
+    return fail(
+        Error("cowardly refusing to write an archive to a terminal; use -o FILE or a "
+              "redirect"));
+  }
+  auto store = openStore(global);
+  if (!store) {
+    return fail(store.error());
+  }
+  std::vector<image::ImageToExport> images;
+  for (const auto& text : vm["image"].as<std::vector<std::string>>()) {
+    auto record = findImage(store->index, text);
+    if (!record) {
+      return fail(record.error());
+    }
+    images.push_back({*record, namesToRecord(text, *record)});
+  }
+  auto files = image::exportImages(images, store->blobs);
+  if (!files) {
+    return fail(files.error());
+  }
+  // The archive's bytes depend only on the images and the names: every mtime is the epoch.
+  constexpr std::int64_t kEpoch = 0;
+  Status written = folder   ? image::writeLayoutFolder(*files, *output)
+                   : output ? image::writeLayoutTar(*files, *output, kEpoch)
+                            : image::writeLayoutTarTo(*files, STDOUT_FILENO, "stdout", kEpoch);
+  if (!written) {
+    return fail(written.error());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int imagesCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
@@ -355,9 +470,14 @@ int loadCommand(const GlobalOptions& global, const std::vector<std::string>& arg
   return loadImages(global, args);
 }
 
+int saveCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
+  return saveImages(global, args);
+}
+
 int imageCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
   constexpr const char* kUsage =
-      "usage: tandem image ls|rm|inspect|prune|load|unpack [ARGS...] (--help after each)\n";
+      "usage: tandem image ls|rm|inspect|prune|load|save|unpack|disk [ARGS...] (--help after "
+      "each)\n";
   if (args.empty()) {
     std::cerr << kUsage;
     return kExitRuntimeError;
@@ -369,7 +489,9 @@ int imageCommand(const GlobalOptions& global, const std::vector<std::string>& ar
   if (verb == "inspect") return inspectImages(global, rest);
   if (verb == "prune") return pruneImages(global, rest);
   if (verb == "load") return loadImages(global, rest);
+  if (verb == "save") return saveImages(global, rest);
   if (verb == "unpack") return unpackImageCommand(global, rest);
+  if (verb == "disk") return diskImageCommand(global, rest);
   if (verb == "-h" || verb == "--help") {
     std::cout << kUsage;
     return 0;

@@ -15,6 +15,7 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
 int imagesCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int rmiCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int loadCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
+int saveCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int imageCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int pullCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int pushCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);

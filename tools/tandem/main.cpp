@@ -18,27 +18,32 @@ constexpr const char* kUsage =
     "  images  list the stored images\n"
     "  rmi     remove images\n"
     "  load    import an OCI image layout or a docker save archive\n"
+    "  save    export stored images as an OCI image layout (tar or folder)\n"
     "  pull    pull an image from a registry into the store\n"
     "  push    push a stored image to a registry\n"
     "  tag     give a stored image another name\n"
-    "  image   ls, rm, inspect, prune, load\n";
+    "  image   ls, rm, inspect, prune, load, save, unpack\n";
 
 struct Verb {
   const char* name;
   int (*handler)(const tandem::cli::GlobalOptions&, const std::vector<std::string>&, char**);
 };
 
+// One verb a line, however many there are (clang-format would lay them out in columns).
+// clang-format off
 constexpr Verb kVerbs[] = {
     {"run", tandem::cli::runCommand},
     {"images", tandem::cli::imagesCommand},
     {"rmi", tandem::cli::rmiCommand},
     {"load", tandem::cli::loadCommand},
+    {"save", tandem::cli::saveCommand},
     {"image", tandem::cli::imageCommand},
     {"pull", tandem::cli::pullCommand},
     {"push", tandem::cli::pushCommand},
     {"tag", tandem::cli::tagCommand},
     {"container-process", tandem::cli::containerProcessCommand},
 };
+// clang-format on
 
 }  // namespace
 

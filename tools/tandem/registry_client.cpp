@@ -10,6 +10,7 @@
 #include "common/file.h"
 #include "common/image/reference.h"
 #include "common/process.h"
+#include "common/spawn_file_actions.h"
 #include "common/unique_fd.h"
 
 extern char** environ;
@@ -22,15 +23,6 @@ std::string executableDirectory() {
   auto path = ownExecutablePath();
   return path ? path->substr(0, path->rfind('/')) : ".";
 }
-
-// posix_spawn's file actions and attributes, destroyed on every return.
-struct SpawnActions {
-  SpawnActions() { posix_spawn_file_actions_init(&actions); }
-  ~SpawnActions() { posix_spawn_file_actions_destroy(&actions); }
-  SpawnActions(const SpawnActions&) = delete;
-  SpawnActions& operator=(const SpawnActions&) = delete;
-  posix_spawn_file_actions_t actions;
-};
 
 std::string commandLine(const std::string& program, const std::vector<std::string>& args) {
   std::string text = program;
@@ -102,10 +94,10 @@ Result<nlohmann::json> runRegistryClient(const std::vector<std::string>& args, b
       return Error::fromErrno("cannot create a memory file for tandem-registry's messages");
     }
   }
-  SpawnActions spawn;
-  posix_spawn_file_actions_adddup2(&spawn.actions, output.write.get(), STDOUT_FILENO);
+  SpawnFileActions spawn;
+  posix_spawn_file_actions_adddup2(spawn.get(), output.write.get(), STDOUT_FILENO);
   if (quiet) {
-    posix_spawn_file_actions_adddup2(&spawn.actions, errors.get(), STDERR_FILENO);
+    posix_spawn_file_actions_adddup2(spawn.get(), errors.get(), STDERR_FILENO);
   }
   std::vector<char*> argv;
   argv.push_back(program.data());
@@ -117,8 +109,7 @@ Result<nlohmann::json> runRegistryClient(const std::vector<std::string>& args, b
   }
   argv.push_back(nullptr);
   pid_t pid = 0;
-  if (int error =
-          ::posix_spawn(&pid, program.c_str(), &spawn.actions, nullptr, argv.data(), environ);
+  if (int error = ::posix_spawn(&pid, program.c_str(), spawn.get(), nullptr, argv.data(), environ);
       error != 0) {
     return Error::fromErrno("cannot start " + program, error);
   }
