@@ -86,7 +86,7 @@ if ((kvm_direct)); then
   timeout --kill-after=5 300 "${vm_command[@]}" </dev/null >"$SCRATCH/out" 2>"$SCRATCH/err" ||
     status=$?
 else
-  "$KVM_HOST" --timeout 600 --include "$TANDEM" --include "$TANDEM_GUEST_INIT" \
+  "$KVM_HOST" --cpus 1 --timeout 600 --include "$TANDEM" --include "$TANDEM_GUEST_INIT" \
     --include "$TANDEM_GUEST_KERNEL" --include "$store" \
     --env "TANDEM_GUEST_INIT=$TANDEM_GUEST_INIT" --env "TANDEM_GUEST_KERNEL=$TANDEM_GUEST_KERNEL" \
     -- "${vm_command[@]}" </dev/null >"$SCRATCH/out" 2>"$SCRATCH/err" || status=$?
