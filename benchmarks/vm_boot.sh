@@ -248,27 +248,33 @@ runs=5
 output=/tmp/vm_boot.json
 tandem=${TANDEM:-$repo/build/tools/tandem}
 guest_init=${TANDEM_GUEST_INIT:-$repo/build/tools/guest-init/tandem-guest-init}
+vmm=${TANDEM_VMM:-$repo/build/tools/vmm/tandem-vmm}
 mkinitramfs=$repo/build/tools/mkinitramfs/tandem-mkinitramfs
 kernel=${TANDEM_GUEST_KERNEL:-/var/cache/tandem/guest-kernel/current/bzImage}
 machine=microvm
 scrub_mib=512
 host_timeout=7200
+boots=1
 
 usage() {
   cat >&2 <<EOF
-usage: $prog [--runs N] [--output FILE] [--tandem PATH] [--kernel BZIMAGE] [--machine OPTS]
-             [--scrub MIB] [--timeout SECS]
+usage: $prog [--runs N] [--boots N] [--output FILE] [--tandem PATH] [--kernel BZIMAGE]
+             [--machine OPTS] [--scrub MIB] [--timeout SECS]
   --runs N          alternating runs of each VMM (default $runs); every QEMU run is done twice,
                     once timed and once counted
+  --boots N         repeat everything in N boots of the emulated host (default $boots): wall
+                    times swing between boots more than within one, so the wall ratio is
+                    taken in each boot, side by side, and the median of those is reported
   --output FILE     where the JSON goes (default $output)
   --tandem PATH     the tandem binary (default \$TANDEM, else $repo/build/tools/tandem); the
-                    guest init is \$TANDEM_GUEST_INIT, else the build's
+                    guest init is \$TANDEM_GUEST_INIT and tandem-vmm \$TANDEM_VMM, else the
+                    build's
   --kernel BZIMAGE  the guest kernel (default \$TANDEM_GUEST_KERNEL, else $kernel)
   --machine OPTS    QEMU's -M value (default $machine)
   --scrub MIB       before each timed run, rewrite this much of the host's free memory, so
                     that neither VMM pays the emulator's cost for pages that held the previous
                     guest's code (default $scrub_mib; 0 measures without)
-  --timeout SECS    stop the emulated host after SECS (default $host_timeout)
+  --timeout SECS    stop each boot of the emulated host after SECS (default $host_timeout)
 EOF
   exit 2
 }
@@ -276,6 +282,7 @@ EOF
 while [[ $# -gt 0 ]]; do
   case $1 in
     --runs) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; runs=$2; shift 2 ;;
+    --boots) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; boots=$2; shift 2 ;;
     --output) [[ -n ${2:-} ]] || usage; output=$2; shift 2 ;;
     --tandem) [[ -n ${2:-} ]] || usage; tandem=$2; shift 2 ;;
     --kernel) [[ -n ${2:-} ]] || usage; kernel=$2; shift 2 ;;
@@ -295,25 +302,27 @@ for tool in jq qemu-system-x86_64 "$repo/tools/kvm-host/tandem-kvm-host" \
 done
 [[ -x $tandem ]] || die "no tandem binary at $tandem (run ninja -C build, or pass --tandem)"
 [[ -x $guest_init ]] || die "no guest init at $guest_init (run ninja -C build)"
+[[ -x $vmm ]] || die "no tandem-vmm at $vmm (run ninja -C build)"
 [[ -x $mkinitramfs ]] || die "no tandem-mkinitramfs at $mkinitramfs (run ninja -C build)"
 [[ -f $kernel ]] || die "no guest kernel at $kernel (guest-kernel-config/build.sh builds one)"
 
 # The kernel command line is tandem's own, read from its source so that the two cannot drift
 # apart: the string literals of kBaseCmdline, then the rdinit= the VMM appends.
-cmdline=$(sed -n '/kBaseCmdline =/,/;/p' "$repo/vmm/vm_backend.cpp" |
+cmdline=$(sed -n '/kBaseCmdline =/,/;/p' "$repo/vmm/workload_vm.cpp" |
   grep -o '"[^"]*"' | tr -d '"' | tr -d '\n')
 [[ $cmdline == *reboot=k* ]] ||
-  die "cannot read kBaseCmdline from vmm/vm_backend.cpp (got '$cmdline')"
+  die "cannot read kBaseCmdline from vmm/workload_vm.cpp (got '$cmdline')"
 cmdline="$cmdline rdinit=/.tandem/init"
 
 work=$(mktemp -d /tmp/tandem-vm-boot.XXXXXX)
 trap 'rm -rf --one-file-system "$work"' EXIT
 
 # Private copies, so a rebuild elsewhere during the run cannot swap binaries under it. tandem
-# finds the guest init next to itself under its installed name.
+# finds the guest init and tandem-vmm next to itself under their installed names.
 mkdir -p "$work/bin"
 cp "$tandem" "$work/bin/tandem"
 cp "$guest_init" "$work/bin/tandem-guest-init"
+cp "$vmm" "$work/bin/tandem-vmm"
 cp "$kernel" "$work/bzImage"
 
 # One initramfs for both VMMs: the busybox rootfs plus what tandem's VMM would append, so that
@@ -338,25 +347,31 @@ chmod 0600 "$rootfs/.tandem/workload.json"
 echo "kernel command line: $cmdline" >&2
 echo "QEMU machine: -M $machine; $runs runs each; this takes a while (every boot is nested)" >&2
 records=$work/records.jsonl
-host_status=0
-"$repo/tools/kvm-host/tandem-kvm-host" --with-qemu --timeout "$host_timeout" \
-  --include "$self" --include "$work/bin" --include "$work/bzImage" \
-  --include "$work/initrd.cpio" --include "$(command -v bash)" --include "$(command -v jq)" \
-  --env "BENCH_RUNS=$runs" --env "BENCH_TANDEM=$work/bin/tandem" \
-  --env "BENCH_KERNEL=$work/bzImage" --env "BENCH_INITRD=$work/initrd.cpio" \
-  --env "BENCH_CMDLINE=$cmdline" --env "BENCH_MACHINE=$machine" \
-  --env "BENCH_SCRUB_MIB=$scrub_mib" \
-  -- "$(command -v bash)" "$self" --inside </dev/null >"$records" || host_status=$?
-if [[ $host_status -ne 0 ]]; then
-  die "the runs inside the emulated KVM host failed (status $host_status; 124 is --timeout)"
-fi
+: >"$records"
+for ((boot = 1; boot <= boots; boot++)); do
+  ((boots == 1)) || echo "emulated host boot $boot of $boots" >&2
+  host_status=0
+  "$repo/tools/kvm-host/tandem-kvm-host" --with-qemu --timeout "$host_timeout" \
+    --include "$self" --include "$work/bin" --include "$work/bzImage" \
+    --include "$work/initrd.cpio" --include "$(command -v bash)" --include "$(command -v jq)" \
+    --env "BENCH_RUNS=$runs" --env "BENCH_TANDEM=$work/bin/tandem" \
+    --env "BENCH_KERNEL=$work/bzImage" --env "BENCH_INITRD=$work/initrd.cpio" \
+    --env "BENCH_CMDLINE=$cmdline" --env "BENCH_MACHINE=$machine" \
+    --env "BENCH_SCRUB_MIB=$scrub_mib" \
+    -- "$(command -v bash)" "$self" --inside </dev/null >"$work/boot.jsonl" || host_status=$?
+  if [[ $host_status -ne 0 ]]; then
+    die "the runs inside the emulated KVM host failed (status $host_status; 124 is --timeout)"
+  fi
+  jq -c --argjson boot "$boot" '. + {boot: $boot}' "$work/boot.jsonl" >>"$records"
+done
 
 # Medians of the lower middle for even counts, so every figure is one that was measured.
 jq -s --argjson runs "$runs" --argjson scrub "$scrub_mib" --arg machine "$machine" --arg cmdline "$cmdline" '
   def median: sort | .[(length - 1) / 2 | floor];
   def stat: {median: median, min: min, max: max, samples: .};
   def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b end;
-  (map(select(.vmm == "tandem" and .kind == "timed"))) as $t
+  . as $all
+  | (map(select(.vmm == "tandem" and .kind == "timed"))) as $t
   | (map(select(.vmm == "tandem" and .kind == "traced")) | first) as $tt
   | (map(select(.vmm == "qemu" and .kind == "timed"))) as $qt
   | (map(select(.vmm == "qemu" and .kind == "counted"))) as $qc
@@ -368,6 +383,7 @@ jq -s --argjson runs "$runs" --argjson scrub "$scrub_mib" --arg machine "$machin
         exits_to_userspace: ($t | map(.stats.exits_to_vmm.total) | stat),
         vmm_rss_bytes: ($t | map(.stats.vmm_memory.rss_bytes) | stat),
         vmm_pss_bytes: ($t | map(.stats.vmm_memory.pss_bytes) | stat),
+        supervisor_rss_bytes: ($t | map(.stats.supervisor_memory.rss_bytes) | stat),
         timeline_ms: ($t | map(.stats.timeline_ms))
       },
       qemu: {
@@ -384,8 +400,14 @@ jq -s --argjson runs "$runs" --argjson scrub "$scrub_mib" --arg machine "$machin
         {tandem_exits_to_vmm: $tt.stats.exits_to_vmm.total,
          tandem_traced: $tt.userspace_exits_traced.total} end)
     }
+  # Wall times compare only within one boot of the emulated host: a ratio per boot, then the
+  # median of those.
+  | . + {per_boot: ($all | group_by(.boot) | map(
+      (map(select(.vmm == "tandem" and .kind == "timed")) | map(.wall_ms) | median) as $tw
+      | (map(select(.vmm == "qemu" and .kind == "timed")) | map(.wall_ms) | median) as $qw
+      | {boot: .[0].boot, tandem_wall_ms: $tw, qemu_wall_ms: $qw, wall_ratio: ratio($tw; $qw)}))}
   | . + {ratios: {
-      wall_median: ratio(.tandem.wall_ms.median; .qemu.wall_ms.median),
+      wall_median: (.per_boot | map(.wall_ratio) | median),
       exits_total_median: ratio(.tandem.exits_total.median; .qemu.exits_total.median),
       exits_to_userspace_median:
         ratio(.tandem.exits_to_userspace.median; .qemu.exits_to_userspace.median?),
@@ -394,7 +416,7 @@ jq -s --argjson runs "$runs" --argjson scrub "$scrub_mib" --arg machine "$machin
       "wall <= 0.5x QEMU": (.ratios.wall_median <= 0.5),
       "total exits <= 0.1x QEMU": (.ratios.exits_total_median <= 0.1),
       "VMM RSS overhead <= 3 MiB": (.tandem.vmm_rss_bytes.median <= 3 * 1048576)}}
-  | {runs: $runs, qemu_machine: $machine, scrub_mib: $scrub, kernel_cmdline: $cmdline, memory_mib: 256, vcpus: 1}
+  | {runs: $runs, boots: ($all | map(.boot) | max), qemu_machine: $machine, scrub_mib: $scrub, kernel_cmdline: $cmdline, memory_mib: 256, vcpus: 1}
     + . + {records: $records}
 ' --slurpfile records "$records" "$records" >"$output"
 
@@ -414,8 +436,11 @@ jq -r '
   row("VMM RSS without guest RAM, median (MiB)"; .vmm_rss_bytes.median | mib),
   row("VMM PSS without guest RAM, median (MiB)"; .vmm_pss_bytes.median | mib),
   "",
+  "tandem, the supervising process beside tandem-vmm (not part of the VMM figure): RSS \(.tandem.supervisor_rss_bytes.median | mib) MiB, median",
   "tandem cold boot (its first of this bzImage in the host: decompresses the kernel and caches it; traced): \(.tandem_cold_boot.wall_ms | ms) ms",
-  "tandem/QEMU (medians): wall \(.ratios.wall_median | x), total exits \(.ratios.exits_total_median | x), exits to userspace \(.ratios.exits_to_userspace_median | x), VMM RSS \(.ratios.vmm_rss_median | x)",
+  (if (.per_boot | length) > 1 then .per_boot[] else empty end
+    | "host boot \(.boot): tandem \(.tandem_wall_ms | ms) ms, QEMU \(.qemu_wall_ms | ms) ms, wall \(.wall_ratio | x)"),
+  "tandem/QEMU (medians; wall: of the per-boot ratios): wall \(.ratios.wall_median | x), total exits \(.ratios.exits_total_median | x), exits to userspace \(.ratios.exits_to_userspace_median | x), VMM RSS \(.ratios.vmm_rss_median | x)",
   (if .tracepoint_check then "tracepoint check (tandem run 0): exits_to_vmm.total \(.tracepoint_check.tandem_exits_to_vmm), kvm_userspace_exit hits \(.tracepoint_check.tandem_traced)" else empty end),
   "",
   "targets: " + (.targets | to_entries | map("\(.key): \(if .value then "holds" else "MISSED" end)") | join("; "))

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "common/child_process.h"
 #include "common/fd_passing.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -28,40 +29,6 @@
 namespace tandem::container {
 
 namespace {
-
-// Blocks the forwarded signals for the runtime's signalfd, and restores the caller's mask.
-class BlockedSignals {
- public:
-  BlockedSignals() {
-    sigset_t set = forwardedSignals();
-    ::sigprocmask(SIG_BLOCK, &set, &original_);
-  }
-  ~BlockedSignals() { ::sigprocmask(SIG_SETMASK, &original_, nullptr); }
-  BlockedSignals(const BlockedSignals&) = delete;
-  BlockedSignals& operator=(const BlockedSignals&) = delete;
-  const sigset_t& original() const { return original_; }
-
- private:
-  sigset_t original_;
-};
-
-// Kills and reaps the container's first process unless it was reaped normally.
-class ChildGuard {
- public:
-  explicit ChildGuard(pid_t pid) : pid_(pid) {}
-  ~ChildGuard() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      (void)waitForExit(pid_);
-    }
-  }
-  ChildGuard(const ChildGuard&) = delete;
-  ChildGuard& operator=(const ChildGuard&) = delete;
-  void reaped() { pid_ = -1; }
-
- private:
-  pid_t pid_;
-};
 
 // Removes the state directory on every early return, unless kept on purpose.
 class StateDirectory {
@@ -268,7 +235,7 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
   UniqueFd syncParent(sync[0]);
   UniqueFd syncChild(sync[1]);
   TANDEM_ASSIGN_OR_RETURN(Pipe errorPipe, makePipe());
-  BlockedSignals blocked;
+  SignalBlock blocked(forwardedSignals());
   sigset_t forwarded = forwardedSignals();
   UniqueFd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC));
   if (!signals) {

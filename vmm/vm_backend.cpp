@@ -1,142 +1,67 @@
 #include "vmm/vm_backend.h"
 
-#include <malloc.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
+#include "common/child_process.h"
 #include "common/file.h"
 #include "common/log.h"
-#include "common/process.h"
-#include "vmm/guest_protocol.h"
+#include "common/spawn_file_actions.h"
 #include "vmm/kvm.h"
-#include "vmm/machine.h"
-#include "vmm/workload_initrd.h"
+#include "vmm/process_memory.h"
+#include "vmm/vmm_invocation.h"
+
+extern char** environ;
 
 namespace tandem::vmm {
 namespace {
 
-// Kept short and quiet: every console byte is a VM exit. The kernel console is COM2, so the
-// workload's stdio on COM1 stays clean; reboot=k makes the guest's end a pulse of the i8042
-// reset line; panic=-1 turns a panic into that same reset at once, and the console tail says why.
-constexpr const char* kBaseCmdline =
-    "console=ttyS1 quiet reboot=k panic=-1 8250.nr_uarts=2 tsc=reliable no_timer_check "
-    "random.trust_cpu=on";
-
-std::string executableDirectory() {
-  auto path = ownExecutablePath();
-  return path ? path->substr(0, path->rfind('/')) : ".";
-}
-
-unsigned vcpuCount(const Workload& workload) {
-  if (!workload.limits.cpuMilli) {
-    return 1;
-  }
-  return static_cast<unsigned>((*workload.limits.cpuMilli + 999) / 1000);
-}
-
-const char* endName(MachineEnd end) {
-  switch (end) {
-    case MachineEnd::kGuestReset:
-      return "guest_reset";
-    case MachineEnd::kGuestStopped:
-      return "guest_stopped";
-    case MachineEnd::kTimeout:
-      return "timeout";
-    case MachineEnd::kInterrupted:
-      return "interrupted";
-  }
-  return "unknown";
-}
-
-void printStats(const MachineReport& report, unsigned cpus, std::uint64_t memoryBytes) {
-  auto milliseconds = [](const std::optional<double>& value) {
-    return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
-  };
-  nlohmann::json json = {
-      {"end", endName(report.end)},
-      {"vcpus", cpus},
-      {"memory_bytes", memoryBytes},
-      {"timeline_ms",
-       {{"first_kvm_run", milliseconds(report.timeline.firstRun)},
-        {"guest_init", milliseconds(report.timeline.initStarted)},
-        {"workload_exit", milliseconds(report.timeline.workloadExited)},
-        {"stopped", milliseconds(report.timeline.stopped)}}},
-      {"exits_to_vmm", toJson(report.exits)},
-      {"kvm_stats", report.kvmStats},
-  };
-  if (report.vmmMemory) {
-    json["vmm_memory"] = {{"rss_bytes", report.vmmMemory->rssBytes},
-                          {"pss_bytes", report.vmmMemory->pssBytes}};
-  }
-  std::cerr << json.dump(2) << "\n";
-}
-
-// The lines of the console tail that explain a guest that ended without a status.
-std::string panicSummary(const std::string& console) {
-  auto at = console.find("Kernel panic");
-  if (at == std::string::npos) {
-    return {};
-  }
-  auto end = console.find('\n', at);
-  return console.substr(at, end == std::string::npos ? std::string::npos : end - at);
-}
-
-Result<WorkloadOutcome> outcomeOf(const Workload& workload, const MachineReport& report) {
-  WorkloadOutcome outcome;
-  outcome.id = workload.id;
-  switch (report.end) {
-    case MachineEnd::kTimeout:
-      return Error(report.endDetail + "; it was stopped", ETIMEDOUT);
-    case MachineEnd::kInterrupted:
-      outcome.status.signaled = true;
-      outcome.status.signal = report.signal;
-      return outcome;
-    case MachineEnd::kGuestReset:
-    case MachineEnd::kGuestStopped:
-      break;
-  }
-  if (!report.status) {
-    std::string panic = panicSummary(report.consoleTail);
-    std::string console = report.consoleTail.empty()
-                              ? ""
-                              : "\n--- guest console (last lines) ---\n" + report.consoleTail;
-    if (!panic.empty()) {
-      return Error("the guest kernel panicked before the workload finished: " + panic + console,
-                   EIO);
-    }
-    return Error(
-        report.endDetail + " before tandem's init reported the workload's exit status" + console,
-        EIO);
-  }
-  switch (report.status->kind) {
-    case guest::StatusKind::kExited:
-      outcome.status.code = report.status->payload;
-      break;
-    case guest::StatusKind::kSignaled:
-      outcome.status.signaled = true;
-      outcome.status.signal = report.status->payload;
-      break;
-    case guest::StatusKind::kInitFailed:
-      // The reason already reached the workload's stderr through the guest.
-      outcome.status.code = report.status->payload;
-      break;
-    default:
-      return Error("the guest reported an unknown status kind " +
-                       std::to_string(static_cast<int>(report.status->kind)),
-                   EPROTO);
-  }
-  return outcome;
-}
-
 std::string cacheDirectory() {
   const char* cache = std::getenv("TANDEM_CACHE");
   return cache != nullptr && *cache != '\0' ? cache : "/var/cache/tandem";
+}
+
+std::string vmmProgramPath() {
+  return companionProgramPath("TANDEM_VMM", "tandem-vmm", "vmm");
+}
+
+Result<UniqueFd> memoryFile(const char* name, std::string_view content) {
+  UniqueFd fd(::memfd_create(name, MFD_CLOEXEC));
+  if (!fd) {
+    return Error::fromErrno(std::string("cannot create the memory file ") + name);
+  }
+  TANDEM_TRY(writeAll(fd.get(), content, name));
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) {
+    return Error::fromErrno(std::string("cannot rewind the memory file ") + name);
+  }
+  return fd;
+}
+
+// The signals tandem passes on to its VMM; SIGCHLD tells it that the VMM ended.
+sigset_t supervisedSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) {
+    sigaddset(&set, sig);
+  }
+  return set;
+}
+
+// Adds what the supervising tandem costs to the VMM's own figures, so that a reader of --stats
+// sees both processes.
+void printStats(nlohmann::json stats) {
+  if (auto own = ownMemoryOutside(0, 0); own) {
+    stats["supervisor_memory"] = {{"rss_bytes", own->rssBytes}, {"pss_bytes", own->pssBytes}};
+  }
+  std::cerr << stats.dump(2) << "\n";
 }
 
 }  // namespace
@@ -153,15 +78,7 @@ std::string defaultVmlinuxCache() {
 }
 
 std::string defaultGuestInit() {
-  if (const char* path = std::getenv("TANDEM_GUEST_INIT"); path != nullptr && *path != '\0') {
-    return path;
-  }
-  std::string directory = executableDirectory();
-  std::string installed = directory + "/tandem-guest-init";
-  if (pathExists(installed)) {
-    return installed;
-  }
-  return directory + "/guest-init/tandem-guest-init";
+  return companionProgramPath("TANDEM_GUEST_INIT", "tandem-guest-init", "guest-init");
 }
 
 Status VmBackend::available() const {
@@ -184,44 +101,79 @@ Status VmBackend::available() const {
                      "TANDEM_GUEST_INIT)",
                  ENOENT);
   }
+  if (std::string vmm = vmmProgramPath(); ::access(vmm.c_str(), X_OK) != 0) {
+    return Error::fromErrno("cannot run " + vmm +
+                            ", tandem's microVM monitor (tandem-vmm is built and installed with "
+                            "tandem; or set TANDEM_VMM)");
+  }
   return okStatus();
 }
 
+// The VM runs in tandem-vmm, a process that holds the monitor's code and nothing else: its
+// memory is the monitor's overhead, and the image, registry and container code never share an
+// address space with a guest. tandem supervises it: signals pass through, and a killed tandem
+// takes its VMM along.
 Result<WorkloadOutcome> VmBackend::run(const Workload& workload) {
   auto startedAt = std::chrono::steady_clock::now();
-  // The kernel file, and a rootfs folder packed at boot, are read onto the heap, copied into
-  // guest memory and dropped. A fixed mmap threshold makes such large buffers their own mappings,
-  // returned to the kernel when freed; glibc's sliding threshold kept them, and their RSS, for the
-  // VM's life.
-  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-  TANDEM_ASSIGN_OR_RETURN(WorkloadInitrd initramfs,
-                          WorkloadInitrd::create({.rootfsArchive = config_.initramfsPath,
-                                                  .rootfsDirectory = workload.rootfs,
-                                                  .guestInitPath = config_.guestInitPath,
-                                                  .description = toJson(workload).dump()}));
-  MachineConfig machine;
-  machine.kernelPath = config_.kernelPath;
-  machine.vmlinuxCacheDirectory = config_.vmlinuxCacheDirectory;
-  std::uint64_t initramfsBytes = initramfs.maxBytes();
-  machine.initrd = std::make_unique<WorkloadInitrd>(std::move(initramfs));
-  machine.cmdline = std::string(kBaseCmdline) + " rdinit=" + guest::kInitPath;
-  machine.memoryBytes = workload.limits.memoryBytes.value_or(kDefaultVmMemory);
-  machine.cpus = vcpuCount(workload);
-  machine.hugepages = config_.hugepages;
-  machine.timeout = config_.timeout;
-  machine.stdinFd = STDIN_FILENO;
-  machine.showConsole = config_.showConsole;
-  machine.kvmPath = config_.kvmPath;
-  machine.startedAt = startedAt;
-  spdlog::debug("booting {} with {} vCPUs, {} bytes of memory, initramfs of at most {} bytes",
-                machine.kernelPath, machine.cpus, machine.memoryBytes, initramfsBytes);
-  unsigned cpus = machine.cpus;
-  std::uint64_t memoryBytes = machine.memoryBytes;
-  TANDEM_ASSIGN_OR_RETURN(MachineReport report, runMachine(std::move(machine)).context("microVM"));
-  if (config_.stats) {
-    printStats(report, cpus, memoryBytes);
+  std::string program = vmmProgramPath();
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd description,
+                          memoryFile("tandem-vmm-workload", toJson(workload).dump()));
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd result, memoryFile("tandem-vmm-result", ""));
+  VmmInvocation invocation{
+      .config = config_,
+      .workloadFd = description.get(),
+      .resultFd = result.get(),
+      .parent = ::getpid(),
+      .startedAtNs =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(startedAt.time_since_epoch())
+              .count(),
+      .logLevel = std::string(spdlog::level::to_string_view(spdlog::get_level()).data())};
+  std::vector<std::string> args = vmmArguments(invocation);
+  args.insert(args.begin(), program);
+  std::vector<char*> argv;
+  for (std::string& arg : args) {
+    argv.push_back(arg.data());
   }
-  return outcomeOf(workload, report);
+  argv.push_back(nullptr);
+
+  sigset_t supervised = supervisedSignals();
+  SignalBlock blocked(supervised);
+  UniqueFd signals(::signalfd(-1, &supervised, SFD_CLOEXEC));
+  if (!signals) {
+    return Error::fromErrno("cannot create a signalfd to pass signals on to tandem-vmm");
+  }
+  SpawnFileActions files;
+  // Same-number dup2s clear close-on-exec for the child only.
+  posix_spawn_file_actions_adddup2(files.get(), description.get(), description.get());
+  posix_spawn_file_actions_adddup2(files.get(), result.get(), result.get());
+  SpawnAttributes attributes;
+  posix_spawnattr_setsigmask(attributes.get(), &blocked.original());
+  posix_spawnattr_setflags(attributes.get(), POSIX_SPAWN_SETSIGMASK);
+  pid_t pid = 0;
+  if (int error =
+          ::posix_spawn(&pid, program.c_str(), files.get(), attributes.get(), argv.data(), environ);
+      error != 0) {
+    return Error::fromErrno("cannot start " + program + ", tandem's microVM monitor", error);
+  }
+  ChildGuard guard(pid);
+  TANDEM_ASSIGN_OR_RETURN(ExitStatus status, waitForwardingSignals(pid, signals.get()));
+  guard.reaped();
+
+  if (::lseek(result.get(), 0, SEEK_SET) != 0) {
+    return Error::fromErrno("cannot rewind tandem-vmm's result");
+  }
+  TANDEM_ASSIGN_OR_RETURN(std::string text, readFile(result.get(), "tandem-vmm's result"));
+  if (text.empty()) {
+    // Its own message, if it could write one, is already on stderr.
+    return Error(program + " " + status.describe() + " before it reported how the microVM ended",
+                 EIO);
+  }
+  auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  TANDEM_ASSIGN_OR_RETURN(VmRun run, vmRunFromJson(json));
+  if (!run.stats.is_null()) {
+    printStats(std::move(run.stats));
+  }
+  return std::move(run.outcome);
 }
 
 }  // namespace tandem::vmm

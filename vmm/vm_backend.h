@@ -1,6 +1,5 @@
-// Runs a workload in a microVM: tandem's hardware-level isolation backend. The workload's
-// rootfs folder (or a prebuilt initramfs) becomes the guest's initramfs, tandem's guest init and
-// the workload description are appended to it, and the guest kernel boots it.
+// tandem's hardware-level isolation backend: runs a workload in a microVM, inside a tandem-vmm
+// process that tandem starts and supervises (workload_vm.h is what that process does).
 #pragma once
 
 #include <chrono>
@@ -37,7 +36,8 @@ struct VmBackendConfig {
 // the build cache's current entry (guest-kernel-config/build.sh).
 std::string defaultGuestKernel();
 // $TANDEM_GUEST_INIT, else tandem-guest-init next to this executable (installed) or in the
-// build tree (build/tools/tandem next to build/tools/guest-init/).
+// build tree (build/tools/tandem next to build/tools/guest-init/). tandem-vmm is found the same
+// way, through $TANDEM_VMM or build/tools/vmm/.
 std::string defaultGuestInit();
 
 class VmBackend : public IsolationBackend {

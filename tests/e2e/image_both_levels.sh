@@ -10,6 +10,7 @@ source "$(dirname "$0")/../lib.sh"
 : "${MKIMAGE:?MKIMAGE must name tandem-mkimage (meson sets it)}"
 : "${TANDEM_REGISTRY:?TANDEM_REGISTRY must name tandem-registry (meson sets it)}"
 : "${TANDEM_GUEST_INIT:?TANDEM_GUEST_INIT must name tandem-guest-init (meson sets it)}"
+: "${TANDEM_VMM:?TANDEM_VMM must name tandem-vmm (meson sets it)}"
 : "${KVM_HOST:?KVM_HOST must name tandem-kvm-host (meson sets it)}"
 need_root "tandem run --isolation container"
 for tool in docker-registry python3; do
@@ -87,8 +88,8 @@ if ((kvm_direct)); then
     status=$?
 else
   "$KVM_HOST" --cpus 1 --timeout 600 --include "$TANDEM" --include "$TANDEM_GUEST_INIT" \
-    --include "$TANDEM_GUEST_KERNEL" --include "$store" \
-    --env "TANDEM_GUEST_INIT=$TANDEM_GUEST_INIT" --env "TANDEM_GUEST_KERNEL=$TANDEM_GUEST_KERNEL" \
+    --include "$TANDEM_VMM" --include "$TANDEM_GUEST_KERNEL" --include "$store" \
+    --env "TANDEM_GUEST_INIT=$TANDEM_GUEST_INIT" --env "TANDEM_VMM=$TANDEM_VMM" --env "TANDEM_GUEST_KERNEL=$TANDEM_GUEST_KERNEL" \
     -- "${vm_command[@]}" </dev/null >"$SCRATCH/out" 2>"$SCRATCH/err" || status=$?
 fi
 out=$(<"$SCRATCH/out")

@@ -3,7 +3,7 @@
 # emulated KVM host (suite.sh decides). Each case boots a real guest with tandem's VMM.
 set -uo pipefail
 
-: "${TANDEM:?}" "${TANDEM_GUEST_KERNEL:?}" "${TANDEM_GUEST_INIT:?}" "${GUEST_ROOTFS:?}"
+: "${TANDEM:?}" "${TANDEM_GUEST_KERNEL:?}" "${TANDEM_GUEST_INIT:?}" "${TANDEM_VMM:?}" "${GUEST_ROOTFS:?}"
 : "${KVM_DEVICE_TEST:?}"
 VMLINUX=${TANDEM_GUEST_VMLINUX:-}
 
@@ -43,7 +43,7 @@ tandem_pids() {
   for dir in /proc/[0-9]*; do
     arg0=''
     read -r -d '' arg0 <"$dir/cmdline" 2>/dev/null
-    [[ $arg0 == "$TANDEM" ]] && echo "${dir#/proc/}"
+    [[ $arg0 == "$TANDEM" || $arg0 == "$TANDEM_VMM" ]] && echo "${dir#/proc/}"
   done
 }
 
@@ -94,7 +94,13 @@ bounded() {
     {
       echo "vm cases: $* still running after $run_deadline s; its threads:"
       describe_threads "$pid"
-      describe_guest "$pid"
+      # The VM itself belongs to tandem's child, tandem-vmm.
+      for vmm in $(tandem_pids); do
+        [[ $vmm == "$pid" ]] && continue
+        echo "process $vmm, tandem-vmm:"
+        describe_threads "$vmm"
+        describe_guest "$vmm"
+      done
       echo "the emulated host's kernel log, last lines:"
       dmesg | tail -n 20
     } >&2

@@ -3,7 +3,7 @@
 # elsewhere boots the emulated KVM host once and runs every case inside it.
 set -euo pipefail
 
-: "${TANDEM:?}" "${KVM_HOST:?}" "${MKROOTFS:?}" "${TANDEM_GUEST_INIT:?}" "${KVM_DEVICE_TEST:?}"
+: "${TANDEM:?}" "${KVM_HOST:?}" "${MKROOTFS:?}" "${TANDEM_GUEST_INIT:?}" "${TANDEM_VMM:?}" "${KVM_DEVICE_TEST:?}"
 here=$(cd "$(dirname "$0")" && pwd)
 
 if [[ -z ${TANDEM_GUEST_KERNEL:-} || ! -f ${TANDEM_GUEST_KERNEL:-} ]]; then
@@ -24,10 +24,11 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
   exit 0
 fi
 
-includes=(--include "$TANDEM" --include "$TANDEM_GUEST_INIT" --include "$TANDEM_GUEST_KERNEL"
+includes=(--include "$TANDEM" --include "$TANDEM_GUEST_INIT" --include "$TANDEM_VMM"
+  --include "$TANDEM_GUEST_KERNEL"
   --include "$here" --include "$GUEST_ROOTFS" --include "$KVM_DEVICE_TEST"
   --include "$(command -v bash)")
-envs=(--env "TANDEM=$TANDEM" --env "TANDEM_GUEST_INIT=$TANDEM_GUEST_INIT"
+envs=(--env "TANDEM=$TANDEM" --env "TANDEM_GUEST_INIT=$TANDEM_GUEST_INIT" --env "TANDEM_VMM=$TANDEM_VMM"
   --env "TANDEM_GUEST_KERNEL=$TANDEM_GUEST_KERNEL" --env "GUEST_ROOTFS=$GUEST_ROOTFS"
   --env "KVM_DEVICE_TEST=$KVM_DEVICE_TEST")
 if [[ -n ${TANDEM_GUEST_VMLINUX:-} && -f $TANDEM_GUEST_VMLINUX ]]; then

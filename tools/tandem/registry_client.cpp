@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "common/child_process.h"
 #include "common/file.h"
 #include "common/image/reference.h"
 #include "common/process.h"
@@ -19,11 +20,6 @@ namespace tandem::cli {
 
 namespace {
 
-std::string executableDirectory() {
-  auto path = ownExecutablePath();
-  return path ? path->substr(0, path->rfind('/')) : ".";
-}
-
 std::string commandLine(const std::string& program, const std::vector<std::string>& args) {
   std::string text = program;
   for (const std::string& arg : args) {
@@ -35,15 +31,7 @@ std::string commandLine(const std::string& program, const std::vector<std::strin
 }  // namespace
 
 std::string registryClientPath() {
-  if (const char* path = std::getenv("TANDEM_REGISTRY_CLIENT"); path != nullptr && *path != '\0') {
-    return path;
-  }
-  std::string directory = executableDirectory();
-  std::string installed = directory + "/tandem-registry";
-  if (pathExists(installed)) {
-    return installed;
-  }
-  return directory + "/registry-client/tandem-registry";
+  return companionProgramPath("TANDEM_REGISTRY_CLIENT", "tandem-registry", "registry-client");
 }
 
 void addRegistryAccessOptions(boost::program_options::options_description& options) {

@@ -1,0 +1,102 @@
+// tandem-vmm: tandem's microVM monitor process. `tandem run --isolation vm` starts one per
+// workload and supervises it; this process holds the monitor's code and nothing else, so its
+// memory is the VMM's overhead and no image, registry or container code shares an address space
+// with a guest. It can also be run by hand, given a workload description as tandem writes it.
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/file.h"
+#include "common/log.h"
+#include "common/process.h"
+#include "vmm/vmm_invocation.h"
+#include "vmm/workload_vm.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: tandem-vmm --kernel BZIMAGE --guest-init PATH --workload-fd N [--initramfs CPIO]\n"
+    "                  [--kvm PATH] [--vmlinux-cache DIR] [--timeout-ms N] [--hugepages]\n"
+    "                  [--console] [--stats] [--result-fd N] [--parent PID]\n"
+    "                  [--started-at-ns N] [--log-level LEVEL]\n"
+    "Runs the workload described (as tandem's workload JSON) on descriptor N in a microVM and\n"
+    "exits with its code. With --result-fd, how it ended goes to that descriptor as JSON\n"
+    "instead, for tandem to read.\n";
+
+using tandem::Error;
+
+int report(const tandem::vmm::VmmInvocation& invocation, const tandem::vmm::VmRun& run) {
+  if (invocation.resultFd >= 0) {
+    std::string json = tandem::vmm::vmRunToJson(run).dump();
+    if (auto status = tandem::writeAll(invocation.resultFd, json, "tandem-vmm's result file");
+        !status) {
+      std::fprintf(stderr, "tandem-vmm: %s\n", status.error().describe().c_str());
+      return tandem::kExitRuntimeError;
+    }
+  } else {
+    if (!run.stats.is_null()) {
+      std::cerr << run.stats.dump(2) << "\n";
+    }
+    if (!run.outcome) {
+      std::fprintf(stderr, "tandem-vmm: %s\n", run.outcome.error().describe().c_str());
+    }
+  }
+  return run.outcome ? run.outcome->exitCode() : tandem::kExitRuntimeError;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tandem::initLogging();
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (const std::string& arg : args) {
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+  }
+  auto invocation = tandem::vmm::parseVmmArguments(args);
+  if (!invocation) {
+    std::fprintf(stderr, "tandem-vmm: %s\n%s", invocation.error().message().c_str(), kUsage);
+    return tandem::kExitRuntimeError;
+  }
+  if (invocation->parent) {
+    // A VM outlives nothing: the kernel kills this process when tandem is gone, and a tandem
+    // already gone is checked after.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != *invocation->parent) {
+      std::fprintf(stderr, "tandem-vmm: process %d, which started this microVM, is gone\n",
+                   static_cast<int>(*invocation->parent));
+      return tandem::kExitRuntimeError;
+    }
+  }
+  auto startedAt = invocation->startedAtNs ? std::chrono::steady_clock::time_point(
+                                                 std::chrono::nanoseconds(*invocation->startedAtNs))
+                                           : std::chrono::steady_clock::now();
+  if (!invocation->logLevel.empty()) {
+    if (auto status = tandem::setLogLevel(invocation->logLevel); !status) {
+      std::fprintf(stderr, "tandem-vmm: %s\n", status.error().message().c_str());
+      return tandem::kExitRuntimeError;
+    }
+  }
+  auto text = tandem::readFile(invocation->workloadFd, "the workload description (--workload-fd)");
+  tandem::Result<tandem::Workload> workload = Error("");
+  if (!text) {
+    workload = std::move(text).error();
+  } else if (auto json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+             json.is_discarded()) {
+    workload = Error("the workload description (--workload-fd) is not JSON", EINVAL);
+  } else {
+    workload = tandem::workloadFromJson(json);
+  }
+  if (!workload) {
+    return report(*invocation, {std::move(workload).error(), nullptr});
+  }
+  return report(*invocation, tandem::vmm::runWorkloadVm(invocation->config, *workload, startedAt));
+}

@@ -1,0 +1,28 @@
+// Runs one workload in a microVM inside this process: what tandem-vmm, the monitor process
+// that tandem starts for --isolation vm, does. The workload's rootfs folder (or a prebuilt
+// initramfs) becomes the guest's initramfs, tandem's guest init and the workload description are
+// appended to it, and the guest kernel boots it.
+#pragma once
+
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+#include "common/isolation_backend.h"
+#include "common/result.h"
+#include "common/workload.h"
+#include "vmm/vm_backend.h"
+
+namespace tandem::vmm {
+
+struct VmRun {
+  Result<WorkloadOutcome> outcome;
+  // Boot timeline, exits and VMM memory when VmBackendConfig::stats asked for them, else null.
+  nlohmann::json stats;
+};
+
+// `startedAt` is when tandem started, the origin of the stats' timeline.
+VmRun runWorkloadVm(const VmBackendConfig& config, const Workload& workload,
+                    std::chrono::steady_clock::time_point startedAt);
+
+}  // namespace tandem::vmm
