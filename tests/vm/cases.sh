@@ -226,15 +226,57 @@ else
     "leftover: $leftover" "stderr: $err"
 fi
 
+# signal_tandem SIGNAL: starts a microVM whose workload says "ready" and sleeps, sends SIGNAL to
+# tandem once the guest is up, and leaves tandem's status in $status (the VMM is tandem-vmm, a
+# child of tandem).
+signal_tandem() {
+  "$TANDEM" run --isolation vm --rootfs "$GUEST_ROOTFS" -- sh -c 'echo ready; exec sleep 1000' \
+    </dev/null >"$scratch/out" 2>"$scratch/err" &
+  local pid=$! i
+  for ((i = 0; i < 1200; i++)); do
+    [[ $(<"$scratch/out") == ready ]] && break
+    sleep 0.1
+  done
+  kill "-$1" "$pid"
+  status=0
+  wait "$pid" || status=$?
+  err=$(<"$scratch/err")
+}
+
+signal_tandem TERM
+leftover=$(tandem_pids)
+if [[ $status == 143 && -z $leftover ]]; then
+  ok "SIGTERM to tandem stops the microVM (status 143)"
+else
+  not_ok "SIGTERM to tandem stops the microVM" "status $status" "leftover: $leftover" "$err"
+fi
+
+signal_tandem KILL
+# The kernel kills tandem-vmm when tandem dies (PR_SET_PDEATHSIG); give it a moment to go.
+for ((i = 0; i < 50; i++)); do
+  leftover=$(tandem_pids)
+  [[ -z $leftover ]] && break
+  sleep 0.1
+done
+if [[ $status == 137 && -z $leftover ]]; then
+  ok "a killed tandem takes its tandem-vmm along"
+else
+  not_ok "a killed tandem takes its tandem-vmm along" "status $status" "leftover: $leftover"
+fi
+
 vm --stats -- true
 # The emulated host has busybox, not python: the JSON is checked field by field with grep.
 stat() { grep -o "\"$1\": [0-9.]*" "$scratch/err" | head -n 1 | sed 's/.*: //'; }
 total=$(stat total)
 init_ms=$(stat guest_init)
 run_ms=$(stat first_kvm_run)
-rss=$(stat rss_bytes)
+# The VMM's own memory, and beside it the supervising tandem's: two processes, two figures.
+rss=$(sed -n '/"vmm_memory"/,/}/p' "$scratch/err" | grep -o '"rss_bytes": [0-9]*' | sed 's/.*: //')
+supervisor_rss=$(sed -n '/"supervisor_memory"/,/}/p' "$scratch/err" |
+  grep -o '"rss_bytes": [0-9]*' | sed 's/.*: //')
 kvm_exits=$(stat exits)
-if [[ $status == 0 && ${total:-0} -gt 0 && ${rss:-0} -gt 0 && ${kvm_exits:-0} -ge ${total:-0} ]] &&
+if [[ $status == 0 && ${total:-0} -gt 0 && ${rss:-0} -gt 0 && ${supervisor_rss:-0} -gt 0 &&
+  ${kvm_exits:-0} -ge ${total:-0} ]] &&
   awk -v a="${run_ms:-0}" -v b="${init_ms:-0}" 'BEGIN { exit !(a > 0 && b > a) }'; then
   ok "--stats reports timings, exits ($total to the VMM, $kvm_exits in all) and VMM memory"
 else
