@@ -6,11 +6,21 @@
 
 namespace tandem {
 
-void initLogging() {
+namespace {
+
+std::string& programName() {
+  static std::string name = "tandem";
+  return name;
+}
+
+}  // namespace
+
+void initLogging(std::string_view program) {
+  programName() = std::string(program);
   // Non-colour, unsynchronised sink: tandem logs from one thread, and a child forked before exec
   // must not inherit a held mutex.
-  auto logger = spdlog::stderr_logger_st("tandem");
-  logger->set_pattern("tandem: %l: %v");
+  auto logger = spdlog::stderr_logger_st(programName());
+  logger->set_pattern(programName() + ": %l: %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::warn);
 }
@@ -25,7 +35,7 @@ Status setLogLevel(std::string_view level) {
   spdlog::set_level(parsed);
   if (parsed <= spdlog::level::debug) {
     // Debug output is for finding where time goes, so it carries microsecond timestamps.
-    spdlog::set_pattern("tandem: %H:%M:%S.%f %l: %v");
+    spdlog::set_pattern(programName() + ": %H:%M:%S.%f %l: %v");
   }
   return okStatus();
 }

@@ -700,7 +700,9 @@ Result<MachineReport> Vm::run() {
   MachineReport report;
   TANDEM_TRY(state_->finish(report));
   report.consoleTail = console_->tail();
-  collectStatistics(report);
+  if (config_.collectStatistics) {
+    collectStatistics(report);
+  }
   return report;
 }
 

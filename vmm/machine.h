@@ -40,6 +40,9 @@ struct MachineConfig {
   int stderrFd = 2;
   // Copy the guest kernel's console to stderr as it arrives, not only on failure.
   bool showConsole = false;
+  // Read KVM's counters and the VMM's memory at the end, for MachineReport: a few milliseconds
+  // of work that only --stats wants.
+  bool collectStatistics = false;
   std::string kvmPath = "/dev/kvm";
   // When tandem started, for the boot timeline.
   std::chrono::steady_clock::time_point startedAt = std::chrono::steady_clock::now();

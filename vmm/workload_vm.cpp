@@ -147,6 +147,7 @@ VmRun runWorkloadVm(const VmBackendConfig& config, const Workload& workload,
   machine.timeout = config.timeout;
   machine.stdinFd = STDIN_FILENO;
   machine.showConsole = config.showConsole;
+  machine.collectStatistics = config.stats;
   machine.kvmPath = config.kvmPath;
   machine.startedAt = startedAt;
   spdlog::debug("booting {} with {} vCPUs, {} bytes of memory, initramfs of at most {} bytes",

@@ -54,7 +54,7 @@ int report(const tandem::vmm::VmmInvocation& invocation, const tandem::vmm::VmRu
 }  // namespace
 
 int main(int argc, char** argv) {
-  tandem::initLogging();
+  tandem::initLogging("tandem-vmm");
   std::vector<std::string> args(argv + 1, argv + argc);
   for (const std::string& arg : args) {
     if (arg == "-h" || arg == "--help") {
