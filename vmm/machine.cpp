@@ -697,11 +697,13 @@ Result<MachineReport> Vm::run() {
   }
   serve(*signals, stdin);
   stopVcpus();
+  spdlog::debug("vCPU threads stopped");
   MachineReport report;
   TANDEM_TRY(state_->finish(report));
   report.consoleTail = console_->tail();
   if (config_.collectStatistics) {
     collectStatistics(report);
+    spdlog::debug("statistics read");
   }
   return report;
 }

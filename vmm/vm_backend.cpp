@@ -158,6 +158,7 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& workload) {
   ChildGuard guard(pid);
   TANDEM_ASSIGN_OR_RETURN(ExitStatus status, waitForwardingSignals(pid, signals.get()));
   guard.reaped();
+  spdlog::debug("tandem-vmm {}", status.describe());
 
   if (::lseek(result.get(), 0, SEEK_SET) != 0) {
     return Error::fromErrno("cannot rewind tandem-vmm's result");

@@ -98,5 +98,8 @@ int main(int argc, char** argv) {
   if (!workload) {
     return report(*invocation, {std::move(workload).error(), nullptr});
   }
-  return report(*invocation, tandem::vmm::runWorkloadVm(invocation->config, *workload, startedAt));
+  int code =
+      report(*invocation, tandem::vmm::runWorkloadVm(invocation->config, *workload, startedAt));
+  spdlog::debug("the microVM is gone; exiting");
+  return code;
 }
