@@ -148,12 +148,13 @@ tandem_run() {  # $1: run number, $2: timed|traced
 qemu_command() {  # $1: folder for this run's files, $2: kernel; fills the array qemu
   # microvm wires up only COM1 (one -serial), so COM2, the kernel console as in tandem, is an
   # explicit isa-serial; and it has no i8042, without which reboot=k never resets the machine
-  # (the kernel's reset loop spins on port 0x64), so one is added.
+  # (the kernel's reset loop spins on port 0x64), so one is added; and a virtio-rng, as every
+  # tandem microVM has one.
   # shellcheck disable=SC2054  # the commas are QEMU's option syntax
   qemu=(qemu-system-x86_64 -M "$BENCH_MACHINE" -accel kvm -cpu host -m "${memory_mib}M" -smp 1
     -nodefaults -no-user-config -display none
     -serial "file:$1/com1" -chardev "file,id=console,path=$1/console"
-    -device isa-serial,chardev=console,iobase=0x2f8,irq=3 -device i8042
+    -device isa-serial,chardev=console,iobase=0x2f8,irq=3 -device i8042 -device virtio-rng-device
     -L /usr/share/qemu -kernel "$2" -initrd "$BENCH_INITRD" -append "$BENCH_CMDLINE"
     -no-reboot)
 }

@@ -34,6 +34,8 @@
 #include "vmm/kvm_stats.h"
 #include "vmm/mp_table.h"
 #include "vmm/vcpu_exit.h"
+#include "vmm/virtio/entropy.h"
+#include "vmm/virtio/virtio_mmio.h"
 #include "vmm/x86_layout.h"
 
 namespace tandem::vmm {
@@ -271,6 +273,11 @@ struct Buses {
   IoBus ports;
   IoBus mmio;
 };
+
+// The virtio devices every microVM gets: each has a window in the MMIO hole and an ISA interrupt
+// line that the legacy devices (COM1 4, COM2 3) leave free.
+constexpr std::uint64_t kEntropyWindow = x86::kVirtioMmioBase;
+constexpr unsigned kEntropyIrq = 5;
 
 void runVcpu(unsigned index, const VcpuFd& vcpu, std::size_t runSize, const Buses& buses,
              MachineState& state, ExitCounts& counts) {
@@ -533,7 +540,10 @@ Status Vm::build() {
   const BytesInitrd noInitrd;
   const InitrdSource& initrd =
       config_.initrd ? *config_.initrd : static_cast<const InitrdSource&>(noInitrd);
-  TANDEM_ASSIGN_OR_RETURN(BootEntry boot, loadLinux(*memory_, image, initrd, config_.cmdline));
+  // Linux finds virtio-mmio devices only through the command line.
+  std::string cmdline =
+      config_.cmdline + " " + virtio::mmioCommandLine(kEntropyWindow, kEntropyIrq);
+  TANDEM_ASSIGN_OR_RETURN(BootEntry boot, loadLinux(*memory_, image, initrd, cmdline));
   // Both images are in guest memory now; keeping them would only add to the VMM's own RSS.
   config_.initrd.reset();
   std::string().swap(kernel);
@@ -566,6 +576,7 @@ Status Vm::addDevices() {
   };
   TANDEM_ASSIGN_OR_RETURN(int stdioIrq, interruptLine(guest::kStdioUartIrq));
   TANDEM_ASSIGN_OR_RETURN(int consoleIrq, interruptLine(guest::kConsoleUartIrq));
+  TANDEM_ASSIGN_OR_RETURN(int entropyIrq, interruptLine(kEntropyIrq));
 
   MachineState* state = state_.get();
   output_ = std::make_unique<GuestOutput>(config_.stdoutFd, config_.stderrFd,
@@ -593,6 +604,10 @@ Status Vm::addDevices() {
   TANDEM_TRY(
       buses_.ports.add(kI8042DataPort, kI8042CommandPort - kI8042DataPort + 1, reset, "i8042"));
   TANDEM_TRY(buses_.ports.add(guest::kStatusPort, sizeof(std::uint32_t), status, "status"));
+  auto entropy =
+      std::make_shared<virtio::MmioTransport>(std::make_shared<virtio::EntropyDevice>(), *memory_,
+                                              [entropyIrq] { signalEvent(entropyIrq); });
+  TANDEM_TRY(buses_.mmio.add(kEntropyWindow, virtio::kMmioWindowBytes, entropy, "virtio-rng"));
   return okStatus();
 }
 

@@ -35,6 +35,8 @@ inline constexpr std::uint64_t kKernelLoadAddress = 0x100000;
 // The 32-bit MMIO hole below 4 GiB: the IOAPIC, the LAPIC, and room for virtio-mmio devices.
 inline constexpr std::uint64_t kMmioHoleStart = 0xd0000000;
 inline constexpr std::uint64_t kMmioHoleEnd = 0x100000000;
+// virtio-mmio windows, one page each, from the bottom of the hole.
+inline constexpr std::uint64_t kVirtioMmioBase = kMmioHoleStart;
 inline constexpr std::uint64_t kIoapicAddress = 0xfec00000;
 inline constexpr std::uint64_t kLapicAddress = 0xfee00000;
 // KVM needs three pages for the TSS on Intel; placed in the hole, out of the guest's RAM.

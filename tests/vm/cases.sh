@@ -42,7 +42,7 @@ tandem_pids() {
   local dir arg0
   for dir in /proc/[0-9]*; do
     arg0=''
-    read -r -d '' arg0 <"$dir/cmdline" 2>/dev/null
+    read -r -d '' arg0 2>/dev/null <"$dir/cmdline"
     [[ $arg0 == "$TANDEM" || $arg0 == "$TANDEM_VMM" ]] && echo "${dir#/proc/}"
   done
 }
@@ -225,6 +225,11 @@ else
   not_ok "a hung guest is stopped by --timeout" "status $status, $((SECONDS - started)) s" \
     "leftover: $leftover" "stderr: $err"
 fi
+
+vm -- sh -c 'cat /sys/class/misc/hw_random/rng_current; head -c 32 /dev/hwrng | od -An -tx1 |
+  tr -d " \n" | wc -c'
+expect "the guest's /dev/hwrng is tandem's virtio-rng" 0 "virtio_rng.0
+64"
 
 # signal_tandem SIGNAL: starts a microVM whose workload says "ready" and sleeps, sends SIGNAL to
 # tandem once the guest is up, and leaves tandem's status in $status (the VMM is tandem-vmm, a
