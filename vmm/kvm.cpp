@@ -156,6 +156,16 @@ Status VmFd::assignIrqfd(int eventFd, unsigned gsi) const {
   return kvmCall(fd_.get(), KVM_IRQFD, &irqfd, "KVM_IRQFD");
 }
 
+Status VmFd::assignIoeventfd(int eventFd, std::uint64_t address, std::uint32_t value) const {
+  kvm_ioeventfd ioeventfd{};
+  ioeventfd.datamatch = value;
+  ioeventfd.addr = address;
+  ioeventfd.len = 4;
+  ioeventfd.fd = eventFd;
+  ioeventfd.flags = KVM_IOEVENTFD_FLAG_DATAMATCH;
+  return kvmCall(fd_.get(), KVM_IOEVENTFD, &ioeventfd, "KVM_IOEVENTFD");
+}
+
 Result<VcpuFd> VmFd::createVcpu(unsigned index, std::size_t runSize) const {
   TANDEM_ASSIGN_OR_RETURN(int raw, kvmIoctl(fd_.get(), KVM_CREATE_VCPU, index, "KVM_CREATE_VCPU"));
   UniqueFd fd(raw);

@@ -482,6 +482,13 @@ class Vm {
   std::shared_ptr<Serial8250> stdio_;
   std::unique_ptr<ConsoleTail> console_;
   std::unique_ptr<GuestOutput> output_;
+  // Virtio queue notifications that KVM turns into eventfd signals; the main loop serves them.
+  struct QueueEvent {
+    UniqueFd event;
+    std::shared_ptr<virtio::MmioTransport> transport;
+    std::uint16_t queue;
+  };
+  std::vector<QueueEvent> queueEvents_;
 };
 
 Result<std::unique_ptr<Vm>> Vm::create(MachineConfig config) {
@@ -608,6 +615,18 @@ Status Vm::addDevices() {
       std::make_shared<virtio::MmioTransport>(std::make_shared<virtio::EntropyDevice>(), *memory_,
                                               [entropyIrq] { signalEvent(entropyIrq); });
   TANDEM_TRY(buses_.mmio.add(kEntropyWindow, virtio::kMmioWindowBytes, entropy, "virtio-rng"));
+  for (std::uint16_t queue = 0; queue < entropy->queueCount(); ++queue) {
+    TANDEM_ASSIGN_OR_RETURN(UniqueFd event, makeEventFd("a virtio queue notification"));
+    if (auto assigned =
+            vm_->assignIoeventfd(event.get(), kEntropyWindow + virtio::kMmioQueueNotify, queue);
+        !assigned) {
+      // Without it, the notification still arrives, as an MMIO exit.
+      spdlog::debug("virtio-rng queue {}: {}; its notifications exit to the VMM", queue,
+                    assigned.error().describe());
+      continue;
+    }
+    queueEvents_.push_back({std::move(event), entropy, queue});
+  }
   return okStatus();
 }
 
@@ -618,10 +637,13 @@ void Vm::serve(StopSignals& signals, StdinPump& stdin) {
   }
   while (!state_->stopping) {
     int stdinFd = state_->initStarted ? stdin.pollFd() : -1;
-    pollfd fds[] = {{state_->stopEventFd(), POLLIN, 0},
-                    {state_->wakeEventFd(), POLLIN, 0},
-                    {signals.fd(), POLLIN, 0},
-                    {stdinFd, POLLIN, 0}};
+    std::vector<pollfd> fds = {{state_->stopEventFd(), POLLIN, 0},
+                               {state_->wakeEventFd(), POLLIN, 0},
+                               {signals.fd(), POLLIN, 0},
+                               {stdinFd, POLLIN, 0}};
+    for (const QueueEvent& queue : queueEvents_) {
+      fds.push_back({queue.event.get(), POLLIN, 0});
+    }
     int timeoutMs = -1;
     if (deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -634,7 +656,7 @@ void Vm::serve(StopSignals& signals, StdinPump& stdin) {
       }
       timeoutMs = static_cast<int>(left.count()) + 1;
     }
-    int ready = ::poll(fds, 4, timeoutMs);
+    int ready = ::poll(fds.data(), fds.size(), timeoutMs);
     if (ready < 0 && errno != EINTR) {
       state_->fail(Error::fromErrno("waiting for the VM"));
       return;
@@ -653,6 +675,12 @@ void Vm::serve(StopSignals& signals, StdinPump& stdin) {
     }
     if (fds[3].revents & (POLLIN | POLLHUP | POLLERR)) {
       stdin.readInput();
+    }
+    for (std::size_t i = 0; i < queueEvents_.size(); ++i) {
+      if (fds[4 + i].revents & POLLIN) {
+        drainEvent(queueEvents_[i].event.get());
+        queueEvents_[i].transport->queueNotified(queueEvents_[i].queue);
+      }
     }
     if (state_->initStarted) {
       stdin.push();

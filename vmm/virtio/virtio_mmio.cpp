@@ -94,19 +94,23 @@ void MmioTransport::write(std::uint64_t offset, std::span<const std::uint8_t> da
   std::uint32_t value = 0;
   std::memcpy(&value, data.data(), 4);
   if (offset == kQueueNotifyRegister) {
-    // Outside the lock: the device may do I/O here, and other vCPUs must not wait for it.
-    bool running;
-    {
-      std::lock_guard lock(mutex_);
-      running = (status_ & kStatusDriverOk) && !(status_ & kStatusNeedsReset);
-    }
-    if (running && value < maxSizes_.size()) {
-      device_->notify(static_cast<std::uint16_t>(value));
-    }
+    queueNotified(value);
     return;
   }
   std::lock_guard lock(mutex_);
   writeRegister(offset, value);
+}
+
+void MmioTransport::queueNotified(std::uint32_t index) {
+  // Outside the lock: the device may do I/O here, and other vCPUs must not wait for it.
+  bool running;
+  {
+    std::lock_guard lock(mutex_);
+    running = (status_ & kStatusDriverOk) && !(status_ & kStatusNeedsReset);
+  }
+  if (running && index < maxSizes_.size()) {
+    device_->notify(static_cast<std::uint16_t>(index));
+  }
 }
 
 std::uint32_t MmioTransport::readRegister(std::uint64_t offset) const {

@@ -45,6 +45,11 @@ class MmioTransport : public IoHandler {
   void read(std::uint64_t offset, std::span<std::uint8_t> data) override;
   void write(std::uint64_t offset, std::span<const std::uint8_t> data) override;
 
+  // The driver notified queue `index`: a write to QueueNotify, whether it came as an MMIO exit
+  // or through an ioeventfd. Ignored unless the device is running and has that queue.
+  void queueNotified(std::uint32_t index);
+  std::uint16_t queueCount() const { return static_cast<std::uint16_t>(maxSizes_.size()); }
+
   std::uint32_t status() const;
   // Why the device stopped (DEVICE_NEEDS_RESET or a refused FEATURES_OK), for the logs.
   std::string problem() const;
