@@ -48,42 +48,23 @@ void EntropyDevice::notify(std::uint16_t index) {
   if (index != 0 || !queue_) {
     return;
   }
-  // Drained only once a pop after asking for the next notification finds nothing: a chain
-  // made available in between would otherwise wait for a notification that never comes.
-  bool armed = false;
-  for (;;) {
-    auto popped = queue_->pop();
-    if (!popped) {
-      // The ring is corrupt: serve nothing more until the driver resets the device.
-      spdlog::warn("virtio-rng: {}; the queue stops until the driver resets it",
-                   popped.error().message());
-      queue_.reset();
-      return;
-    }
-    if (popped->kind == PoppedChain::Kind::kEmpty) {
-      if (armed) {
-        break;
-      }
-      (void)queue_->requestNotification();
-      armed = true;
-      continue;
-    }
-    armed = false;
-    std::uint32_t written = 0;
-    if (popped->kind == PoppedChain::Kind::kMalformed) {
-      spdlog::debug("virtio-rng: {}", popped->problem);
-    } else {
-      for (const ChainBuffer& buffer : popped->chain.writable) {
-        written += static_cast<std::uint32_t>(fillRandom(buffer.bytes));
-      }
-    }
-    if (auto used = queue_->pushUsed(popped->chain.head, written); !used) {
-      spdlog::warn("virtio-rng: {}", used.error().message());
-      queue_.reset();
-      return;
-    }
+  auto interrupt = queue_->serveAvailable(
+      [](const DescriptorChain& chain) {
+        std::uint32_t written = 0;
+        for (const ChainBuffer& buffer : chain.writable) {
+          written += static_cast<std::uint32_t>(fillRandom(buffer.bytes));
+        }
+        return written;
+      },
+      [](const std::string& problem) { spdlog::debug("virtio-rng: {}", problem); });
+  if (!interrupt) {
+    // The ring is corrupt: serve nothing more until the driver resets the device.
+    spdlog::warn("virtio-rng: {}; the queue stops until the driver resets it",
+                 interrupt.error().message());
+    queue_.reset();
+    return;
   }
-  if (auto wanted = queue_->needsInterrupt(); wanted && *wanted) {
+  if (*interrupt) {
     interrupt_();
   }
 }

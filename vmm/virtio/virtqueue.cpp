@@ -244,6 +244,33 @@ Result<bool> Virtqueue::needsInterrupt() {
   return (flags & kAvailNoInterrupt) == 0;
 }
 
+Result<bool> Virtqueue::serveAvailable(const ChainServer& serve,
+                                       const std::function<void(const std::string&)>& onMalformed) {
+  // Drained only once a pop after asking for the next notification finds nothing: a chain
+  // made available in between would otherwise wait for a notification that never comes.
+  bool armed = false;
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(PoppedChain popped, pop());
+    if (popped.kind == PoppedChain::Kind::kEmpty) {
+      if (armed) {
+        break;
+      }
+      TANDEM_TRY(requestNotification());
+      armed = true;
+      continue;
+    }
+    armed = false;
+    std::uint32_t written = 0;
+    if (popped.kind == PoppedChain::Kind::kMalformed) {
+      onMalformed(popped.problem);
+    } else {
+      written = serve(popped.chain);
+    }
+    TANDEM_TRY(pushUsed(popped.chain.head, written));
+  }
+  return needsInterrupt();
+}
+
 Status Virtqueue::requestNotification() {
   if (!eventIndex_) {
     return okStatus();

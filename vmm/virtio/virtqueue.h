@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -82,6 +83,16 @@ class Virtqueue {
 
   // With event indexes, asks the driver to notify at the next available chain (avail_event).
   Status requestNotification();
+
+  // What a device does with one usable chain: the number of bytes it wrote into the chain's
+  // writable buffers.
+  using ChainServer = std::function<std::uint32_t(const DescriptorChain&)>;
+  // Serves every available chain and returns each as used (a malformed one with nothing
+  // written, after `onMalformed` saw why), until the queue stays empty after asking for the
+  // next notification. Its value is whether the driver wants an interrupt now; an error means
+  // the ring is corrupt.
+  Result<bool> serveAvailable(const ChainServer& serve,
+                              const std::function<void(const std::string&)>& onMalformed);
 
  private:
   Virtqueue(const GuestMemory& memory, QueueLayout layout, bool eventIndex)

@@ -1,0 +1,209 @@
+#include "vmm/virtio/block.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include "common/log.h"
+
+namespace tandem::vmm::virtio {
+namespace {
+
+constexpr std::size_t kHeaderBytes = 16;
+constexpr std::size_t kIdBytes = 20;
+
+struct Header {
+  std::uint32_t type;
+  std::uint32_t reserved;
+  std::uint64_t sector;
+};
+static_assert(sizeof(Header) == kHeaderBytes);
+
+// A request's buffers seen as the spec lays them out: the header at the start of the readable
+// bytes, the data after it (a write) or in the writable bytes (a read), the status byte last.
+struct Request {
+  Header header{};
+  std::vector<std::span<std::uint8_t>> data;
+  std::uint64_t dataBytes = 0;
+  std::uint8_t* status = nullptr;
+};
+
+// Splits `buffers` after `skip` bytes into spans; how many bytes were skipped.
+std::uint64_t spansAfter(const std::vector<ChainBuffer>& buffers, std::uint64_t skip,
+                         std::vector<std::span<std::uint8_t>>& out) {
+  std::uint64_t skipped = 0;
+  for (const ChainBuffer& buffer : buffers) {
+    std::span<std::uint8_t> bytes = buffer.bytes;
+    std::uint64_t drop = std::min<std::uint64_t>(skip - skipped, bytes.size());
+    skipped += drop;
+    if (drop < bytes.size()) {
+      out.push_back(bytes.subspan(drop));
+    }
+  }
+  return skipped;
+}
+
+std::optional<Request> parse(const DescriptorChain& chain) {
+  Request request;
+  if (chain.writable.empty() || chain.readableBytes() < kHeaderBytes) {
+    return std::nullopt;
+  }
+  auto* header = reinterpret_cast<std::uint8_t*>(&request.header);
+  std::size_t copied = 0;
+  for (const ChainBuffer& buffer : chain.readable) {
+    std::size_t take = std::min(kHeaderBytes - copied, buffer.bytes.size());
+    std::memcpy(header + copied, buffer.bytes.data(), take);
+    copied += take;
+    if (copied == kHeaderBytes) break;
+  }
+  std::span<std::uint8_t> last = chain.writable.back().bytes;
+  request.status = &last.back();
+  if (request.header.type == kBlockOut) {
+    spansAfter(chain.readable, kHeaderBytes, request.data);
+  } else {
+    for (std::size_t i = 0; i < chain.writable.size(); ++i) {
+      std::span<std::uint8_t> bytes = chain.writable[i].bytes;
+      if (i + 1 == chain.writable.size()) bytes = bytes.first(bytes.size() - 1);
+      if (!bytes.empty()) request.data.push_back(bytes);
+    }
+  }
+  for (const auto& span : request.data) request.dataBytes += span.size();
+  return request;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<BlockDevice>> BlockDevice::open(UniqueFd disk, bool readOnly, std::string id,
+                                                       const std::string& path) {
+  struct stat info {};
+  if (::fstat(disk.get(), &info) != 0) {
+    return Error::fromErrno("cannot stat the disk " + path);
+  }
+  if (!S_ISREG(info.st_mode)) {
+    return Error("the disk " + path + " is not a regular file", EINVAL);
+  }
+  if (info.st_size < static_cast<off_t>(kSectorBytes)) {
+    return Error("the disk " + path + " holds less than one 512-byte sector", EINVAL);
+  }
+  id.resize(std::min(id.size(), kIdBytes));
+  std::uint64_t sectors = static_cast<std::uint64_t>(info.st_size) / kSectorBytes;
+  return std::shared_ptr<BlockDevice>(
+      new BlockDevice(std::move(disk), readOnly, std::move(id), sectors, path));
+}
+
+std::uint64_t BlockDevice::features() const {
+  return kBlockFeatureFlush | (readOnly_ ? kBlockFeatureReadOnly : 0);
+}
+
+void BlockDevice::readConfig(std::uint64_t offset, std::span<std::uint8_t> data) const {
+  // The configuration space's first field, the capacity in sectors; the rest reads as zero.
+  std::uint8_t config[8];
+  std::memcpy(config, &sectors_, sizeof config);
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    data[i] = offset + i < sizeof config ? config[offset + i] : 0;
+  }
+}
+
+Status BlockDevice::activate(std::vector<Virtqueue> queues, std::uint64_t,
+                             UsedBufferInterrupt interrupt) {
+  if (queues.size() != 1) {
+    return Error("virtio-blk has one queue, not " + std::to_string(queues.size()), EINVAL);
+  }
+  std::lock_guard lock(mutex_);
+  queue_.emplace(std::move(queues.front()));
+  interrupt_ = std::move(interrupt);
+  return okStatus();
+}
+
+std::uint32_t BlockDevice::serve(const DescriptorChain& chain) {
+  std::optional<Request> request = parse(chain);
+  if (!request) {
+    spdlog::debug("virtio-blk {}: a request without a header or a status byte", path_);
+    return 0;
+  }
+  const Header& header = request->header;
+  auto finish = [&](std::uint8_t status, std::uint64_t dataWritten) {
+    *request->status = status;
+    return static_cast<std::uint32_t>(dataWritten + 1);
+  };
+  switch (header.type) {
+    case kBlockIn:
+    case kBlockOut: {
+      bool write = header.type == kBlockOut;
+      std::uint64_t count = request->dataBytes / kSectorBytes;
+      if (request->dataBytes % kSectorBytes != 0 || header.sector > sectors_ ||
+          count > sectors_ - header.sector) {
+        spdlog::debug(
+            "virtio-blk {}: {} of {} bytes at sector {} is outside the disk's {} "
+            "sectors or not whole sectors",
+            path_, write ? "write" : "read", request->dataBytes, header.sector, sectors_);
+        return finish(kBlockIoError, 0);
+      }
+      if (write && readOnly_) {
+        return finish(kBlockIoError, 0);
+      }
+      off_t offset = static_cast<off_t>(header.sector * kSectorBytes);
+      for (std::span<std::uint8_t> span : request->data) {
+        ssize_t done = write ? ::pwrite(disk_.get(), span.data(), span.size(), offset)
+                             : ::pread(disk_.get(), span.data(), span.size(), offset);
+        if (done != static_cast<ssize_t>(span.size())) {
+          spdlog::warn("virtio-blk {}: {} at byte {} failed: {}", path_, write ? "write" : "read",
+                       offset, done < 0 ? std::strerror(errno) : "the file is shorter");
+          return finish(kBlockIoError, 0);
+        }
+        offset += static_cast<off_t>(span.size());
+      }
+      return finish(kBlockOk, write ? 0 : request->dataBytes);
+    }
+    case kBlockFlush:
+      if (!readOnly_ && ::fdatasync(disk_.get()) != 0) {
+        spdlog::warn("virtio-blk {}: flush failed: {}", path_, std::strerror(errno));
+        return finish(kBlockIoError, 0);
+      }
+      return finish(kBlockOk, 0);
+    case kBlockGetId: {
+      std::uint64_t written = 0;
+      for (std::span<std::uint8_t> span : request->data) {
+        for (std::uint8_t& byte : span) {
+          if (written == kIdBytes) break;
+          byte = written < id_.size() ? static_cast<std::uint8_t>(id_[written]) : 0;
+          ++written;
+        }
+      }
+      return finish(kBlockOk, written);
+    }
+    default:
+      return finish(kBlockUnsupported, 0);
+  }
+}
+
+void BlockDevice::notify(std::uint16_t index) {
+  std::lock_guard lock(mutex_);
+  if (index != 0 || !queue_) {
+    return;
+  }
+  auto interrupt = queue_->serveAvailable(
+      [this](const DescriptorChain& chain) { return serve(chain); },
+      [this](const std::string& problem) { spdlog::debug("virtio-blk {}: {}", path_, problem); });
+  if (!interrupt) {
+    spdlog::warn("virtio-blk {}: {}; the queue stops until the driver resets it", path_,
+                 interrupt.error().message());
+    queue_.reset();
+    return;
+  }
+  if (*interrupt) {
+    interrupt_();
+  }
+}
+
+void BlockDevice::reset() {
+  std::lock_guard lock(mutex_);
+  queue_.reset();
+  interrupt_ = nullptr;
+}
+
+}  // namespace tandem::vmm::virtio
