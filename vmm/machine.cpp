@@ -34,6 +34,7 @@
 #include "vmm/kvm_stats.h"
 #include "vmm/mp_table.h"
 #include "vmm/vcpu_exit.h"
+#include "vmm/virtio/block.h"
 #include "vmm/virtio/entropy.h"
 #include "vmm/virtio/virtio_mmio.h"
 #include "vmm/x86_layout.h"
@@ -278,6 +279,13 @@ struct Buses {
 // line that the legacy devices (COM1 4, COM2 3) leave free.
 constexpr std::uint64_t kEntropyWindow = x86::kVirtioMmioBase;
 constexpr unsigned kEntropyIrq = 5;
+// Disks follow, window after window.
+constexpr unsigned kDiskIrqs[] = {6, 7, 9, 10, 11, 12, 14, 15};
+static_assert(std::size(kDiskIrqs) == kMaxDisks);
+
+std::uint64_t diskWindow(std::size_t index) {
+  return kEntropyWindow + (1 + index) * virtio::kMmioWindowBytes;
+}
 
 void runVcpu(unsigned index, const VcpuFd& vcpu, std::size_t runSize, const Buses& buses,
              MachineState& state, ExitCounts& counts) {
@@ -547,9 +555,15 @@ Status Vm::build() {
   const BytesInitrd noInitrd;
   const InitrdSource& initrd =
       config_.initrd ? *config_.initrd : static_cast<const InitrdSource&>(noInitrd);
+  if (config_.disks.size() > kMaxDisks) {
+    return Error("a microVM takes at most " + std::to_string(kMaxDisks) + " disks", EINVAL);
+  }
   // Linux finds virtio-mmio devices only through the command line.
   std::string cmdline =
       config_.cmdline + " " + virtio::mmioCommandLine(kEntropyWindow, kEntropyIrq);
+  for (std::size_t i = 0; i < config_.disks.size(); ++i) {
+    cmdline += " " + virtio::mmioCommandLine(diskWindow(i), kDiskIrqs[i]);
+  }
   TANDEM_ASSIGN_OR_RETURN(BootEntry boot, loadLinux(*memory_, image, initrd, cmdline));
   // Both images are in guest memory now; keeping them would only add to the VMM's own RSS.
   config_.initrd.reset();
@@ -583,7 +597,6 @@ Status Vm::addDevices() {
   };
   TANDEM_ASSIGN_OR_RETURN(int stdioIrq, interruptLine(guest::kStdioUartIrq));
   TANDEM_ASSIGN_OR_RETURN(int consoleIrq, interruptLine(guest::kConsoleUartIrq));
-  TANDEM_ASSIGN_OR_RETURN(int entropyIrq, interruptLine(kEntropyIrq));
 
   MachineState* state = state_.get();
   output_ = std::make_unique<GuestOutput>(config_.stdoutFd, config_.stderrFd,
@@ -611,21 +624,37 @@ Status Vm::addDevices() {
   TANDEM_TRY(
       buses_.ports.add(kI8042DataPort, kI8042CommandPort - kI8042DataPort + 1, reset, "i8042"));
   TANDEM_TRY(buses_.ports.add(guest::kStatusPort, sizeof(std::uint32_t), status, "status"));
-  auto entropy =
-      std::make_shared<virtio::MmioTransport>(std::make_shared<virtio::EntropyDevice>(), *memory_,
-                                              [entropyIrq] { signalEvent(entropyIrq); });
-  TANDEM_TRY(buses_.mmio.add(kEntropyWindow, virtio::kMmioWindowBytes, entropy, "virtio-rng"));
-  for (std::uint16_t queue = 0; queue < entropy->queueCount(); ++queue) {
-    TANDEM_ASSIGN_OR_RETURN(UniqueFd event, makeEventFd("a virtio queue notification"));
-    if (auto assigned =
-            vm_->assignIoeventfd(event.get(), kEntropyWindow + virtio::kMmioQueueNotify, queue);
-        !assigned) {
-      // Without it, the notification still arrives, as an MMIO exit.
-      spdlog::debug("virtio-rng queue {}: {}; its notifications exit to the VMM", queue,
-                    assigned.error().describe());
-      continue;
+  auto addVirtio = [&](std::shared_ptr<virtio::Device> device, std::uint64_t window, unsigned irq,
+                       const std::string& name) -> Status {
+    TANDEM_ASSIGN_OR_RETURN(int irqEvent, interruptLine(irq));
+    auto transport = std::make_shared<virtio::MmioTransport>(std::move(device), *memory_,
+                                                             [irqEvent] { signalEvent(irqEvent); });
+    TANDEM_TRY(buses_.mmio.add(window, virtio::kMmioWindowBytes, transport, name));
+    for (std::uint16_t queue = 0; queue < transport->queueCount(); ++queue) {
+      TANDEM_ASSIGN_OR_RETURN(UniqueFd event, makeEventFd("a virtio queue notification"));
+      if (auto assigned =
+              vm_->assignIoeventfd(event.get(), window + virtio::kMmioQueueNotify, queue);
+          !assigned) {
+        // Without it, the notification still arrives, as an MMIO exit.
+        spdlog::debug("{} queue {}: {}; its notifications exit to the VMM", name, queue,
+                      assigned.error().describe());
+        continue;
+      }
+      queueEvents_.push_back({std::move(event), transport, queue});
     }
-    queueEvents_.push_back({std::move(event), entropy, queue});
+    return okStatus();
+  };
+  TANDEM_TRY(addVirtio(std::make_shared<virtio::EntropyDevice>(), kEntropyWindow, kEntropyIrq,
+                       "virtio-rng"));
+  for (std::size_t i = 0; i < config_.disks.size(); ++i) {
+    const DiskSpec& disk = config_.disks[i];
+    TANDEM_ASSIGN_OR_RETURN(
+        UniqueFd file,
+        openPath(disk.path, (disk.readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC).context("--disk"));
+    std::string name = "vd" + std::string(1, static_cast<char>('a' + i));
+    TANDEM_ASSIGN_OR_RETURN(
+        auto block, virtio::BlockDevice::open(std::move(file), disk.readOnly, name, disk.path));
+    TANDEM_TRY(addVirtio(std::move(block), diskWindow(i), kDiskIrqs[i], "virtio-blk " + name));
   }
   return okStatus();
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "vmm/disk_spec.h"
 #include "vmm/exit_counts.h"
 #include "vmm/guest_protocol.h"
 #include "vmm/initrd_source.h"
@@ -32,6 +33,8 @@ struct MachineConfig {
   std::uint64_t memoryBytes = 256ull << 20;
   unsigned cpus = 1;
   bool hugepages = false;
+  // virtio-blk disks, /dev/vda onwards.
+  std::vector<DiskSpec> disks = {};
   std::optional<std::chrono::milliseconds> timeout = {};
   // The workload's stdin (-1: none, the guest sees end-of-input at once) and where the guest's
   // framed stdout and stderr go.

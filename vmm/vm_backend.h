@@ -9,6 +9,7 @@
 #include "common/isolation_backend.h"
 #include "common/result.h"
 #include "common/workload.h"
+#include "vmm/disk_spec.h"
 
 namespace tandem::vmm {
 
@@ -27,6 +28,8 @@ struct VmBackendConfig {
   std::string vmlinuxCacheDirectory = defaultVmlinuxCache();
   std::optional<std::chrono::milliseconds> timeout;
   bool hugepages = false;
+  // Host files attached as virtio-blk disks, /dev/vda onwards.
+  std::vector<DiskSpec> disks;
   bool showConsole = false;
   // Print boot timings, exits and VMM memory to stderr as JSON after the run.
   bool stats = false;

@@ -45,6 +45,9 @@ std::vector<std::string> vmmArguments(const VmmInvocation& invocation) {
   if (config.timeout) {
     args.insert(args.end(), {"--timeout-ms", std::to_string(config.timeout->count())});
   }
+  for (const DiskSpec& disk : config.disks) {
+    args.insert(args.end(), {"--disk", disk.text()});
+  }
   for (auto [flag, set] :
        {std::pair{"--hugepages", config.hugepages}, std::pair{"--console", config.showConsole},
         std::pair{"--stats", config.stats}}) {
@@ -102,6 +105,12 @@ Result<VmmInvocation> parseVmmArguments(const std::vector<std::string>& args) {
       {"--parent",
        [&](const std::string& value) -> Status {
          TANDEM_ASSIGN_OR_RETURN(invocation.parent, parseNumber<pid_t>("--parent", value, 1));
+         return okStatus();
+       }},
+      {"--disk",
+       [&](const std::string& value) -> Status {
+         TANDEM_ASSIGN_OR_RETURN(DiskSpec disk, parseDiskSpec(value));
+         config.disks.push_back(std::move(disk));
          return okStatus();
        }},
       {"--started-at-ns",

@@ -144,6 +144,7 @@ VmRun runWorkloadVm(const VmBackendConfig& config, const Workload& workload,
   machine.memoryBytes = workload.limits.memoryBytes.value_or(kDefaultVmMemory);
   machine.cpus = vcpuCount(workload);
   machine.hugepages = config.hugepages;
+  machine.disks = config.disks;
   machine.timeout = config.timeout;
   machine.stdinFd = STDIN_FILENO;
   machine.showConsole = config.showConsole;

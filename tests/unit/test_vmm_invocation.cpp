@@ -26,6 +26,7 @@ VmmInvocation everything() {
   invocation.config.hugepages = true;
   invocation.config.showConsole = false;
   invocation.config.stats = true;
+  invocation.config.disks = {{"/d/root.ext4", true}, {"/d/with:colon", false}};
   invocation.workloadFd = 7;
   invocation.resultFd = 9;
   invocation.parent = 4242;
@@ -50,6 +51,11 @@ void arguments_round_trip(void**) {
   assert_true(got.hugepages);
   assert_false(got.showConsole);
   assert_true(got.stats);
+  assert_int_equal(got.disks.size(), 2);
+  assert_string_equal(got.disks[0].path.c_str(), "/d/root.ext4");
+  assert_true(got.disks[0].readOnly);
+  assert_string_equal(got.disks[1].path.c_str(), "/d/with:colon");
+  assert_false(got.disks[1].readOnly);
   assert_int_equal(parsed->workloadFd, 7);
   assert_int_equal(parsed->resultFd, 9);
   assert_int_equal(*parsed->parent, 4242);
@@ -95,6 +101,17 @@ void bad_arguments_say_which(void**) {
   auto incomplete = parseVmmArguments({"--kernel", "/k", "--guest-init", "/g"});
   assert_false(incomplete.ok());
   assert_non_null(std::strstr(incomplete.error().message().c_str(), "--workload-fd"));
+}
+
+void disk_specs_parse(void**) {
+  auto plain = tandem::vmm::parseDiskSpec("/x/disk.img");
+  assert_true(plain.ok());
+  assert_false(plain->readOnly);
+  auto readOnly = tandem::vmm::parseDiskSpec("/x/disk.img:ro");
+  assert_true(readOnly.ok() && readOnly->readOnly);
+  assert_string_equal(readOnly->path.c_str(), "/x/disk.img");
+  assert_false(tandem::vmm::parseDiskSpec("").ok());
+  assert_false(tandem::vmm::parseDiskSpec(":ro").ok());
 }
 
 void an_outcome_round_trips(void**) {
@@ -151,6 +168,7 @@ int main() {
       cmocka_unit_test(arguments_round_trip),
       cmocka_unit_test(the_least_invocation_takes_defaults),
       cmocka_unit_test(bad_arguments_say_which),
+      cmocka_unit_test(disk_specs_parse),
       cmocka_unit_test(an_outcome_round_trips),
       cmocka_unit_test(an_error_round_trips),
       cmocka_unit_test(a_foreign_result_is_refused),

@@ -231,6 +231,31 @@ vm -- sh -c 'cat /sys/class/misc/hw_random/rng_current; head -c 32 /dev/hwrng | 
 expect "the guest's /dev/hwrng is tandem's virtio-rng" 0 "virtio_rng.0
 64"
 
+# A host file as /dev/vda (read-write) and /dev/vdb (read-only): the guest reads the host's
+# bytes, its write lands in the file, and the read-only disk refuses writes.
+head -c 1048576 /dev/urandom >"$scratch/disk-a"
+printf 'read-only disk' >"$scratch/disk-b"
+truncate -s 64K "$scratch/disk-b"
+want_sum=$(head -c 4096 "$scratch/disk-a" | md5sum | cut -d' ' -f1)
+vm --disk "$scratch/disk-a" --disk "$scratch/disk-b:ro" -- sh -c '
+  cat /sys/block/vda/size /sys/block/vda/ro /sys/block/vdb/ro
+  head -c 4096 /dev/vda | md5sum | cut -d" " -f1
+  echo written-by-the-guest | dd of=/dev/vda bs=512 seek=100 conv=notrunc,fsync 2>/dev/null
+  head -c 14 /dev/vdb; echo
+  echo x | dd of=/dev/vdb bs=512 conv=notrunc,fsync 2>/dev/null && echo wrote-vdb || echo vdb-refused'
+written=$(dd if="$scratch/disk-a" bs=512 skip=100 count=1 2>/dev/null | head -c 20)
+if [[ $status == 0 && $out == "2048
+0
+1
+$want_sum
+read-only disk
+vdb-refused" && $written == written-by-the-guest ]]; then
+  ok "--disk files are the guest's virtio-blk /dev/vda (read-write) and /dev/vdb (read-only)"
+else
+  not_ok "--disk files are the guest's virtio-blk disks" "status $status" "stdout: $out" \
+    "want sum $want_sum; sector 100 on the host: $written" "stderr: $err"
+fi
+
 # signal_tandem SIGNAL: starts a microVM whose workload says "ready" and sleeps, sends SIGNAL to
 # tandem once the guest is up, and leaves tandem's status in $status (the VMM is tandem-vmm, a
 # child of tandem).

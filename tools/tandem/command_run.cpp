@@ -76,7 +76,10 @@ po::options_description runOptions() {
       "boot this initramfs (tandem-mkinitramfs) instead of packing --rootfs")(
       "timeout", po::value<double>(), "stop the microVM after this many seconds")(
       "hugepages", po::bool_switch(), "back guest memory with 2 MiB hugepages")(
-      "console", po::bool_switch(), "copy the guest kernel's console to stderr")(
+      "disk", po::value<std::vector<std::string>>()->composing(),
+      "attach a host file as a virtio-blk disk, PATH[:ro|:rw] (the guest's /dev/vda, /dev/vdb, "
+      "... in order; repeatable)")("console", po::bool_switch(),
+                                   "copy the guest kernel's console to stderr")(
       "stats", po::bool_switch(),
       "print boot timings, VM exits and VMM memory to stderr as JSON when the microVM ends");
   options.add(vmOptions);
@@ -166,6 +169,13 @@ Result<vmm::VmBackendConfig> vmConfigFromOptions(const po::variables_map& vm) {
     config.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
   }
   config.hugepages = vm["hugepages"].as<bool>();
+  for (const auto& text : many<std::string>(vm, "disk")) {
+    TANDEM_ASSIGN_OR_RETURN(vmm::DiskSpec disk, vmm::parseDiskSpec(text));
+    config.disks.push_back(std::move(disk));
+  }
+  if (config.disks.size() > vmm::kMaxDisks) {
+    return Error("a microVM takes at most " + std::to_string(vmm::kMaxDisks) + " --disk files");
+  }
   config.showConsole = vm["console"].as<bool>();
   config.stats = vm["stats"].as<bool>();
   return config;
@@ -322,6 +332,9 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
     return fail(choice.error());
   }
   spdlog::info("isolation {}", choice->reason);
+  if (choice->level != Isolation::kVm && !vmConfig->disks.empty()) {
+    return fail(Error("--disk attaches files to microVMs; this workload runs in a container"));
+  }
   if (image) {
     if (auto status = image->prepareRootfs(choice->level, *workload); !status) {
       return fail(status.error());
