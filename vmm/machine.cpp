@@ -648,12 +648,10 @@ Status Vm::addDevices() {
                        "virtio-rng"));
   for (std::size_t i = 0; i < config_.disks.size(); ++i) {
     const DiskSpec& disk = config_.disks[i];
-    TANDEM_ASSIGN_OR_RETURN(
-        UniqueFd file,
-        openPath(disk.path, (disk.readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC).context("--disk"));
+    TANDEM_ASSIGN_OR_RETURN(auto backing, openDisk(disk));
     std::string name = "vd" + std::string(1, static_cast<char>('a' + i));
-    TANDEM_ASSIGN_OR_RETURN(
-        auto block, virtio::BlockDevice::open(std::move(file), disk.readOnly, name, disk.path));
+    TANDEM_ASSIGN_OR_RETURN(auto block,
+                            virtio::BlockDevice::open(std::move(backing), disk.readOnly, name));
     TANDEM_TRY(addVirtio(std::move(block), diskWindow(i), kDiskIrqs[i], "virtio-blk " + name));
   }
   return okStatus();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tests/unit/temp_dir.h"
+#include "vmm/disk_spec.h"
 #include "tests/unit/unit_test.h"
 
 using tandem::UniqueFd;
@@ -25,9 +26,11 @@ std::string makeDisk(void** state, std::uint64_t bytes = kDiskSectors * kSectorB
   return path;
 }
 
-std::shared_ptr<BlockDevice> openDisk(const std::string& path, bool readOnly) {
-  UniqueFd fd(::open(path.c_str(), (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC));
-  auto device = BlockDevice::open(std::move(fd), readOnly, "tandem-disk-0", path);
+std::shared_ptr<BlockDevice> openDisk(const std::string& path, bool readOnly,
+                                      const std::string& layer = {}) {
+  auto backing = tandem::vmm::openDisk({.path = path, .readOnly = readOnly, .layerPath = layer});
+  assert_true(backing.ok());
+  auto device = BlockDevice::open(std::move(backing).value(), readOnly, "tandem-disk-0");
   assert_true(device.ok());
   return *device;
 }
@@ -161,12 +164,32 @@ void the_capacity_is_in_the_config_space(void** state) {
 
 void unusable_disks_are_refused(void** state) {
   std::string tiny = makeDisk(state, 100);
-  UniqueFd fd(::open(tiny.c_str(), O_RDONLY | O_CLOEXEC));
-  auto small = BlockDevice::open(std::move(fd), true, "", tiny);
+  auto backing = tandem::vmm::openDisk({.path = tiny, .readOnly = true});
+  assert_true(backing.ok());
+  auto small = BlockDevice::open(std::move(backing).value(), true, "");
   assert_false(small.ok());
   assert_non_null(std::strstr(small.error().message().c_str(), "less than one"));
-  UniqueFd folder(::open(tempDir(state).c_str(), O_RDONLY | O_CLOEXEC));
-  assert_false(BlockDevice::open(std::move(folder), true, "", tempDir(state)).ok());
+  assert_false(tandem::vmm::openDisk({.path = tempDir(state), .readOnly = true}).ok());
+  assert_false(tandem::vmm::openDisk({.path = tempDir(state) + "/missing"}).ok());
+}
+
+// Through a layer, the device serves the same bytes; the base file keeps its own.
+void a_layered_disk_writes_only_its_layer(void** state) {
+  std::string base = makeDisk(state);
+  std::string layer = tempDir(state) + "/layer.img";
+  auto disk = openDisk(base, false, layer);
+  Request write(kBlockOut, 9, kSectorBytes);
+  std::fill(write.data.begin(), write.data.end(), 0x5a);
+  disk->serve(write.chain(true));
+  assert_int_equal(write.status, kBlockOk);
+  Request read(kBlockIn, 8, 3 * kSectorBytes);
+  disk->serve(read.chain(false));
+  assert_int_equal(read.status, kBlockOk);
+  assert_int_equal(read.data[0], 8);
+  assert_int_equal(read.data[kSectorBytes], 0x5a);
+  assert_int_equal(read.data[2 * kSectorBytes], 10);
+  assert_int_equal(static_cast<std::uint8_t>((*tandem::readFile(base))[9 * kSectorBytes]), 9);
+  assert_int_equal(static_cast<std::uint8_t>((*tandem::readFile(layer))[9 * kSectorBytes]), 0x5a);
 }
 
 }  // namespace
@@ -185,6 +208,8 @@ int main() {
       cmocka_unit_test_setup_teardown(the_capacity_is_in_the_config_space, makeTempDir,
                                       removeTempDir),
       cmocka_unit_test_setup_teardown(unusable_disks_are_refused, makeTempDir, removeTempDir),
+      cmocka_unit_test_setup_teardown(a_layered_disk_writes_only_its_layer, makeTempDir,
+                                      removeTempDir),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -112,6 +112,13 @@ void disk_specs_parse(void**) {
   assert_string_equal(readOnly->path.c_str(), "/x/disk.img");
   assert_false(tandem::vmm::parseDiskSpec("").ok());
   assert_false(tandem::vmm::parseDiskSpec(":ro").ok());
+  auto layered = tandem::vmm::parseDiskSpec("/x/base:1.ext4:layer=/y/l:ro");
+  assert_true(layered.ok());
+  assert_string_equal(layered->path.c_str(), "/x/base:1.ext4");
+  assert_string_equal(layered->layerPath.c_str(), "/y/l:ro");
+  assert_false(layered->readOnly);
+  assert_string_equal(layered->text().c_str(), "/x/base:1.ext4:layer=/y/l:ro");
+  assert_false(tandem::vmm::parseDiskSpec("/x/base:layer=").ok());
 }
 
 void an_outcome_round_trips(void**) {

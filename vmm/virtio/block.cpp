@@ -77,22 +77,15 @@ std::optional<Request> parse(const DescriptorChain& chain) {
 
 }  // namespace
 
-Result<std::shared_ptr<BlockDevice>> BlockDevice::open(UniqueFd disk, bool readOnly, std::string id,
-                                                       const std::string& path) {
-  struct stat info {};
-  if (::fstat(disk.get(), &info) != 0) {
-    return Error::fromErrno("cannot stat the disk " + path);
-  }
-  if (!S_ISREG(info.st_mode)) {
-    return Error("the disk " + path + " is not a regular file", EINVAL);
-  }
-  if (info.st_size < static_cast<off_t>(kSectorBytes)) {
-    return Error("the disk " + path + " holds less than one 512-byte sector", EINVAL);
+Result<std::shared_ptr<BlockDevice>> BlockDevice::open(std::unique_ptr<DiskBacking> disk,
+                                                       bool readOnly, std::string id) {
+  if (disk->bytes() < kSectorBytes) {
+    return Error("the disk " + disk->describe() + " holds less than one 512-byte sector", EINVAL);
   }
   id.resize(std::min(id.size(), kIdBytes));
-  std::uint64_t sectors = static_cast<std::uint64_t>(info.st_size) / kSectorBytes;
+  std::uint64_t sectors = disk->bytes() / kSectorBytes;
   return std::shared_ptr<BlockDevice>(
-      new BlockDevice(std::move(disk), readOnly, std::move(id), sectors, path));
+      new BlockDevice(std::move(disk), readOnly, std::move(id), sectors));
 }
 
 std::uint64_t BlockDevice::features() const {
@@ -122,7 +115,7 @@ Status BlockDevice::activate(std::vector<Virtqueue> queues, std::uint64_t,
 std::uint32_t BlockDevice::serve(const DescriptorChain& chain) {
   std::optional<Request> request = parse(chain);
   if (!request) {
-    spdlog::debug("virtio-blk {}: a request without a header or a status byte", path_);
+    spdlog::debug("virtio-blk {}: a request without a header or a status byte", path());
     return 0;
   }
   const Header& header = request->header;
@@ -140,29 +133,29 @@ std::uint32_t BlockDevice::serve(const DescriptorChain& chain) {
         spdlog::debug(
             "virtio-blk {}: {} of {} bytes at sector {} is outside the disk's {} "
             "sectors or not whole sectors",
-            path_, write ? "write" : "read", request->dataBytes, header.sector, sectors_);
+            path(), write ? "write" : "read", request->dataBytes, header.sector, sectors_);
         return finish(kBlockIoError, 0);
       }
       if (write && readOnly_) {
         return finish(kBlockIoError, 0);
       }
-      off_t offset = static_cast<off_t>(header.sector * kSectorBytes);
+      std::uint64_t offset = header.sector * kSectorBytes;
       for (std::span<std::uint8_t> span : request->data) {
-        ssize_t done = write ? ::pwrite(disk_.get(), span.data(), span.size(), offset)
-                             : ::pread(disk_.get(), span.data(), span.size(), offset);
-        if (done != static_cast<ssize_t>(span.size())) {
-          spdlog::warn("virtio-blk {}: {} at byte {} failed: {}", path_, write ? "write" : "read",
-                       offset, done < 0 ? std::strerror(errno) : "the file is shorter");
+        Status done = write ? disk_->write(offset, span) : disk_->read(offset, span);
+        if (!done) {
+          spdlog::warn("virtio-blk: {}", done.error().describe());
           return finish(kBlockIoError, 0);
         }
-        offset += static_cast<off_t>(span.size());
+        offset += span.size();
       }
       return finish(kBlockOk, write ? 0 : request->dataBytes);
     }
     case kBlockFlush:
-      if (!readOnly_ && ::fdatasync(disk_.get()) != 0) {
-        spdlog::warn("virtio-blk {}: flush failed: {}", path_, std::strerror(errno));
-        return finish(kBlockIoError, 0);
+      if (!readOnly_) {
+        if (Status flushed = disk_->flush(); !flushed) {
+          spdlog::warn("virtio-blk: {}", flushed.error().describe());
+          return finish(kBlockIoError, 0);
+        }
       }
       return finish(kBlockOk, 0);
     case kBlockGetId: {
@@ -188,9 +181,9 @@ void BlockDevice::notify(std::uint16_t index) {
   }
   auto interrupt = queue_->serveAvailable(
       [this](const DescriptorChain& chain) { return serve(chain); },
-      [this](const std::string& problem) { spdlog::debug("virtio-blk {}: {}", path_, problem); });
+      [this](const std::string& problem) { spdlog::debug("virtio-blk {}: {}", path(), problem); });
   if (!interrupt) {
-    spdlog::warn("virtio-blk {}: {}; the queue stops until the driver resets it", path_,
+    spdlog::warn("virtio-blk {}: {}; the queue stops until the driver resets it", path(),
                  interrupt.error().message());
     queue_.reset();
     return;

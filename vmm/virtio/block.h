@@ -1,5 +1,5 @@
-// virtio-blk (device type 2) over a host file: reads, writes, flushes and the disk's ID, one
-// request per descriptor chain. Every request is checked against the disk's size before any
+// virtio-blk (device type 2) over a host file or a layered disk (disk_backing.h): reads, writes,
+// flushes and the disk's ID, one request per descriptor chain. Every request is checked against the disk's size before any
 // I/O, and a read-only disk refuses writes; a bad request gets an error status, never a host
 // access outside the file or the request's own buffers.
 #pragma once
@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "common/unique_fd.h"
+#include "vmm/disk_backing.h"
 #include "vmm/virtio/device.h"
 
 namespace tandem::vmm::virtio {
@@ -31,10 +31,10 @@ class BlockDevice : public Device {
  public:
   static constexpr std::uint16_t kQueueSize = 256;
 
-  // `disk` is open for reading, and for writing unless `readOnly`; its size, rounded down to
-  // whole sectors, is the disk's capacity. `id` is what GET_ID answers (up to 20 bytes).
-  static Result<std::shared_ptr<BlockDevice>> open(UniqueFd disk, bool readOnly, std::string id,
-                                                   const std::string& path);
+  // The backing's size, rounded down to whole sectors, is the disk's capacity. `id` is what
+  // GET_ID answers (up to 20 bytes).
+  static Result<std::shared_ptr<BlockDevice>> open(std::unique_ptr<DiskBacking> disk,
+                                                   bool readOnly, std::string id);
 
   std::uint32_t type() const override { return 2; }
   std::uint64_t features() const override;
@@ -51,18 +51,16 @@ class BlockDevice : public Device {
   std::uint32_t serve(const DescriptorChain& chain);
 
  private:
-  BlockDevice(UniqueFd disk, bool readOnly, std::string id, std::uint64_t sectors, std::string path)
-      : disk_(std::move(disk)),
-        readOnly_(readOnly),
-        id_(std::move(id)),
-        sectors_(sectors),
-        path_(std::move(path)) {}
+  BlockDevice(std::unique_ptr<DiskBacking> disk, bool readOnly, std::string id,
+              std::uint64_t sectors)
+      : disk_(std::move(disk)), readOnly_(readOnly), id_(std::move(id)), sectors_(sectors) {}
 
-  UniqueFd disk_;
+  const std::string& path() const { return disk_->describe(); }
+
+  std::unique_ptr<DiskBacking> disk_;
   bool readOnly_;
   std::string id_;
   std::uint64_t sectors_;
-  std::string path_;
   std::mutex mutex_;
   std::optional<Virtqueue> queue_;
   UsedBufferInterrupt interrupt_;
