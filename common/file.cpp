@@ -81,6 +81,41 @@ Result<std::uint64_t> regularFileSize(int fd, const std::string& path) {
   return static_cast<std::uint64_t>(info.st_size);
 }
 
+Status readExactlyAt(int fd, std::span<std::uint8_t> into, std::uint64_t offset,
+                 const std::string& path) {
+  while (!into.empty()) {
+    ssize_t done = ::pread(fd, into.data(), into.size(), static_cast<off_t>(offset));
+    if (done < 0 && errno == EINTR) continue;
+    if (done < 0) {
+      return Error::fromErrno("cannot read " + path + " at byte " + std::to_string(offset));
+    }
+    if (done == 0) {
+      return Error(path + " ends before byte " + std::to_string(offset), EIO);
+    }
+    into = into.subspan(static_cast<std::size_t>(done));
+    offset += static_cast<std::uint64_t>(done);
+  }
+  return okStatus();
+}
+
+Status writeExactlyAt(int fd, std::span<const std::uint8_t> data, std::uint64_t offset,
+                  const std::string& path) {
+  while (!data.empty()) {
+    ssize_t done = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (done < 0 && errno == EINTR) continue;
+    if (done < 0) {
+      return Error::fromErrno("cannot write " + path + " at byte " + std::to_string(offset));
+    }
+    if (done == 0) {
+      return Error("no byte of a write reached " + path + " at byte " + std::to_string(offset),
+                   EIO);
+    }
+    data = data.subspan(static_cast<std::size_t>(done));
+    offset += static_cast<std::uint64_t>(done);
+  }
+  return okStatus();
+}
+
 Status readExactly(int fd, std::span<std::uint8_t> target, std::string_view source) {
   for (std::size_t done = 0; done < target.size();) {
     ssize_t n = ::read(fd, target.data() + done, target.size() - done);

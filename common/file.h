@@ -25,6 +25,13 @@ Result<std::uint64_t> regularFileSize(int fd, const std::string& path);
 // naming `source` and how much it held.
 Status readExactly(int fd, std::span<std::uint8_t> target, std::string_view source);
 
+// pread and pwrite of the whole span at `offset`, through short transfers and EINTR; a file that
+// ends first is EIO. Errors name `path` and the offset.
+Status readExactlyAt(int fd, std::span<std::uint8_t> into, std::uint64_t offset,
+                     const std::string& path);
+Status writeExactlyAt(int fd, std::span<const std::uint8_t> data, std::uint64_t offset,
+                      const std::string& path);
+
 // Reads `fd` from its current offset to its end, handing each chunk to `consume` in order;
 // stops at the first error, consume's or a read's ("cannot read <source>").
 Status readInChunks(int fd, std::string_view source,

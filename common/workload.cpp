@@ -288,6 +288,7 @@ nlohmann::json toJson(const Workload& w) {
       {"user", user},
       {"rootfs", w.rootfs},
       {"rootfsLayers", w.rootfsLayers},
+      {"rootfsDisk", w.rootfsDisk},
       {"readOnlyRootfs", w.readOnlyRootfs},
       {"network", toString(w.network)},
       {"tty", w.tty},
@@ -324,6 +325,7 @@ Result<Workload> workloadFromJson(const nlohmann::json& json) {
     }
     w.rootfs = json.value("rootfs", "");
     w.rootfsLayers = json.value("rootfsLayers", std::vector<std::string>{});
+    w.rootfsDisk = json.value("rootfsDisk", "");
     w.readOnlyRootfs = json.value("readOnlyRootfs", false);
     TANDEM_ASSIGN_OR_RETURN(w.network, parseNetworkMode(json.value("network", "none")));
     w.tty = json.value("tty", false);

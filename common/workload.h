@@ -62,8 +62,11 @@ struct Workload {
   User user;
   std::string rootfs;
   // An image's unpacked layer folders, base first, for a container to stack under its own
-  // writable layer; when set, `rootfs` is unused. (A microVM boots a flattened folder instead.)
+  // writable layer; when set, `rootfs` is unused.
   std::vector<std::string> rootfsLayers;
+  // An image's ext4 disk, for a microVM to boot from as a read-only base under its own writable
+  // layer; when set, `rootfs` is unused.
+  std::string rootfsDisk;
   bool readOnlyRootfs = false;
   NetworkMode network = NetworkMode::kNone;
   bool tty = false;

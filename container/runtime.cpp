@@ -18,6 +18,7 @@
 #include "common/fd_passing.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/state_directory.h"
 #include "container/capabilities.h"
 #include "container/cgroup.h"
 #include "container/child_report.h"
@@ -29,26 +30,6 @@
 namespace tandem::container {
 
 namespace {
-
-// Removes the state directory on every early return, unless kept on purpose.
-class StateDirectory {
- public:
-  explicit StateDirectory(std::string path) : path_(std::move(path)) {}
-  ~StateDirectory() {
-    if (!path_.empty()) {
-      if (auto status = removeTree(path_); !status) {
-        spdlog::warn("{}", status.error().describe());
-      }
-    }
-  }
-  StateDirectory(const StateDirectory&) = delete;
-  StateDirectory& operator=(const StateDirectory&) = delete;
-  const std::string& path() const { return path_; }
-  void keep() { path_.clear(); }
-
- private:
-  std::string path_;
-};
 
 Result<std::string> resolveRootfs(const std::string& rootfs) {
   if (rootfs.empty()) {

@@ -45,13 +45,4 @@ class FileBacking final : public DiskBacking {
   std::uint64_t bytes_;
 };
 
-// The size of a regular file, or an error naming `path` when it is not one.
-Result<std::uint64_t> regularFileBytes(int fd, const std::string& path);
-
-// pread/pwrite of the whole span, resuming after short transfers; a file that ends first is EIO.
-Status readFully(int fd, std::span<std::uint8_t> into, std::uint64_t offset,
-                 const std::string& path);
-Status writeFully(int fd, std::span<const std::uint8_t> data, std::uint64_t offset,
-                  const std::string& path);
-
 }  // namespace tandem::vmm

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/file.h"
+
 namespace tandem::vmm {
 namespace {
 
@@ -35,7 +37,7 @@ Result<std::unique_ptr<LayeredDisk>> LayeredDisk::open(const std::string& basePa
   if (!base) {
     return Error::fromErrno("cannot open the base disk " + basePath);
   }
-  TANDEM_ASSIGN_OR_RETURN(std::uint64_t bytes, regularFileBytes(base.get(), basePath));
+  TANDEM_ASSIGN_OR_RETURN(std::uint64_t bytes, regularFileSize(base.get(), basePath));
   UniqueFd layer(::open(layerPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!layer) {
     return Error::fromErrno("cannot open or create the disk layer " + layerPath);
@@ -132,7 +134,7 @@ Status LayeredDisk::read(std::uint64_t offset, std::span<std::uint8_t> into) {
     std::uint64_t runEnd = (offset / chunkBytes_ + 1) * chunkBytes_;
     while (runEnd < limit && inLayer(runEnd / chunkBytes_) == layered) runEnd += chunkBytes_;
     std::size_t take = static_cast<std::size_t>(std::min(runEnd, limit) - offset);
-    TANDEM_TRY(readFully(layered ? layer_.get() : base_.get(), into.first(take), offset,
+    TANDEM_TRY(readExactlyAt(layered ? layer_.get() : base_.get(), into.first(take), offset,
                          layered ? layerPath_ : basePath_));
     into = into.subspan(take);
     offset += take;
@@ -158,9 +160,9 @@ Status LayeredDisk::copyUpAndWrite(std::uint64_t offset, std::span<const std::ui
   std::uint64_t chunkStart = offset / chunkBytes_ * chunkBytes_;
   std::uint64_t chunkEnd = std::min(chunkStart + chunkBytes_, bytes_);
   std::span<std::uint8_t> buffer(chunk_.data(), static_cast<std::size_t>(chunkEnd - chunkStart));
-  TANDEM_TRY(readFully(base_.get(), buffer, chunkStart, basePath_));
+  TANDEM_TRY(readExactlyAt(base_.get(), buffer, chunkStart, basePath_));
   std::memcpy(buffer.data() + (offset - chunkStart), piece.data(), piece.size());
-  TANDEM_TRY(writeFully(layer_.get(), buffer, chunkStart, layerPath_));
+  TANDEM_TRY(writeExactlyAt(layer_.get(), buffer, chunkStart, layerPath_));
   markInLayer(chunkStart, chunkEnd);
   return okStatus();
 }
@@ -172,7 +174,7 @@ Status LayeredDisk::write(std::uint64_t offset, std::span<const std::uint8_t> da
     std::size_t take;
     if (runEnd > offset) {
       take = static_cast<std::size_t>(runEnd - offset);
-      TANDEM_TRY(writeFully(layer_.get(), data.first(take), offset, layerPath_));
+      TANDEM_TRY(writeExactlyAt(layer_.get(), data.first(take), offset, layerPath_));
       markInLayer(offset, runEnd);
     } else {
       std::uint64_t chunkEnd = std::min((offset / chunkBytes_ + 1) * chunkBytes_, bytes_);

@@ -15,6 +15,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/spawn_file_actions.h"
+#include "common/state_directory.h"
 #include "vmm/kvm.h"
 #include "vmm/process_memory.h"
 #include "vmm/vmm_invocation.h"
@@ -62,6 +63,28 @@ void printStats(nlohmann::json stats) {
     stats["supervisor_memory"] = {{"rss_bytes", own->rssBytes}, {"pss_bytes", own->pssBytes}};
   }
   std::cerr << stats.dump(2) << "\n";
+}
+
+// A workload booting from an image's disk gets vms/<id> under the state root: its config, and the
+// layer its root disk writes into, so that writes never reach the image's disk, which every
+// workload of that image shares. A read-only rootfs needs no layer: the disk itself is read-only.
+Result<DiskSpec> prepareRootDisk(Workload& workload, const std::string& stateRoot,
+                                 std::optional<StateDirectory>& state) {
+  if (workload.id.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(workload.id, newWorkloadId());
+  }
+  std::string directory = stateRoot + "/vms/" + workload.id;
+  if (pathExists(directory)) {
+    return Error("the state of a microVM " + workload.id + " already exists in " + directory +
+                     "; give another id or remove that folder",
+                 EEXIST);
+  }
+  TANDEM_TRY(makeDirectories(directory, 0700));
+  state.emplace(directory);
+  TANDEM_TRY(writeFile(directory + "/config.json", toJson(workload).dump(2) + "\n"));
+  return DiskSpec{.path = workload.rootfsDisk,
+                  .readOnly = workload.readOnlyRootfs,
+                  .layerPath = workload.readOnlyRootfs ? "" : directory + "/layer.img"};
 }
 
 }  // namespace
@@ -113,14 +136,20 @@ Status VmBackend::available() const {
 // memory is the monitor's overhead, and the image, registry and container code never share an
 // address space with a guest. tandem supervises it: signals pass through, and a killed tandem
 // takes its VMM along.
-Result<WorkloadOutcome> VmBackend::run(const Workload& workload) {
+Result<WorkloadOutcome> VmBackend::run(const Workload& given) {
   auto startedAt = std::chrono::steady_clock::now();
+  Workload workload = given;
+  VmBackendConfig config = config_;
+  std::optional<StateDirectory> state;
+  if (!workload.rootfsDisk.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(config.rootDisk, prepareRootDisk(workload, config.stateRoot, state));
+  }
   std::string program = vmmProgramPath();
   TANDEM_ASSIGN_OR_RETURN(UniqueFd description,
                           memoryFile("tandem-vmm-workload", toJson(workload).dump()));
   TANDEM_ASSIGN_OR_RETURN(UniqueFd result, memoryFile("tandem-vmm-result", ""));
   VmmInvocation invocation{
-      .config = config_,
+      .config = config,
       .workloadFd = description.get(),
       .resultFd = result.get(),
       .parent = ::getpid(),
@@ -173,6 +202,9 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& workload) {
   TANDEM_ASSIGN_OR_RETURN(VmRun run, vmRunFromJson(json));
   if (!run.stats.is_null()) {
     printStats(std::move(run.stats));
+  }
+  if (state && run.outcome && !workload.removeOnExit) {
+    state->keep();
   }
   return std::move(run.outcome);
 }

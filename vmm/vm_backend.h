@@ -28,8 +28,13 @@ struct VmBackendConfig {
   std::string vmlinuxCacheDirectory = defaultVmlinuxCache();
   std::optional<std::chrono::milliseconds> timeout;
   bool hugepages = false;
-  // Host files attached as virtio-blk disks, /dev/vda onwards.
+  // Host files attached as virtio-blk disks, /dev/vda onwards (after the root disk).
   std::vector<DiskSpec> disks;
+  // The disk the guest mounts as its root, /dev/vda: set by VmBackend::run for a workload with
+  // a rootfsDisk, as that disk under the workload's own layer.
+  std::optional<DiskSpec> rootDisk;
+  // Holds vms/<id> (the workload's config and its root disk's layer).
+  std::string stateRoot = "/var/lib/tandem";
   bool showConsole = false;
   // Print boot timings, exits and VMM memory to stderr as JSON after the run.
   bool stats = false;

@@ -45,6 +45,9 @@ std::vector<std::string> vmmArguments(const VmmInvocation& invocation) {
   if (config.timeout) {
     args.insert(args.end(), {"--timeout-ms", std::to_string(config.timeout->count())});
   }
+  if (config.rootDisk) {
+    args.insert(args.end(), {"--root-disk", config.rootDisk->text()});
+  }
   for (const DiskSpec& disk : config.disks) {
     args.insert(args.end(), {"--disk", disk.text()});
   }
@@ -111,6 +114,11 @@ Result<VmmInvocation> parseVmmArguments(const std::vector<std::string>& args) {
        [&](const std::string& value) -> Status {
          TANDEM_ASSIGN_OR_RETURN(DiskSpec disk, parseDiskSpec(value));
          config.disks.push_back(std::move(disk));
+         return okStatus();
+       }},
+      {"--root-disk",
+       [&](const std::string& value) -> Status {
+         TANDEM_ASSIGN_OR_RETURN(config.rootDisk, parseDiskSpec(value));
          return okStatus();
        }},
       {"--started-at-ns",

@@ -36,7 +36,7 @@ Result<WorkloadInitrd> WorkloadInitrd::create(WorkloadInitrdParts parts) {
     CpioWriter rootfs(sink);
     TANDEM_TRY(rootfs.appendTree(parts.rootfsDirectory, ""));
     TANDEM_TRY(rootfs.finish());
-  } else {
+  } else if (!parts.rootfsOnDisk) {
     return Error("a microVM needs a root filesystem: give --rootfs DIR or --initramfs FILE",
                  EINVAL);
   }

@@ -1,5 +1,5 @@
 // The initramfs a microVM boots: the workload's root filesystem first (a prebuilt archive, read
-// straight into guest memory, or a folder packed at boot), then a second archive holding
+// straight into guest memory, or a folder packed at boot; nothing when the root is a disk), then a second archive holding
 // tandem's guest init and the workload's description. The kernel unpacks both in that order, so
 // nothing in the rootfs can replace tandem's own files.
 #pragma once
@@ -16,7 +16,8 @@ namespace tandem::vmm {
 
 struct WorkloadInitrdParts {
   std::string rootfsArchive;    // a newc cpio file; or else
-  std::string rootfsDirectory;  // a folder, packed at boot
+  std::string rootfsDirectory;  // a folder, packed at boot; or else
+  bool rootfsOnDisk = false;    // none: the guest mounts its root from a disk
   std::string guestInitPath;
   std::string description;  // the workload as JSON
 };

@@ -128,10 +128,15 @@ VmRun runWorkloadVm(const VmBackendConfig& config, const Workload& workload,
   // returned to the kernel when freed; glibc's sliding threshold kept them, and their RSS, for the
   // VM's life.
   ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-  auto initramfs = WorkloadInitrd::create({.rootfsArchive = config.initramfsPath,
-                                           .rootfsDirectory = workload.rootfs,
-                                           .guestInitPath = config.guestInitPath,
-                                           .description = toJson(workload).dump()});
+  // Booting from a disk, the initramfs holds tandem's init and the description alone: the init
+  // mounts the root= device the command line names and moves into it.
+  bool rootOnDisk = config.rootDisk.has_value();
+  auto initramfs = WorkloadInitrd::create(
+      {.rootfsArchive = rootOnDisk ? std::string() : config.initramfsPath,
+       .rootfsDirectory = rootOnDisk ? std::string() : workload.rootfs,
+       .rootfsOnDisk = rootOnDisk,
+       .guestInitPath = config.guestInitPath,
+       .description = toJson(workload).dump()});
   if (!initramfs) {
     return {std::move(initramfs).error(), nullptr};
   }
@@ -141,10 +146,15 @@ VmRun runWorkloadVm(const VmBackendConfig& config, const Workload& workload,
   std::uint64_t initramfsBytes = initramfs->maxBytes();
   machine.initrd = std::make_unique<WorkloadInitrd>(std::move(initramfs).value());
   machine.cmdline = std::string(kBaseCmdline) + " rdinit=" + guest::kInitPath;
+  if (rootOnDisk) {
+    machine.cmdline += std::string(" root=/dev/vda rootfstype=ext4 ") +
+                       (config.rootDisk->readOnly ? "ro" : "rw");
+    machine.disks.push_back(*config.rootDisk);
+  }
   machine.memoryBytes = workload.limits.memoryBytes.value_or(kDefaultVmMemory);
   machine.cpus = vcpuCount(workload);
   machine.hugepages = config.hugepages;
-  machine.disks = config.disks;
+  machine.disks.insert(machine.disks.end(), config.disks.begin(), config.disks.end());
   machine.timeout = config.timeout;
   machine.stdinFd = STDIN_FILENO;
   machine.showConsole = config.showConsole;

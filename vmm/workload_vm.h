@@ -1,7 +1,8 @@
 // Runs one workload in a microVM inside this process: what tandem-vmm, the monitor process
 // that tandem starts for --isolation vm, does. The workload's rootfs folder (or a prebuilt
 // initramfs) becomes the guest's initramfs, tandem's guest init and the workload description are
-// appended to it, and the guest kernel boots it.
+// appended to it, and the guest kernel boots it. With a root disk instead, the initramfs holds
+// only tandem's part, and the init mounts /dev/vda as the root.
 #pragma once
 
 #include <chrono>

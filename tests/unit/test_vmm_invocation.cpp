@@ -27,6 +27,7 @@ VmmInvocation everything() {
   invocation.config.showConsole = false;
   invocation.config.stats = true;
   invocation.config.disks = {{"/d/root.ext4", true}, {"/d/with:colon", false}};
+  invocation.config.rootDisk = {.path = "/s/image.ext4", .layerPath = "/s/vms/x/layer.img"};
   invocation.workloadFd = 7;
   invocation.resultFd = 9;
   invocation.parent = 4242;
@@ -56,6 +57,9 @@ void arguments_round_trip(void**) {
   assert_true(got.disks[0].readOnly);
   assert_string_equal(got.disks[1].path.c_str(), "/d/with:colon");
   assert_false(got.disks[1].readOnly);
+  assert_true(got.rootDisk.has_value());
+  assert_string_equal(got.rootDisk->path.c_str(), "/s/image.ext4");
+  assert_string_equal(got.rootDisk->layerPath.c_str(), "/s/vms/x/layer.img");
   assert_int_equal(parsed->workloadFd, 7);
   assert_int_equal(parsed->resultFd, 9);
   assert_int_equal(*parsed->parent, 4242);

@@ -1,6 +1,7 @@
 // tandem-guest-init: PID 1 of tandem's microVM guest. The kernel starts it as rdinit=/.tandem/init
 // from an initramfs holding the workload's rootfs plus, appended by the VMM, this binary and the
-// workload's description (vmm/guest_protocol.h). It runs the workload with its stdio framed on
+// workload's description (vmm/guest_protocol.h); or, when the command line names a root= disk,
+// just the latter two, and init moves into the disk before the workload starts. It runs the workload with its stdio framed on
 // COM1, reports milestones and the exit status on the status port, then resets the machine,
 // which is the VMM's "guest finished".
 #include <signal.h>
@@ -46,6 +47,11 @@ Result<Workload> loadWorkload(const std::string& path) {
     return Error("the workload description " + path + " is not valid JSON");
   }
   return workloadFromJson(json).context(path);
+}
+
+std::string kernelCommandLine() {
+  auto text = readFile("/proc/cmdline");
+  return text ? *text : std::string();
 }
 
 class Init {
@@ -99,6 +105,13 @@ class Init {
     auto workload = loadWorkload(workloadPath);
     if (!workload) {
       fail(workload.error());
+    }
+    if (!harness_) {
+      if (auto root = rootDeviceFrom(kernelCommandLine()); root) {
+        if (auto switched = switchToRoot(*root); !switched) {
+          fail(switched.error());
+        }
+      }
     }
     if (!workload->hostname.empty() &&
         ::sethostname(workload->hostname.data(), workload->hostname.size()) != 0) {

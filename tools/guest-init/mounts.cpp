@@ -2,6 +2,8 @@
 
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -38,7 +40,51 @@ Status mountOne(const KernelMount& m) {
   return okStatus();
 }
 
+// Where the root device is mounted before it becomes the root: inside the initramfs, which is
+// left behind, holding only init and the description.
+constexpr const char* kNewRoot = "/.tandem/root";
+constexpr const char* kMovedMounts[] = {"/dev", "/proc", "/sys"};
+constexpr int kDeviceWaitMilliseconds = 5000;
+
+Status mountRootDevice(const RootDevice& root) {
+  unsigned long flags = root.readOnly ? MS_RDONLY : 0;
+  for (int waited = 0;; waited += 10) {
+    if (::mount(root.device.c_str(), kNewRoot, root.type.c_str(), flags, nullptr) == 0) {
+      return okStatus();
+    }
+    bool notYet = errno == ENOENT || errno == ENXIO;
+    if (!notYet || waited >= kDeviceWaitMilliseconds) {
+      return Error::fromErrno("cannot mount the root disk " + root.device + " (" + root.type +
+                              ") on " + kNewRoot);
+    }
+    timespec pause{0, 10'000'000};
+    ::nanosleep(&pause, nullptr);
+  }
+}
+
 }  // namespace
+
+Status switchToRoot(const RootDevice& root) {
+  if (::mkdir(kNewRoot, 0755) != 0 && errno != EEXIST) {
+    return Error::fromErrno(std::string("cannot create ") + kNewRoot);
+  }
+  TANDEM_TRY(mountRootDevice(root));
+  for (const char* path : kMovedMounts) {
+    std::string target = std::string(kNewRoot) + path;
+    if (::mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Error::fromErrno("the root disk " + root.device + " has no " + path +
+                              " folder and it cannot be made");
+    }
+    if (::mount(path, target.c_str(), nullptr, MS_MOVE, nullptr) != 0) {
+      return Error::fromErrno(std::string("cannot move ") + path + " into the root disk");
+    }
+  }
+  if (::chdir(kNewRoot) != 0 || ::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0 ||
+      ::chroot(".") != 0 || ::chdir("/") != 0) {
+    return Error::fromErrno("cannot make the root disk " + root.device + " the root");
+  }
+  return okStatus();
+}
 
 Status mountDevices() {
   return mountOne(kDevices);

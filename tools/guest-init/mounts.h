@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/result.h"
+#include "tools/guest-init/boot_options.h"
 
 namespace tandem::guest_init {
 
@@ -12,5 +13,10 @@ Status mountDevices();
 // /proc and /sys; then /dev/pts and /dev/shm as extras: a kernel without them (no
 // CONFIG_UNIX98_PTYS, say) costs a console warning, not the workload.
 Status mountKernelFilesystems();
+
+// Once the kernel filesystems are mounted: mounts `root` (waiting a little for its device node,
+// as rootwait does), moves /dev, /proc and /sys into it, and makes it the root, as switch_root
+// does. What stays open (the stdio tty, the status port) stays usable.
+Status switchToRoot(const RootDevice& root);
 
 }  // namespace tandem::guest_init

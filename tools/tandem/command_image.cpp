@@ -19,6 +19,7 @@
 #include "common/process.h"
 #include "common/size.h"
 #include "tools/tandem/commands.h"
+#include "tools/tandem/embedded_image.h"
 #include "tools/tandem/verb_options.h"
 
 namespace po = boost::program_options;
@@ -153,8 +154,16 @@ struct FoundImage {
 // The store, and the image in it that `text` names, for the verbs that act on one image.
 Result<FoundImage> openImage(const GlobalOptions& global, const std::string& text) {
   TANDEM_ASSIGN_OR_RETURN(Store store, openStore(global));
-  TANDEM_ASSIGN_OR_RETURN(ImageRecord record, findImage(store.index, text));
-  return FoundImage{std::move(store), std::move(record)};
+  auto record = findImage(store.index, text);
+  if (!record) {
+    // The embedded busybox image loads on first use here too, as for tandem run.
+    TANDEM_ASSIGN_OR_RETURN(auto embedded, loadEmbeddedImage(text, store.blobs, store.index));
+    if (!embedded) {
+      return std::move(record).error();
+    }
+    record = std::move(*embedded);
+  }
+  return FoundImage{std::move(store), std::move(record).value()};
 }
 
 int removeImages(const GlobalOptions& global, const std::vector<std::string>& args) {

@@ -324,6 +324,7 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
   if (!vmConfig) {
     return fail(vmConfig.error());
   }
+  vmConfig->stateRoot = global.stateRoot;
   container::ContainerBackend containerBackend(container::RuntimeConfig{global.stateRoot});
   vmm::VmBackend vmBackend(*vmConfig);
   scheduler::HostFacts host{containerBackend.available(), vmBackend.available()};
@@ -338,6 +339,10 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
   if (image) {
     if (auto status = image->prepareRootfs(choice->level, *workload); !status) {
       return fail(status.error());
+    }
+    if (!workload->rootfsDisk.empty() && vmConfig->disks.size() >= vmm::kMaxDisks) {
+      return fail(Error("an image's microVM boots from /dev/vda, which leaves room for " +
+                        std::to_string(vmm::kMaxDisks - 1) + " --disk files"));
     }
   }
   IsolationBackend& backend = choice->level == Isolation::kVm

@@ -1,6 +1,7 @@
 #include "tools/tandem/image_workload.h"
 
 #include "common/file.h"
+#include "common/image/image_disk.h"
 #include "common/image/image_rootfs.h"
 #include "common/image/oci.h"
 #include "tools/tandem/embedded_image.h"
@@ -33,7 +34,7 @@ Status ImageWorkload::applyDefaults(const image::RunOverrides& given, Workload& 
 
 Status ImageWorkload::prepareRootfs(Isolation level, Workload& workload) {
   if (level == Isolation::kVm) {
-    TANDEM_ASSIGN_OR_RETURN(workload.rootfs, image::flattenedRootfs(record_, blobs_));
+    TANDEM_ASSIGN_OR_RETURN(workload.rootfsDisk, image::imageDisk(record_, blobs_));
     return {};
   }
   TANDEM_ASSIGN_OR_RETURN(workload.rootfsLayers, image::overlayLayers(record_, blobs_, index_));

@@ -23,8 +23,8 @@ class ImageWorkload {
   // Fills the workload's command, env, workdir and user from the image where the user gave none.
   Status applyDefaults(const image::RunOverrides& given, Workload& workload) const;
 
-  // Points the workload at the image's layers (a container) or at its flattened tree (a
-  // microVM), unpacking what has not been unpacked before.
+  // Points the workload at the image's layers (a container) or at its ext4 disk (a microVM),
+  // unpacking or making what has not been made before.
   Status prepareRootfs(Isolation level, Workload& workload);
 
  private:

@@ -24,7 +24,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: tandem-vmm --kernel BZIMAGE --guest-init PATH --workload-fd N [--initramfs CPIO]\n"
     "                  [--kvm PATH] [--vmlinux-cache DIR] [--timeout-ms N] [--hugepages]\n"
-    "                  [--disk PATH[:ro|:rw]]...\n"
+    "                  [--root-disk PATH[:ro|:layer=LAYER]] [--disk PATH[:ro|:rw|:layer=LAYER]]...\n"
     "                  [--console] [--stats] [--result-fd N] [--parent PID]\n"
     "                  [--started-at-ns N] [--log-level LEVEL]\n"
     "Runs the workload described (as tandem's workload JSON) on descriptor N in a microVM and\n"
