@@ -81,6 +81,9 @@ tandem_in "$store" run --rm --isolation container "$ref"
 assert_eq 0 "$status" "run in a container: $err"
 assert_eq "$want" "$out" "the container's output"
 
+# The microVM boots from the image's ext4 disk, made here: the emulated host has no mkfs.ext4.
+tandem_in "$store" image disk "$ref"
+assert_eq 0 "$status" "image disk: $err"
 vm_command=("$TANDEM" --state-root "$store" run --isolation vm "$ref")
 status=0
 if ((kvm_direct)); then

@@ -256,6 +256,66 @@ else
     "want sum $want_sum; sector 100 on the host: $written" "stderr: $err"
 fi
 
+# 256 MiB of random bytes from a read-only disk into a file on a second disk's fresh file system,
+# then read back from a fresh mount (page cache dropped): the checksum survives both directions.
+head -c 268435456 /dev/urandom >"$scratch/big-source"
+want_sum=$(md5sum <"$scratch/big-source" | cut -d' ' -f1)
+truncate -s 320M "$scratch/big-target"
+vm --memory 256M --disk "$scratch/big-source:ro" --disk "$scratch/big-target" -- sh -c '
+  mke2fs -q /dev/vdb >/dev/null && mkdir -p /mnt && mount -t ext4 /dev/vdb /mnt || exit 9
+  dd if=/dev/vda of=/mnt/file bs=1M 2>/dev/null && sync
+  umount /mnt && mount -t ext4 /dev/vdb /mnt && echo 3 >/proc/sys/vm/drop_caches
+  wc -c </mnt/file
+  md5sum /mnt/file | cut -d" " -f1
+  umount /mnt'
+expect "a 256 MiB file written and read back through virtio-blk keeps its checksum" 0 \
+  "268435456
+$want_sum"
+rm -f "$scratch/big-source" "$scratch/big-target"
+
+# image_vm ARGS...: tandem run in a microVM from the image store; results as vm's.
+image_vm() {
+  bounded "$TANDEM" --state-root "$GUEST_STORE" run --isolation vm "$@" >"$scratch/out" \
+    2>"$scratch/err" </dev/null
+  status=$?
+  out=$(cat "$scratch/out")
+  err=$(cat "$scratch/err")
+}
+
+# An image's microVM boots from the image's ext4 disk on virtio-blk. Its writes land in its own
+# layer, kept with its state; the image's disk never changes, and the next workload starts clean.
+if [[ -n ${GUEST_STORE:-} ]]; then
+  image=localhost/tandem/busybox
+  image_disk=$(echo "$GUEST_STORE"/disks/*.ext4)
+  disk_sum=$(md5sum <"$image_disk")
+  image_vm "$image" sh -c 'grep " / " /proc/mounts | cut -d" " -f1-3
+    echo kept-in-the-layer >/root/note && sync && cat /root/note'
+  layers=("$GUEST_STORE"/vms/*/layer.img)
+  if [[ $status == 0 && $out == "/dev/vda / ext4
+kept-in-the-layer" && ${#layers[@]} == 1 && -f ${layers[0]} ]] &&
+    grep -q kept-in-the-layer "${layers[0]}" && [[ $(md5sum <"$image_disk") == "$disk_sum" ]]; then
+    ok "an image's microVM boots from its ext4 disk; a write lands in the workload's layer only"
+  else
+    not_ok "an image's microVM boots from its ext4 disk; a write lands in its layer only" \
+      "status $status" "stdout: $out" "layers: ${layers[*]}" "stderr: $err"
+  fi
+
+  image_vm --rm "$image" sh -c 'cat /root/note 2>/dev/null || echo no-note'
+  states=("$GUEST_STORE"/vms/*)
+  if [[ $status == 0 && $out == no-note && ${#states[@]} == 1 ]]; then
+    ok "the next microVM of the image starts from the image, and --rm leaves no state"
+  else
+    not_ok "the next microVM of the image starts clean" "status $status" "stdout: $out" \
+      "states: ${states[*]}" "stderr: $err"
+  fi
+
+  image_vm --rm --read-only "$image" sh -c 'touch /x 2>/dev/null && echo wrote || echo refused
+    grep " / " /proc/mounts | cut -d" " -f4 | cut -d, -f1'
+  expect "--read-only: an image's microVM gets a read-only root disk" 0 "refused
+ro"
+  rm -rf "$GUEST_STORE"/vms
+fi
+
 # signal_tandem SIGNAL: starts a microVM whose workload says "ready" and sleeps, sends SIGNAL to
 # tandem once the guest is up, and leaves tandem's status in $status (the VMM is tandem-vmm, a
 # child of tandem).

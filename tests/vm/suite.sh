@@ -16,6 +16,12 @@ trap 'rm -rf "$scratch"' EXIT
 "$MKROOTFS" "$scratch/rootfs" >/dev/null
 
 export GUEST_ROOTFS=$scratch/rootfs
+# An image store holding the embedded busybox image and its ext4 disk, made here: the emulated
+# host has no mkfs.ext4. Without e2fsprogs the image cases are left out.
+export GUEST_STORE=
+if "$TANDEM" --state-root "$scratch/store" image disk localhost/tandem/busybox >/dev/null; then
+  GUEST_STORE=$scratch/store
+fi
 if [[ -r /dev/kvm && -w /dev/kvm ]]; then
   exec "$here/cases.sh"
 fi
@@ -28,9 +34,10 @@ includes=(--include "$TANDEM" --include "$TANDEM_GUEST_INIT" --include "$TANDEM_
   --include "$TANDEM_GUEST_KERNEL"
   --include "$here" --include "$GUEST_ROOTFS" --include "$KVM_DEVICE_TEST"
   --include "$(command -v bash)")
+[[ -z $GUEST_STORE ]] || includes+=(--include "$GUEST_STORE")
 envs=(--env "TANDEM=$TANDEM" --env "TANDEM_GUEST_INIT=$TANDEM_GUEST_INIT" --env "TANDEM_VMM=$TANDEM_VMM"
   --env "TANDEM_GUEST_KERNEL=$TANDEM_GUEST_KERNEL" --env "GUEST_ROOTFS=$GUEST_ROOTFS"
-  --env "KVM_DEVICE_TEST=$KVM_DEVICE_TEST")
+  --env "KVM_DEVICE_TEST=$KVM_DEVICE_TEST" --env "GUEST_STORE=$GUEST_STORE")
 if [[ -n ${TANDEM_GUEST_VMLINUX:-} && -f $TANDEM_GUEST_VMLINUX ]]; then
   includes+=(--include "$TANDEM_GUEST_VMLINUX")
   envs+=(--env "TANDEM_GUEST_VMLINUX=$TANDEM_GUEST_VMLINUX")
