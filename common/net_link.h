@@ -1,11 +1,21 @@
-// The little network setup a fresh network namespace needs.
+// The little IPv4 link setup tandem does itself, through the kernel's interface ioctls: a fresh
+// network namespace's loopback, a microVM's TAP device on the host, and the guest's eth0.
 #pragma once
 
+#include <string>
+
+#include "common/ipv4.h"
 #include "common/result.h"
 
 namespace tandem {
 
 // A new network namespace has only "lo", and it starts down.
 Status bringLoopbackUp();
+
+Status setLinkUp(const std::string& interface);
+// Gives `interface` its (one) IPv4 address and the subnet's route.
+Status setIpv4Address(const std::string& interface, const Ipv4Interface& address);
+// Sends everything without a more specific route through `gateway`.
+Status addIpv4DefaultRoute(Ipv4Address gateway);
 
 }  // namespace tandem

@@ -211,18 +211,36 @@ Status Virtqueue::walk(std::uint16_t head, PoppedChain& popped) const {
 }
 
 Status Virtqueue::pushUsed(std::uint16_t head, std::uint32_t written) {
-  if (head >= layout_.size) {
-    return Error("cannot return descriptor " + std::to_string(head) + " to a " +
-                     std::to_string(layout_.size) + "-entry queue",
+  UsedChain chain{head, written};
+  return pushUsed(std::span<const UsedChain>(&chain, 1));
+}
+
+Status Virtqueue::pushUsed(std::span<const UsedChain> chains) {
+  if (chains.size() > layout_.size) {
+    return Error("cannot return " + std::to_string(chains.size()) + " chains to a " +
+                     std::to_string(layout_.size) + "-entry queue at once",
                  EINVAL);
   }
-  std::uint64_t slot =
-      layout_.usedRing + 4 + 8 * static_cast<std::uint64_t>(nextUsed_ % layout_.size);
-  TANDEM_TRY(memory_->writeObject(slot, UsedElement{head, written}));
-  // The element must be visible before the index that publishes it.
+  std::uint16_t index = nextUsed_;
+  for (const UsedChain& chain : chains) {
+    if (chain.head >= layout_.size) {
+      return Error("cannot return descriptor " + std::to_string(chain.head) + " to a " +
+                       std::to_string(layout_.size) + "-entry queue",
+                   EINVAL);
+    }
+    std::uint64_t slot =
+        layout_.usedRing + 4 + 8 * static_cast<std::uint64_t>(index % layout_.size);
+    TANDEM_TRY(memory_->writeObject(slot, UsedElement{chain.head, chain.written}));
+    ++index;
+  }
+  // The elements must be visible before the index that publishes them.
   std::atomic_thread_fence(std::memory_order_release);
-  ++nextUsed_;
+  nextUsed_ = index;
   return memory_->writeObject(layout_.usedRing + 2, nextUsed_);
+}
+
+void Virtqueue::rewind(std::uint16_t count) {
+  nextAvail_ = static_cast<std::uint16_t>(nextAvail_ - count);
 }
 
 Result<bool> Virtqueue::needsInterrupt() {
@@ -279,6 +297,17 @@ Status Virtqueue::requestNotification() {
   // The driver must see avail_event before the device looks at the available index again.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   return okStatus();
+}
+
+Result<bool> Virtqueue::requestNotificationForMore() {
+  TANDEM_ASSIGN_OR_RETURN(std::uint16_t available, availIndex());
+  if (eventIndex_) {
+    TANDEM_TRY(
+        memory_->writeObject(layout_.usedRing + 4 + 8 * std::uint64_t{size()}, available));
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  TANDEM_ASSIGN_OR_RETURN(std::uint16_t now, availIndex());
+  return now != available;
 }
 
 }  // namespace tandem::vmm::virtio

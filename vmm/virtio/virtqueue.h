@@ -76,6 +76,17 @@ class Virtqueue {
 
   // Returns chain `head` to the driver with `written` bytes in its writable buffers.
   Status pushUsed(std::uint16_t head, std::uint32_t written);
+  // Returns several chains at once: the driver sees all of them or none (a network frame
+  // spread over several receive buffers must arrive whole).
+  struct UsedChain {
+    std::uint16_t head = 0;
+    std::uint32_t written = 0;
+  };
+  Status pushUsed(std::span<const UsedChain> chains);
+
+  // Gives back the last `count` chains popped and not returned as used: the next pops take them
+  // again. For a device that took buffers it then could not fill.
+  void rewind(std::uint16_t count);
 
   // Whether the driver wants an interrupt for what was used since the last call (event index:
   // used_event; without: the avail ring's NO_INTERRUPT flag).
@@ -83,6 +94,10 @@ class Virtqueue {
 
   // With event indexes, asks the driver to notify at the next available chain (avail_event).
   Status requestNotification();
+  // Asks the driver to notify when it adds a chain beyond those already available, for a device
+  // that waits for more room than the queue holds now. Its value is whether some arrived while
+  // asking (then no notification may come for them: look again).
+  Result<bool> requestNotificationForMore();
 
   // What a device does with one usable chain: the number of bytes it wrote into the chain's
   // writable buffers.
