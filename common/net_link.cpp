@@ -52,6 +52,9 @@ Status setLinkUp(const std::string& interface) {
   if (::ioctl(socket.get(), SIOCGIFFLAGS, &request) != 0) {
     return Error::fromErrno("cannot read the flags of the network interface " + interface);
   }
+  if (request.ifr_flags & IFF_UP) {
+    return okStatus();
+  }
   request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP | IFF_RUNNING);
   if (::ioctl(socket.get(), SIOCSIFFLAGS, &request) != 0) {
     return Error::fromErrno("cannot bring the network interface " + interface + " up");

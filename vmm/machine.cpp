@@ -21,6 +21,8 @@
 #include "common/bytes.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/net_link.h"
+#include "common/tap_device.h"
 #include "common/unique_fd.h"
 #include "vmm/cpuid.h"
 #include "vmm/devices/i8042.h"
@@ -36,6 +38,8 @@
 #include "vmm/vcpu_exit.h"
 #include "vmm/virtio/block.h"
 #include "vmm/virtio/entropy.h"
+#include "vmm/virtio/net.h"
+#include "vmm/virtio/tap_port.h"
 #include "vmm/virtio/virtio_mmio.h"
 #include "vmm/x86_layout.h"
 
@@ -286,6 +290,13 @@ static_assert(std::size(kDiskIrqs) == kMaxDisks);
 std::uint64_t diskWindow(std::size_t index) {
   return kEntropyWindow + (1 + index) * virtio::kMmioWindowBytes;
 }
+// Network interfaces after the disks, on the IOAPIC pins above the ISA lines.
+constexpr unsigned kNicIrqs[] = {16, 17, 18, 19};
+static_assert(std::size(kNicIrqs) == kMaxNics);
+
+std::uint64_t nicWindow(std::size_t index) {
+  return diskWindow(kMaxDisks + index);
+}
 
 void runVcpu(unsigned index, const VcpuFd& vcpu, std::size_t runSize, const Buses& buses,
              MachineState& state, ExitCounts& counts) {
@@ -497,6 +508,7 @@ class Vm {
     std::uint16_t queue;
   };
   std::vector<QueueEvent> queueEvents_;
+  std::vector<std::shared_ptr<virtio::NetDevice>> nets_;
 };
 
 Result<std::unique_ptr<Vm>> Vm::create(MachineConfig config) {
@@ -558,11 +570,22 @@ Status Vm::build() {
   if (config_.disks.size() > kMaxDisks) {
     return Error("a microVM takes at most " + std::to_string(kMaxDisks) + " disks", EINVAL);
   }
-  // Linux finds virtio-mmio devices only through the command line.
+  if (config_.nics.size() > kMaxNics) {
+    return Error("a microVM takes at most " + std::to_string(kMaxNics) + " network interfaces",
+                 EINVAL);
+  }
+  // Linux finds virtio-mmio devices only through the command line; tandem's init reads the
+  // interfaces' addresses there too.
   std::string cmdline =
       config_.cmdline + " " + virtio::mmioCommandLine(kEntropyWindow, kEntropyIrq);
   for (std::size_t i = 0; i < config_.disks.size(); ++i) {
     cmdline += " " + virtio::mmioCommandLine(diskWindow(i), kDiskIrqs[i]);
+  }
+  for (std::size_t i = 0; i < config_.nics.size(); ++i) {
+    cmdline += " " + virtio::mmioCommandLine(nicWindow(i), kNicIrqs[i]);
+    if (std::string option = config_.nics[i].guestOption(i); !option.empty()) {
+      cmdline += " " + option;
+    }
   }
   TANDEM_ASSIGN_OR_RETURN(BootEntry boot, loadLinux(*memory_, image, initrd, cmdline));
   // Both images are in guest memory now; keeping them would only add to the VMM's own RSS.
@@ -654,6 +677,20 @@ Status Vm::addDevices() {
                             virtio::BlockDevice::open(std::move(backing), disk.readOnly, name));
     TANDEM_TRY(addVirtio(std::move(block), diskWindow(i), kDiskIrqs[i], "virtio-blk " + name));
   }
+  for (std::size_t i = 0; i < config_.nics.size(); ++i) {
+    const NicSpec& nic = config_.nics[i];
+    TANDEM_ASSIGN_OR_RETURN(TapDevice tap, TapDevice::open(nic.tap));
+    if (nic.hostAddress) {
+      TANDEM_TRY(setIpv4Address(tap.name(), *nic.hostAddress));
+    }
+    TANDEM_TRY(setLinkUp(tap.name()));
+    std::string name = "virtio-net eth" + std::to_string(i) + " (TAP " + tap.name() + ")";
+    auto net = std::make_shared<virtio::NetDevice>(
+        std::make_unique<virtio::TapPort>(std::move(tap)), nic.macAddress(),
+        [state] { state->wake(); });
+    nets_.push_back(net);
+    TANDEM_TRY(addVirtio(std::move(net), nicWindow(i), kNicIrqs[i], name));
+  }
   return okStatus();
 }
 
@@ -670,6 +707,10 @@ void Vm::serve(StopSignals& signals, StdinPump& stdin) {
                                {stdinFd, POLLIN, 0}};
     for (const QueueEvent& queue : queueEvents_) {
       fds.push_back({queue.event.get(), POLLIN, 0});
+    }
+    std::size_t firstNet = fds.size();
+    for (const auto& net : nets_) {
+      fds.push_back({net->receiveFd(), POLLIN, 0});
     }
     int timeoutMs = -1;
     if (deadline) {
@@ -707,6 +748,11 @@ void Vm::serve(StopSignals& signals, StdinPump& stdin) {
       if (fds[4 + i].revents & POLLIN) {
         drainEvent(queueEvents_[i].event.get());
         queueEvents_[i].transport->queueNotified(queueEvents_[i].queue);
+      }
+    }
+    for (std::size_t i = 0; i < nets_.size(); ++i) {
+      if (fds[firstNet + i].revents & POLLIN) {
+        nets_[i]->receive();
       }
     }
     if (state_->initStarted) {

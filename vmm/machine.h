@@ -19,6 +19,7 @@
 #include "vmm/exit_counts.h"
 #include "vmm/guest_protocol.h"
 #include "vmm/initrd_source.h"
+#include "vmm/nic_spec.h"
 #include "vmm/process_memory.h"
 
 namespace tandem::vmm {
@@ -35,6 +36,8 @@ struct MachineConfig {
   bool hugepages = false;
   // virtio-blk disks, /dev/vda onwards.
   std::vector<DiskSpec> disks = {};
+  // virtio-net interfaces over host TAP devices, eth0 onwards.
+  std::vector<NicSpec> nics = {};
   std::optional<std::chrono::milliseconds> timeout = {};
   // The workload's stdin (-1: none, the guest sees end-of-input at once) and where the guest's
   // framed stdout and stderr go.

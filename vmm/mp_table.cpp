@@ -47,7 +47,8 @@ constexpr std::uint32_t kCpuSignature = 6 << 8;
 constexpr std::uint32_t kCpuFeatures = (1u << 0) | (1u << 9);
 
 constexpr std::uint8_t kIsaBusId = 0;
-constexpr unsigned kIsaIrqCount = 16;
+// Every pin of KVM's IOAPIC: the 16 ISA lines, and 8 more that tandem's virtio devices use.
+constexpr unsigned kIoapicPins = 24;
 // PO = 00 and EL = 00, "conforms to specifications of bus" (tables 4-10 and 4-12): on ISA that is
 // active high and edge-triggered, and Linux reads it so (arch/x86/kernel/apic/io_apic.c:
 // default_ISA_polarity, default_ISA_trigger). It is also how KVM delivers these lines: its PIT
@@ -197,10 +198,12 @@ Result<std::vector<std::uint8_t>> buildMpTable(unsigned cpuCount, std::uint64_t 
   out.u32(static_cast<std::uint32_t>(x86::kIoapicAddress));
   ++entries;
 
-  // ISA IRQ n on IOAPIC pin n, the timer included (PC chipsets wire IRQ 0 to pin 2 instead): KVM's
+  // IRQ n on IOAPIC pin n, the timer included (PC chipsets wire IRQ 0 to pin 2 instead): KVM's
   // default routing sends GSI n to IOAPIC pin n for n < 24, and to the 8259s for n < 16
-  // (arch/x86/kvm/irq_comm.c: default_routing), and its PIT raises GSI 0.
-  for (unsigned irq = 0; irq < kIsaIrqCount; ++irq, ++entries) {
+  // (arch/x86/kvm/irq_comm.c: default_routing), and its PIT raises GSI 0. Lines 16 to 23 are
+  // declared on the ISA bus too: Linux then takes their number as the IRQ and their polarity and
+  // trigger as ISA's, the edge an irqfd makes.
+  for (unsigned irq = 0; irq < kIoapicPins; ++irq, ++entries) {
     writeIoInterrupt(out, static_cast<std::uint8_t>(irq), ioapicId);
   }
 

@@ -27,12 +27,12 @@ constexpr std::size_t mpTableSize(unsigned cpuCount) {
   constexpr std::size_t kHeader = 44;
   constexpr std::size_t kProcessorEntry = 20;
   constexpr std::size_t kBusIoapicAndLocalInterrupts = 8 + 8 + 2 * 8;
-  constexpr std::size_t kIsaInterrupts = 16 * 8;
+  constexpr std::size_t kIoInterrupts = 24 * 8;
   return kFloatingPointer + kHeader + cpuCount * kProcessorEntry + kBusIoapicAndLocalInterrupts +
-         kIsaInterrupts;
+         kIoInterrupts;
 }
 
-// The most vCPUs whose tables fit the room the layout reserves in the EBDA: 40 with its 1 KiB,
+// The most vCPUs whose tables fit the room the layout reserves in the EBDA: 37 with its 1 KiB,
 // fewer than the APIC ids would allow.
 inline constexpr unsigned kMpTableMaxCpus = [] {
   unsigned count = 0;

@@ -10,6 +10,7 @@
 #include "common/result.h"
 #include "common/workload.h"
 #include "vmm/disk_spec.h"
+#include "vmm/nic_spec.h"
 
 namespace tandem::vmm {
 
@@ -33,6 +34,8 @@ struct VmBackendConfig {
   // The disk the guest mounts as its root, /dev/vda: set by VmBackend::run for a workload with
   // a rootfsDisk, as that disk under the workload's own layer.
   std::optional<DiskSpec> rootDisk;
+  // Network interfaces over host TAP devices, the guest's eth0 onwards.
+  std::vector<NicSpec> nics;
   // Holds vms/<id> (the workload's config and its root disk's layer).
   std::string stateRoot = "/var/lib/tandem";
   bool showConsole = false;

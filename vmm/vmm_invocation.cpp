@@ -51,6 +51,9 @@ std::vector<std::string> vmmArguments(const VmmInvocation& invocation) {
   for (const DiskSpec& disk : config.disks) {
     args.insert(args.end(), {"--disk", disk.text()});
   }
+  for (const NicSpec& nic : config.nics) {
+    args.insert(args.end(), {"--tap", nic.text()});
+  }
   for (auto [flag, set] :
        {std::pair{"--hugepages", config.hugepages}, std::pair{"--console", config.showConsole},
         std::pair{"--stats", config.stats}}) {
@@ -114,6 +117,12 @@ Result<VmmInvocation> parseVmmArguments(const std::vector<std::string>& args) {
        [&](const std::string& value) -> Status {
          TANDEM_ASSIGN_OR_RETURN(DiskSpec disk, parseDiskSpec(value));
          config.disks.push_back(std::move(disk));
+         return okStatus();
+       }},
+      {"--tap",
+       [&](const std::string& value) -> Status {
+         TANDEM_ASSIGN_OR_RETURN(NicSpec nic, parseNicSpec(value));
+         config.nics.push_back(std::move(nic));
          return okStatus();
        }},
       {"--root-disk",

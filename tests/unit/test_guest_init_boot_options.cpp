@@ -2,7 +2,7 @@
 
 #include "tests/unit/unit_test.h"
 
-using tandem::guest_init::rootDeviceFrom;
+using namespace tandem::guest_init;
 
 namespace {
 
@@ -28,12 +28,37 @@ void without_a_device_root_there_is_none(void**) {
   assert_false(rootDeviceFrom("").has_value());
 }
 
+void networks_are_read_in_order(void**) {
+  auto networks = networksFrom(
+      "console=ttyS1 tandem.net=eth0,10.0.2.2/24,10.0.2.1 quiet tandem.net=eth1,192.168.7.9/16");
+  assert_true(networks.ok());
+  assert_int_equal(networks->size(), 2);
+  const GuestNetwork& first = (*networks)[0];
+  assert_string_equal(first.interface.c_str(), "eth0");
+  assert_string_equal(first.address.text().c_str(), "10.0.2.2/24");
+  assert_string_equal(first.gateway->text().c_str(), "10.0.2.1");
+  assert_string_equal((*networks)[1].address.text().c_str(), "192.168.7.9/16");
+  assert_false((*networks)[1].gateway.has_value());
+  assert_true(networksFrom("root=/dev/vda")->empty());
+}
+
+void a_malformed_network_is_an_error(void**) {
+  for (const char* bad : {"tandem.net=", "tandem.net=eth0", "tandem.net=,10.0.0.1/8",
+                          "tandem.net=eth0,10.0.0.300/8", "tandem.net=eth0,10.0.0.1/8,gw"}) {
+    auto networks = networksFrom(bad);
+    if (networks.ok()) fail_msg("\"%s\" was accepted", bad);
+    assert_non_null(std::strstr(networks.error().message().c_str(), "tandem.net="));
+  }
+}
+
 }  // namespace
 
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(the_root_device_is_read_from_the_command_line),
       cmocka_unit_test(without_a_device_root_there_is_none),
+      cmocka_unit_test(networks_are_read_in_order),
+      cmocka_unit_test(a_malformed_network_is_an_error),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -70,7 +70,7 @@ void checkTable(unsigned cpus) {
   assert_string_equal(textAt(bytes, kHeader + 16, 12).c_str(), "TANDEM      ");
   assert_int_equal(u32At(bytes, kHeader + 28), 0);
   assert_int_equal(u16At(bytes, kHeader + 32), 0);
-  assert_int_equal(u16At(bytes, kHeader + 34), cpus + 1 + 1 + 16 + 2);
+  assert_int_equal(u16At(bytes, kHeader + 34), cpus + 1 + 1 + 24 + 2);
   assert_int_equal(u32At(bytes, kHeader + 36), x86::kLapicAddress);
   assert_int_equal(u16At(bytes, kHeader + 40), 0);
   assert_int_equal(bytes[kHeader + 42], 0);
@@ -102,9 +102,10 @@ void checkTable(unsigned cpus) {
   assert_int_equal(bytes[at + 3], 1);
   assert_int_equal(u32At(bytes, at + 4), x86::kIoapicAddress);
 
-  // ISA IRQ n on IOAPIC pin n, type INT, bus-default polarity and trigger (table 4-10).
+  // IRQ n on IOAPIC pin n for all 24 pins, type INT, bus-default polarity and trigger
+  // (table 4-10).
   at += 8;
-  for (unsigned irq = 0; irq < 16; ++irq, at += 8) {
+  for (unsigned irq = 0; irq < 24; ++irq, at += 8) {
     assert_int_equal(bytes[at], 3);
     assert_int_equal(bytes[at + 1], 0);
     assert_int_equal(u16At(bytes, at + 2), 0);

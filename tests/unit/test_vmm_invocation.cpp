@@ -28,6 +28,8 @@ VmmInvocation everything() {
   invocation.config.stats = true;
   invocation.config.disks = {{"/d/root.ext4", true}, {"/d/with:colon", false}};
   invocation.config.rootDisk = {.path = "/s/image.ext4", .layerPath = "/s/vms/x/layer.img"};
+  invocation.config.nics = {*tandem::vmm::parseNicSpec("tap7,host=10.0.2.1/24,guest=10.0.2.2/24"),
+                            {.tap = "tap8"}};
   invocation.workloadFd = 7;
   invocation.resultFd = 9;
   invocation.parent = 4242;
@@ -60,6 +62,9 @@ void arguments_round_trip(void**) {
   assert_true(got.rootDisk.has_value());
   assert_string_equal(got.rootDisk->path.c_str(), "/s/image.ext4");
   assert_string_equal(got.rootDisk->layerPath.c_str(), "/s/vms/x/layer.img");
+  assert_int_equal(got.nics.size(), 2);
+  assert_string_equal(got.nics[0].text().c_str(), "tap7,host=10.0.2.1/24,guest=10.0.2.2/24");
+  assert_string_equal(got.nics[1].tap.c_str(), "tap8");
   assert_int_equal(parsed->workloadFd, 7);
   assert_int_equal(parsed->resultFd, 9);
   assert_int_equal(*parsed->parent, 4242);
@@ -125,6 +130,32 @@ void disk_specs_parse(void**) {
   assert_false(tandem::vmm::parseDiskSpec("/x/base:layer=").ok());
 }
 
+void nic_specs_parse(void**) {
+  using tandem::vmm::parseNicSpec;
+  auto full = parseNicSpec("tandem0,mac=02:AB:cd:00:00:01,host=10.0.2.1/24,guest=10.0.2.2/24");
+  assert_true(full.ok());
+  assert_string_equal(full->tap.c_str(), "tandem0");
+  assert_string_equal(tandem::vmm::macText(full->macAddress()).c_str(), "02:ab:cd:00:00:01");
+  // The guest's route goes through the host's end unless a gateway is named.
+  assert_string_equal(full->guestOption(0).c_str(), "tandem.net=eth0,10.0.2.2/24,10.0.2.1");
+  auto gateway = parseNicSpec("t1,guest=192.168.1.5/24,gateway=192.168.1.1");
+  assert_string_equal(gateway->guestOption(2).c_str(), "tandem.net=eth2,192.168.1.5/24,192.168.1.1");
+  assert_true(parseNicSpec("t1")->guestOption(0).empty());
+  assert_string_equal(parseNicSpec(full->text())->text().c_str(), full->text().c_str());
+  // Distinct TAPs, distinct derived addresses; both locally administered unicast.
+  auto a = parseNicSpec("tap-a")->macAddress();
+  auto b = parseNicSpec("tap-b")->macAddress();
+  assert_true(a != b);
+  assert_int_equal(a[0], 0x02);
+  for (const char* bad : {"", "a-name-longer-than-15", "t/1", "t1,mac=01:00:5e:00:00:01",
+                          "t1,mac=02:00:00:00:00", "t1,host=10.0.0.1/40", "t1,guest=x",
+                          "t1,gateway=10.0.0", "t1,speed=10"}) {
+    auto parsed = parseNicSpec(bad);
+    if (parsed.ok()) fail_msg("\"%s\" parsed", bad);
+    assert_non_null(std::strstr(parsed.error().message().c_str(), "--tap"));
+  }
+}
+
 void an_outcome_round_trips(void**) {
   WorkloadOutcome outcome;
   outcome.id = "abc";
@@ -180,6 +211,7 @@ int main() {
       cmocka_unit_test(the_least_invocation_takes_defaults),
       cmocka_unit_test(bad_arguments_say_which),
       cmocka_unit_test(disk_specs_parse),
+      cmocka_unit_test(nic_specs_parse),
       cmocka_unit_test(an_outcome_round_trips),
       cmocka_unit_test(an_error_round_trips),
       cmocka_unit_test(a_foreign_result_is_refused),

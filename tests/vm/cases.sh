@@ -316,6 +316,48 @@ ro"
   rm -rf "$GUEST_STORE"/vms
 fi
 
+# virtio-net over TAP devices that tandem-vmm creates: a file fetched from the host, and one the
+# host sends in, each keep their checksum; the TAPs are gone with the microVMs. Needs root for
+# the TAPs and busybox for the host's ends (both hold in the emulated host).
+if [[ $(id -u) == 0 && -c /dev/net/tun ]] && command -v busybox >/dev/null; then
+  mkdir -p "$scratch/www"
+  head -c 1048576 /dev/urandom >"$scratch/www/file"
+  want_sum=$(md5sum <"$scratch/www/file" | cut -d' ' -f1)
+  busybox httpd -f -p 18080 -h "$scratch/www" &
+  httpd=$!
+  vm --tap tandem-t0,host=10.77.0.1/24,guest=10.77.0.2/24 -- sh -c '
+    ip -4 addr show eth0 | grep -o "inet [0-9./]*"; ip route | grep default | cut -d" " -f1-3
+    wget -q -O - http://10.77.0.1:18080/file | md5sum | cut -d" " -f1'
+  kill "$httpd" 2>/dev/null
+  wait "$httpd" 2>/dev/null
+  if [[ -e /sys/class/net/tandem-t0 ]]; then
+    status="TAP tandem-t0 still there"
+  fi
+  expect "virtio-net: the guest's eth0 is configured and fetches a file from the host intact" 0 \
+    "inet 10.77.0.2/24
+default via 10.77.0.1
+$want_sum"
+
+  (
+    for ((i = 0; i < 600; i++)); do
+      busybox nc 10.77.1.2 19000 <"$scratch/www/file" 2>/dev/null && exit 0
+      sleep 0.1
+    done
+    exit 1
+  ) &
+  sender=$!
+  # busybox nc stops reading the network soon after its own stdin ends: the server's stdin is a
+  # FIFO held open until it is done.
+  vm --tap tandem-t1,host=10.77.1.1/24,guest=10.77.1.2/24 -- sh -c '
+    mkfifo /tmp/in && nc -l -p 19000 </tmp/in >/tmp/got & exec 3>/tmp/in; wait $!
+    md5sum </tmp/got | cut -d" " -f1'
+  wait "$sender" || status="the host could not connect to the guest"
+  expect "virtio-net: a file the host sends to a server in the microVM arrives intact" 0 "$want_sum"
+else
+  ok "virtio-net cases # SKIP need root, /dev/net/tun and busybox"
+  ok "virtio-net host-to-guest case # SKIP need root, /dev/net/tun and busybox"
+fi
+
 # signal_tandem SIGNAL: starts a microVM whose workload says "ready" and sleeps, sends SIGNAL to
 # tandem once the guest is up, and leaves tandem's status in $status (the VMM is tandem-vmm, a
 # child of tandem).

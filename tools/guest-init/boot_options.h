@@ -6,6 +6,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "common/ipv4.h"
+#include "common/result.h"
 
 namespace tandem::guest_init {
 
@@ -17,5 +21,15 @@ struct RootDevice {
 
 // root=, rootfstype= and the last of ro/rw; none without a root= naming a /dev path.
 std::optional<RootDevice> rootDeviceFrom(std::string_view cmdline);
+
+// An interface the VMM asks init to configure: `tandem.net=eth0,10.0.2.2/24[,GATEWAY]`.
+struct GuestNetwork {
+  std::string interface;
+  Ipv4Interface address;
+  std::optional<Ipv4Address> gateway;
+};
+
+// Every well-formed tandem.net= option, in order; a malformed one is an error naming it.
+Result<std::vector<GuestNetwork>> networksFrom(std::string_view cmdline);
 
 }  // namespace tandem::guest_init

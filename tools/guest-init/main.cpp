@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "common/file.h"
+#include "common/net_link.h"
 #include "common/process.h"
 #include "common/workload.h"
 #include "tools/guest-init/console.h"
@@ -52,6 +53,20 @@ Result<Workload> loadWorkload(const std::string& path) {
 std::string kernelCommandLine() {
   auto text = readFile("/proc/cmdline");
   return text ? *text : std::string();
+}
+
+// The loopback interface, and each interface the VMM describes on the command line.
+Status configureNetworks(const std::string& cmdline) {
+  TANDEM_TRY(bringLoopbackUp());
+  TANDEM_ASSIGN_OR_RETURN(auto networks, networksFrom(cmdline));
+  for (const GuestNetwork& network : networks) {
+    TANDEM_TRY(setIpv4Address(network.interface, network.address));
+    TANDEM_TRY(setLinkUp(network.interface));
+    if (network.gateway) {
+      TANDEM_TRY(addIpv4DefaultRoute(*network.gateway));
+    }
+  }
+  return okStatus();
 }
 
 class Init {
@@ -107,10 +122,14 @@ class Init {
       fail(workload.error());
     }
     if (!harness_) {
-      if (auto root = rootDeviceFrom(kernelCommandLine()); root) {
+      std::string cmdline = kernelCommandLine();
+      if (auto root = rootDeviceFrom(cmdline); root) {
         if (auto switched = switchToRoot(*root); !switched) {
           fail(switched.error());
         }
+      }
+      if (Status network = configureNetworks(cmdline); !network) {
+        fail(network.error());
       }
     }
     if (!workload->hostname.empty() &&

@@ -78,7 +78,12 @@ po::options_description runOptions() {
       "hugepages", po::bool_switch(), "back guest memory with 2 MiB hugepages")(
       "disk", po::value<std::vector<std::string>>()->composing(),
       "attach a host file as a virtio-blk disk, PATH[:ro|:rw] (the guest's /dev/vda, /dev/vdb, "
-      "... in order; repeatable)")("console", po::bool_switch(),
+      "... in order; repeatable)")(
+      "tap", po::value<std::vector<std::string>>()->composing(),
+      "give the microVM a virtio-net interface over a host TAP device (created when missing, "
+      "removed after), TAP[,mac=MAC][,host=ADDRESS/PREFIX][,guest=ADDRESS/PREFIX]"
+      "[,gateway=ADDRESS]: host= addresses the TAP, guest= the guest's ethN, with a default "
+      "route through the gateway (default: the host address); repeatable")("console", po::bool_switch(),
                                    "copy the guest kernel's console to stderr")(
       "stats", po::bool_switch(),
       "print boot timings, VM exits and VMM memory to stderr as JSON when the microVM ends");
@@ -175,6 +180,13 @@ Result<vmm::VmBackendConfig> vmConfigFromOptions(const po::variables_map& vm) {
   }
   if (config.disks.size() > vmm::kMaxDisks) {
     return Error("a microVM takes at most " + std::to_string(vmm::kMaxDisks) + " --disk files");
+  }
+  for (const auto& text : many<std::string>(vm, "tap")) {
+    TANDEM_ASSIGN_OR_RETURN(vmm::NicSpec nic, vmm::parseNicSpec(text));
+    config.nics.push_back(std::move(nic));
+  }
+  if (config.nics.size() > vmm::kMaxNics) {
+    return Error("a microVM takes at most " + std::to_string(vmm::kMaxNics) + " --tap interfaces");
   }
   config.showConsole = vm["console"].as<bool>();
   config.stats = vm["stats"].as<bool>();
@@ -335,6 +347,10 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
   spdlog::info("isolation {}", choice->reason);
   if (choice->level != Isolation::kVm && !vmConfig->disks.empty()) {
     return fail(Error("--disk attaches files to microVMs; this workload runs in a container"));
+  }
+  if (choice->level != Isolation::kVm && !vmConfig->nics.empty()) {
+    return fail(Error("--tap gives microVMs a network interface; this workload runs in a "
+                      "container"));
   }
   if (image) {
     if (auto status = image->prepareRootfs(choice->level, *workload); !status) {
