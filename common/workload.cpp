@@ -73,6 +73,8 @@ const char* toString(NetworkMode mode) {
       return "none";
     case NetworkMode::kHost:
       return "host";
+    case NetworkMode::kBridge:
+      return "bridge";
   }
   return "unknown";
 }
@@ -87,7 +89,8 @@ Result<Isolation> parseIsolation(const std::string& text) {
 Result<NetworkMode> parseNetworkMode(const std::string& text) {
   if (text == "none") return NetworkMode::kNone;
   if (text == "host") return NetworkMode::kHost;
-  return Error("unknown network mode \"" + text + "\"; use none or host");
+  if (text == "bridge") return NetworkMode::kBridge;
+  return Error("unknown network mode \"" + text + "\"; use none, host or bridge");
 }
 
 Result<IdMapping> parseIdMapping(const std::string& text) {

@@ -16,7 +16,9 @@
 namespace tandem {
 
 enum class Isolation { kAuto, kContainer, kVm };
-enum class NetworkMode { kNone, kHost };
+// none: loopback only; host: the host's own network; bridge: an address on tandem's bridge
+// (bridge_network.h).
+enum class NetworkMode { kNone, kHost, kBridge };
 
 struct IdMapping {
   std::uint32_t containerId = 0;

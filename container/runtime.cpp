@@ -19,6 +19,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/state_directory.h"
+#include "container/bridge_link.h"
 #include "container/capabilities.h"
 #include "container/cgroup.h"
 #include "container/child_report.h"
@@ -198,7 +199,15 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
     workload.hostname = workload.id.substr(0, 12);
   }
   bool userNamespace = !workload.uidMappings.empty();
-  bool ownNetwork = workload.network == NetworkMode::kNone;
+  bool ownNetwork = workload.network != NetworkMode::kHost;
+  // Taken before the container exists, so that a full subnet fails with nothing to undo.
+  std::optional<AddressLease> lease;
+  BridgeNetwork bridge = defaultBridgeNetwork(config.stateRoot);
+  if (workload.network == NetworkMode::kBridge) {
+    TANDEM_TRY(ensureBridge(bridge));
+    TANDEM_ASSIGN_OR_RETURN(AddressLease acquired, AddressLease::acquire(bridge));
+    lease.emplace(std::move(acquired));
+  }
   spdlog::debug("capabilities, seccomp program and cgroup layout ready");
 
   TANDEM_ASSIGN_OR_RETURN(std::string skeleton, ensureSkeleton(config.stateRoot));
@@ -246,8 +255,15 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
   WorkloadOutcome outcome;
   outcome.id = workload.id;
   std::optional<Cgroup> cgroup;
+  Status joined = okStatus();
+  if (lease) {
+    joined = joinBridge(pid, hostLinkName(workload.id), lease->address(), bridge);
+    spdlog::debug("container {} takes {} on {}", workload.id, lease->address().text(),
+                  bridge.bridge);
+  }
   Result<UniqueFd> master =
-      admitContainerProcess(child, pid, syncParent.get(), stateDir, cgroupMounts, cgroup);
+      joined ? admitContainerProcess(child, pid, syncParent.get(), stateDir, cgroupMounts, cgroup)
+             : Result<UniqueFd>(joined.error());
   spdlog::debug("cgroup {}", master ? "joined" : "failed");
   std::optional<ChildFailure> failure;
   if (master) {

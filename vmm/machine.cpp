@@ -22,6 +22,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/net_link.h"
+#include "common/rtnetlink.h"
 #include "common/tap_device.h"
 #include "common/unique_fd.h"
 #include "vmm/cpuid.h"
@@ -682,6 +683,10 @@ Status Vm::addDevices() {
     TANDEM_ASSIGN_OR_RETURN(TapDevice tap, TapDevice::open(nic.tap));
     if (nic.hostAddress) {
       TANDEM_TRY(setIpv4Address(tap.name(), *nic.hostAddress));
+    }
+    if (!nic.bridge.empty()) {
+      TANDEM_ASSIGN_OR_RETURN(RtNetlink netlink, RtNetlink::open());
+      TANDEM_TRY(netlink.setMaster(tap.name(), nic.bridge));
     }
     TANDEM_TRY(setLinkUp(tap.name()));
     std::string name = "virtio-net eth" + std::to_string(i) + " (TAP " + tap.name() + ")";

@@ -70,6 +70,7 @@ virtio::MacAddress NicSpec::macAddress() const {
 
 std::string NicSpec::text() const {
   std::string text = tap;
+  if (!bridge.empty()) text += ",bridge=" + bridge;
   if (mac) text += ",mac=" + macText(*mac);
   if (hostAddress) text += ",host=" + hostAddress->text();
   if (guestAddress) text += ",guest=" + guestAddress->text();
@@ -89,7 +90,7 @@ std::string NicSpec::guestOption(std::size_t index) const {
 Result<NicSpec> parseNicSpec(std::string_view text) {
   auto bad = [&](const std::string& why) {
     return Error("--tap \"" + std::string(text) + "\": " + why +
-                     "; use --tap TAP[,mac=MAC][,host=ADDRESS/PREFIX][,guest=ADDRESS/PREFIX]"
+                     "; use --tap TAP[,bridge=BRIDGE][,mac=MAC][,host=ADDRESS/PREFIX][,guest=ADDRESS/PREFIX]"
                      "[,gateway=ADDRESS]",
                  EINVAL);
   };
@@ -106,7 +107,10 @@ Result<NicSpec> parseNicSpec(std::string_view text) {
     std::size_t equals = part.find('=');
     std::string_view key = part.substr(0, equals);
     std::string_view value = equals == std::string_view::npos ? "" : part.substr(equals + 1);
-    if (key == "mac") {
+    if (key == "bridge") {
+      if (value.empty() || value.size() > 15) return bad("\"" + std::string(value) + "\" is not a bridge name");
+      nic.bridge = std::string(value);
+    } else if (key == "mac") {
       nic.mac = parseMac(value);
       if (!nic.mac) return bad("\"" + std::string(value) + "\" is not a unicast MAC address");
     } else if (key == "host" || key == "guest") {

@@ -20,6 +20,8 @@ struct NicSpec {
   // Opened when it exists (made beforehand, or by tandem's bridge setup), else created, and
   // then gone with the microVM.
   std::string tap;
+  // A bridge the TAP joins (tandem's bridge network), or none.
+  std::string bridge = {};
   // Default: derived from the TAP's name, locally administered.
   std::optional<virtio::MacAddress> mac = {};
   // Given to the TAP device on the host: a routed link, with no bridge.
@@ -30,7 +32,7 @@ struct NicSpec {
   std::optional<Ipv4Address> gateway = {};
 
   virtio::MacAddress macAddress() const;
-  // "TAP[,mac=MAC][,host=CIDR][,guest=CIDR][,gateway=IP]", which parseNicSpec reads back.
+  // "TAP[,bridge=BRIDGE][,mac=MAC][,host=CIDR][,guest=CIDR][,gateway=IP]", which parseNicSpec reads back.
   std::string text() const;
   // The guest init's command-line option for interface ethN; empty without a guest address.
   std::string guestOption(std::size_t index) const;

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/bridge_network.h"
 #include "common/child_process.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -143,6 +144,23 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& given) {
   std::optional<StateDirectory> state;
   if (!workload.rootfsDisk.empty()) {
     TANDEM_ASSIGN_OR_RETURN(config.rootDisk, prepareRootDisk(workload, config.stateRoot, state));
+  }
+  // Held until the VM is gone; its TAP goes with tandem-vmm.
+  std::optional<AddressLease> lease;
+  if (workload.network == NetworkMode::kBridge) {
+    if (workload.id.empty()) {
+      TANDEM_ASSIGN_OR_RETURN(workload.id, newWorkloadId());
+    }
+    BridgeNetwork network = defaultBridgeNetwork(config.stateRoot);
+    TANDEM_TRY(ensureBridge(network));
+    TANDEM_ASSIGN_OR_RETURN(AddressLease acquired, AddressLease::acquire(network));
+    lease.emplace(std::move(acquired));
+    spdlog::debug("microVM {} takes {} on {}", workload.id, lease->address().text(),
+                  network.bridge);
+    config.nics.insert(config.nics.begin(), NicSpec{.tap = hostLinkName(workload.id),
+                                                    .bridge = network.bridge,
+                                                    .guestAddress = lease->address(),
+                                                    .gateway = network.gateway.address});
   }
   std::string program = vmmProgramPath();
   TANDEM_ASSIGN_OR_RETURN(UniqueFd description,

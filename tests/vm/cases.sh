@@ -349,7 +349,8 @@ $want_sum"
   # busybox nc stops reading the network soon after its own stdin ends: the server's stdin is a
   # FIFO held open until it is done.
   vm --tap tandem-t1,host=10.77.1.1/24,guest=10.77.1.2/24 -- sh -c '
-    mkfifo /tmp/in && nc -l -p 19000 </tmp/in >/tmp/got & exec 3>/tmp/in; wait $!
+    mkfifo /tmp/in || exit 9
+    nc -l -p 19000 </tmp/in >/tmp/got & exec 3>/tmp/in; wait $!
     md5sum </tmp/got | cut -d" " -f1'
   wait "$sender" || status="the host could not connect to the guest"
   expect "virtio-net: a file the host sends to a server in the microVM arrives intact" 0 "$want_sum"

@@ -7,7 +7,7 @@
 readonly archive_format=1
 # What the host loads, beside their dependencies: KVM, and virtio-console for the stdout,
 # stderr and status ports (an emulated 8250 UART moves under 100 KB/s under TCG).
-readonly wanted_modules=(kvm-amd virtio_pci virtio_console tun bridge veth)
+readonly wanted_modules=(kvm-amd virtio_pci virtio_console tun bridge veth overlay)
 # Plain cpio rather than gzip: under TCG the host's kernel copies a plain archive faster than
 # it inflates a compressed one (README.md has the numbers), and the file stays on this machine.
 readonly archive_suffix=cpio

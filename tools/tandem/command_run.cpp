@@ -52,7 +52,8 @@ po::options_description runOptions() {
       "group-add", po::value<std::vector<gid_t>>()->composing(), "additional group id")(
       "workdir,w", po::value<std::string>(), "working directory inside the workload")(
       "read-only", po::bool_switch(), "mount the root filesystem read-only")(
-      "network", po::value<std::string>()->default_value("none"), "none or host")(
+      "network", po::value<std::string>()->default_value("none"),
+      "none (loopback only), host (the host's network; containers only) or bridge (an address on tandem's bridge tandem0, 10.89.0.0/16, for containers and microVMs alike)")(
       "tty,t", po::bool_switch(), "give the workload a terminal")(
       "interactive,i", po::bool_switch(),
       "accepted for docker compatibility: stdin is always attached")(

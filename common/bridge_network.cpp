@@ -1,0 +1,113 @@
+#include "common/bridge_network.h"
+
+#include <fcntl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <filesystem>
+
+#include "common/file.h"
+#include "common/log.h"
+#include "common/net_link.h"
+#include "common/rtnetlink.h"
+#include "common/unique_fd.h"
+
+namespace tandem {
+namespace {
+
+// Whether the lease file at `path` names a process that still runs.
+bool leaseHolderAlive(const std::string& path) {
+  auto text = readFile(path);
+  if (!text) {
+    return true;  // unreadable: leave it alone
+  }
+  pid_t pid = 0;
+  auto [end, problem] = std::from_chars(text->data(), text->data() + text->size(), pid);
+  if (problem != std::errc()) {
+    return false;
+  }
+  return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
+}
+
+}  // namespace
+
+BridgeNetwork defaultBridgeNetwork(const std::string& stateRoot) {
+  BridgeNetwork network;
+  network.leaseDirectory = stateRoot + "/network/" + network.bridge;
+  return network;
+}
+
+Status ensureBridge(const BridgeNetwork& network) {
+  if (::if_nametoindex(network.bridge.c_str()) == 0) {
+    TANDEM_ASSIGN_OR_RETURN(RtNetlink netlink, RtNetlink::open());
+    if (Status created = netlink.createBridge(network.bridge);
+        !created && created.error().errnum() != EEXIST) {
+      return created;
+    }
+  }
+  TANDEM_TRY(setIpv4Address(network.bridge, network.gateway));
+  return setLinkUp(network.bridge);
+}
+
+std::string hostLinkName(const std::string& workloadId) {
+  return "tdm" + workloadId.substr(0, 12);
+}
+
+Result<AddressLease> AddressLease::acquire(const BridgeNetwork& network) {
+  std::error_code error;
+  std::filesystem::create_directories(network.leaseDirectory, error);
+  if (error) {
+    return Error("cannot create the address lease folder " + network.leaseDirectory + ": " +
+                     error.message(),
+                 error.value());
+  }
+  std::string lockPath = network.leaseDirectory + "/.lock";
+  UniqueFd lock(::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock || ::flock(lock.get(), LOCK_EX) != 0) {
+    return Error::fromErrno("cannot lock " + lockPath);
+  }
+  std::uint32_t mask = network.gateway.netmask();
+  std::uint32_t subnet = network.gateway.address.value & mask;
+  std::uint32_t broadcast = subnet | ~mask;
+  for (std::uint32_t value = subnet + 1; value < broadcast; ++value) {
+    if (value == network.gateway.address.value) continue;
+    Ipv4Address address{value};
+    std::string path = network.leaseDirectory + "/" + address.text();
+    UniqueFd file(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!file && errno == EEXIST && !leaseHolderAlive(path)) {
+      spdlog::debug("taking back the lease of {}: its process is gone", address.text());
+      ::unlink(path.c_str());
+      file.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    }
+    if (!file) {
+      if (errno == EEXIST) continue;
+      return Error::fromErrno("cannot write the address lease " + path);
+    }
+    std::string holder = std::to_string(::getpid()) + "\n";
+    if (::write(file.get(), holder.data(), holder.size()) != static_cast<ssize_t>(holder.size())) {
+      int saved = errno;
+      ::unlink(path.c_str());
+      return Error::fromErrno("cannot write the address lease " + path, saved);
+    }
+    return AddressLease(Ipv4Interface{address, network.gateway.prefix}, path);
+  }
+  return Error("every address of the bridge network " + network.gateway.text() +
+                   " is leased; stop some workloads, or remove stale leases from " +
+                   network.leaseDirectory,
+               ENOSPC);
+}
+
+AddressLease::AddressLease(AddressLease&& other) noexcept
+    : address_(other.address_), path_(std::exchange(other.path_, std::string())) {}
+
+AddressLease::~AddressLease() {
+  if (!path_.empty()) {
+    ::unlink(path_.c_str());
+  }
+}
+
+}  // namespace tandem

@@ -1,0 +1,88 @@
+#include "common/bridge_network.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <optional>
+
+#include "tests/unit/temp_dir.h"
+#include "tests/unit/unit_test.h"
+
+using namespace tandem;
+
+namespace {
+
+BridgeNetwork smallNetwork(void** state) {
+  // 10.1.2.0/29: .1 is the gateway, .2 to .6 are for workloads.
+  return {"tbr0", *parseIpv4Interface("10.1.2.1/29"), tempDir(state) + "/leases"};
+}
+
+void leases_take_the_lowest_free_address(void** state) {
+  BridgeNetwork network = smallNetwork(state);
+  auto first = AddressLease::acquire(network);
+  auto second = AddressLease::acquire(network);
+  assert_true(first.ok() && second.ok());
+  assert_string_equal(first->address().text().c_str(), "10.1.2.2/29");
+  assert_string_equal(second->address().text().c_str(), "10.1.2.3/29");
+  {
+    auto third = AddressLease::acquire(network);
+    assert_string_equal(third->address().text().c_str(), "10.1.2.4/29");
+  }
+  // Released with its lease object, .4 is free again.
+  auto again = AddressLease::acquire(network);
+  assert_string_equal(again->address().text().c_str(), "10.1.2.4/29");
+}
+
+void a_full_subnet_is_an_error_that_says_so(void** state) {
+  BridgeNetwork network = smallNetwork(state);
+  std::vector<AddressLease> held;
+  for (int i = 0; i < 5; ++i) {
+    auto lease = AddressLease::acquire(network);
+    assert_true(lease.ok());
+    held.push_back(std::move(lease).value());
+  }
+  auto none = AddressLease::acquire(network);
+  assert_false(none.ok());
+  assert_int_equal(none.error().errnum(), ENOSPC);
+  assert_non_null(std::strstr(none.error().message().c_str(), "10.1.2.1/29"));
+}
+
+void a_lease_of_a_dead_process_is_taken_back(void** state) {
+  BridgeNetwork network = smallNetwork(state);
+  pid_t child = ::fork();
+  if (child == 0) {
+    _exit(0);
+  }
+  assert_true(::waitpid(child, nullptr, 0) == child);
+  {
+    auto first = AddressLease::acquire(network);  // creates the folder
+  }
+  assert_true(writeFile(network.leaseDirectory + "/10.1.2.2", std::to_string(child) + "\n").ok());
+  // A live holder (this process) keeps its address.
+  assert_true(writeFile(network.leaseDirectory + "/10.1.2.3", std::to_string(getpid()) + "\n").ok());
+  auto lease = AddressLease::acquire(network);
+  assert_string_equal(lease->address().text().c_str(), "10.1.2.2/29");
+  auto next = AddressLease::acquire(network);
+  assert_string_equal(next->address().text().c_str(), "10.1.2.4/29");
+}
+
+void host_link_names_fit_the_kernel(void**) {
+  std::string name = hostLinkName("0123456789abcdef0123456789abcdef");
+  assert_string_equal(name.c_str(), "tdm0123456789ab");
+  assert_true(name.size() <= 15);
+}
+
+}  // namespace
+
+int main() {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(leases_take_the_lowest_free_address, makeTempDir,
+                                      removeTempDir),
+      cmocka_unit_test_setup_teardown(a_full_subnet_is_an_error_that_says_so, makeTempDir,
+                                      removeTempDir),
+      cmocka_unit_test_setup_teardown(a_lease_of_a_dead_process_is_taken_back, makeTempDir,
+                                      removeTempDir),
+      cmocka_unit_test(host_link_names_fit_the_kernel),
+  };
+  return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
