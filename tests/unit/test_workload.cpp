@@ -212,13 +212,14 @@ static void parses_isolation_and_network(void**) {
 
   assert_true(*parseNetworkMode("none") == NetworkMode::kNone);
   assert_true(*parseNetworkMode("host") == NetworkMode::kHost);
-  for (NetworkMode mode : {NetworkMode::kNone, NetworkMode::kHost}) {
+  assert_true(*parseNetworkMode("bridge") == NetworkMode::kBridge);
+  for (NetworkMode mode : {NetworkMode::kNone, NetworkMode::kHost, NetworkMode::kBridge}) {
     assert_true(*parseNetworkMode(tandem::toString(mode)) == mode);
   }
-  for (const char* text : {"", "bridge", "HOST", "host ", "container:abc", "auto"}) {
+  for (const char* text : {"", "BRIDGE", "HOST", "host ", "container:abc", "auto"}) {
     expectErrorMentioning(parseNetworkMode(text), "unknown network mode");
   }
-  expectErrorMentioning(parseNetworkMode("bridge"), "bridge");
+  expectErrorMentioning(parseNetworkMode("slirp"), "none, host or bridge");
 }
 
 static void accepts_a_minimal_workload(void**) {
@@ -498,7 +499,7 @@ static void json_rejects_wrong_types(void**) {
   expectJsonRejected(withField("name", json::array()));
   expectJsonRejected(withField("isolation", 1));
   expectJsonRejected(withField("isolation", "bogus"));
-  expectJsonRejected(withField("network", "bridge"));
+  expectJsonRejected(withField("network", "slirp"));
   expectJsonRejected(withField("network", nullptr));
   expectJsonRejected(withField("env", "A=1"));
   expectJsonRejected(withField("env", {1}));
