@@ -160,6 +160,10 @@ Status validate(const Workload& workload) {
       return Error("invalid environment entry \"" + entry + "\": expected KEY=VALUE");
     }
   }
+  if (!workload.ports.empty() && workload.network != NetworkMode::kBridge) {
+    return Error("published ports (-p) lead to the workload's address on the bridge network; "
+                 "add --network bridge");
+  }
   if (workload.workdir.empty() || workload.workdir.front() != '/') {
     return Error("invalid working directory \"" + workload.workdir + "\": it must be absolute");
   }
@@ -264,6 +268,16 @@ void getOptional(const nlohmann::json& in, const char* key, std::optional<T>& va
 
 }  // namespace
 
+namespace {
+
+std::vector<std::string> portTexts(const std::vector<PortMapping>& ports) {
+  std::vector<std::string> texts;
+  for (const PortMapping& port : ports) texts.push_back(port.text());
+  return texts;
+}
+
+}  // namespace
+
 nlohmann::json toJson(const Workload& w) {
   nlohmann::json limits = nlohmann::json::object();
   putOptional(limits, "memory", w.limits.memoryBytes);
@@ -294,6 +308,7 @@ nlohmann::json toJson(const Workload& w) {
       {"rootfsDisk", w.rootfsDisk},
       {"readOnlyRootfs", w.readOnlyRootfs},
       {"network", toString(w.network)},
+      {"ports", portTexts(w.ports)},
       {"tty", w.tty},
       {"init", w.init},
       {"removeOnExit", w.removeOnExit},
@@ -331,6 +346,10 @@ Result<Workload> workloadFromJson(const nlohmann::json& json) {
     w.rootfsDisk = json.value("rootfsDisk", "");
     w.readOnlyRootfs = json.value("readOnlyRootfs", false);
     TANDEM_ASSIGN_OR_RETURN(w.network, parseNetworkMode(json.value("network", "none")));
+    for (const auto& text : json.value("ports", std::vector<std::string>{})) {
+      TANDEM_ASSIGN_OR_RETURN(PortMapping port, parsePortMapping(text));
+      w.ports.push_back(port);
+    }
     w.tty = json.value("tty", false);
     w.init = json.value("init", false);
     w.removeOnExit = json.value("removeOnExit", false);

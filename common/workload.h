@@ -11,6 +11,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "common/port_mapping.h"
 #include "common/result.h"
 
 namespace tandem {
@@ -71,6 +72,8 @@ struct Workload {
   std::string rootfsDisk;
   bool readOnlyRootfs = false;
   NetworkMode network = NetworkMode::kNone;
+  // Host ports relayed to the workload's address on the bridge network (-p).
+  std::vector<PortMapping> ports;
   bool tty = false;
   bool init = false;
   bool removeOnExit = false;

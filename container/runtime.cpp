@@ -19,6 +19,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/state_directory.h"
+#include "common/port_forwarder.h"
 #include "container/bridge_link.h"
 #include "container/capabilities.h"
 #include "container/cgroup.h"
@@ -260,6 +261,16 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
     joined = joinBridge(pid, hostLinkName(workload.id), lease->address(), bridge);
     spdlog::debug("container {} takes {} on {}", workload.id, lease->address().text(),
                   bridge.bridge);
+  }
+  // Started only now: a thread running while the container process was cloned could have held
+  // a lock the clone would inherit taken.
+  std::unique_ptr<PortForwarder> published;
+  if (joined && lease && !workload.ports.empty()) {
+    if (auto forwarder = PortForwarder::start(workload.ports, lease->address().address)) {
+      published = std::move(forwarder).value();
+    } else {
+      joined = std::move(forwarder).error();
+    }
   }
   Result<UniqueFd> master =
       joined ? admitContainerProcess(child, pid, syncParent.get(), stateDir, cgroupMounts, cgroup)

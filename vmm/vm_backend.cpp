@@ -15,6 +15,7 @@
 #include "common/child_process.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/port_forwarder.h"
 #include "common/spawn_file_actions.h"
 #include "common/state_directory.h"
 #include "vmm/kvm.h"
@@ -161,6 +162,13 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& given) {
                                                     .bridge = network.bridge,
                                                     .guestAddress = lease->address(),
                                                     .gateway = network.gateway.address});
+  }
+  std::unique_ptr<PortForwarder> published;
+  if (!workload.ports.empty()) {
+    if (!lease) {
+      return Error("published ports (-p) need --network bridge", EINVAL);
+    }
+    TANDEM_ASSIGN_OR_RETURN(published, PortForwarder::start(workload.ports, lease->address().address));
   }
   std::string program = vmmProgramPath();
   TANDEM_ASSIGN_OR_RETURN(UniqueFd description,

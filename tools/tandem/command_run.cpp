@@ -52,6 +52,9 @@ po::options_description runOptions() {
       "group-add", po::value<std::vector<gid_t>>()->composing(), "additional group id")(
       "workdir,w", po::value<std::string>(), "working directory inside the workload")(
       "read-only", po::bool_switch(), "mount the root filesystem read-only")(
+      "publish,p", po::value<std::vector<std::string>>()->composing(),
+      "relay a host port to the workload's port on the bridge network, "
+      "[ADDRESS:]HOSTPORT:PORT (TCP; repeatable; needs --network bridge)")(
       "network", po::value<std::string>()->default_value("none"),
       "none (loopback only), host (the host's network; containers only) or bridge (an address on tandem's bridge tandem0, 10.89.0.0/16, for containers and microVMs alike)")(
       "tty,t", po::bool_switch(), "give the workload a terminal")(
@@ -104,6 +107,10 @@ Result<Workload> workloadFromOptions(const po::variables_map& vm) {
   Workload w;
   TANDEM_ASSIGN_OR_RETURN(w.isolation, parseIsolation(vm["isolation"].as<std::string>()));
   TANDEM_ASSIGN_OR_RETURN(w.network, parseNetworkMode(vm["network"].as<std::string>()));
+  for (const auto& text : many<std::string>(vm, "publish")) {
+    TANDEM_ASSIGN_OR_RETURN(PortMapping port, parsePortMapping(text));
+    w.ports.push_back(port);
+  }
   if (vm.count("rootfs")) w.rootfs = vm["rootfs"].as<std::string>();
   if (vm.count("name")) w.name = vm["name"].as<std::string>();
   if (vm.count("memory")) {
