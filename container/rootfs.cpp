@@ -10,7 +10,11 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "common/file.h"
+#include "common/log.h"
 
 namespace tandem::container {
 
@@ -114,16 +118,92 @@ Result<Console> openConsole(const std::string& merged) {
   return console;
 }
 
+namespace {
+
+// /proc/self/mountinfo as lines of words: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - TYPE
+// SOURCE SUPER".
+Result<std::vector<std::vector<std::string>>> mountTable() {
+  TANDEM_ASSIGN_OR_RETURN(std::string text, readFile("/proc/self/mountinfo"));
+  std::vector<std::vector<std::string>> lines;
+  std::vector<std::string> words;
+  std::string word;
+  for (char c : text) {
+    if (c == ' ' || c == '\n') {
+      if (!word.empty()) words.push_back(std::move(word));
+      word.clear();
+      if (c == '\n' && !words.empty()) lines.push_back(std::move(words)), words.clear();
+    } else {
+      word += c;
+    }
+  }
+  return lines;
+}
+
+// The kernel's initial root (rootfs, a ramfs or tmpfs holding the initramfs) can never be
+// pivoted away from.
+bool hostRootIsInitramfs() {
+  auto table = mountTable();
+  if (!table) return false;
+  for (const auto& words : *table) {
+    auto dash = std::find(words.begin(), words.end(), "-");
+    if (words.size() < 5 || words[4] != "/" || dash == words.end() || dash + 1 == words.end()) {
+      continue;
+    }
+    const std::string& type = *(dash + 1);
+    return type == "rootfs" || type == "ramfs" || type == "tmpfs";
+  }
+  return false;
+}
+
+// Where pivot_root cannot work, the new root is moved over the old one and chrooted into, as
+// runc --no-pivot and docker's DOCKER_RAMDISK do. The host's other mounts are detached first,
+// so that only the initramfs itself stays beneath the container's root.
+Status moveOverInitramfs(const std::string& merged) {
+  spdlog::debug("the host's root is an initramfs, which pivot_root cannot leave: moving {} over "
+                "it and changing root instead",
+                merged);
+  TANDEM_ASSIGN_OR_RETURN(auto table, mountTable());
+  std::vector<std::string> others;
+  for (const auto& words : table) {
+    if (words.size() < 5) continue;
+    const std::string& point = words[4];
+    // Kept: the root itself, the new root and what it holds, and the mounts it lies on.
+    if (point != "/" && point != merged && !point.starts_with(merged + "/") &&
+        !merged.starts_with(point + "/")) {
+      others.push_back(point);
+    }
+  }
+  // Deepest first, so a parent is detached after what it holds; those that will not go are
+  // out of reach anyway once the root moves.
+  std::sort(others.begin(), others.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const std::string& point : others) {
+    ::umount2(point.c_str(), MNT_DETACH);
+  }
+  if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) {
+    return Error::fromErrno("cannot move " + merged + " over the host's initramfs root");
+  }
+  if (::chroot(".") != 0) {
+    return Error::fromErrno("cannot change root into " + merged);
+  }
+  return okStatus();
+}
+
+}  // namespace
+
 Status enterRootfs(const RootfsLayout& layout) {
   if (::chdir(layout.merged.c_str()) != 0) {
     return Error::fromErrno("cannot enter " + layout.merged);
   }
   // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves no path back.
-  if (::syscall(SYS_pivot_root, ".", ".") != 0) {
+  if (::syscall(SYS_pivot_root, ".", ".") == 0) {
+    if (::umount2(".", MNT_DETACH) != 0) {
+      return Error::fromErrno("cannot detach the host's root filesystem");
+    }
+  } else if (errno == EINVAL && hostRootIsInitramfs()) {
+    TANDEM_TRY(moveOverInitramfs(layout.merged));
+  } else {
     return Error::fromErrno("cannot pivot_root into " + layout.merged);
-  }
-  if (::umount2(".", MNT_DETACH) != 0) {
-    return Error::fromErrno("cannot detach the host's root filesystem");
   }
   if (::chdir("/") != 0) {
     return Error::fromErrno("cannot change to the new root");

@@ -6,6 +6,10 @@ set -euo pipefail
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 need_root "creates bridges, veth pairs and network namespaces"
+for module in bridge veth; do
+  [[ -d /sys/module/$module ]] || modprobe "$module" 2>/dev/null ||
+    skip "the kernel has no $module support"
+done
 make_rootfs
 leases=/var/lib/tandem/network/tandem0
 

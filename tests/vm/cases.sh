@@ -359,6 +359,76 @@ else
   ok "virtio-net host-to-guest case # SKIP need root, /dev/net/tun and busybox"
 fi
 
+# http_get ADDRESS PORT: the body of GET /, through bash's /dev/tcp.
+http_get() {
+  local reply
+  exec 3<>"/dev/tcp/$1/$2" || return 1
+  printf 'GET / HTTP/1.0\r\nHost: %s\r\n\r\n' "$1" >&3
+  reply=$(timeout 10 cat <&3)
+  exec 3<&-
+  [[ $reply == "HTTP/1."*" 200 "* ]] || return 1
+  printf '%s\n' "${reply#*$'\r\n\r\n'}"
+}
+
+# --network bridge and -p, both levels on one bridge: a server in a microVM and one in a
+# container each answer the host through a published port, and each other's level across the
+# bridge; the leases and the bridge's ports are gone with them.
+if [[ $(id -u) == 0 && -c /dev/net/tun && -d /sys/fs/cgroup ]]; then
+  net_state=$scratch/net-state
+  # serve LEVEL PORT NAME: a server answering NAME on port 8000, published on 127.0.0.1:PORT.
+  serve() {
+    "$TANDEM" --state-root "$net_state" run --isolation "$1" --rootfs "$GUEST_ROOTFS" \
+      --network bridge -p "127.0.0.1:$2:8000" -- sh -c '
+        ip -4 addr show eth0 | grep -o "inet [0-9.]*"
+        mkdir /tmp/w && echo '"$3"' >/tmp/w/index.html
+        trap "exit 0" TERM
+        httpd -f -p 8000 -h /tmp/w & wait' \
+      </dev/null >"$scratch/$1-server-out" 2>"$scratch/$1-server-err" &
+  }
+  # fetch LEVEL URL: what a workload at LEVEL on the bridge gets from URL.
+  fetch() {
+    bounded "$TANDEM" --state-root "$net_state" run --isolation "$1" --rootfs "$GUEST_ROOTFS" \
+      --network bridge -- wget -q -O - "$2" </dev/null >"$scratch/out" 2>"$scratch/err"
+    echo "status $? $(cat "$scratch/out") $(cat "$scratch/err")"
+  }
+  serve vm 18090 from-the-microvm
+  vm_server=$!
+  serve container 18091 from-the-container
+  container_server=$!
+  for port in 18090 18091; do
+    for ((i = 0; i < 600; i++)); do
+      http_get 127.0.0.1 "$port" >"$scratch/published-$port" 2>/dev/null && break
+      kill -0 "$vm_server" "$container_server" 2>/dev/null || break
+      sleep 0.2
+    done
+  done
+  vm_address=$(sed -n 's/^inet //p' "$scratch/vm-server-out")
+  container_address=$(sed -n 's/^inet //p' "$scratch/container-server-out")
+  got="$(cat "$scratch/published-18090") $(cat "$scratch/published-18091")
+$(http_get "$vm_address" 8000 2>/dev/null) $(http_get "$container_address" 8000 2>/dev/null)
+$(fetch container "http://$vm_address:8000/")
+$(fetch vm "http://$container_address:8000/")"
+  kill -TERM "$vm_server" "$container_server"
+  wait "$vm_server" "$container_server"
+  leases=$(ls "$net_state/network/tandem0" 2>/dev/null)
+  ports=$(ls /sys/class/net/tandem0/brif 2>/dev/null)
+  want="from-the-microvm from-the-container
+from-the-microvm from-the-container
+status 0 from-the-microvm 
+status 0 from-the-container "
+  if [[ $got == "$want" && -z $leases && -z $ports ]]; then
+    ok "--network bridge -p: servers in a microVM and a container answer the host and each other"
+  else
+    not_ok "--network bridge -p: servers in a microVM and a container answer the host and each other" \
+      "got: $got" "want: $want" "addresses: microVM $vm_address, container $container_address" \
+      "leases left: $leases" "bridge ports left: $ports" \
+      "microVM server: $(cat "$scratch/vm-server-err")" \
+      "container server: $(cat "$scratch/container-server-err")"
+  fi
+else
+  ok "--network bridge -p # SKIP needs root, /dev/net/tun and cgroups"
+fi
+
 # signal_tandem SIGNAL: starts a microVM whose workload says "ready" and sleeps, sends SIGNAL to
 # tandem once the guest is up, and leaves tandem's status in $status (the VMM is tandem-vmm, a
 # child of tandem).

@@ -39,6 +39,9 @@ chmod 0755 /
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t debugfs debugfs /sys/kernel/debug
+# As on any systemd host: containers run here too (tandem's container runtime needs cgroups).
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+ip link set lo up
 # The initramfs may already hold included files under /tmp or /run: they move to the tmpfs.
 mount_tmpfs() {
   set -- "$1" "$2" "$1"/* "$1"/.[!.]*

@@ -85,7 +85,7 @@ po::options_description runOptions() {
       "... in order; repeatable)")(
       "tap", po::value<std::vector<std::string>>()->composing(),
       "give the microVM a virtio-net interface over a host TAP device (created when missing, "
-      "removed after), TAP[,mac=MAC][,host=ADDRESS/PREFIX][,guest=ADDRESS/PREFIX]"
+      "removed after), TAP[,bridge=BRIDGE][,mac=MAC][,host=ADDRESS/PREFIX][,guest=ADDRESS/PREFIX]"
       "[,gateway=ADDRESS]: host= addresses the TAP, guest= the guest's ethN, with a default "
       "route through the gateway (default: the host address); repeatable")("console", po::bool_switch(),
                                    "copy the guest kernel's console to stderr")(
