@@ -5,12 +5,16 @@
 set -euo pipefail
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
+# shellcheck source=../vm/http.sh
+source "$(dirname "$0")/../vm/http.sh"
 need_root "creates bridges, veth pairs and network namespaces"
-for module in bridge veth; do
-  [[ -d /sys/module/$module ]] || modprobe "$module" 2>/dev/null ||
-    skip "the kernel has no $module support"
-done
 make_rootfs
+
+tandem_run --network bridge -- true
+if [[ $status != 0 && $err == *"module available"* ]]; then
+  skip "the kernel lacks bridge or veth support: $err"
+fi
+assert_status 0 "a first container on the bridge"
 leases=/var/lib/tandem/network/tandem0
 
 tandem_start --rm --network bridge -- sh -c '
@@ -22,18 +26,6 @@ server_pid=$TANDEM_PID
 wait_for_output '^inet ' 30
 address=$(sed -n 's/^inet //p' "$SCRATCH/out")
 [[ -f $leases/$address ]] || fail "no lease file for the server's $address in $leases"
-
-# http_get ADDRESS PORT: the body of GET /, through bash's /dev/tcp (the host may have no HTTP
-# client, and a static busybox's resolver is not to be trusted outside its rootfs).
-http_get() {
-  local reply
-  exec 3<>"/dev/tcp/$1/$2" || return 1
-  printf 'GET / HTTP/1.0\r\nHost: %s\r\n\r\n' "$1" >&3
-  reply=$(timeout 5 cat <&3)
-  exec 3<&-
-  [[ $reply == "HTTP/1."*" 200 "* ]] || return 1
-  printf '%s\n' "${reply#*$'\r\n\r\n'}"
-}
 
 got=''
 for ((i = 0; i < 100; i++)); do

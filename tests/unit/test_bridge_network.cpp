@@ -59,7 +59,8 @@ void a_lease_of_a_dead_process_is_taken_back(void** state) {
   }
   assert_true(writeFile(network.leaseDirectory + "/10.1.2.2", std::to_string(child) + "\n").ok());
   // A live holder (this process) keeps its address.
-  assert_true(writeFile(network.leaseDirectory + "/10.1.2.3", std::to_string(getpid()) + "\n").ok());
+  assert_true(
+      writeFile(network.leaseDirectory + "/10.1.2.3", std::to_string(getpid()) + "\n").ok());
   auto lease = AddressLease::acquire(network);
   assert_string_equal(lease->address().text().c_str(), "10.1.2.2/29");
   auto next = AddressLease::acquire(network);

@@ -7,8 +7,8 @@ using namespace tandem::guest_init;
 namespace {
 
 void the_root_device_is_read_from_the_command_line(void**) {
-  auto root = rootDeviceFrom(
-      "console=ttyS1 quiet rdinit=/.tandem/init root=/dev/vda rootfstype=ext4 rw\n");
+  auto root =
+      rootDeviceFrom("console=ttyS1 quiet rdinit=/.tandem/init root=/dev/vda rootfstype=ext4 rw\n");
   assert_true(root.has_value());
   assert_string_equal(root->device.c_str(), "/dev/vda");
   assert_string_equal(root->type.c_str(), "ext4");

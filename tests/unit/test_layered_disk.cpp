@@ -80,12 +80,12 @@ void writes_land_in_the_layer_and_read_back(void** state) {
     std::uint8_t fill;
   };
   const Write writes[] = {
-      {512, 512, 0x11},                  // part of chunk 0
-      {4096 - 512, 1024, 0x22},          // across chunks 0 and 1
-      {2 * 4096, 3 * 4096, 0x33},        // whole chunks 2..4
+      {512, 512, 0x11},                   // part of chunk 0
+      {4096 - 512, 1024, 0x22},           // across chunks 0 and 1
+      {2 * 4096, 3 * 4096, 0x33},         // whole chunks 2..4
       {5 * 4096 + 1024, 2 * 4096, 0x44},  // partial, whole and partial
-      {12 * 4096, 512, 0x55},            // the short last chunk, whole
-      {1024, 512, 0x66},                 // again inside chunk 0, now in the layer
+      {12 * 4096, 512, 0x55},             // the short last chunk, whole
+      {1024, 512, 0x66},                  // again inside chunk 0, now in the layer
       {bytes - 512, 512, 0x77},
   };
   for (const Write& w : writes) {
@@ -154,8 +154,7 @@ void a_layer_of_another_size_is_refused(void** state) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(a_fresh_layer_reads_as_the_base, makeTempDir,
-                                      removeTempDir),
+      cmocka_unit_test_setup_teardown(a_fresh_layer_reads_as_the_base, makeTempDir, removeTempDir),
       cmocka_unit_test_setup_teardown(writes_land_in_the_layer_and_read_back, makeTempDir,
                                       removeTempDir),
       cmocka_unit_test_setup_teardown(a_reopened_layer_keeps_its_writes, makeTempDir,

@@ -32,7 +32,8 @@ struct EchoServer {
 
   EchoServer() {
     sockaddr_in address = loopback(0);
-    assert_int_equal(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    assert_int_equal(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address),
+                     0);
     assert_int_equal(::listen(listener.get(), 4), 0);
     socklen_t length = sizeof address;
     ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length);
@@ -52,7 +53,8 @@ struct EchoServer {
 UniqueFd connectTo(std::uint16_t port) {
   UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in address = loopback(port);
-  assert_int_equal(::connect(socket.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  assert_int_equal(::connect(socket.get(), reinterpret_cast<sockaddr*>(&address), sizeof address),
+                   0);
   return socket;
 }
 

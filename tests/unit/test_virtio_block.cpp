@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "tests/unit/temp_dir.h"
-#include "vmm/disk_spec.h"
 #include "tests/unit/unit_test.h"
+#include "vmm/disk_spec.h"
 
 using tandem::UniqueFd;
 using namespace tandem::vmm::virtio;

@@ -139,7 +139,8 @@ void nic_specs_parse(void**) {
   // The guest's route goes through the host's end unless a gateway is named.
   assert_string_equal(full->guestOption(0).c_str(), "tandem.net=eth0,10.0.2.2/24,10.0.2.1");
   auto gateway = parseNicSpec("t1,guest=192.168.1.5/24,gateway=192.168.1.1");
-  assert_string_equal(gateway->guestOption(2).c_str(), "tandem.net=eth2,192.168.1.5/24,192.168.1.1");
+  assert_string_equal(gateway->guestOption(2).c_str(),
+                      "tandem.net=eth2,192.168.1.5/24,192.168.1.1");
   assert_true(parseNicSpec("t1")->guestOption(0).empty());
   assert_string_equal(parseNicSpec(full->text())->text().c_str(), full->text().c_str());
   // Distinct TAPs, distinct derived addresses; both locally administered unicast.
@@ -147,9 +148,9 @@ void nic_specs_parse(void**) {
   auto b = parseNicSpec("tap-b")->macAddress();
   assert_true(a != b);
   assert_int_equal(a[0], 0x02);
-  for (const char* bad : {"", "a-name-longer-than-15", "t/1", "t1,mac=01:00:5e:00:00:01",
-                          "t1,mac=02:00:00:00:00", "t1,host=10.0.0.1/40", "t1,guest=x",
-                          "t1,gateway=10.0.0", "t1,speed=10"}) {
+  for (const char* bad :
+       {"", "a-name-longer-than-15", "t/1", "t1,mac=01:00:5e:00:00:01", "t1,mac=02:00:00:00:00",
+        "t1,host=10.0.0.1/40", "t1,guest=x", "t1,gateway=10.0.0", "t1,speed=10"}) {
     auto parsed = parseNicSpec(bad);
     if (parsed.ok()) fail_msg("\"%s\" parsed", bad);
     assert_non_null(std::strstr(parsed.error().message().c_str(), "--tap"));

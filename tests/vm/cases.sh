@@ -359,16 +359,8 @@ else
   ok "virtio-net host-to-guest case # SKIP need root, /dev/net/tun and busybox"
 fi
 
-# http_get ADDRESS PORT: the body of GET /, through bash's /dev/tcp.
-http_get() {
-  local reply
-  exec 3<>"/dev/tcp/$1/$2" || return 1
-  printf 'GET / HTTP/1.0\r\nHost: %s\r\n\r\n' "$1" >&3
-  reply=$(timeout 10 cat <&3)
-  exec 3<&-
-  [[ $reply == "HTTP/1."*" 200 "* ]] || return 1
-  printf '%s\n' "${reply#*$'\r\n\r\n'}"
-}
+# shellcheck source=http.sh
+source "$(dirname "$0")/http.sh"
 
 # --network bridge and -p, both levels on one bridge: a server in a microVM and one in a
 # container each answer the host through a published port, and each other's level across the
