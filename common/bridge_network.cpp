@@ -61,9 +61,9 @@ Result<AddressLease> AddressLease::acquire(const BridgeNetwork& network) {
   std::error_code error;
   std::filesystem::create_directories(network.leaseDirectory, error);
   if (error) {
-    return Error("cannot create the address lease folder " + network.leaseDirectory + ": " +
-                     error.message(),
-                 error.value());
+    return Error(
+        "cannot create the address lease folder " + network.leaseDirectory + ": " + error.message(),
+        error.value());
   }
   std::string lockPath = network.leaseDirectory + "/.lock";
   UniqueFd lock(::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));

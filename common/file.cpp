@@ -82,7 +82,7 @@ Result<std::uint64_t> regularFileSize(int fd, const std::string& path) {
 }
 
 Status readExactlyAt(int fd, std::span<std::uint8_t> into, std::uint64_t offset,
-                 const std::string& path) {
+                     const std::string& path) {
   while (!into.empty()) {
     ssize_t done = ::pread(fd, into.data(), into.size(), static_cast<off_t>(offset));
     if (done < 0 && errno == EINTR) continue;
@@ -99,7 +99,7 @@ Status readExactlyAt(int fd, std::span<std::uint8_t> into, std::uint64_t offset,
 }
 
 Status writeExactlyAt(int fd, std::span<const std::uint8_t> data, std::uint64_t offset,
-                  const std::string& path) {
+                      const std::string& path) {
   while (!data.empty()) {
     ssize_t done = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
     if (done < 0 && errno == EINTR) continue;

@@ -44,7 +44,9 @@ sockaddr inetAddress(Ipv4Address address) {
 
 }  // namespace
 
-Status bringLoopbackUp() { return setLinkUp("lo"); }
+Status bringLoopbackUp() {
+  return setLinkUp("lo");
+}
 
 Status setLinkUp(const std::string& interface) {
   TANDEM_ASSIGN_OR_RETURN(UniqueFd socket, configurationSocket("bring " + interface + " up"));
@@ -73,8 +75,8 @@ Status setIpv4Address(const std::string& interface, const Ipv4Interface& address
   }
   request.ifr_netmask = inetAddress(Ipv4Address{address.netmask()});
   if (::ioctl(socket.get(), SIOCSIFNETMASK, &request) != 0) {
-    return Error::fromErrno("cannot set the subnet of the network interface " + interface +
-                            " to " + address.text());
+    return Error::fromErrno("cannot set the subnet of the network interface " + interface + " to " +
+                            address.text());
   }
   return okStatus();
 }

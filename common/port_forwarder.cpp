@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -57,21 +59,21 @@ Result<std::unique_ptr<PortForwarder>> PortForwarder::start(
     return Error::fromErrno("cannot set up the published ports' event loop");
   }
   epoll_event stopEvent{EPOLLIN, {.ptr = nullptr}};
-  if (::epoll_ctl(forwarder->epoll_.get(), EPOLL_CTL_ADD, forwarder->stop_.get(), &stopEvent) != 0) {
+  if (::epoll_ctl(forwarder->epoll_.get(), EPOLL_CTL_ADD, forwarder->stop_.get(), &stopEvent) !=
+      0) {
     return Error::fromErrno("cannot watch the published ports' stop event");
   }
   for (const PortMapping& mapping : mappings) {
     UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     int on = 1;
     sockaddr_in address = inetAddress(mapping.hostAddress, mapping.hostPort);
-    if (!socket ||
-        ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+    if (!socket || ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
         ::bind(socket.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
         ::listen(socket.get(), 128) != 0) {
-      return Error::fromErrno("cannot publish port " + mapping.text() + ": cannot listen on " +
-                              mapping.hostAddress.text() + ":" + std::to_string(mapping.hostPort) +
-                              (errno == EADDRINUSE ? " (something else uses it; pick another)"
-                                                   : ""));
+      return Error::fromErrno(
+          "cannot publish port " + mapping.text() + ": cannot listen on " +
+          mapping.hostAddress.text() + ":" + std::to_string(mapping.hostPort) +
+          (errno == EADDRINUSE ? " (something else uses it; pick another)" : ""));
     }
     socklen_t length = sizeof address;
     ::getsockname(socket.get(), reinterpret_cast<sockaddr*>(&address), &length);
@@ -98,6 +100,11 @@ PortForwarder::~PortForwarder() {
 }
 
 void PortForwarder::serve() {
+  // Signals to tandem are for the thread that supervises the workload (it reads them from a
+  // signalfd); delivered here, SIGTERM would end the process with nothing cleaned up.
+  sigset_t all;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, nullptr);
   std::list<Relay> relays;
   int epoll = epoll_.get();
   auto watch = [&](Relay& relay, int side, int op) {
@@ -141,15 +148,17 @@ void PortForwarder::serve() {
       if (tag == nullptr) {
         return;  // the stop event
       }
-      if (auto* listener = static_cast<Listener*>(tag); std::any_of(
-              listeners_.begin(), listeners_.end(), [&](const Listener& l) { return &l == listener; })) {
-        UniqueFd client(::accept4(listener->socket.get(), nullptr, nullptr,
-                                  SOCK_NONBLOCK | SOCK_CLOEXEC));
+      if (auto* listener = static_cast<Listener*>(tag);
+          std::any_of(listeners_.begin(), listeners_.end(),
+                      [&](const Listener& l) { return &l == listener; })) {
+        UniqueFd client(
+            ::accept4(listener->socket.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!client || relays.size() >= kMaxRelays) continue;
         UniqueFd upstream(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
         sockaddr_in to = inetAddress(target_, listener->workloadPort);
-        if (!upstream || (::connect(upstream.get(), reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 &&
-                          errno != EINPROGRESS)) {
+        if (!upstream ||
+            (::connect(upstream.get(), reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 &&
+             errno != EINPROGRESS)) {
           spdlog::debug("published port: cannot connect to {}:{}: {}", target_.text(),
                         listener->workloadPort, std::strerror(errno));
           continue;

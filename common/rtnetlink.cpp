@@ -149,8 +149,8 @@ Status RtNetlink::createBridge(const std::string& name) {
   LinkRequest request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
   request.attribute(IFLA_IFNAME, name).begin(IFLA_LINKINFO);
   request.attribute(IFLA_INFO_KIND, std::string("bridge")).end();
-  return execute(request, "create the bridge " + name +
-                              " (is the bridge module available? modprobe bridge)");
+  return execute(
+      request, "create the bridge " + name + " (is the bridge module available? modprobe bridge)");
 }
 
 Status RtNetlink::createVethPair(const std::string& name, const std::string& peer,

@@ -11,8 +11,8 @@ namespace tandem {
 
 Result<TapDevice> TapDevice::open(const std::string& name) {
   if (name.empty() || name.size() >= IFNAMSIZ) {
-    return Error("\"" + name + "\" is not a TAP device name (1 to " +
-                     std::to_string(IFNAMSIZ - 1) + " characters)",
+    return Error("\"" + name + "\" is not a TAP device name (1 to " + std::to_string(IFNAMSIZ - 1) +
+                     " characters)",
                  EINVAL);
   }
   UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));

@@ -161,8 +161,9 @@ Status validate(const Workload& workload) {
     }
   }
   if (!workload.ports.empty() && workload.network != NetworkMode::kBridge) {
-    return Error("published ports (-p) lead to the workload's address on the bridge network; "
-                 "add --network bridge");
+    return Error(
+        "published ports (-p) lead to the workload's address on the bridge network; "
+        "add --network bridge");
   }
   if (workload.workdir.empty() || workload.workdir.front() != '/') {
     return Error("invalid working directory \"" + workload.workdir + "\": it must be absolute");

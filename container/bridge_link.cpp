@@ -1,7 +1,9 @@
 #include "container/bridge_link.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 
 #include <thread>
 
@@ -26,6 +28,9 @@ Status joinBridge(pid_t pid, const std::string& hostLink, const Ipv4Interface& a
   // eth0 there, leaving tandem's other threads where they are.
   Status inside;
   std::thread([&] {
+    sigset_t all;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, nullptr);
     if (::setns(namespaceFd.get(), CLONE_NEWNET) != 0) {
       inside = Error::fromErrno("cannot enter the container's network namespace");
       return;

@@ -159,9 +159,10 @@ bool hostRootIsInitramfs() {
 // runc --no-pivot and docker's DOCKER_RAMDISK do. The host's other mounts are detached first,
 // so that only the initramfs itself stays beneath the container's root.
 Status moveOverInitramfs(const std::string& merged) {
-  spdlog::debug("the host's root is an initramfs, which pivot_root cannot leave: moving {} over "
-                "it and changing root instead",
-                merged);
+  spdlog::debug(
+      "the host's root is an initramfs, which pivot_root cannot leave: moving {} over "
+      "it and changing root instead",
+      merged);
   TANDEM_ASSIGN_OR_RETURN(auto table, mountTable());
   std::vector<std::string> others;
   for (const auto& words : table) {
