@@ -4,7 +4,6 @@
 
 #include "common/file.h"
 
-
 namespace tandem::vmm {
 
 Result<std::unique_ptr<FileBacking>> FileBacking::open(UniqueFd file, std::string path) {

@@ -37,9 +37,9 @@ Result<DiskSpec> parseDiskSpec(std::string_view text) {
     }
   }
   if (disk.path.empty()) {
-    return Error("--disk \"" + std::string(text) +
-                     "\" names no file; use --disk PATH[:ro|:rw|:layer=LAYER]",
-                 EINVAL);
+    return Error(
+        "--disk \"" + std::string(text) + "\" names no file; use --disk PATH[:ro|:rw|:layer=LAYER]",
+        EINVAL);
   }
   return disk;
 }

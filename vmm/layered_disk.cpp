@@ -19,8 +19,8 @@ constexpr std::uint64_t kMaxChunkBytes = 1 << 20;
 
 }  // namespace
 
-LayeredDisk::LayeredDisk(UniqueFd base, UniqueFd layer, std::string basePath,
-                         std::string layerPath, std::uint64_t bytes, std::uint64_t chunkBytes)
+LayeredDisk::LayeredDisk(UniqueFd base, UniqueFd layer, std::string basePath, std::string layerPath,
+                         std::uint64_t bytes, std::uint64_t chunkBytes)
     : base_(std::move(base)),
       layer_(std::move(layer)),
       basePath_(std::move(basePath)),
@@ -72,8 +72,8 @@ Result<std::unique_ptr<LayeredDisk>> LayeredDisk::open(const std::string& basePa
                  EINVAL);
   }
   std::uint64_t chunkBytes = std::max(kMinChunkBytes, blockBytes);
-  std::unique_ptr<LayeredDisk> disk(new LayeredDisk(std::move(base), std::move(layer), basePath,
-                                                    layerPath, bytes, chunkBytes));
+  std::unique_ptr<LayeredDisk> disk(
+      new LayeredDisk(std::move(base), std::move(layer), basePath, layerPath, bytes, chunkBytes));
   if (!fresh) {
     TANDEM_TRY(disk->loadLayerMap());
   }
@@ -135,7 +135,7 @@ Status LayeredDisk::read(std::uint64_t offset, std::span<std::uint8_t> into) {
     while (runEnd < limit && inLayer(runEnd / chunkBytes_) == layered) runEnd += chunkBytes_;
     std::size_t take = static_cast<std::size_t>(std::min(runEnd, limit) - offset);
     TANDEM_TRY(readExactlyAt(layered ? layer_.get() : base_.get(), into.first(take), offset,
-                         layered ? layerPath_ : basePath_));
+                             layered ? layerPath_ : basePath_));
     into = into.subspan(take);
     offset += take;
   }

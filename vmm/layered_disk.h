@@ -57,7 +57,7 @@ class LayeredDisk final : public DiskBacking {
   std::string description_;
   std::uint64_t bytes_;
   std::uint64_t chunkBytes_;
-  std::vector<std::uint64_t> map_;  // a bit a chunk: set when the layer holds it
+  std::vector<std::uint64_t> map_;   // a bit a chunk: set when the layer holds it
   std::vector<std::uint8_t> chunk_;  // the copy-up buffer
 };
 

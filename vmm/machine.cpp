@@ -690,9 +690,9 @@ Status Vm::addDevices() {
     }
     TANDEM_TRY(setLinkUp(tap.name()));
     std::string name = "virtio-net eth" + std::to_string(i) + " (TAP " + tap.name() + ")";
-    auto net = std::make_shared<virtio::NetDevice>(
-        std::make_unique<virtio::TapPort>(std::move(tap)), nic.macAddress(),
-        [state] { state->wake(); });
+    auto net =
+        std::make_shared<virtio::NetDevice>(std::make_unique<virtio::TapPort>(std::move(tap)),
+                                            nic.macAddress(), [state] { state->wake(); });
     nets_.push_back(net);
     TANDEM_TRY(addVirtio(std::move(net), nicWindow(i), kNicIrqs[i], name));
   }

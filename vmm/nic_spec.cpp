@@ -64,8 +64,12 @@ virtio::MacAddress NicSpec::macAddress() const {
   for (char c : tap) {
     hash = (hash ^ static_cast<std::uint8_t>(c)) * 16777619u;
   }
-  return {0x02, 0x74, static_cast<std::uint8_t>(hash >> 24), static_cast<std::uint8_t>(hash >> 16),
-          static_cast<std::uint8_t>(hash >> 8), static_cast<std::uint8_t>(hash)};
+  return {0x02,
+          0x74,
+          static_cast<std::uint8_t>(hash >> 24),
+          static_cast<std::uint8_t>(hash >> 16),
+          static_cast<std::uint8_t>(hash >> 8),
+          static_cast<std::uint8_t>(hash)};
 }
 
 std::string NicSpec::text() const {
@@ -89,10 +93,11 @@ std::string NicSpec::guestOption(std::size_t index) const {
 
 Result<NicSpec> parseNicSpec(std::string_view text) {
   auto bad = [&](const std::string& why) {
-    return Error("--tap \"" + std::string(text) + "\": " + why +
-                     "; use --tap TAP[,bridge=BRIDGE][,mac=MAC][,host=ADDRESS/PREFIX][,guest=ADDRESS/PREFIX]"
-                     "[,gateway=ADDRESS]",
-                 EINVAL);
+    return Error(
+        "--tap \"" + std::string(text) + "\": " + why +
+            "; use --tap TAP[,bridge=BRIDGE][,mac=MAC][,host=ADDRESS/PREFIX][,guest=ADDRESS/PREFIX]"
+            "[,gateway=ADDRESS]",
+        EINVAL);
   };
   auto parts = split(text, ',');
   NicSpec nic;
@@ -108,7 +113,8 @@ Result<NicSpec> parseNicSpec(std::string_view text) {
     std::string_view key = part.substr(0, equals);
     std::string_view value = equals == std::string_view::npos ? "" : part.substr(equals + 1);
     if (key == "bridge") {
-      if (value.empty() || value.size() > 15) return bad("\"" + std::string(value) + "\" is not a bridge name");
+      if (value.empty() || value.size() > 15)
+        return bad("\"" + std::string(value) + "\" is not a bridge name");
       nic.bridge = std::string(value);
     } else if (key == "mac") {
       nic.mac = parseMac(value);

@@ -32,7 +32,8 @@ struct NicSpec {
   std::optional<Ipv4Address> gateway = {};
 
   virtio::MacAddress macAddress() const;
-  // "TAP[,bridge=BRIDGE][,mac=MAC][,host=CIDR][,guest=CIDR][,gateway=IP]", which parseNicSpec reads back.
+  // "TAP[,bridge=BRIDGE][,mac=MAC][,host=CIDR][,guest=CIDR][,gateway=IP]", which parseNicSpec reads
+  // back.
   std::string text() const;
   // The guest init's command-line option for interface ethN; empty without a guest address.
   std::string guestOption(std::size_t index) const;

@@ -168,7 +168,8 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& given) {
     if (!lease) {
       return Error("published ports (-p) need --network bridge", EINVAL);
     }
-    TANDEM_ASSIGN_OR_RETURN(published, PortForwarder::start(workload.ports, lease->address().address));
+    TANDEM_ASSIGN_OR_RETURN(published,
+                            PortForwarder::start(workload.ports, lease->address().address));
   }
   std::string program = vmmProgramPath();
   TANDEM_ASSIGN_OR_RETURN(UniqueFd description,

@@ -1,7 +1,7 @@
 // The initramfs a microVM boots: the workload's root filesystem first (a prebuilt archive, read
-// straight into guest memory, or a folder packed at boot; nothing when the root is a disk), then a second archive holding
-// tandem's guest init and the workload's description. The kernel unpacks both in that order, so
-// nothing in the rootfs can replace tandem's own files.
+// straight into guest memory, or a folder packed at boot; nothing when the root is a disk), then a
+// second archive holding tandem's guest init and the workload's description. The kernel unpacks
+// both in that order, so nothing in the rootfs can replace tandem's own files.
 #pragma once
 
 #include <cstdint>

@@ -131,12 +131,12 @@ VmRun runWorkloadVm(const VmBackendConfig& config, const Workload& workload,
   // Booting from a disk, the initramfs holds tandem's init and the description alone: the init
   // mounts the root= device the command line names and moves into it.
   bool rootOnDisk = config.rootDisk.has_value();
-  auto initramfs = WorkloadInitrd::create(
-      {.rootfsArchive = rootOnDisk ? std::string() : config.initramfsPath,
-       .rootfsDirectory = rootOnDisk ? std::string() : workload.rootfs,
-       .rootfsOnDisk = rootOnDisk,
-       .guestInitPath = config.guestInitPath,
-       .description = toJson(workload).dump()});
+  auto initramfs =
+      WorkloadInitrd::create({.rootfsArchive = rootOnDisk ? std::string() : config.initramfsPath,
+                              .rootfsDirectory = rootOnDisk ? std::string() : workload.rootfs,
+                              .rootfsOnDisk = rootOnDisk,
+                              .guestInitPath = config.guestInitPath,
+                              .description = toJson(workload).dump()});
   if (!initramfs) {
     return {std::move(initramfs).error(), nullptr};
   }
@@ -147,8 +147,8 @@ VmRun runWorkloadVm(const VmBackendConfig& config, const Workload& workload,
   machine.initrd = std::make_unique<WorkloadInitrd>(std::move(initramfs).value());
   machine.cmdline = std::string(kBaseCmdline) + " rdinit=" + guest::kInitPath;
   if (rootOnDisk) {
-    machine.cmdline += std::string(" root=/dev/vda rootfstype=ext4 ") +
-                       (config.rootDisk->readOnly ? "ro" : "rw");
+    machine.cmdline +=
+        std::string(" root=/dev/vda rootfstype=ext4 ") + (config.rootDisk->readOnly ? "ro" : "rw");
     machine.disks.push_back(*config.rootDisk);
   }
   machine.memoryBytes = workload.limits.memoryBytes.value_or(kDefaultVmMemory);

@@ -1,9 +1,9 @@
 // tandem-guest-init: PID 1 of tandem's microVM guest. The kernel starts it as rdinit=/.tandem/init
 // from an initramfs holding the workload's rootfs plus, appended by the VMM, this binary and the
 // workload's description (vmm/guest_protocol.h); or, when the command line names a root= disk,
-// just the latter two, and init moves into the disk before the workload starts. It runs the workload with its stdio framed on
-// COM1, reports milestones and the exit status on the status port, then resets the machine,
-// which is the VMM's "guest finished".
+// just the latter two, and init moves into the disk before the workload starts. It runs the
+// workload with its stdio framed on COM1, reports milestones and the exit status on the status
+// port, then resets the machine, which is the VMM's "guest finished".
 #include <signal.h>
 #include <sys/reboot.h>
 #include <unistd.h>

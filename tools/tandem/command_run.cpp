@@ -56,7 +56,8 @@ po::options_description runOptions() {
       "relay a host port to the workload's port on the bridge network, "
       "[ADDRESS:]HOSTPORT:PORT (TCP; repeatable; needs --network bridge)")(
       "network", po::value<std::string>()->default_value("none"),
-      "none (loopback only), host (the host's network; containers only) or bridge (an address on tandem's bridge tandem0, 10.89.0.0/16, for containers and microVMs alike)")(
+      "none (loopback only), host (the host's network; containers only) or bridge (an address on "
+      "tandem's bridge tandem0, 10.89.0.0/16, for containers and microVMs alike)")(
       "tty,t", po::bool_switch(), "give the workload a terminal")(
       "interactive,i", po::bool_switch(),
       "accepted for docker compatibility: stdin is always attached")(
@@ -87,8 +88,8 @@ po::options_description runOptions() {
       "give the microVM a virtio-net interface over a host TAP device (created when missing, "
       "removed after), TAP[,bridge=BRIDGE][,mac=MAC][,host=ADDRESS/PREFIX][,guest=ADDRESS/PREFIX]"
       "[,gateway=ADDRESS]: host= addresses the TAP, guest= the guest's ethN, with a default "
-      "route through the gateway (default: the host address); repeatable")("console", po::bool_switch(),
-                                   "copy the guest kernel's console to stderr")(
+      "route through the gateway (default: the host address); repeatable")(
+      "console", po::bool_switch(), "copy the guest kernel's console to stderr")(
       "stats", po::bool_switch(),
       "print boot timings, VM exits and VMM memory to stderr as JSON when the microVM ends");
   options.add(vmOptions);
@@ -357,8 +358,9 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
     return fail(Error("--disk attaches files to microVMs; this workload runs in a container"));
   }
   if (choice->level != Isolation::kVm && !vmConfig->nics.empty()) {
-    return fail(Error("--tap gives microVMs a network interface; this workload runs in a "
-                      "container"));
+    return fail(
+        Error("--tap gives microVMs a network interface; this workload runs in a "
+              "container"));
   }
   if (image) {
     if (auto status = image->prepareRootfs(choice->level, *workload); !status) {

@@ -24,7 +24,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: tandem-vmm --kernel BZIMAGE --guest-init PATH --workload-fd N [--initramfs CPIO]\n"
     "                  [--kvm PATH] [--vmlinux-cache DIR] [--timeout-ms N] [--hugepages]\n"
-    "                  [--root-disk PATH[:ro|:layer=LAYER]] [--disk PATH[:ro|:rw|:layer=LAYER]]...\n"
+    "                  [--root-disk PATH[:ro|:layer=LAYER]] [--disk "
+    "PATH[:ro|:rw|:layer=LAYER]]...\n"
     "                  [--tap TAP[,bridge=BR][,mac=MAC][,host=CIDR][,guest=CIDR][,gateway=IP]]...\n"
     "                  [--console] [--stats] [--result-fd N] [--parent PID]\n"
     "                  [--started-at-ns N] [--log-level LEVEL]\n"

@@ -1,7 +1,7 @@
 // virtio-blk (device type 2) over a host file or a layered disk (disk_backing.h): reads, writes,
-// flushes and the disk's ID, one request per descriptor chain. Every request is checked against the disk's size before any
-// I/O, and a read-only disk refuses writes; a bad request gets an error status, never a host
-// access outside the file or the request's own buffers.
+// flushes and the disk's ID, one request per descriptor chain. Every request is checked against the
+// disk's size before any I/O, and a read-only disk refuses writes; a bad request gets an error
+// status, never a host access outside the file or the request's own buffers.
 #pragma once
 
 #include <memory>
@@ -33,8 +33,8 @@ class BlockDevice : public Device {
 
   // The backing's size, rounded down to whole sectors, is the disk's capacity. `id` is what
   // GET_ID answers (up to 20 bytes).
-  static Result<std::shared_ptr<BlockDevice>> open(std::unique_ptr<DiskBacking> disk,
-                                                   bool readOnly, std::string id);
+  static Result<std::shared_ptr<BlockDevice>> open(std::unique_ptr<DiskBacking> disk, bool readOnly,
+                                                   std::string id);
 
   std::uint32_t type() const override { return 2; }
   std::uint64_t features() const override;

@@ -98,9 +98,10 @@ void NetDevice::transmitLocked() {
       [this](const DescriptorChain& chain) -> std::uint32_t {
         std::uint64_t bytes = chain.readableBytes();
         if (bytes < kNetHeaderBytes || chain.readable.size() > kMaxIovecs) {
-          spdlog::debug("virtio-net {}: a frame of {} bytes in {} buffers is not one the port "
-                        "can take",
-                        port_->describe(), bytes, chain.readable.size());
+          spdlog::debug(
+              "virtio-net {}: a frame of {} bytes in {} buffers is not one the port "
+              "can take",
+              port_->describe(), bytes, chain.readable.size());
           ++counters_.sendErrors;
           return 0;
         }
@@ -267,8 +268,8 @@ bool NetDevice::receiveOneLocked() {
 }
 
 void NetDevice::stopLocked(const std::string& problem) {
-  spdlog::warn("virtio-net {}: {}; the device stops until the driver resets it",
-               port_->describe(), problem);
+  spdlog::warn("virtio-net {}: {}; the device stops until the driver resets it", port_->describe(),
+               problem);
   receiveQueue_.reset();
   transmitQueue_.reset();
   receiveFd_ = -1;

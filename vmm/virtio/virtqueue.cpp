@@ -302,8 +302,7 @@ Status Virtqueue::requestNotification() {
 Result<bool> Virtqueue::requestNotificationForMore() {
   TANDEM_ASSIGN_OR_RETURN(std::uint16_t available, availIndex());
   if (eventIndex_) {
-    TANDEM_TRY(
-        memory_->writeObject(layout_.usedRing + 4 + 8 * std::uint64_t{size()}, available));
+    TANDEM_TRY(memory_->writeObject(layout_.usedRing + 4 + 8 * std::uint64_t{size()}, available));
     std::atomic_thread_fence(std::memory_order_seq_cst);
   }
   TANDEM_ASSIGN_OR_RETURN(std::uint16_t now, availIndex());
