@@ -756,7 +756,7 @@ void Vm::serve(StopSignals& signals, StdinPump& stdin) {
       }
     }
     for (std::size_t i = 0; i < nets_.size(); ++i) {
-      if (fds[firstNet + i].revents & POLLIN) {
+      if (fds[firstNet + i].revents & (POLLIN | POLLERR | POLLHUP)) {
         nets_[i]->receive();
       }
     }

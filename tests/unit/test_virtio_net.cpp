@@ -238,6 +238,15 @@ void without_mergeable_buffers_a_frame_takes_one_chain(void**) {
   assert_int_equal(setup.receiveBuffer(0)[kNetNumBuffersOffset], 1);
 }
 
+void a_closed_port_stops_receiving_instead_of_spinning(void**) {
+  Setup setup;
+  setup.giveReceiveBuffer(0, 2048);
+  setup.host.reset();
+  setup.device->receive();
+  assert_int_equal(setup.device->receiveFd(), -1);
+  assert_int_equal(setup.receive.usedIndex(), 0);
+}
+
 void a_reset_stops_both_queues(void**) {
   Setup setup;
   setup.device->reset();
@@ -262,6 +271,7 @@ int main() {
       cmocka_unit_test(hostile_receive_chains_are_returned_empty),
       cmocka_unit_test(a_bad_chain_after_good_ones_is_left_for_the_next_frame),
       cmocka_unit_test(without_mergeable_buffers_a_frame_takes_one_chain),
+      cmocka_unit_test(a_closed_port_stops_receiving_instead_of_spinning),
       cmocka_unit_test(a_reset_stops_both_queues),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

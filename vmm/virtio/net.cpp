@@ -232,11 +232,14 @@ bool NetDevice::receiveOneLocked() {
   do {
     got = ::readv(port_->fd(), iov.data(), static_cast<int>(iov.size()));
   } while (got < 0 && errno == EINTR);
-  if (got < 0) {
+  if (got <= 0) {
     giveBack();
-    if (errno != EAGAIN) {
-      spdlog::warn("virtio-net {}: cannot read a frame: {}", port_->describe(),
-                   std::strerror(errno));
+    if (got == 0 || errno != EAGAIN) {
+      // The port itself failed or closed (its interface deleted under it): stop polling it, or
+      // the main loop would spin on it.
+      spdlog::warn("virtio-net {}: cannot read a frame: {}; the device receives nothing more",
+                   port_->describe(), got == 0 ? "the port closed" : std::strerror(errno));
+      receiveFd_ = -1;
     }
     return false;
   }
