@@ -4,18 +4,10 @@
 
 #include <vector>
 
+#include "common/split.h"
+
 namespace tandem::vmm {
 namespace {
-
-std::vector<std::string_view> split(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  for (;;) {
-    std::size_t at = text.find(separator);
-    parts.push_back(text.substr(0, at));
-    if (at == std::string_view::npos) return parts;
-    text = text.substr(at + 1);
-  }
-}
 
 std::optional<std::uint8_t> hexByte(std::string_view text) {
   if (text.size() != 2) return std::nullopt;
@@ -43,7 +35,7 @@ std::string macText(const virtio::MacAddress& mac) {
 }
 
 std::optional<virtio::MacAddress> parseMac(std::string_view text) {
-  auto parts = split(text, ':');
+  auto parts = splitFields(text, ':');
   if (parts.size() != 6) return std::nullopt;
   virtio::MacAddress mac{};
   for (std::size_t i = 0; i < 6; ++i) {
@@ -99,7 +91,7 @@ Result<NicSpec> parseNicSpec(std::string_view text) {
             "[,gateway=ADDRESS]",
         EINVAL);
   };
-  auto parts = split(text, ',');
+  auto parts = splitFields(text, ',');
   NicSpec nic;
   nic.tap = std::string(parts.front());
   // IFNAMSIZ less the terminating zero; '/' and blanks are not in interface names.

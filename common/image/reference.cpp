@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "common/split.h"
+
 namespace tandem::image {
 
 namespace {
@@ -78,18 +80,6 @@ bool isRegistryHost(std::string_view host) {
     }
   }
   return !name.empty() && name.front() != '-' && name.back() != '-';
-}
-
-std::vector<std::string_view> split(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  for (std::size_t start = 0;;) {
-    auto end = text.find(separator, start);
-    parts.push_back(text.substr(start, end == std::string_view::npos ? end : end - start));
-    if (end == std::string_view::npos) {
-      return parts;
-    }
-    start = end + 1;
-  }
 }
 
 }  // namespace
@@ -182,7 +172,7 @@ Result<Reference> parseReference(std::string_view text) {
   if (rest.empty()) {
     return fail("it has no repository name");
   }
-  for (auto part : split(rest, '/')) {
+  for (auto part : splitFields(rest, '/')) {
     if (!isPathComponent(part)) {
       return fail("name component \"" + std::string(part) +
                   "\" must be lowercase letters and digits, joined by '.', '_', '__' or '-'");
