@@ -19,23 +19,6 @@ const char* toString(CgroupLayout layout) {
   return "unknown";
 }
 
-std::string unescapeMountField(std::string_view field) {
-  std::string out;
-  for (std::size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size()) {
-      auto octal = field.substr(i + 1, 3);
-      if (octal.find_first_not_of("01234567") == std::string_view::npos) {
-        out.push_back(
-            static_cast<char>((octal[0] - '0') * 64 + (octal[1] - '0') * 8 + (octal[2] - '0')));
-        i += 3;
-        continue;
-      }
-    }
-    out.push_back(field[i]);
-  }
-  return out;
-}
-
 namespace {
 
 std::vector<std::string_view> splitOn(std::string_view text, char separator) {
@@ -70,26 +53,15 @@ bool isManagedV1Controller(std::string_view name) {
 
 Result<CgroupMounts> parseCgroupMounts(std::string_view mountinfo) {
   CgroupMounts mounts;
-  for (std::string_view line : splitOn(mountinfo, '\n')) {
-    auto fields = splitOn(line, ' ');
-    std::size_t dash = 0;
-    while (dash < fields.size() && fields[dash] != "-") {
-      ++dash;
-    }
-    // mountinfo: ID PARENT DEV ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
-    if (dash < 6 || dash + 3 >= fields.size()) {
-      continue;
-    }
-    std::string_view fstype = fields[dash + 1];
-    std::string mountPoint = unescapeMountField(fields[4]);
-    if (fstype == "cgroup2") {
+  for (const MountInfoEntry& mount : parseMountInfo(mountinfo)) {
+    if (mount.fsType == "cgroup2") {
       if (mounts.unified.empty()) {
-        mounts.unified = mountPoint;
+        mounts.unified = mount.mountPoint;
       }
-    } else if (fstype == "cgroup") {
-      for (std::string_view option : splitOn(fields[dash + 3], ',')) {
+    } else if (mount.fsType == "cgroup") {
+      for (std::string_view option : splitOn(mount.superOptions, ',')) {
         if (isManagedV1Controller(option) && !mounts.v1.count(std::string(option))) {
-          mounts.v1.emplace(std::string(option), mountPoint);
+          mounts.v1.emplace(std::string(option), mount.mountPoint);
         }
       }
     }

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "container/mount_info.h"
 
 namespace tandem::container {
 
@@ -24,8 +25,5 @@ struct CgroupMounts {
 Result<CgroupMounts> parseCgroupMounts(std::string_view mountinfo);
 
 Result<CgroupMounts> detectCgroupMounts();
-
-// mountinfo escapes space, tab, newline and backslash as \ooo octal.
-std::string unescapeMountField(std::string_view field);
 
 }  // namespace tandem::container

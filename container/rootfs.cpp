@@ -15,6 +15,7 @@
 
 #include "common/file.h"
 #include "common/log.h"
+#include "container/mount_info.h"
 
 namespace tandem::container {
 
@@ -120,37 +121,15 @@ Result<Console> openConsole(const std::string& merged) {
 
 namespace {
 
-// /proc/self/mountinfo as lines of words: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - TYPE
-// SOURCE SUPER".
-Result<std::vector<std::vector<std::string>>> mountTable() {
-  TANDEM_ASSIGN_OR_RETURN(std::string text, readFile("/proc/self/mountinfo"));
-  std::vector<std::vector<std::string>> lines;
-  std::vector<std::string> words;
-  std::string word;
-  for (char c : text) {
-    if (c == ' ' || c == '\n') {
-      if (!word.empty()) words.push_back(std::move(word));
-      word.clear();
-      if (c == '\n' && !words.empty()) lines.push_back(std::move(words)), words.clear();
-    } else {
-      word += c;
-    }
-  }
-  return lines;
-}
-
 // The kernel's initial root (rootfs, a ramfs or tmpfs holding the initramfs) can never be
 // pivoted away from.
 bool hostRootIsInitramfs() {
-  auto table = mountTable();
-  if (!table) return false;
-  for (const auto& words : *table) {
-    auto dash = std::find(words.begin(), words.end(), "-");
-    if (words.size() < 5 || words[4] != "/" || dash == words.end() || dash + 1 == words.end()) {
-      continue;
+  auto mounts = readMountInfo();
+  if (!mounts) return false;
+  for (const MountInfoEntry& mount : *mounts) {
+    if (mount.mountPoint == "/") {
+      return mount.fsType == "rootfs" || mount.fsType == "ramfs" || mount.fsType == "tmpfs";
     }
-    const std::string& type = *(dash + 1);
-    return type == "rootfs" || type == "ramfs" || type == "tmpfs";
   }
   return false;
 }
@@ -163,11 +142,10 @@ Status moveOverInitramfs(const std::string& merged) {
       "the host's root is an initramfs, which pivot_root cannot leave: moving {} over "
       "it and changing root instead",
       merged);
-  TANDEM_ASSIGN_OR_RETURN(auto table, mountTable());
+  TANDEM_ASSIGN_OR_RETURN(auto mounts, readMountInfo());
   std::vector<std::string> others;
-  for (const auto& words : table) {
-    if (words.size() < 5) continue;
-    const std::string& point = words[4];
+  for (const MountInfoEntry& mount : mounts) {
+    const std::string& point = mount.mountPoint;
     // Kept: the root itself, the new root and what it holds, and the mounts it lies on.
     if (point != "/" && point != merged && !point.starts_with(merged + "/") &&
         !merged.starts_with(point + "/")) {
