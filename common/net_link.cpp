@@ -23,12 +23,8 @@ Result<UniqueFd> configurationSocket(const std::string& purpose) {
 }
 
 Result<ifreq> interfaceRequest(const std::string& interface) {
+  TANDEM_TRY(checkInterfaceName(interface));
   ifreq request{};
-  if (interface.empty() || interface.size() >= IFNAMSIZ) {
-    return Error("\"" + interface + "\" is not a network interface name (1 to " +
-                     std::to_string(IFNAMSIZ - 1) + " characters)",
-                 EINVAL);
-  }
   std::memcpy(request.ifr_name, interface.data(), interface.size());
   return request;
 }
@@ -43,6 +39,16 @@ sockaddr inetAddress(Ipv4Address address) {
 }
 
 }  // namespace
+
+Status checkInterfaceName(std::string_view name) {
+  if (name.empty() || name.size() >= IFNAMSIZ || name == "." || name == ".." ||
+      name.find_first_of("/: \t\n") != std::string_view::npos) {
+    return Error("\"" + std::string(name) + "\" is not a network interface name (1 to " +
+                     std::to_string(IFNAMSIZ - 1) + " characters, no /, : or blanks)",
+                 EINVAL);
+  }
+  return okStatus();
+}
 
 Status bringLoopbackUp() {
   return setLinkUp("lo");

@@ -3,11 +3,16 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "common/ipv4.h"
 #include "common/result.h"
 
 namespace tandem {
+
+// Whether the kernel takes `name` for a network interface: 1 to 15 characters, none of them
+// '/', ':' or blank, and neither "." nor "..".
+Status checkInterfaceName(std::string_view name);
 
 // A new network namespace has only "lo", and it starts down.
 Status bringLoopbackUp();

@@ -7,14 +7,12 @@
 
 #include <cstring>
 
+#include "common/net_link.h"
+
 namespace tandem {
 
 Result<TapDevice> TapDevice::open(const std::string& name) {
-  if (name.empty() || name.size() >= IFNAMSIZ) {
-    return Error("\"" + name + "\" is not a TAP device name (1 to " + std::to_string(IFNAMSIZ - 1) +
-                     " characters)",
-                 EINVAL);
-  }
+  TANDEM_TRY(checkInterfaceName(name).context("TAP device"));
   UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
   if (!fd) {
     return Error::fromErrno(

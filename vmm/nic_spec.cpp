@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "common/net_link.h"
 #include "common/split.h"
 
 namespace tandem::vmm {
@@ -94,10 +95,8 @@ Result<NicSpec> parseNicSpec(std::string_view text) {
   auto parts = splitFields(text, ',');
   NicSpec nic;
   nic.tap = std::string(parts.front());
-  // IFNAMSIZ less the terminating zero; '/' and blanks are not in interface names.
-  if (nic.tap.empty() || nic.tap.size() > 15 ||
-      nic.tap.find_first_of("/ \t:") != std::string::npos) {
-    return bad("\"" + nic.tap + "\" is not an interface name (1 to 15 characters, no / or :)");
+  if (Status name = checkInterfaceName(nic.tap); !name) {
+    return bad(name.error().message());
   }
   for (std::size_t i = 1; i < parts.size(); ++i) {
     std::string_view part = parts[i];
@@ -105,8 +104,9 @@ Result<NicSpec> parseNicSpec(std::string_view text) {
     std::string_view key = part.substr(0, equals);
     std::string_view value = equals == std::string_view::npos ? "" : part.substr(equals + 1);
     if (key == "bridge") {
-      if (value.empty() || value.size() > 15)
-        return bad("\"" + std::string(value) + "\" is not a bridge name");
+      if (Status name = checkInterfaceName(value); !name) {
+        return bad(name.error().message());
+      }
       nic.bridge = std::string(value);
     } else if (key == "mac") {
       nic.mac = parseMac(value);
