@@ -49,7 +49,12 @@ Status ensureBridge(const BridgeNetwork& network) {
       return created;
     }
   }
-  TANDEM_TRY(setIpv4Address(network.bridge, network.gateway));
+  // Set only when missing or different: setting it again would drop and re-add the subnet's
+  // route under the workloads already on the bridge.
+  TANDEM_ASSIGN_OR_RETURN(auto current, ipv4AddressOf(network.bridge));
+  if (current != network.gateway) {
+    TANDEM_TRY(setIpv4Address(network.bridge, network.gateway));
+  }
   return setLinkUp(network.bridge);
 }
 

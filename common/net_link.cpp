@@ -29,6 +29,12 @@ Result<ifreq> interfaceRequest(const std::string& interface) {
   return request;
 }
 
+Ipv4Address addressIn(const sockaddr& address) {
+  sockaddr_in in{};
+  std::memcpy(&in, &address, sizeof in);
+  return Ipv4Address{ntohl(in.sin_addr.s_addr)};
+}
+
 sockaddr inetAddress(Ipv4Address address) {
   sockaddr_in in{};
   in.sin_family = AF_INET;
@@ -85,6 +91,23 @@ Status setIpv4Address(const std::string& interface, const Ipv4Interface& address
                             address.text());
   }
   return okStatus();
+}
+
+Result<std::optional<Ipv4Interface>> ipv4AddressOf(const std::string& interface) {
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd socket, configurationSocket("read the address of " + interface));
+  TANDEM_ASSIGN_OR_RETURN(ifreq request, interfaceRequest(interface));
+  if (::ioctl(socket.get(), SIOCGIFADDR, &request) != 0) {
+    if (errno == EADDRNOTAVAIL) {
+      return std::optional<Ipv4Interface>();
+    }
+    return Error::fromErrno("cannot read the address of the network interface " + interface);
+  }
+  Ipv4Address address = addressIn(request.ifr_addr);
+  if (::ioctl(socket.get(), SIOCGIFNETMASK, &request) != 0) {
+    return Error::fromErrno("cannot read the subnet of the network interface " + interface);
+  }
+  auto prefix = static_cast<unsigned>(__builtin_popcount(addressIn(request.ifr_netmask).value));
+  return std::optional<Ipv4Interface>(Ipv4Interface{address, prefix});
 }
 
 Status addIpv4DefaultRoute(Ipv4Address gateway) {

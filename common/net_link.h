@@ -2,6 +2,7 @@
 // network namespace's loopback, a microVM's TAP device on the host, and the guest's eth0.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,8 @@ Status bringLoopbackUp();
 Status setLinkUp(const std::string& interface);
 // Gives `interface` its (one) IPv4 address and the subnet's route.
 Status setIpv4Address(const std::string& interface, const Ipv4Interface& address);
+// The interface's (primary) IPv4 address and prefix; none when it has no address.
+Result<std::optional<Ipv4Interface>> ipv4AddressOf(const std::string& interface);
 // Sends everything without a more specific route through `gateway`.
 Status addIpv4DefaultRoute(Ipv4Address gateway);
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/file.h"
+#include "common/net_link.h"
 #include "tests/unit/unit_test.h"
 
 using namespace tandem;
@@ -70,6 +71,14 @@ void bridges_and_veth_pairs_in_a_private_namespace(void**) {
   auto again = netlink->createBridge("tbr0");
   assert_false(again.ok());
   assert_int_equal(again.error().errnum(), EEXIST);
+  // Its address reads back as set; none before.
+  auto none = ipv4AddressOf("tbr0");
+  assert_true(none.ok() && !none->has_value());
+  Ipv4Interface gateway = *parseIpv4Interface("10.9.0.1/16");
+  assert_true(setIpv4Address("tbr0", gateway).ok());
+  auto set = ipv4AddressOf("tbr0");
+  assert_true(set.ok() && set->has_value());
+  assert_string_equal((*set)->text().c_str(), "10.9.0.1/16");
   assert_true(netlink->createVethPair("tv0", "tv1").ok());
   assert_true(netlink->setMaster("tv0", "tbr0").ok());
   auto master = readFile("/sys/class/net/tv0/master/uevent");
