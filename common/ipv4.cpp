@@ -1,5 +1,7 @@
 #include "common/ipv4.h"
 
+#include <arpa/inet.h>
+
 namespace tandem {
 namespace {
 
@@ -26,6 +28,14 @@ std::string Ipv4Address::text() const {
 
 std::string Ipv4Interface::text() const {
   return address.text() + "/" + std::to_string(prefix);
+}
+
+sockaddr_in socketAddress(Ipv4Address address, std::uint16_t port) {
+  sockaddr_in in{};
+  in.sin_family = AF_INET;
+  in.sin_addr.s_addr = htonl(address.value);
+  in.sin_port = htons(port);
+  return in;
 }
 
 std::optional<Ipv4Address> parseIpv4(std::string_view text) {

@@ -3,6 +3,8 @@
 // and formatting back. Free of system calls; the guest's init uses it too.
 #pragma once
 
+#include <netinet/in.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,6 +30,8 @@ struct Ipv4Interface {
 };
 
 std::optional<Ipv4Address> parseIpv4(std::string_view text);
+// The socket address of `address` and `port`, in network byte order as the kernel takes it.
+sockaddr_in socketAddress(Ipv4Address address, std::uint16_t port = 0);
 // "ADDRESS/PREFIX"; a bare address is a /32.
 std::optional<Ipv4Interface> parseIpv4Interface(std::string_view text);
 

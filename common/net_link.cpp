@@ -36,9 +36,7 @@ Ipv4Address addressIn(const sockaddr& address) {
 }
 
 sockaddr inetAddress(Ipv4Address address) {
-  sockaddr_in in{};
-  in.sin_family = AF_INET;
-  in.sin_addr.s_addr = htonl(address.value);
+  sockaddr_in in = socketAddress(address);
   sockaddr out{};
   std::memcpy(&out, &in, sizeof in);
   return out;

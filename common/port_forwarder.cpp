@@ -25,14 +25,6 @@ namespace {
 constexpr std::size_t kMaxRelays = 1024;
 constexpr std::size_t kChunk = 64 * 1024;
 
-sockaddr_in inetAddress(Ipv4Address address, std::uint16_t port) {
-  sockaddr_in in{};
-  in.sin_family = AF_INET;
-  in.sin_addr.s_addr = htonl(address.value);
-  in.sin_port = htons(port);
-  return in;
-}
-
 // One relayed connection: side 0 is the client that connected to the host's port, side 1 the
 // connection to the workload. buffer[i] holds what side i sent and the other side has not yet
 // taken.
@@ -66,7 +58,7 @@ Result<std::unique_ptr<PortForwarder>> PortForwarder::start(
   for (const PortMapping& mapping : mappings) {
     UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     int on = 1;
-    sockaddr_in address = inetAddress(mapping.hostAddress, mapping.hostPort);
+    sockaddr_in address = socketAddress(mapping.hostAddress, mapping.hostPort);
     if (!socket || ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
         ::bind(socket.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
         ::listen(socket.get(), 128) != 0) {
@@ -155,7 +147,7 @@ void PortForwarder::serve() {
             ::accept4(listener->socket.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!client || relays.size() >= kMaxRelays) continue;
         UniqueFd upstream(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-        sockaddr_in to = inetAddress(target_, listener->workloadPort);
+        sockaddr_in to = socketAddress(target_, listener->workloadPort);
         if (!upstream ||
             (::connect(upstream.get(), reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 &&
              errno != EINPROGRESS)) {

@@ -17,11 +17,7 @@ namespace {
 const Ipv4Address kLoopback{0x7f000001};
 
 sockaddr_in loopback(std::uint16_t port) {
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(kLoopback.value);
-  address.sin_port = htons(port);
-  return address;
+  return socketAddress(kLoopback, port);
 }
 
 // A server on 127.0.0.1 that echoes one connection back until its client stops sending.
