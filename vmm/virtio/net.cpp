@@ -23,18 +23,18 @@ iovec iovecOf(std::span<std::uint8_t> bytes) {
   return iovec{bytes.data(), bytes.size()};
 }
 
-// Writes `value` at `offset` into the bytes of `buffers`, wherever the buffer boundaries fall.
-void writeAcross(const std::vector<ChainBuffer>& buffers, std::size_t offset,
+// Writes `value` at `offset` into the bytes `buffers` cover, wherever their boundaries fall.
+void writeAcross(const std::vector<iovec>& buffers, std::size_t offset,
                  std::span<const std::uint8_t> value) {
   std::size_t done = 0;
-  for (const ChainBuffer& buffer : buffers) {
+  for (const iovec& buffer : buffers) {
     if (done == value.size()) break;
-    if (offset >= buffer.bytes.size()) {
-      offset -= buffer.bytes.size();
+    if (offset >= buffer.iov_len) {
+      offset -= buffer.iov_len;
       continue;
     }
-    std::size_t take = std::min(buffer.bytes.size() - offset, value.size() - done);
-    std::memcpy(buffer.bytes.data() + offset, value.data() + done, take);
+    std::size_t take = std::min(buffer.iov_len - offset, value.size() - done);
+    std::memcpy(static_cast<std::uint8_t*>(buffer.iov_base) + offset, value.data() + done, take);
     done += take;
     offset = 0;
   }
@@ -163,7 +163,6 @@ bool NetDevice::receiveOneLocked() {
   Virtqueue& queue = *receiveQueue_;
   struct Taken {
     std::uint16_t head;
-    std::vector<ChainBuffer> buffers;
     std::uint64_t bytes;
   };
   std::vector<Taken> taken;
@@ -211,7 +210,7 @@ bool NetDevice::receiveOneLocked() {
     }
     for (const ChainBuffer& buffer : chain.writable) iov.push_back(iovecOf(buffer.bytes));
     room += chain.writableBytes();
-    taken.push_back({chain.head, chain.writable, chain.writableBytes()});
+    taken.push_back({chain.head, chain.writableBytes()});
   }
   auto giveBack = [&] { queue.rewind(static_cast<std::uint16_t>(taken.size())); };
   if (taken.empty() || (mergeable_ && room < largestFrame_ && !cutShort)) {
@@ -259,7 +258,8 @@ bool NetDevice::receiveOneLocked() {
   auto buffers = static_cast<std::uint16_t>(used.size());
   std::uint8_t count[2];
   std::memcpy(count, &buffers, sizeof count);
-  writeAcross(taken.front().buffers, kNetNumBuffersOffset, count);
+  // The first chain's buffers lead the iovecs, and they hold at least the header.
+  writeAcross(iov, kNetNumBuffersOffset, count);
   if (Status pushed = queue.pushUsed(used); !pushed) {
     stopLocked(pushed.error().message());
     return false;
