@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "vmm/virtio/chain_bytes.h"
 
 namespace tandem::vmm::virtio {
 namespace {
@@ -18,27 +19,6 @@ constexpr std::size_t kMaxIovecs = 1024;
 // Frames moved per receive() call, so that a flood on the port does not keep the main loop from
 // the guest's other devices; the rest wait for the next round, the port still readable.
 constexpr int kReceiveBudget = 256;
-
-iovec iovecOf(std::span<std::uint8_t> bytes) {
-  return iovec{bytes.data(), bytes.size()};
-}
-
-// Writes `value` at `offset` into the bytes `buffers` cover, wherever their boundaries fall.
-void writeAcross(const std::vector<iovec>& buffers, std::size_t offset,
-                 std::span<const std::uint8_t> value) {
-  std::size_t done = 0;
-  for (const iovec& buffer : buffers) {
-    if (done == value.size()) break;
-    if (offset >= buffer.iov_len) {
-      offset -= buffer.iov_len;
-      continue;
-    }
-    std::size_t take = std::min(buffer.iov_len - offset, value.size() - done);
-    std::memcpy(static_cast<std::uint8_t*>(buffer.iov_base) + offset, value.data() + done, take);
-    done += take;
-    offset = 0;
-  }
-}
 
 }  // namespace
 
