@@ -25,6 +25,7 @@
 #include "common/rtnetlink.h"
 #include "common/tap_device.h"
 #include "common/unique_fd.h"
+#include "common/unix_socket.h"
 #include "vmm/cpuid.h"
 #include "vmm/devices/i8042.h"
 #include "vmm/devices/serial_8250.h"
@@ -42,6 +43,7 @@
 #include "vmm/virtio/net.h"
 #include "vmm/virtio/tap_port.h"
 #include "vmm/virtio/virtio_mmio.h"
+#include "vmm/virtio/vsock.h"
 #include "vmm/x86_layout.h"
 
 namespace tandem::vmm {
@@ -298,6 +300,23 @@ static_assert(std::size(kNicIrqs) == kMaxNics);
 std::uint64_t nicWindow(std::size_t index) {
   return diskWindow(kMaxDisks + index);
 }
+// The vsock device last, on the next pin.
+constexpr unsigned kVsockIrq = 20;
+const std::uint64_t kVsockWindow = nicWindow(kMaxNics);
+// Every guest has its own device, so one CID serves all of them: the lowest a guest may take.
+constexpr std::uint64_t kGuestCid = 3;
+
+// The socket file of the vsock device, removed with the VM.
+class SocketFile {
+ public:
+  explicit SocketFile(std::string path) : path_(std::move(path)) {}
+  ~SocketFile() { ::unlink(path_.c_str()); }
+  SocketFile(const SocketFile&) = delete;
+  SocketFile& operator=(const SocketFile&) = delete;
+
+ private:
+  std::string path_;
+};
 
 void runVcpu(unsigned index, const VcpuFd& vcpu, std::size_t runSize, const Buses& buses,
              MachineState& state, ExitCounts& counts) {
@@ -510,6 +529,8 @@ class Vm {
   };
   std::vector<QueueEvent> queueEvents_;
   std::vector<std::shared_ptr<virtio::NetDevice>> nets_;
+  std::unique_ptr<SocketFile> vsockFile_;
+  std::shared_ptr<virtio::VsockDevice> vsock_;
 };
 
 Result<std::unique_ptr<Vm>> Vm::create(MachineConfig config) {
@@ -587,6 +608,9 @@ Status Vm::build() {
     if (std::string option = config_.nics[i].guestOption(i); !option.empty()) {
       cmdline += " " + option;
     }
+  }
+  if (!config_.vsockSocketPath.empty()) {
+    cmdline += " " + virtio::mmioCommandLine(kVsockWindow, kVsockIrq);
   }
   TANDEM_ASSIGN_OR_RETURN(BootEntry boot, loadLinux(*memory_, image, initrd, cmdline));
   // Both images are in guest memory now; keeping them would only add to the VMM's own RSS.
@@ -696,6 +720,14 @@ Status Vm::addDevices() {
     nets_.push_back(net);
     TANDEM_TRY(addVirtio(std::move(net), nicWindow(i), kNicIrqs[i], name));
   }
+  if (!config_.vsockSocketPath.empty()) {
+    const std::string& path = config_.vsockSocketPath;
+    TANDEM_ASSIGN_OR_RETURN(UniqueFd listener, listenUnixSocket(path).context("the guest's vsock"));
+    vsockFile_ = std::make_unique<SocketFile>(path);
+    TANDEM_ASSIGN_OR_RETURN(vsock_,
+                            virtio::VsockDevice::create(kGuestCid, std::move(listener), path));
+    TANDEM_TRY(addVirtio(vsock_, kVsockWindow, kVsockIrq, "virtio-vsock"));
+  }
   return okStatus();
 }
 
@@ -717,6 +749,8 @@ void Vm::serve(StopSignals& signals, StdinPump& stdin) {
     for (const auto& net : nets_) {
       fds.push_back({net->receiveFd(), POLLIN, 0});
     }
+    std::size_t vsockIndex = fds.size();
+    fds.push_back({vsock_ ? vsock_->hostFd() : -1, POLLIN, 0});
     int timeoutMs = -1;
     if (deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -759,6 +793,9 @@ void Vm::serve(StopSignals& signals, StdinPump& stdin) {
       if (fds[firstNet + i].revents & (POLLIN | POLLERR | POLLHUP)) {
         nets_[i]->receive();
       }
+    }
+    if (fds[vsockIndex].revents & POLLIN) {
+      vsock_->serviceHost();
     }
     if (state_->initStarted) {
       stdin.push();

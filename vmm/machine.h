@@ -38,6 +38,8 @@ struct MachineConfig {
   std::vector<DiskSpec> disks = {};
   // virtio-net interfaces over host TAP devices, eth0 onwards.
   std::vector<NicSpec> nics = {};
+  // Where the guest's vsock is reached from the host (virtio/vsock.h); empty: no vsock device.
+  std::string vsockSocketPath = {};
   std::optional<std::chrono::milliseconds> timeout = {};
   // The workload's stdin (-1: none, the guest sees end-of-input at once) and where the guest's
   // framed stdout and stderr go.

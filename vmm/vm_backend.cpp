@@ -67,15 +67,16 @@ void printStats(nlohmann::json stats) {
   std::cerr << stats.dump(2) << "\n";
 }
 
-// A workload booting from an image's disk gets vms/<id> under the state root: its config, and the
-// layer its root disk writes into, so that writes never reach the image's disk, which every
-// workload of that image shares. A read-only rootfs needs no layer: the disk itself is read-only.
-Result<DiskSpec> prepareRootDisk(Workload& workload, const std::string& stateRoot,
-                                 std::optional<StateDirectory>& state) {
+// Every microVM gets vms/<id> under the state root: its config, the socket of its vsock (where
+// `tandem exec` reaches the guest agent) and, booting from an image's disk, the layer its root
+// disk writes into, so that writes never reach the image's disk, which every workload of that
+// image shares. A read-only rootfs needs no layer: the disk itself is read-only.
+Result<std::string> prepareStateDirectory(Workload& workload, const std::string& stateRoot,
+                                          std::optional<StateDirectory>& state) {
   if (workload.id.empty()) {
     TANDEM_ASSIGN_OR_RETURN(workload.id, newWorkloadId());
   }
-  std::string directory = stateRoot + "/vms/" + workload.id;
+  std::string directory = vmStateDirectory(stateRoot, workload.id);
   if (pathExists(directory)) {
     return Error("the state of a microVM " + workload.id + " already exists in " + directory +
                      "; give another id or remove that folder",
@@ -84,12 +85,14 @@ Result<DiskSpec> prepareRootDisk(Workload& workload, const std::string& stateRoo
   TANDEM_TRY(makeDirectories(directory, 0700));
   state.emplace(directory);
   TANDEM_TRY(writeFile(directory + "/config.json", toJson(workload).dump(2) + "\n"));
-  return DiskSpec{.path = workload.rootfsDisk,
-                  .readOnly = workload.readOnlyRootfs,
-                  .layerPath = workload.readOnlyRootfs ? "" : directory + "/layer.img"};
+  return directory;
 }
 
 }  // namespace
+
+std::string vmStateDirectory(const std::string& stateRoot, const std::string& id) {
+  return stateRoot + "/vms/" + id;
+}
 
 std::string defaultGuestKernel() {
   if (const char* path = std::getenv("TANDEM_GUEST_KERNEL"); path != nullptr && *path != '\0') {
@@ -143,15 +146,17 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& given) {
   Workload workload = given;
   VmBackendConfig config = config_;
   std::optional<StateDirectory> state;
+  TANDEM_ASSIGN_OR_RETURN(std::string directory,
+                          prepareStateDirectory(workload, config.stateRoot, state));
+  config.vsockSocket = directory + "/" + kVsockSocketName;
   if (!workload.rootfsDisk.empty()) {
-    TANDEM_ASSIGN_OR_RETURN(config.rootDisk, prepareRootDisk(workload, config.stateRoot, state));
+    config.rootDisk = DiskSpec{.path = workload.rootfsDisk,
+                               .readOnly = workload.readOnlyRootfs,
+                               .layerPath = workload.readOnlyRootfs ? "" : directory + "/layer.img"};
   }
   // Held until the VM is gone; its TAP goes with tandem-vmm.
   std::optional<AddressLease> lease;
   if (workload.network == NetworkMode::kBridge) {
-    if (workload.id.empty()) {
-      TANDEM_ASSIGN_OR_RETURN(workload.id, newWorkloadId());
-    }
     BridgeNetwork network = defaultBridgeNetwork(config.stateRoot);
     TANDEM_TRY(ensureBridge(network));
     TANDEM_ASSIGN_OR_RETURN(AddressLease acquired, AddressLease::acquire(network));
@@ -230,7 +235,8 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& given) {
   if (!run.stats.is_null()) {
     printStats(std::move(run.stats));
   }
-  if (state && run.outcome && !workload.removeOnExit) {
+  // What a finished microVM leaves is its root disk's layer, kept as a container's is.
+  if (run.outcome && !workload.rootfsDisk.empty() && !workload.removeOnExit) {
     state->keep();
   }
   return std::move(run.outcome);

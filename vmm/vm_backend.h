@@ -36,12 +36,19 @@ struct VmBackendConfig {
   std::optional<DiskSpec> rootDisk;
   // Network interfaces over host TAP devices, the guest's eth0 onwards.
   std::vector<NicSpec> nics;
+  // The host end of the guest's vsock, a Unix socket (virtio/vsock.h): set by VmBackend::run to
+  // vms/<id>/vsock.sock, where `tandem exec` finds the guest agent.
+  std::string vsockSocket;
   // Holds vms/<id> (the workload's config and its root disk's layer).
   std::string stateRoot = "/var/lib/tandem";
   bool showConsole = false;
   // Print boot timings, exits and VMM memory to stderr as JSON after the run.
   bool stats = false;
 };
+
+// A microVM's folder under the state root, and its vsock's socket there.
+std::string vmStateDirectory(const std::string& stateRoot, const std::string& id);
+inline constexpr const char* kVsockSocketName = "vsock.sock";
 
 // Where the guest kernel is looked for when no --kernel is given: $TANDEM_GUEST_KERNEL, else
 // the build cache's current entry (guest-kernel-config/build.sh).

@@ -54,6 +54,9 @@ std::vector<std::string> vmmArguments(const VmmInvocation& invocation) {
   for (const NicSpec& nic : config.nics) {
     args.insert(args.end(), {"--tap", nic.text()});
   }
+  if (!config.vsockSocket.empty()) {
+    args.insert(args.end(), {"--vsock", config.vsockSocket});
+  }
   for (auto [flag, set] :
        {std::pair{"--hugepages", config.hugepages}, std::pair{"--console", config.showConsole},
         std::pair{"--stats", config.stats}}) {
@@ -99,6 +102,7 @@ Result<VmmInvocation> parseVmmArguments(const std::vector<std::string>& args) {
       {"--kvm", text(config.kvmPath)},
       {"--vmlinux-cache", text(config.vmlinuxCacheDirectory)},
       {"--log-level", text(invocation.logLevel)},
+      {"--vsock", text(config.vsockSocket)},
       {"--workload-fd", descriptor("--workload-fd", invocation.workloadFd)},
       {"--result-fd", descriptor("--result-fd", invocation.resultFd)},
       {"--timeout-ms",

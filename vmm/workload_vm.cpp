@@ -156,6 +156,7 @@ VmRun runWorkloadVm(const VmBackendConfig& config, const Workload& workload,
   machine.hugepages = config.hugepages;
   machine.disks.insert(machine.disks.end(), config.disks.begin(), config.disks.end());
   machine.nics = config.nics;
+  machine.vsockSocketPath = config.vsockSocket;
   machine.timeout = config.timeout;
   machine.stdinFd = STDIN_FILENO;
   machine.showConsole = config.showConsole;

@@ -421,6 +421,45 @@ else
   ok "--network bridge -p # SKIP needs root, /dev/net/tun and cgroups"
 fi
 
+# tandem exec: more processes in a running microVM through the guest agent over vsock, with
+# stdout and stderr apart, stdin, the exit code or signal, -e and -w; the socket goes with the VM.
+exec_state=$scratch/exec-state
+"$TANDEM" --state-root "$exec_state" run --isolation vm --rootfs "$GUEST_ROOTFS" --name agent-test \
+  -e FROM_RUN=run-env -- sh -c 'echo up; sleep 120' </dev/null >"$scratch/exec-vm-out" \
+  2>"$scratch/exec-vm-err" &
+exec_vm=$!
+for ((i = 0; i < 600; i++)); do
+  "$TANDEM" --state-root "$exec_state" exec agent-test true 2>"$scratch/exec-try" && break
+  kill -0 "$exec_vm" 2>/dev/null || break
+  sleep 0.2
+done
+tandem_exec() { bounded "$TANDEM" --state-root "$exec_state" exec "$@"; }
+tandem_exec agent-test sh -c 'echo to-stdout; echo to-stderr >&2; exit 3' \
+  >"$scratch/exec-out" 2>"$scratch/exec-err" </dev/null
+got="status $? out [$(cat "$scratch/exec-out")] err [$(cat "$scratch/exec-err")]
+$(echo piped-in | tandem_exec -i agent-test sh -c 'cat; echo $FROM_RUN' 2>&1)
+$(tandem_exec -e EXTRA=given -w /tmp agent-test sh -c 'echo $EXTRA $(pwd)' 2>&1 </dev/null)
+$(tandem_exec agent-test sh -c 'kill -9 $$' </dev/null 2>&1; echo "status $?")
+$(tandem_exec agent-test no-such-command </dev/null 2>/dev/null; echo "status $?")
+$(head -c 3000000 /dev/zero | tandem_exec -i agent-test wc -c 2>&1)"
+kill -TERM "$exec_vm"
+wait "$exec_vm"
+sockets=$(ls "$exec_state"/vms/*/vsock.sock 2>/dev/null)
+want="status 3 out [to-stdout] err [to-stderr]
+piped-in
+run-env
+given /tmp
+status 137
+status 127
+3000000"
+if [[ $got == "$want" && -z $sockets ]]; then
+  ok "tandem exec over vsock: stdout and stderr apart, stdin, env, workdir and exit status"
+else
+  not_ok "tandem exec over vsock: stdout and stderr apart, stdin, env, workdir and exit status" \
+    "got: $got" "want: $want" "sockets left: $sockets" "last try: $(cat "$scratch/exec-try")" \
+    "microVM: $(cat "$scratch/exec-vm-out" "$scratch/exec-vm-err")"
+fi
+
 # signal_tandem SIGNAL: starts a microVM whose workload says "ready" and sleeps, sends SIGNAL to
 # tandem once the guest is up, and leaves tandem's status in $status (the VMM is tandem-vmm, a
 # child of tandem).

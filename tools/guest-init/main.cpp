@@ -3,7 +3,8 @@
 // workload's description (vmm/guest_protocol.h); or, when the command line names a root= disk,
 // just the latter two, and init moves into the disk before the workload starts. It runs the
 // workload with its stdio framed on COM1, reports milestones and the exit status on the status
-// port, then resets the machine, which is the VMM's "guest finished".
+// port, then resets the machine, which is the VMM's "guest finished". Beside the workload, the
+// guest agent (agent.h) serves `tandem exec` over vsock.
 #include <signal.h>
 #include <sys/reboot.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "common/net_link.h"
 #include "common/process.h"
 #include "common/workload.h"
+#include "tools/guest-init/agent.h"
 #include "tools/guest-init/console.h"
 #include "tools/guest-init/launch_rules.h"
 #include "tools/guest-init/mounts.h"
@@ -135,6 +137,12 @@ class Init {
     if (!workload->hostname.empty() &&
         ::sethostname(workload->hostname.data(), workload->hostname.size()) != 0) {
       fail(Error::fromErrno("cannot set the hostname to \"" + workload->hostname + "\""));
+    }
+    if (!harness_) {
+      // Beside the workload, in its root and network: `tandem exec` starts processes there.
+      if (auto agent = startAgent(); !agent) {
+        consoleMessage(agent.error().describe() + "; tandem exec cannot reach this guest");
+      }
     }
     auto started = startWorkload(*workload, workloadEnvironment(*workload));
     if (!started) {

@@ -202,38 +202,6 @@ Result<vmm::VmBackendConfig> vmConfigFromOptions(const po::variables_map& vm) {
   return config;
 }
 
-// Where the options end: the index of "--" or of the first word that is neither an option nor
-// an option's value. An option's value is the next word unless given as --name=value or -xVALUE.
-std::size_t firstOperand(const std::vector<std::string>& args,
-                         const po::options_description& options) {
-  auto takesValue = [&](const std::string& name) {
-    const po::option_description* option = options.find_nothrow(name, false);
-    return option != nullptr && option->semantic()->max_tokens() > 0;
-  };
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& word = args[i];
-    if (word == "--" || word.size() < 2 || word[0] != '-') {
-      return i;
-    }
-    if (word.starts_with("--")) {
-      if (word.find('=') == std::string::npos && takesValue(word.substr(2))) {
-        ++i;
-      }
-      continue;
-    }
-    // A cluster of short flags, "-it": only its last letter may take the next word as value.
-    for (std::size_t letter = 1; letter < word.size(); ++letter) {
-      if (takesValue(std::string("-") + word[letter])) {
-        if (letter + 1 == word.size()) {
-          ++i;
-        }
-        break;
-      }
-    }
-  }
-  return args.size();
-}
-
 enum class PullPolicy { kMissing, kAlways, kNever };
 
 Result<PullPolicy> parsePullPolicy(const std::string& text) {

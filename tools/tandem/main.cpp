@@ -15,6 +15,7 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  run     run a workload to completion (tandem run --help for its options)\n"
+    "  exec    run another process in a running microVM\n"
     "  images  list the stored images\n"
     "  rmi     remove images\n"
     "  load    import an OCI image layout or a docker save archive\n"
@@ -33,6 +34,7 @@ struct Verb {
 // clang-format off
 constexpr Verb kVerbs[] = {
     {"run", tandem::cli::runCommand},
+    {"exec", tandem::cli::execCommand},
     {"images", tandem::cli::imagesCommand},
     {"rmi", tandem::cli::rmiCommand},
     {"load", tandem::cli::loadCommand},

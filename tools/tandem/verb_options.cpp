@@ -30,4 +30,34 @@ std::optional<int> parseVerbOptions(const std::vector<std::string>& args,
   return std::nullopt;
 }
 
+std::size_t firstOperand(const std::vector<std::string>& args,
+                         const po::options_description& options) {
+  auto takesValue = [&](const std::string& name) {
+    const po::option_description* option = options.find_nothrow(name, false);
+    return option != nullptr && option->semantic()->max_tokens() > 0;
+  };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& word = args[i];
+    if (word == "--" || word.size() < 2 || word[0] != '-') {
+      return i;
+    }
+    if (word.starts_with("--")) {
+      if (word.find('=') == std::string::npos && takesValue(word.substr(2))) {
+        ++i;
+      }
+      continue;
+    }
+    // A cluster of short flags, "-it": only its last letter may take the next word as value.
+    for (std::size_t letter = 1; letter < word.size(); ++letter) {
+      if (takesValue(std::string("-") + word[letter])) {
+        if (letter + 1 == word.size()) {
+          ++i;
+        }
+        break;
+      }
+    }
+  }
+  return args.size();
+}
+
 }  // namespace tandem::cli

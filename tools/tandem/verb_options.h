@@ -21,4 +21,11 @@ std::optional<int> parseVerbOptions(
     const boost::program_options::positional_options_description& positional,
     boost::program_options::variables_map& vm);
 
+// Where a verb's own options end and its operands begin: the index of "--" or of the first word
+// that is neither an option nor an option's value (docker's rule, so that `tandem run busybox
+// sh -c ...` passes -c to sh). An option's value is the next word unless given as --name=value
+// or -xVALUE.
+std::size_t firstOperand(const std::vector<std::string>& args,
+                         const boost::program_options::options_description& options);
+
 }  // namespace tandem::cli

@@ -27,7 +27,7 @@ constexpr const char* kUsage =
     "                  [--root-disk PATH[:ro|:layer=LAYER]] [--disk "
     "PATH[:ro|:rw|:layer=LAYER]]...\n"
     "                  [--tap TAP[,bridge=BR][,mac=MAC][,host=CIDR][,guest=CIDR][,gateway=IP]]...\n"
-    "                  [--console] [--stats] [--result-fd N] [--parent PID]\n"
+    "                  [--vsock SOCKET] [--console] [--stats] [--result-fd N] [--parent PID]\n"
     "                  [--started-at-ns N] [--log-level LEVEL]\n"
     "Runs the workload described (as tandem's workload JSON) on descriptor N in a microVM and\n"
     "exits with its code. With --result-fd, how it ended goes to that descriptor as JSON\n"

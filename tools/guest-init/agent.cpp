@@ -1,0 +1,280 @@
+#include "tools/guest-init/agent.h"
+
+#include <linux/vm_sockets.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/file.h"
+#include "common/process.h"
+#include "common/unique_fd.h"
+#include "common/workload.h"
+#include "tools/guest-init/console.h"
+#include "tools/guest-init/launch_rules.h"
+#include "tools/guest-init/spawn.h"
+#include "vmm/agent_protocol.h"
+
+namespace tandem::guest_init {
+namespace {
+
+using guest::AgentFrame;
+using guest::AgentMessage;
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+// As for the workload (relay.cpp): once the process has exited, this much silence on its output
+// pipes ends the session even if a background child still holds them.
+constexpr int kDrainSilenceMs = 1000;
+// Input the process has not read yet: past this, the session stops reading the socket, and the
+// host's writes wait, rather than the guest's memory filling for a process that never reads.
+constexpr std::size_t kMaxPendingInput = 1 << 20;
+
+std::uint64_t meminfoBytes(const std::string& meminfo, std::string_view key) {
+  auto at = meminfo.find(key);
+  if (at == std::string::npos) return 0;
+  return std::strtoull(meminfo.c_str() + at + key.size(), nullptr, 10) * 1024;
+}
+
+class Session {
+ public:
+  explicit Session(UniqueFd socket) : socket_(std::move(socket)) {}
+
+  void run() {
+    auto workload = receiveRequest();
+    if (!workload) {
+      send(AgentFrame::kError, workload.error().describe());
+      return;
+    }
+    auto started = startWorkload(*workload, workloadEnvironment(*workload));
+    if (!started) {
+      send(AgentFrame::kError, started.error().describe());
+      return;
+    }
+    process_ = std::move(started).value();
+    relay();
+    reportExit();
+  }
+
+ private:
+  Result<Workload> receiveRequest() {
+    while (messages_.empty()) {
+      std::uint8_t buffer[4096];
+      ssize_t n = ::read(socket_.get(), buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return Error("the host closed the exec session before its request", EPIPE);
+      TANDEM_TRY(decoder_.decode({buffer, static_cast<std::size_t>(n)}, messages_));
+    }
+    AgentMessage request = std::move(messages_.front());
+    messages_.erase(messages_.begin());
+    if (request.kind != AgentFrame::kExec) {
+      return Error("an exec session must begin with its request", EPROTO);
+    }
+    auto json = nlohmann::json::parse(request.payload, nullptr, /*allow_exceptions=*/false);
+    if (json.is_discarded()) {
+      return Error("the exec request is not valid JSON", EINVAL);
+    }
+    TANDEM_ASSIGN_OR_RETURN(Workload workload, workloadFromJson(json));
+    if (workload.command.empty()) {
+      return Error("the exec request has no command", EINVAL);
+    }
+    return workload;
+  }
+
+  void relay() {
+    sigset_t childExits;
+    sigemptyset(&childExits);
+    sigaddset(&childExits, SIGCHLD);
+    UniqueFd exits(::signalfd(-1, &childExits, SFD_NONBLOCK | SFD_CLOEXEC));
+    // Input that came with the request.
+    takeMessages();
+    while (!exit_ || process_.stdoutPipe || process_.stderrPipe) {
+      std::vector<pollfd> fds = {{exits.get(), POLLIN, 0},
+                                 {acceptsInput() ? socket_.get() : -1, POLLIN, 0},
+                                 {process_.stdoutPipe.get(), POLLIN, 0},
+                                 {process_.stderrPipe.get(), POLLIN, 0},
+                                 {pendingInput_.empty() ? -1 : process_.stdinPipe.get(), POLLOUT,
+                                  0}};
+      int ready = ::poll(fds.data(), fds.size(), exit_ ? kDrainSilenceMs : -1);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) break;
+      if (fds[0].revents & POLLIN) reap(exits.get());
+      if (fds[1].revents) readSocket();
+      if (fds[2].revents) forward(process_.stdoutPipe, AgentFrame::kStdout);
+      if (fds[3].revents) forward(process_.stderrPipe, AgentFrame::kStderr);
+      if (fds[4].revents) writeInput();
+    }
+    if (!exit_) {
+      // The host went away, or the pipes hung: the process does not outlive its session.
+      ::kill(-process_.pid, SIGKILL);
+      int status = 0;
+      ::waitpid(process_.pid, &status, 0);
+      exit_ = ExitStatus::fromWaitStatus(status);
+    }
+  }
+
+  bool acceptsInput() const {
+    return socket_ && (exit_ || pendingInput_.size() < kMaxPendingInput);
+  }
+
+  void reap(int exitsFd) {
+    signalfd_siginfo info;
+    while (::read(exitsFd, &info, sizeof info) == sizeof info) {
+    }
+    int status = 0;
+    if (::waitpid(process_.pid, &status, WNOHANG) == process_.pid) {
+      exit_ = ExitStatus::fromWaitStatus(status);
+      process_.stdinPipe.reset();
+      pendingInput_.clear();
+    }
+  }
+
+  void readSocket() {
+    std::uint8_t buffer[kReadChunk];
+    ssize_t n = ::read(socket_.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) return;
+    if (n <= 0) {
+      socket_.reset();
+      if (!exit_) ::kill(-process_.pid, SIGKILL);
+      return;
+    }
+    if (auto decoded = decoder_.decode({buffer, static_cast<std::size_t>(n)}, messages_);
+        !decoded) {
+      consoleMessage("exec session: " + decoded.error().describe());
+      socket_.reset();
+      if (!exit_) ::kill(-process_.pid, SIGKILL);
+      return;
+    }
+    takeMessages();
+  }
+
+  void takeMessages() {
+    for (AgentMessage& message : messages_) {
+      if (message.kind == AgentFrame::kStdin && !inputOver_) {
+        pendingInput_.insert(pendingInput_.end(), message.payload.begin(), message.payload.end());
+      } else if (message.kind == AgentFrame::kStdinEnd) {
+        inputOver_ = true;
+      }
+    }
+    messages_.clear();
+    if (inputOver_ && pendingInput_.empty()) process_.stdinPipe.reset();
+  }
+
+  void writeInput() {
+    ssize_t n = ::write(process_.stdinPipe.get(), pendingInput_.data(), pendingInput_.size());
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) return;
+      pendingInput_.clear();
+      process_.stdinPipe.reset();
+      return;
+    }
+    pendingInput_.erase(pendingInput_.begin(), pendingInput_.begin() + n);
+    if (inputOver_ && pendingInput_.empty()) process_.stdinPipe.reset();
+  }
+
+  void forward(UniqueFd& pipe, AgentFrame kind) {
+    std::uint8_t buffer[kReadChunk];
+    ssize_t n = ::read(pipe.get(), buffer, sizeof buffer);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (n <= 0) {
+      pipe.reset();
+      return;
+    }
+    send(kind, {buffer, static_cast<std::size_t>(n)});
+  }
+
+  void send(AgentFrame kind, std::span<const std::uint8_t> payload) {
+    if (!socket_) return;
+    std::vector<std::uint8_t> frame;
+    guest::encodeAgentFrame(kind, payload, frame);
+    if (!writeAll(socket_.get(), frame, "the exec session")) {
+      socket_.reset();
+    }
+  }
+  void send(AgentFrame kind, std::string_view text) {
+    send(kind, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+  }
+
+  void reportExit() {
+    guest::ExecExit report;
+    if (exit_->signaled) {
+      report.signal = exit_->signal;
+    } else {
+      report.exitCode = process_.failureCode.value_or(exit_->code);
+    }
+    if (auto meminfo = readFile("/proc/meminfo")) {
+      report.guestMemoryTotalBytes = meminfoBytes(*meminfo, "MemTotal:");
+      report.guestMemoryAvailableBytes = meminfoBytes(*meminfo, "MemAvailable:");
+    }
+    send(AgentFrame::kExit, guest::execExitToJson(report));
+  }
+
+  UniqueFd socket_;
+  guest::AgentFrameDecoder decoder_;
+  std::vector<AgentMessage> messages_;
+  StartedWorkload process_;
+  std::optional<ExitStatus> exit_;
+  std::vector<std::uint8_t> pendingInput_;
+  bool inputOver_ = false;
+};
+
+[[noreturn]] void serve(UniqueFd listener) {
+  // Sessions are reaped by the kernel; each session waits for its own process.
+  ::signal(SIGCHLD, SIG_IGN);
+  for (;;) {
+    int fd = ::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EINTR && errno != ECONNABORTED) {
+        consoleMessage(Error::fromErrno("the guest agent cannot accept").describe());
+        ::sleep(1);
+      }
+      continue;
+    }
+    UniqueFd socket(fd);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      listener.reset();
+      ::signal(SIGCHLD, SIG_DFL);
+      Session(std::move(socket)).run();
+      ::_exit(0);
+    }
+    if (pid < 0) {
+      consoleMessage(Error::fromErrno("the guest agent cannot fork a session").describe());
+    }
+  }
+}
+
+}  // namespace
+
+Result<pid_t> startAgent() {
+  UniqueFd listener(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!listener) {
+    return Error::fromErrno("the guest agent cannot create a vsock socket");
+  }
+  sockaddr_vm address{};
+  address.svm_family = AF_VSOCK;
+  address.svm_cid = VMADDR_CID_ANY;
+  address.svm_port = guest::kAgentPort;
+  if (::bind(listener.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(listener.get(), 16) != 0) {
+    return Error::fromErrno("the guest agent cannot listen on vsock port " +
+                            std::to_string(guest::kAgentPort));
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    return Error::fromErrno("cannot fork the guest agent");
+  }
+  if (pid == 0) {
+    serve(std::move(listener));
+  }
+  return pid;
+}
+
+}  // namespace tandem::guest_init

@@ -1,0 +1,158 @@
+#include "vmm/agent_client.h"
+
+#include <dirent.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "common/file.h"
+#include "common/unix_socket.h"
+#include "vmm/vm_backend.h"
+
+namespace tandem::vmm {
+namespace {
+
+// "OK 1073741824\n" and room to spare.
+constexpr std::size_t kMaxReplyLine = 64;
+
+std::vector<RunningVm> runningVms(const std::string& stateRoot) {
+  std::vector<RunningVm> found;
+  std::string root = stateRoot + "/vms";
+  DIR* directory = ::opendir(root.c_str());
+  if (directory == nullptr) return found;
+  while (dirent* entry = ::readdir(directory)) {
+    std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    std::string folder = vmStateDirectory(stateRoot, name);
+    std::string socket = folder + "/" + kVsockSocketName;
+    if (!pathExists(socket)) continue;  // finished, or from before vsock
+    auto text = readFile(folder + "/config.json");
+    if (!text) continue;
+    auto json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    auto workload = workloadFromJson(json);
+    if (!workload) continue;
+    found.push_back({std::move(workload).value(), socket});
+  }
+  ::closedir(directory);
+  return found;
+}
+
+}  // namespace
+
+Result<RunningVm> findRunningVm(const std::string& stateRoot, const std::string& nameOrId) {
+  if (nameOrId.empty()) {
+    return Error("name a microVM by its id or its name", EINVAL);
+  }
+  std::vector<RunningVm> byPrefix;
+  for (RunningVm& vm : runningVms(stateRoot)) {
+    if (vm.workload.id == nameOrId || vm.workload.name == nameOrId) {
+      return std::move(vm);
+    }
+    if (vm.workload.id.starts_with(nameOrId)) {
+      byPrefix.push_back(std::move(vm));
+    }
+  }
+  if (byPrefix.size() == 1) {
+    return std::move(byPrefix.front());
+  }
+  if (byPrefix.empty()) {
+    return Error("no running microVM is named or has the id \"" + nameOrId + "\" under " +
+                     stateRoot + " (tandem exec reaches microVMs started by tandem run "
+                     "--isolation vm)",
+                 ENOENT);
+  }
+  std::string ids;
+  for (const RunningVm& vm : byPrefix) ids += " " + vm.workload.id;
+  return Error("\"" + nameOrId + "\" begins the id of several microVMs:" + ids +
+                   "; give more of it",
+               EINVAL);
+}
+
+Result<UniqueFd> connectToAgent(const std::string& socketPath) {
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd stream, connectUnixSocket(socketPath));
+  std::string request = "CONNECT " + std::to_string(guest::kAgentPort) + "\n";
+  TANDEM_TRY(writeAll(stream.get(), request, socketPath));
+  std::string reply;
+  while (reply.size() < kMaxReplyLine && !reply.ends_with('\n')) {
+    char byte;
+    ssize_t n = ::read(stream.get(), &byte, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return Error("the guest agent behind " + socketPath +
+                       " does not answer: the microVM is still booting, or its init has no "
+                       "agent; try again in a moment",
+                   ECONNREFUSED);
+    }
+    reply.push_back(byte);
+  }
+  if (!reply.starts_with("OK ")) {
+    return Error("the vsock socket " + socketPath + " answered \"" + reply +
+                     "\" instead of OK; is it a tandem microVM's?",
+                 EPROTO);
+  }
+  return stream;
+}
+
+Result<guest::ExecExit> execInGuest(int agent, const Workload& process, ExecStreams streams) {
+  std::vector<std::uint8_t> out;
+  guest::encodeAgentFrame(guest::AgentFrame::kExec, toJson(process).dump(), out);
+  if (streams.stdinFd < 0) {
+    guest::encodeAgentFrame(guest::AgentFrame::kStdinEnd, std::string_view(), out);
+  }
+  TANDEM_TRY(writeAll(agent, out, "the guest agent"));
+  bool inputOpen = streams.stdinFd >= 0;
+  guest::AgentFrameDecoder decoder;
+  std::vector<guest::AgentMessage> messages;
+  std::vector<std::uint8_t> buffer(64 * 1024);
+  for (;;) {
+    pollfd fds[] = {{agent, POLLIN, 0}, {inputOpen ? streams.stdinFd : -1, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return Error::fromErrno("cannot wait for the guest agent");
+    }
+    if (fds[1].revents) {
+      ssize_t n = ::read(streams.stdinFd, buffer.data(), buffer.size());
+      if (n < 0 && errno == EINTR) continue;
+      out.clear();
+      if (n <= 0) {
+        inputOpen = false;
+        guest::encodeAgentFrame(guest::AgentFrame::kStdinEnd, std::string_view(), out);
+      } else {
+        guest::encodeAgentFrame(guest::AgentFrame::kStdin,
+                                {buffer.data(), static_cast<std::size_t>(n)}, out);
+      }
+      TANDEM_TRY(writeAll(agent, out, "the guest agent"));
+    }
+    if (!fds[0].revents) continue;
+    ssize_t n = ::read(agent, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return Error("the microVM closed the exec session before the process ended", EPIPE);
+    }
+    messages.clear();
+    TANDEM_TRY(decoder.decode({buffer.data(), static_cast<std::size_t>(n)}, messages));
+    for (const guest::AgentMessage& message : messages) {
+      std::string_view text(reinterpret_cast<const char*>(message.payload.data()),
+                            message.payload.size());
+      switch (message.kind) {
+        case guest::AgentFrame::kStdout:
+        case guest::AgentFrame::kStderr: {
+          int fd = message.kind == guest::AgentFrame::kStdout ? streams.stdoutFd : streams.stderrFd;
+          // A closed reader on our side loses the output, not the session.
+          static_cast<void>(writeAll(fd, message.payload, "exec output"));
+          break;
+        }
+        case guest::AgentFrame::kExit:
+          return guest::execExitFromJson(text);
+        case guest::AgentFrame::kError:
+          return Error("the guest agent could not run it: " + std::string(text), EIO);
+        default:
+          return Error("the guest agent sent a frame that only the host sends", EPROTO);
+      }
+    }
+  }
+}
+
+}  // namespace tandem::vmm

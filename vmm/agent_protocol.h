@@ -1,0 +1,70 @@
+// What `tandem exec` and the guest agent (tools/guest-init/agent.h) say to each other over one
+// vsock stream to guest port kAgentPort. Shared, like guest_protocol.h: the guest init compiles
+// the .cpp itself.
+//
+// Each message is a frame: a kind byte, a little-endian 32-bit length, then that many bytes.
+// - host to guest: kExec once (the process as workload JSON, common/workload.h: command, env,
+//   workdir, user, rlimits), then kStdin bytes and one kStdinEnd;
+// - guest to host: kStdout and kStderr bytes as the process writes them, then kExit (JSON: the
+//   exit code or the signal, and the guest's memory), or kError (text) when it could not start.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace tandem::guest {
+
+inline constexpr std::uint32_t kAgentPort = 1024;
+
+enum class AgentFrame : std::uint8_t {
+  kExec = 1,
+  kStdin = 2,
+  kStdinEnd = 3,
+  kStdout = 4,
+  kStderr = 5,
+  kExit = 6,
+  kError = 7,
+};
+
+inline constexpr std::size_t kAgentFrameHeaderBytes = 5;
+// A frame larger than this is a broken stream, not a message.
+inline constexpr std::uint32_t kMaxAgentPayload = 1u << 20;
+
+void encodeAgentFrame(AgentFrame kind, std::span<const std::uint8_t> payload,
+                      std::vector<std::uint8_t>& out);
+void encodeAgentFrame(AgentFrame kind, std::string_view payload, std::vector<std::uint8_t>& out);
+
+struct AgentMessage {
+  AgentFrame kind = AgentFrame::kError;
+  std::vector<std::uint8_t> payload;
+};
+
+// Takes bytes split anywhere. The peer is not trusted: an unknown kind or an oversized length is
+// an error, after which the stream cannot be framed again and must be closed.
+class AgentFrameDecoder {
+ public:
+  Status decode(std::span<const std::uint8_t> bytes, std::vector<AgentMessage>& messages);
+
+ private:
+  std::vector<std::uint8_t> pending_;
+  bool broken_ = false;
+};
+
+// How an exec'd process ended, with the guest's memory at that moment.
+struct ExecExit {
+  std::optional<int> exitCode;
+  std::optional<int> signal;
+  std::uint64_t guestMemoryTotalBytes = 0;
+  std::uint64_t guestMemoryAvailableBytes = 0;
+};
+
+std::string execExitToJson(const ExecExit& exit);
+Result<ExecExit> execExitFromJson(std::string_view text);
+
+}  // namespace tandem::guest
