@@ -10,6 +10,7 @@
 #include <charconv>
 #include <filesystem>
 
+#include "common/egress_nat.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/net_link.h"
@@ -55,7 +56,13 @@ Status ensureBridge(const BridgeNetwork& network) {
   if (current != network.gateway) {
     TANDEM_TRY(setIpv4Address(network.bridge, network.gateway));
   }
-  return setLinkUp(network.bridge);
+  TANDEM_TRY(setLinkUp(network.bridge));
+  // Without NAT the bridge still joins the host and its workloads; only egress is lost.
+  if (Status nat = ensureEgressNat(network); !nat) {
+    spdlog::warn("{}; workloads on {} reach the host and each other, nothing beyond",
+                 nat.error().describe(), network.bridge);
+  }
+  return okStatus();
 }
 
 std::string hostLinkName(const std::string& workloadId) {

@@ -22,7 +22,8 @@ struct BridgeNetwork {
 
 BridgeNetwork defaultBridgeNetwork(const std::string& stateRoot);
 
-// Creates the bridge when missing, gives it the gateway address and brings it up.
+// Creates the bridge when missing, gives it the gateway address, brings it up and sets up NAT
+// for egress (egress_nat.h).
 Status ensureBridge(const BridgeNetwork& network);
 
 // The host-side name of a workload's link (veth end or TAP): "tdm" and the id's first 12

@@ -59,15 +59,16 @@ Result<RunningVm> findRunningVm(const std::string& stateRoot, const std::string&
   }
   if (byPrefix.empty()) {
     return Error("no running microVM is named or has the id \"" + nameOrId + "\" under " +
-                     stateRoot + " (tandem exec reaches microVMs started by tandem run "
+                     stateRoot +
+                     " (tandem exec reaches microVMs started by tandem run "
                      "--isolation vm)",
                  ENOENT);
   }
   std::string ids;
   for (const RunningVm& vm : byPrefix) ids += " " + vm.workload.id;
-  return Error("\"" + nameOrId + "\" begins the id of several microVMs:" + ids +
-                   "; give more of it",
-               EINVAL);
+  return Error(
+      "\"" + nameOrId + "\" begins the id of several microVMs:" + ids + "; give more of it",
+      EINVAL);
 }
 
 Result<UniqueFd> connectToAgent(const std::string& socketPath) {

@@ -15,8 +15,8 @@ void encodeAgentFrame(AgentFrame kind, std::span<const std::uint8_t> payload,
 }
 
 void encodeAgentFrame(AgentFrame kind, std::string_view payload, std::vector<std::uint8_t>& out) {
-  encodeAgentFrame(
-      kind, {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()}, out);
+  encodeAgentFrame(kind, {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()},
+                   out);
 }
 
 Status AgentFrameDecoder::decode(std::span<const std::uint8_t> bytes,
@@ -89,7 +89,7 @@ Result<ExecExit> execExitFromJson(std::string_view text) {
     auto bytes = [&](const char* key) {
       auto field = memory->find(key);
       return field != memory->end() && field->is_number_unsigned() ? field->get<std::uint64_t>()
-                                                                     : std::uint64_t{0};
+                                                                   : std::uint64_t{0};
     };
     exit.guestMemoryTotalBytes = bytes("total_bytes");
     exit.guestMemoryAvailableBytes = bytes("available_bytes");

@@ -150,9 +150,10 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& given) {
                           prepareStateDirectory(workload, config.stateRoot, state));
   config.vsockSocket = directory + "/" + kVsockSocketName;
   if (!workload.rootfsDisk.empty()) {
-    config.rootDisk = DiskSpec{.path = workload.rootfsDisk,
-                               .readOnly = workload.readOnlyRootfs,
-                               .layerPath = workload.readOnlyRootfs ? "" : directory + "/layer.img"};
+    config.rootDisk =
+        DiskSpec{.path = workload.rootfsDisk,
+                 .readOnly = workload.readOnlyRootfs,
+                 .layerPath = workload.readOnlyRootfs ? "" : directory + "/layer.img"};
   }
   // Held until the VM is gone; its TAP goes with tandem-vmm.
   std::optional<AddressLease> lease;

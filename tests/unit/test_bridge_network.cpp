@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "common/egress_nat.h"
 #include "tests/unit/temp_dir.h"
 #include "tests/unit/unit_test.h"
 
@@ -67,6 +68,17 @@ void a_lease_of_a_dead_process_is_taken_back(void** state) {
   assert_string_equal(next->address().text().c_str(), "10.1.2.4/29");
 }
 
+void egress_nat_masquerades_the_subnet_leaving_by_other_links(void**) {
+  tandem::BridgeNetwork network;
+  network.gateway = {tandem::Ipv4Address{0x0a590001}, 16};
+  std::string rules = tandem::egressNatRuleset(network);
+  // Replaced whole: emptied first, in the same transaction.
+  assert_non_null(std::strstr(rules.c_str(), "add table ip tandem\ndelete table ip tandem\n"));
+  assert_non_null(std::strstr(rules.c_str(), "type nat hook postrouting priority srcnat;"));
+  assert_non_null(
+      std::strstr(rules.c_str(), "ip saddr 10.89.0.0/16 oifname != \"tandem0\" masquerade"));
+}
+
 void host_link_names_fit_the_kernel(void**) {
   std::string name = hostLinkName("0123456789abcdef0123456789abcdef");
   assert_string_equal(name.c_str(), "tdm0123456789ab");
@@ -83,6 +95,7 @@ int main() {
                                       removeTempDir),
       cmocka_unit_test_setup_teardown(a_lease_of_a_dead_process_is_taken_back, makeTempDir,
                                       removeTempDir),
+      cmocka_unit_test(egress_nat_masquerades_the_subnet_leaving_by_other_links),
       cmocka_unit_test(host_link_names_fit_the_kernel),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

@@ -96,12 +96,12 @@ class Session {
     // Input that came with the request.
     takeMessages();
     while (!exit_ || process_.stdoutPipe || process_.stderrPipe) {
-      std::vector<pollfd> fds = {{exits.get(), POLLIN, 0},
-                                 {acceptsInput() ? socket_.get() : -1, POLLIN, 0},
-                                 {process_.stdoutPipe.get(), POLLIN, 0},
-                                 {process_.stderrPipe.get(), POLLIN, 0},
-                                 {pendingInput_.empty() ? -1 : process_.stdinPipe.get(), POLLOUT,
-                                  0}};
+      std::vector<pollfd> fds = {
+          {exits.get(), POLLIN, 0},
+          {acceptsInput() ? socket_.get() : -1, POLLIN, 0},
+          {process_.stdoutPipe.get(), POLLIN, 0},
+          {process_.stderrPipe.get(), POLLIN, 0},
+          {pendingInput_.empty() ? -1 : process_.stdinPipe.get(), POLLOUT, 0}};
       int ready = ::poll(fds.data(), fds.size(), exit_ ? kDrainSilenceMs : -1);
       if (ready < 0 && errno == EINTR) continue;
       if (ready <= 0) break;

@@ -58,9 +58,7 @@ std::vector<std::string> mergedEnvironment(std::vector<std::string> env,
                                            const std::vector<std::string>& added) {
   for (const std::string& entry : added) {
     std::string key = entry.substr(0, entry.find('='));
-    std::erase_if(env, [&](const std::string& old) {
-      return old.substr(0, old.find('=')) == key;
-    });
+    std::erase_if(env, [&](const std::string& old) { return old.substr(0, old.find('=')) == key; });
     env.push_back(entry);
   }
   return env;
