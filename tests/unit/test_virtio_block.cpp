@@ -152,11 +152,15 @@ void a_header_and_status_may_share_or_split_buffers(void** state) {
   assert_int_equal(dataAndStatus[kSectorBytes], kBlockOk);
 }
 
-void the_capacity_is_in_the_config_space(void** state) {
+void the_capacity_and_segment_limit_are_in_the_config_space(void** state) {
   auto disk = openDisk(makeDisk(state, kDiskSectors * kSectorBytes + 100), false);
   std::uint64_t capacity = 0;
   disk->readConfig(0, {reinterpret_cast<std::uint8_t*>(&capacity), 8});
   assert_int_equal(capacity, kDiskSectors);  // a partial last sector is not offered
+  assert_true(disk->features() & kBlockFeatureSegmentMax);
+  std::uint32_t segmentMax = 0;
+  disk->readConfig(12, {reinterpret_cast<std::uint8_t*>(&segmentMax), 4});
+  assert_int_equal(segmentMax, BlockDevice::kQueueSize - 2);
   std::uint8_t beyond[4] = {1, 1, 1, 1};
   disk->readConfig(0x100, beyond);
   assert_int_equal(beyond[0] | beyond[3], 0);
@@ -205,7 +209,7 @@ int main() {
                                       removeTempDir),
       cmocka_unit_test_setup_teardown(a_header_and_status_may_share_or_split_buffers, makeTempDir,
                                       removeTempDir),
-      cmocka_unit_test_setup_teardown(the_capacity_is_in_the_config_space, makeTempDir,
+      cmocka_unit_test_setup_teardown(the_capacity_and_segment_limit_are_in_the_config_space, makeTempDir,
                                       removeTempDir),
       cmocka_unit_test_setup_teardown(unusable_disks_are_refused, makeTempDir, removeTempDir),
       cmocka_unit_test_setup_teardown(a_layered_disk_writes_only_its_layer, makeTempDir,

@@ -15,6 +15,7 @@
 namespace tandem::vmm::virtio {
 
 inline constexpr std::uint64_t kSectorBytes = 512;
+inline constexpr std::uint64_t kBlockFeatureSegmentMax = 1ull << 2;
 inline constexpr std::uint64_t kBlockFeatureReadOnly = 1ull << 5;
 inline constexpr std::uint64_t kBlockFeatureFlush = 1ull << 9;
 
