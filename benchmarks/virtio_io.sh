@@ -23,6 +23,9 @@ die() {
   exit 1
 }
 
+# shellcheck source=vm_bench_lib.sh
+source "$(dirname "$0")/vm_bench_lib.sh"
+
 # --- inside the emulated KVM host ----------------------------------------------------------------
 # From the environment: BENCH_RUNS, BENCH_TANDEM, BENCH_KERNEL, BENCH_INITRDS (a folder with
 # base.cpio and one <phase>.cpio per phase for QEMU), BENCH_CMDLINE, BENCH_BLK_MIB, BENCH_NET_MIB,
@@ -30,8 +33,6 @@ die() {
 
 log() { echo "[inside] $*" >&2; }
 
-# shellcheck source=kvm_inside.sh
-source "$(dirname "$0")/kvm_inside.sh"
 
 readonly disk=/dev/shm/bench-disk.img
 readonly www=/dev/shm/bench-www
@@ -233,12 +234,8 @@ for binary in "$tandem" "$guest_init" "$vmm" "$mkinitramfs"; do
 done
 [[ -f $kernel ]] || die "no guest kernel at $kernel (guest-kernel-config/build.sh builds one)"
 
-# tandem's own command line, as vm_boot.sh reads it.
-cmdline=$(sed -n '/kBaseCmdline =/,/;/p' "$repo/vmm/workload_vm.cpp" |
-  grep -o '"[^"]*"' | tr -d '"' | tr -d '\n')
-[[ $cmdline == *reboot=k* ]] ||
-  die "cannot read kBaseCmdline from vmm/workload_vm.cpp (got '$cmdline')"
-cmdline="$cmdline rdinit=/.tandem/init"
+# The kernel command line is tandem's own, for both VMMs.
+cmdline=$(tandem_cmdline "$repo")
 
 work=$(mktemp -d /tmp/tandem-virtio-io.XXXXXX)
 trap 'rm -rf --one-file-system "$work"' EXIT

@@ -18,6 +18,9 @@ die() {
   exit 1
 }
 
+# shellcheck source=vm_bench_lib.sh
+source "$(dirname "$0")/vm_bench_lib.sh"
+
 # --- inside the emulated KVM host ----------------------------------------------------------------
 # Everything comes in through the environment (kvm-host passes only what --env names):
 # BENCH_RUNS, BENCH_TANDEM, BENCH_KERNEL, BENCH_INITRD, BENCH_CMDLINE, BENCH_MACHINE and
@@ -25,8 +28,6 @@ die() {
 
 log() { echo "[inside] $*" >&2; }
 
-# shellcheck source=kvm_inside.sh
-source "$(dirname "$0")/kvm_inside.sh"
 
 
 # The per-VM debugfs folder of process $1 as a JSON object of its plain counters. Histogram
@@ -222,7 +223,10 @@ guest_init=${TANDEM_GUEST_INIT:-$repo/build/tools/guest-init/tandem-guest-init}
 vmm=${TANDEM_VMM:-$repo/build/tools/vmm/tandem-vmm}
 mkinitramfs=$repo/build/tools/mkinitramfs/tandem-mkinitramfs
 kernel=${TANDEM_GUEST_KERNEL:-/var/cache/tandem/guest-kernel/current/bzImage}
-machine=microvm
+# ACPI off: with it on (microvm's default), QEMU describes its virtio-mmio devices in ACPI tables
+# only, which the guest kernel does without, so QEMU's guest had no virtio-rng at all; off, QEMU
+# names them on the command line, as tandem does.
+machine=microvm,acpi=off
 scrub_mib=512
 host_timeout=7200
 boots=1
@@ -291,13 +295,8 @@ done
 [[ $stock_kernel == none ]] && stock_kernel=''
 [[ -z $stock_kernel || -f $stock_kernel ]] || die "no stock kernel at $stock_kernel"
 
-# The kernel command line is tandem's own, read from its source so that the two cannot drift
-# apart: the string literals of kBaseCmdline, then the rdinit= the VMM appends.
-cmdline=$(sed -n '/kBaseCmdline =/,/;/p' "$repo/vmm/workload_vm.cpp" |
-  grep -o '"[^"]*"' | tr -d '"' | tr -d '\n')
-[[ $cmdline == *reboot=k* ]] ||
-  die "cannot read kBaseCmdline from vmm/workload_vm.cpp (got '$cmdline')"
-cmdline="$cmdline rdinit=/.tandem/init"
+# The kernel command line is tandem's own, for both VMMs.
+cmdline=$(tandem_cmdline "$repo")
 
 work=$(mktemp -d /tmp/tandem-vm-boot.XXXXXX)
 trap 'rm -rf --one-file-system "$work"' EXIT

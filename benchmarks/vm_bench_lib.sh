@@ -1,7 +1,20 @@
 # shellcheck shell=bash
-# What the benchmarks run inside the emulated KVM host (tools/kvm-host) share: timing, counting
-# KVM's exits with the host's tracepoints, and scrubbing the host's free pages. Sourced by the
-# inside halves of vm_boot.sh and virtio_io.sh, never run.
+# What the microVM benchmarks (vm_boot.sh, virtio_io.sh) share: tandem's kernel command line for
+# the peer VMM and, inside the emulated KVM host (tools/kvm-host), timing, counting KVM's exits
+# with the host's tracepoints and scrubbing the host's free pages. Sourced, never run; the
+# sourcing script defines die.
+
+# The kernel command line tandem's VMM gives its guests, read from its source so that the peer
+# boots with the same and the two cannot drift apart: the string literals of kBaseCmdline, then
+# the rdinit= the VMM appends.
+tandem_cmdline() {  # $1: the repository
+  local line
+  line=$(sed -n '/kBaseCmdline =/,/;/p' "$1/vmm/workload_vm.cpp" |
+    grep -o '"[^"]*"' | tr -d '"' | tr -d '\n')
+  [[ $line == *reboot=k* ]] ||
+    die "cannot read kBaseCmdline from vmm/workload_vm.cpp (got '$line')"
+  echo "$line rdinit=/.tandem/init"
+}
 
 ms_since() {  # $1: an $EPOCHREALTIME taken before; prints milliseconds, 3 decimals
   local now=$EPOCHREALTIME
