@@ -35,6 +35,10 @@ includes=(--include "$TANDEM" --include "$TANDEM_GUEST_INIT" --include "$TANDEM_
   --include "$here" --include "$GUEST_ROOTFS" --include "$KVM_DEVICE_TEST"
   --include "$(command -v bash)")
 [[ -z $GUEST_STORE ]] || includes+=(--include "$GUEST_STORE")
+# nft, for the bridge network's egress NAT: without it tandem warns at every bridge run.
+if nft=$(command -v nft); then
+  includes+=(--include "$nft")
+fi
 envs=(--env "TANDEM=$TANDEM" --env "TANDEM_GUEST_INIT=$TANDEM_GUEST_INIT" --env "TANDEM_VMM=$TANDEM_VMM"
   --env "TANDEM_GUEST_KERNEL=$TANDEM_GUEST_KERNEL" --env "GUEST_ROOTFS=$GUEST_ROOTFS"
   --env "KVM_DEVICE_TEST=$KVM_DEVICE_TEST" --env "GUEST_STORE=$GUEST_STORE")
