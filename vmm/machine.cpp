@@ -834,6 +834,21 @@ void Vm::collectStatistics(MachineReport& report) {
       report.kvmStats[name] += value;
     }
   }
+  for (std::size_t i = 0; i < nets_.size(); ++i) {
+    virtio::NetCounters net = nets_[i]->counters();
+    report.deviceCounters["eth" + std::to_string(i)] = {
+        {"received_frames", net.receivedFrames}, {"received_bytes", net.receivedBytes},
+        {"sent_frames", net.sentFrames},         {"sent_bytes", net.sentBytes},
+        {"send_errors", net.sendErrors},         {"interrupts", net.interrupts}};
+  }
+  if (vsock_) {
+    virtio::VsockCounters vsock = vsock_->counters();
+    report.deviceCounters["vsock"] = {{"connections", vsock.connections},
+                                      {"resets", vsock.resets},
+                                      {"bytes_to_guest", vsock.bytesToGuest},
+                                      {"bytes_to_host", vsock.bytesToHost},
+                                      {"malformed_packets", vsock.malformedPackets}};
+  }
   auto guestStart = reinterpret_cast<std::uint64_t>(memory_->hostBase());
   if (auto use = ownMemoryOutside(guestStart, guestStart + memory_->size())) {
     report.vmmMemory = *use;

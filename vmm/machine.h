@@ -87,6 +87,8 @@ struct MachineReport {
   ExitCounts exits;
   std::map<std::string, std::uint64_t> kvmStats;  // summed over vCPUs
   std::optional<MemoryUse> vmmMemory;             // without guest RAM
+  // Each virtio device's own counters, by device name ("eth0", "vsock").
+  std::map<std::string, std::map<std::string, std::uint64_t>> deviceCounters;
 };
 
 // An error means the VMM could not build or run the VM (bad kernel, no KVM, a KVM failure);

@@ -54,6 +54,7 @@ nlohmann::json statsOf(const MachineReport& report, unsigned cpus, std::uint64_t
         {"stopped", milliseconds(report.timeline.stopped)}}},
       {"exits_to_vmm", toJson(report.exits)},
       {"kvm_stats", report.kvmStats},
+      {"devices", report.deviceCounters},
   };
   if (report.vmmMemory) {
     json["vmm_memory"] = {{"rss_bytes", report.vmmMemory->rssBytes},

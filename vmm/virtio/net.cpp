@@ -111,6 +111,7 @@ void NetDevice::transmitLocked() {
     return;
   }
   if (*interrupt) {
+    ++counters_.interrupts;
     interrupt_();
   }
 }
@@ -132,6 +133,7 @@ void NetDevice::receive() {
     return;
   }
   if (*interrupt) {
+    ++counters_.interrupts;
     interrupt_();
   }
 }

@@ -59,6 +59,8 @@ struct NetCounters {
   std::uint64_t sentBytes = 0;
   // Frames the guest sent that the port refused (malformed offload headers, a full socket).
   std::uint64_t sendErrors = 0;
+  // Interrupts raised: each costs the guest two MMIO exits (status read, acknowledgement).
+  std::uint64_t interrupts = 0;
 };
 
 class NetDevice : public Device {
