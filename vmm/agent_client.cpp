@@ -27,7 +27,9 @@ std::vector<RunningVm> runningVms(const std::string& stateRoot) {
     if (name == "." || name == "..") continue;
     std::string folder = vmStateDirectory(stateRoot, name);
     std::string socket = folder + "/" + kVsockSocketName;
-    if (!pathExists(socket)) continue;  // finished, or from before vsock
+    // No socket: finished, or from before vsock. A socket nobody listens on: a VMM that was
+    // killed and left its folder behind.
+    if (!pathExists(socket) || !connectUnixSocket(socket)) continue;
     auto text = readFile(folder + "/config.json");
     if (!text) continue;
     auto json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
