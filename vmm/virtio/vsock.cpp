@@ -301,6 +301,12 @@ void VsockDevice::handleGuestPacket(const DescriptorChain& chain) {
 }
 
 void VsockDevice::guestConnects(const VsockHeader& header) {
+  if (connections_.size() >= kMaxConnections) {
+    spdlog::debug("virtio-vsock: {} connections already; the guest's request is refused",
+                  connections_.size());
+    control_.push_back({header.dstPort, header.srcPort, VsockOp::kReset, 0});
+    return;
+  }
   std::string path = socketPath_ + "_" + std::to_string(header.dstPort);
   auto stream = connectUnixSocket(path, /*nonBlocking=*/true);
   if (!stream) {
@@ -379,7 +385,13 @@ void VsockDevice::acceptHostConnections() {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       return;
     }
-    add(UniqueFd(fd));
+    UniqueFd stream(fd);
+    if (connections_.size() >= kMaxConnections) {
+      spdlog::warn("virtio-vsock: {} connections already on {}; a client is turned away",
+                   connections_.size(), socketPath_);
+      continue;
+    }
+    add(std::move(stream));
   }
 }
 

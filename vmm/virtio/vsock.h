@@ -48,6 +48,9 @@ class VsockDevice : public Device {
   static constexpr std::uint32_t kMaxPayload = 64 * 1024;
   // Host ports given to connections the host opens.
   static constexpr std::uint32_t kFirstEphemeralPort = 1u << 30;
+  // Connections at once, each a host socket: more, and a guest's request is reset and a host
+  // client closed, so that neither side can run the VMM out of descriptors.
+  static constexpr std::size_t kMaxConnections = 1024;
 
   // `listener` is a listening, non-blocking Unix socket at `socketPath`.
   static Result<std::unique_ptr<VsockDevice>> create(std::uint64_t guestCid, UniqueFd listener,
