@@ -4,10 +4,16 @@
 // - The workload's description travels in the initramfs, as workload JSON (common/workload.h)
 //   at kWorkloadPath; the VMM appends it as a second cpio archive, so the rootfs archive is
 //   never rewritten.
-// - The workload's stdio travels over COM1 (ttyS0) in raw mode, framed by kEscape below, so that
-//   stdout, stderr and end-of-input survive a byte stream. The kernel's own console is COM2
-//   (ttyS1), kept apart from the workload's output.
+// - The workload's stdin travels over COM1 (ttyS0) in raw mode, framed by kEscape below, so that
+//   end-of-input survives a byte stream; so do stdout and stderr where there is no vsock. The
+//   kernel's own console is COM2 (ttyS1), kept apart from the workload's output.
 // - Milestones and the exit status are single 32-bit writes to kStatusPort: one exit each.
+// - Where the VMM gives the guest a vsock, the workload's stdout and stderr move there once the
+//   init connects to host port kStdioPort: agent frames (agent_protocol.h, kStdout and kStderr),
+//   since COM1 moves a few KiB/s under nested virtualization. Stdin stays on COM1, and so does
+//   everything when the connection cannot be made. The init ends its side (shutdown) and waits
+//   for the VMM's end of stream before it reports the exit status, so no output is lost to the
+//   reset.
 #pragma once
 
 #include <cstddef>
@@ -24,6 +30,9 @@ inline constexpr unsigned kStdioUartIrq = 4;
 inline constexpr std::uint16_t kConsoleUartBase = 0x2f8;
 inline constexpr unsigned kConsoleUartIrq = 3;
 inline constexpr const char* kStdioTty = "/dev/ttyS0";
+
+// The host vsock port of the workload's output (agent_protocol.h has the guest agent's).
+inline constexpr std::uint32_t kStdioPort = 1025;
 
 // A 32-bit `out` to this port: the top byte is a StatusKind, the low byte its payload.
 inline constexpr std::uint16_t kStatusPort = 0x0f4;

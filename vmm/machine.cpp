@@ -31,6 +31,7 @@
 #include "vmm/devices/serial_8250.h"
 #include "vmm/devices/status_port.h"
 #include "vmm/guest_memory.h"
+#include "vmm/guest_output_stream.h"
 #include "vmm/guest_stdio.h"
 #include "vmm/io_bus.h"
 #include "vmm/kernel_loader.h"
@@ -531,6 +532,7 @@ class Vm {
   std::vector<std::shared_ptr<virtio::NetDevice>> nets_;
   std::unique_ptr<SocketFile> vsockFile_;
   std::shared_ptr<virtio::VsockDevice> vsock_;
+  std::optional<GuestOutputStream> outputStream_;
 };
 
 Result<std::unique_ptr<Vm>> Vm::create(MachineConfig config) {
@@ -727,6 +729,12 @@ Status Vm::addDevices() {
     TANDEM_ASSIGN_OR_RETURN(vsock_,
                             virtio::VsockDevice::create(kGuestCid, std::move(listener), path));
     TANDEM_TRY(addVirtio(vsock_, kVsockWindow, kVsockIrq, "virtio-vsock"));
+    // Where the guest's connection to host port kStdioPort arrives (the device's <socket>_PORT).
+    TANDEM_ASSIGN_OR_RETURN(
+        GuestOutputStream stream,
+        GuestOutputStream::listen(path + "_" + std::to_string(guest::kStdioPort), config_.stdoutFd,
+                                  config_.stderrFd));
+    outputStream_.emplace(std::move(stream));
   }
   return okStatus();
 }
@@ -751,6 +759,7 @@ void Vm::serve(StopSignals& signals, StdinPump& stdin) {
     }
     std::size_t vsockIndex = fds.size();
     fds.push_back({vsock_ ? vsock_->hostFd() : -1, POLLIN, 0});
+    fds.push_back({outputStream_ ? outputStream_->pollFd() : -1, POLLIN, 0});
     int timeoutMs = -1;
     if (deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -796,6 +805,9 @@ void Vm::serve(StopSignals& signals, StdinPump& stdin) {
     }
     if (fds[vsockIndex].revents & POLLIN) {
       vsock_->serviceHost();
+    }
+    if (fds[vsockIndex + 1].revents) {
+      outputStream_->ready();
     }
     if (state_->initStarted) {
       stdin.push();
@@ -870,6 +882,9 @@ Result<MachineReport> Vm::run() {
   }
   serve(*signals, stdin);
   stopVcpus();
+  if (outputStream_) {
+    outputStream_->drain();
+  }
   spdlog::debug("vCPU threads stopped");
   MachineReport report;
   TANDEM_TRY(state_->finish(report));

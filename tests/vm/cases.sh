@@ -149,6 +149,18 @@ else
   not_ok "stdout and stderr stay apart" "stdout: $out" "stderr: $err"
 fi
 
+# The workload's output travels over vsock, not COM1: 3.4 MB (seq 1 500000), which COM1 would
+# take many minutes to carry, arrives whole and in order, its stderr still apart.
+vm -- sh -c 'seq 1 500000; echo done >&2'
+want_sum=$(seq 1 500000 | md5sum)
+got_sum=$(md5sum <"$scratch/out")
+if [[ $status == 0 && $got_sum == "$want_sum" && $err == done ]]; then
+  ok "3.4 MB of output arrive whole over vsock, stderr apart"
+else
+  not_ok "3.4 MB of output arrive whole over vsock, stderr apart" "status $status" \
+    "stdout: $(wc -c <"$scratch/out") bytes, md5 $got_sum (want $want_sum)" "stderr: $err"
+fi
+
 for code in 1 2 42 126 127 128 200 254 255; do
   vm -- sh -c "exit $code"
   expect "exit code $code" "$code" ""

@@ -143,6 +143,9 @@ class Init {
       if (auto agent = startAgent(); !agent) {
         consoleMessage(agent.error().describe() + "; tandem exec cannot reach this guest");
       }
+      if (auto moved = channel_->moveOutputToVsock(guest::kStdioPort); !moved) {
+        consoleMessage(moved.error().describe() + "; the workload's output stays on COM1");
+      }
     }
     auto started = startWorkload(*workload, workloadEnvironment(*workload));
     if (!started) {

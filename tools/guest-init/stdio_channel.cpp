@@ -1,11 +1,15 @@
 #include "tools/guest-init/stdio_channel.h"
 
 #include <fcntl.h>
+#include <linux/vm_sockets.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "common/bytes.h"
 #include "common/file.h"
+#include "vmm/agent_protocol.h"
 
 namespace tandem::guest_init {
 
@@ -31,7 +35,39 @@ Result<StdioChannel> StdioChannel::openTty(const std::string& path) {
   return StdioChannel(std::move(tty), raw, raw);
 }
 
+namespace {
+
+// How long the init waits for the VMM to take the last of the output: past it, the VMM is not
+// reading, and the exit status matters more.
+constexpr int kOutputDrainMs = 5000;
+
+}  // namespace
+
+Status StdioChannel::moveOutputToVsock(std::uint32_t port) {
+  UniqueFd socket(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!socket) {
+    return Error::fromErrno("cannot create a vsock socket for the workload's output");
+  }
+  sockaddr_vm host{};
+  host.svm_family = AF_VSOCK;
+  host.svm_cid = VMADDR_CID_HOST;
+  host.svm_port = port;
+  if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&host), sizeof host) != 0) {
+    return Error::fromErrno("cannot reach the VMM's output port " + std::to_string(port));
+  }
+  vsock_ = std::move(socket);
+  return okStatus();
+}
+
 Status StdioChannel::write(guest::OutputStream stream, std::span<const std::uint8_t> bytes) {
+  if (vsock_) {
+    framed_.clear();
+    guest::encodeAgentFrame(stream == guest::OutputStream::kStderr ? guest::AgentFrame::kStderr
+                                                                   : guest::AgentFrame::kStdout,
+                            bytes, framed_);
+    return writeAll(vsock_.get(), framed_, "the workload's output stream")
+        .context("cannot pass the workload's output on");
+  }
   framed_.clear();
   encoder_.encode(stream, bytes, framed_);
   return writeAll(out_, framed_, "the stdio channel")
@@ -54,9 +90,17 @@ Status StdioChannel::writeStderrLine(std::string_view text) {
   return write(guest::OutputStream::kStderr, bytesOf(line));
 }
 
-void StdioChannel::drain() const {
+void StdioChannel::drain() {
   // Not a tty under --test-harness: nothing to wait for then.
   ::tcdrain(out_);
+  if (!vsock_) return;
+  // The VMM closes its end once it has read everything up to this shutdown.
+  ::shutdown(vsock_.get(), SHUT_WR);
+  pollfd end{vsock_.get(), POLLIN, 0};
+  std::uint8_t byte;
+  while (::poll(&end, 1, kOutputDrainMs) > 0 && ::read(vsock_.get(), &byte, 1) > 0) {
+  }
+  vsock_.reset();
 }
 
 }  // namespace tandem::guest_init

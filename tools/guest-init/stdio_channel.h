@@ -30,8 +30,13 @@ class StdioChannel {
   Status acknowledgeInput(std::size_t bytes);
   // "tandem-guest-init: TEXT" on the workload's stderr, for a failure the user must see.
   Status writeStderrLine(std::string_view text);
-  // Returns once every byte has left the UART, so none is lost to the reset that follows.
-  void drain() const;
+  // Sends the output over a vsock stream to host port `port` from now on, as agent frames
+  // (vmm/guest_protocol.h); input and its acknowledgements stay where they were. An error leaves
+  // the output where it was.
+  Status moveOutputToVsock(std::uint32_t port);
+  // Returns once every byte has left the UART, and the VMM has taken the vsock stream's to its
+  // end, so none is lost to the reset that follows.
+  void drain();
 
  private:
   StdioChannel(UniqueFd owned, int in, int out) : owned_(std::move(owned)), in_(in), out_(out) {}
@@ -39,6 +44,7 @@ class StdioChannel {
   UniqueFd owned_;
   int in_;
   int out_;
+  UniqueFd vsock_;
   guest::OutputEncoder encoder_;
   guest::InputAcknowledger acknowledger_;
   std::vector<std::uint8_t> framed_;

@@ -1,0 +1,49 @@
+// The VMM's end of the workload's output over vsock (guest_protocol.h, kStdioPort): a Unix socket
+// where the vsock device delivers the guest init's connection, read on the main loop, its agent
+// frames written to the workload's stdout and stderr. Until the guest connects, the output is on
+// COM1; a guest that never connects leaves it there.
+#pragma once
+
+#include <string>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "vmm/agent_protocol.h"
+
+namespace tandem::vmm {
+
+class GuestOutputStream {
+ public:
+  // Listens at `path`, which is removed again with this object.
+  static Result<GuestOutputStream> listen(const std::string& path, int stdoutFd, int stderrFd);
+
+  GuestOutputStream(GuestOutputStream&&) = default;
+  GuestOutputStream& operator=(GuestOutputStream&&) = delete;
+  ~GuestOutputStream();
+
+  // What the main loop polls for input: the listener until the guest connects, then the stream;
+  // -1 once the stream has ended.
+  int pollFd() const;
+  // The polled fd is ready: accepts the guest, or moves what it sent to stdout and stderr.
+  void ready();
+  // At the VM's end: moves whatever is still buffered.
+  void drain();
+
+ private:
+  GuestOutputStream(std::string path, UniqueFd listener, int stdoutFd, int stderrFd)
+      : path_(std::move(path)),
+        listener_(std::move(listener)),
+        stdoutFd_(stdoutFd),
+        stderrFd_(stderrFd) {}
+  // One read; false when nothing more can come now.
+  bool readOnce();
+
+  std::string path_;
+  UniqueFd listener_;
+  UniqueFd stream_;
+  int stdoutFd_;
+  int stderrFd_;
+  guest::AgentFrameDecoder decoder_;
+};
+
+}  // namespace tandem::vmm
