@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,14 +43,27 @@ void serveUntilQuiet(GuestOutputStream& stream) {
   }
 }
 
-void frames_reach_stdout_and_stderr_apart(void** state) {
+// The VMM's output stream at a fresh path, and the guest's end connected to it.
+struct Connected {
   Pipe out;
   Pipe err;
-  std::string path = tempDir(state) + "/vsock.sock_1025";
-  auto stream = GuestOutputStream::listen(path, out.write.get(), err.write.get());
-  assert_true(stream.ok());
-  auto guest = tandem::connectUnixSocket(path);
-  assert_true(guest.ok());
+  std::string path;
+  std::optional<GuestOutputStream> stream;
+  std::optional<UniqueFd> guest;
+
+  explicit Connected(void** state) : path(tempDir(state) + "/vsock.sock_1025") {
+    auto listening = GuestOutputStream::listen(path, out.write.get(), err.write.get());
+    assert_true(listening.ok());
+    stream.emplace(std::move(listening).value());
+    auto connected = tandem::connectUnixSocket(path);
+    assert_true(connected.ok());
+    guest.emplace(std::move(connected).value());
+  }
+};
+
+void frames_reach_stdout_and_stderr_apart(void** state) {
+  Connected c(state);
+  auto& [out, err, path, stream, guest] = c;
   std::vector<std::uint8_t> frames;
   tandem::guest::encodeAgentFrame(AgentFrame::kStdout, "one ", frames);
   tandem::guest::encodeAgentFrame(AgentFrame::kStderr, "apart", frames);
@@ -68,13 +82,8 @@ void frames_reach_stdout_and_stderr_apart(void** state) {
 }
 
 void a_broken_stream_is_closed_without_writing_garbage(void** state) {
-  Pipe out;
-  Pipe err;
-  std::string path = tempDir(state) + "/vsock.sock_1025";
-  auto stream = GuestOutputStream::listen(path, out.write.get(), err.write.get());
-  assert_true(stream.ok());
-  auto guest = tandem::connectUnixSocket(path);
-  assert_true(guest.ok());
+  Connected c(state);
+  auto& [out, err, path, stream, guest] = c;
   std::uint8_t garbage[] = {0x99, 1, 0, 0, 0, 'x'};
   assert_int_equal(::write(guest->get(), garbage, sizeof garbage), sizeof garbage);
   serveUntilQuiet(*stream);
