@@ -64,6 +64,16 @@ bool GuestOutputStream::readOnce() {
     return false;
   }
   for (const guest::AgentMessage& message : messages) {
+    if (message.kind == guest::AgentFrame::kExit) {
+      std::string_view text(reinterpret_cast<const char*>(message.payload.data()),
+                            message.payload.size());
+      if (auto report = guest::execExitFromJson(text)) {
+        exitReport_ = *report;
+      } else {
+        spdlog::debug("the workload's output stream: {}", report.error().describe());
+      }
+      continue;
+    }
     int fd = message.kind == guest::AgentFrame::kStdout   ? stdoutFd_
              : message.kind == guest::AgentFrame::kStderr ? stderrFd_
                                                           : -1;

@@ -1,9 +1,10 @@
 // The VMM's end of the workload's output over vsock (guest_protocol.h, kStdioPort): a Unix socket
 // where the vsock device delivers the guest init's connection, read on the main loop, its agent
-// frames written to the workload's stdout and stderr. Until the guest connects, the output is on
-// COM1; a guest that never connects leaves it there.
+// frames written to the workload's stdout and stderr, and the init's exit report kept. Until the
+// guest connects, the output is on COM1; a guest that never connects leaves it there.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "common/result.h"
@@ -28,6 +29,9 @@ class GuestOutputStream {
   void ready();
   // At the VM's end: moves whatever is still buffered.
   void drain();
+  // The guest init's report of how the workload ended, with the guest's memory then, once it
+  // came (a kExit frame before the end of stream).
+  const std::optional<guest::ExecExit>& exitReport() const { return exitReport_; }
 
  private:
   GuestOutputStream(std::string path, UniqueFd listener, int stdoutFd, int stderrFd)
@@ -44,6 +48,7 @@ class GuestOutputStream {
   int stdoutFd_;
   int stderrFd_;
   guest::AgentFrameDecoder decoder_;
+  std::optional<guest::ExecExit> exitReport_;
 };
 
 }  // namespace tandem::vmm

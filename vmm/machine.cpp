@@ -889,6 +889,10 @@ Result<MachineReport> Vm::run() {
   MachineReport report;
   TANDEM_TRY(state_->finish(report));
   report.consoleTail = console_->tail();
+  if (outputStream_ && outputStream_->exitReport()) {
+    report.guestMemoryTotalBytes = outputStream_->exitReport()->guestMemoryTotalBytes;
+    report.guestMemoryAvailableBytes = outputStream_->exitReport()->guestMemoryAvailableBytes;
+  }
   if (config_.collectStatistics) {
     collectStatistics(report);
     spdlog::debug("statistics read");

@@ -87,6 +87,9 @@ struct MachineReport {
   ExitCounts exits;
   std::map<std::string, std::uint64_t> kvmStats;  // summed over vCPUs
   std::optional<MemoryUse> vmmMemory;             // without guest RAM
+  // The guest's memory when the workload ended, as its init reported it over vsock.
+  std::optional<std::uint64_t> guestMemoryTotalBytes;
+  std::optional<std::uint64_t> guestMemoryAvailableBytes;
   // Each virtio device's own counters, by device name ("eth0", "vsock").
   std::map<std::string, std::map<std::string, std::uint64_t>> deviceCounters;
 };

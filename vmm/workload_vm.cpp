@@ -56,6 +56,10 @@ nlohmann::json statsOf(const MachineReport& report, unsigned cpus, std::uint64_t
       {"kvm_stats", report.kvmStats},
       {"devices", report.deviceCounters},
   };
+  if (report.guestMemoryTotalBytes) {
+    json["guest_memory"] = {{"total_bytes", *report.guestMemoryTotalBytes},
+                            {"available_bytes", report.guestMemoryAvailableBytes.value_or(0)}};
+  }
   if (report.vmmMemory) {
     json["vmm_memory"] = {{"rss_bytes", report.vmmMemory->rssBytes},
                           {"pss_bytes", report.vmmMemory->pssBytes}};

@@ -75,6 +75,20 @@ void frames_reach_stdout_and_stderr_apart(void** state) {
   // One connection per VM: the socket's name is gone once the guest is in.
   assert_false(tandem::pathExists(path));
 
+  // The init's exit report comes last: kept, not written anywhere.
+  tandem::guest::ExecExit exit;
+  exit.exitCode = 3;
+  exit.guestMemoryTotalBytes = 1 << 28;
+  exit.guestMemoryAvailableBytes = 1 << 27;
+  frames.clear();
+  tandem::guest::encodeAgentFrame(AgentFrame::kExit, tandem::guest::execExitToJson(exit), frames);
+  assert_true(tandem::writeAll(guest->get(), frames, "test").ok());
+  serveUntilQuiet(*stream);
+  assert_true(stream->exitReport().has_value());
+  assert_int_equal(*stream->exitReport()->exitCode, 3);
+  assert_int_equal(stream->exitReport()->guestMemoryTotalBytes, 1 << 28);
+  assert_string_equal(out.drain().c_str(), "");
+
   // The guest's end of stream ends ours, which tells the guest everything arrived.
   guest->reset();
   serveUntilQuiet(*stream);

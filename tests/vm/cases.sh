@@ -521,12 +521,15 @@ rss=$(sed -n '/"vmm_memory"/,/}/p' "$scratch/err" | grep -o '"rss_bytes": [0-9]*
 supervisor_rss=$(sed -n '/"supervisor_memory"/,/}/p' "$scratch/err" |
   grep -o '"rss_bytes": [0-9]*' | sed 's/.*: //')
 kvm_exits=$(stat exits)
+# The guest's own count of its memory, from its init's exit report over vsock.
+guest_total=$(sed -n '/"guest_memory"/,/}/p' "$scratch/err" | grep -o '"total_bytes": [0-9]*' |
+  sed 's/.*: //')
 if [[ $status == 0 && ${total:-0} -gt 0 && ${rss:-0} -gt 0 && ${supervisor_rss:-0} -gt 0 &&
-  ${kvm_exits:-0} -ge ${total:-0} ]] &&
+  ${kvm_exits:-0} -ge ${total:-0} && ${guest_total:-0} -gt 0 ]] &&
   awk -v a="${run_ms:-0}" -v b="${init_ms:-0}" 'BEGIN { exit !(a > 0 && b > a) }'; then
-  ok "--stats reports timings, exits ($total to the VMM, $kvm_exits in all) and VMM memory"
+  ok "--stats reports timings, exits ($total to the VMM, $kvm_exits in all), VMM and guest memory"
 else
-  not_ok "--stats reports timings, exits and VMM memory" "status $status" "$err"
+  not_ok "--stats reports timings, exits, VMM and guest memory" "status $status" "$err"
 fi
 
 if [[ -n $VMLINUX ]]; then

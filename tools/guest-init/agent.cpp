@@ -20,6 +20,7 @@
 #include "common/workload.h"
 #include "tools/guest-init/console.h"
 #include "tools/guest-init/launch_rules.h"
+#include "tools/guest-init/meminfo.h"
 #include "tools/guest-init/spawn.h"
 #include "vmm/agent_protocol.h"
 
@@ -36,12 +37,6 @@ constexpr int kDrainSilenceMs = 1000;
 // Input the process has not read yet: past this, the session stops reading the socket, and the
 // host's writes wait, rather than the guest's memory filling for a process that never reads.
 constexpr std::size_t kMaxPendingInput = 1 << 20;
-
-std::uint64_t meminfoBytes(const std::string& meminfo, std::string_view key) {
-  auto at = meminfo.find(key);
-  if (at == std::string::npos) return 0;
-  return std::strtoull(meminfo.c_str() + at + key.size(), nullptr, 10) * 1024;
-}
 
 class Session {
  public:
@@ -209,10 +204,7 @@ class Session {
     } else {
       report.exitCode = process_.failureCode.value_or(exit_->code);
     }
-    if (auto meminfo = readFile("/proc/meminfo")) {
-      report.guestMemoryTotalBytes = meminfoBytes(*meminfo, "MemTotal:");
-      report.guestMemoryAvailableBytes = meminfoBytes(*meminfo, "MemAvailable:");
-    }
+    addGuestMemory(report);
     send(AgentFrame::kExit, guest::execExitToJson(report));
   }
 

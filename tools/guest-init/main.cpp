@@ -22,6 +22,7 @@
 #include "tools/guest-init/agent.h"
 #include "tools/guest-init/console.h"
 #include "tools/guest-init/launch_rules.h"
+#include "tools/guest-init/meminfo.h"
 #include "tools/guest-init/mounts.h"
 #include "tools/guest-init/relay.h"
 #include "tools/guest-init/spawn.h"
@@ -178,6 +179,14 @@ class Init {
   // PID 1 never returns: its exit would panic the kernel.
   [[noreturn]] void finish(std::uint32_t statusWord, int harnessExitCode) {
     if (channel_) {
+      guest::ExecExit report;
+      if (guest::statusKind(statusWord) == guest::StatusKind::kSignaled) {
+        report.signal = guest::statusPayload(statusWord);
+      } else {
+        report.exitCode = guest::statusPayload(statusWord);
+      }
+      addGuestMemory(report);
+      channel_->reportExit(report);
       channel_->drain();
     }
     if (status_) {

@@ -90,6 +90,15 @@ Status StdioChannel::writeStderrLine(std::string_view text) {
   return write(guest::OutputStream::kStderr, bytesOf(line));
 }
 
+void StdioChannel::reportExit(const guest::ExecExit& exit) {
+  if (!vsock_) return;
+  framed_.clear();
+  guest::encodeAgentFrame(guest::AgentFrame::kExit, guest::execExitToJson(exit), framed_);
+  if (!writeAll(vsock_.get(), framed_, "the workload's output stream")) {
+    vsock_.reset();
+  }
+}
+
 void StdioChannel::drain() {
   // Not a tty under --test-harness: nothing to wait for then.
   ::tcdrain(out_);

@@ -9,6 +9,7 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "vmm/agent_protocol.h"
 #include "vmm/guest_stdio.h"
 
 namespace tandem::guest_init {
@@ -34,6 +35,9 @@ class StdioChannel {
   // (vmm/guest_protocol.h); input and its acknowledgements stay where they were. An error leaves
   // the output where it was.
   Status moveOutputToVsock(std::uint32_t port);
+  // Over vsock, how the workload ended and the guest's memory then, as a kExit frame (the
+  // status port still carries the exit status); nothing on COM1.
+  void reportExit(const guest::ExecExit& exit);
   // Returns once every byte has left the UART, and the VMM has taken the vsock stream's to its
   // end, so none is lost to the reset that follows.
   void drain();
