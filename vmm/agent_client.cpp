@@ -1,9 +1,9 @@
 #include "vmm/agent_client.h"
 
-#include <dirent.h>
 #include <poll.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -17,19 +17,15 @@ namespace {
 // "OK 1073741824\n" and room to spare.
 constexpr std::size_t kMaxReplyLine = 64;
 
-std::vector<RunningVm> runningVms(const std::string& stateRoot) {
+// The microVMs under the state root whose folder holds a vsock socket (no socket: finished, or
+// from before vsock), as they were started.
+std::vector<RunningVm> microVms(const std::string& stateRoot) {
   std::vector<RunningVm> found;
-  std::string root = stateRoot + "/vms";
-  DIR* directory = ::opendir(root.c_str());
-  if (directory == nullptr) return found;
-  while (dirent* entry = ::readdir(directory)) {
-    std::string name = entry->d_name;
-    if (name == "." || name == "..") continue;
-    std::string folder = vmStateDirectory(stateRoot, name);
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(stateRoot + "/vms", error)) {
+    std::string folder = entry.path().string();
     std::string socket = folder + "/" + kVsockSocketName;
-    // No socket: finished, or from before vsock. A socket nobody listens on: a VMM that was
-    // killed and left its folder behind.
-    if (!pathExists(socket) || !connectUnixSocket(socket)) continue;
+    if (!pathExists(socket)) continue;
     auto text = readFile(folder + "/config.json");
     if (!text) continue;
     auto json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
@@ -37,8 +33,12 @@ std::vector<RunningVm> runningVms(const std::string& stateRoot) {
     if (!workload) continue;
     found.push_back({std::move(workload).value(), socket});
   }
-  ::closedir(directory);
   return found;
+}
+
+// A socket nobody listens on is a VMM that was killed and left its folder behind.
+bool listening(const RunningVm& vm) {
+  return connectUnixSocket(vm.socketPath).ok();
 }
 
 }  // namespace
@@ -48,13 +48,12 @@ Result<RunningVm> findRunningVm(const std::string& stateRoot, const std::string&
     return Error("name a microVM by its id or its name", EINVAL);
   }
   std::vector<RunningVm> byPrefix;
-  for (RunningVm& vm : runningVms(stateRoot)) {
-    if (vm.workload.id == nameOrId || vm.workload.name == nameOrId) {
-      return std::move(vm);
-    }
-    if (vm.workload.id.starts_with(nameOrId)) {
-      byPrefix.push_back(std::move(vm));
-    }
+  for (RunningVm& vm : microVms(stateRoot)) {
+    bool named = vm.workload.id == nameOrId || vm.workload.name == nameOrId;
+    if (!named && !vm.workload.id.starts_with(nameOrId)) continue;
+    if (!listening(vm)) continue;
+    if (named) return std::move(vm);
+    byPrefix.push_back(std::move(vm));
   }
   if (byPrefix.size() == 1) {
     return std::move(byPrefix.front());

@@ -11,6 +11,12 @@
 
 namespace tandem::vmm {
 
+void writeOrDrop(int fd, std::span<const std::uint8_t> bytes) {
+  if (auto written = writeAll(fd, bytes, "the workload's output"); !written) {
+    spdlog::debug("dropped guest output: {}", written.error().describe());
+  }
+}
+
 Result<GuestOutputStream> GuestOutputStream::listen(const std::string& path, int stdoutFd,
                                                     int stderrFd) {
   TANDEM_ASSIGN_OR_RETURN(UniqueFd listener, listenUnixSocket(path, 1));
@@ -82,10 +88,7 @@ bool GuestOutputStream::readOnce() {
                     static_cast<int>(message.kind));
       continue;
     }
-    // A closed reader on tandem's side loses the output, not the VM.
-    if (auto written = writeAll(fd, message.payload, "the workload's output"); !written) {
-      spdlog::debug("dropped guest output: {}", written.error().describe());
-    }
+    writeOrDrop(fd, message.payload);
   }
   return true;
 }

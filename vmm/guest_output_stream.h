@@ -4,7 +4,9 @@
 // guest connects, the output is on COM1; a guest that never connects leaves it there.
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "common/result.h"
@@ -12,6 +14,10 @@
 #include "vmm/agent_protocol.h"
 
 namespace tandem::vmm {
+
+// Writes guest output to `fd`. Output that tandem's side cannot take any more (a closed pipe) is
+// dropped, not fatal to the VM.
+void writeOrDrop(int fd, std::span<const std::uint8_t> bytes);
 
 class GuestOutputStream {
  public:

@@ -86,13 +86,6 @@ void drainEvent(int fd) {
   [[maybe_unused]] ssize_t got = ::read(fd, &count, sizeof(count));
 }
 
-// Output the workload cannot take any more (a closed pipe) is dropped, not fatal to the VM.
-void writeOrDrop(int fd, std::span<const std::uint8_t> bytes) {
-  if (auto written = writeAll(fd, bytes, "the workload's output"); !written) {
-    spdlog::debug("dropped guest output: {}", written.error().describe());
-  }
-}
-
 double millisecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
       .count();

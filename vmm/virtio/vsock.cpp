@@ -241,7 +241,7 @@ void VsockDevice::handleGuestPacket(const DescriptorChain& chain) {
       if (connection) {
         resetConnection(*connection);
       } else {
-        control_.push_back({header.dstPort, header.srcPort, VsockOp::kReset, 0});
+        refuse(header);
       }
     }
     return;
@@ -250,7 +250,7 @@ void VsockDevice::handleGuestPacket(const DescriptorChain& chain) {
     if (header.op == VsockOp::kRequest) {
       guestConnects(header);
     } else if (header.op != VsockOp::kReset) {
-      control_.push_back({header.dstPort, header.srcPort, VsockOp::kReset, 0});
+      refuse(header);
     }
     return;
   }
@@ -304,7 +304,7 @@ void VsockDevice::guestConnects(const VsockHeader& header) {
   if (connections_.size() >= kMaxConnections) {
     spdlog::debug("virtio-vsock: {} connections already; the guest's request is refused",
                   connections_.size());
-    control_.push_back({header.dstPort, header.srcPort, VsockOp::kReset, 0});
+    refuse(header);
     return;
   }
   std::string path = socketPath_ + "_" + std::to_string(header.dstPort);
@@ -312,7 +312,7 @@ void VsockDevice::guestConnects(const VsockHeader& header) {
   if (!stream) {
     spdlog::debug("virtio-vsock: the guest's connection to host port {}: {}", header.dstPort,
                   stream.error().describe());
-    control_.push_back({header.dstPort, header.srcPort, VsockOp::kReset, 0});
+    refuse(header);
     return;
   }
   Connection& connection = add(std::move(stream).value());
@@ -360,10 +360,7 @@ void VsockDevice::guestSendsData(Connection& connection, const DescriptorChain& 
     skip -= from;
     connection.toHost.insert(connection.toHost.end(), bytes + from, bytes + piece.iov_len);
   }
-  std::uint32_t unadvertised = connection.forwarded - connection.advertisedForwarded;
-  if (unadvertised >= kConnectionBuffer / 4 && !connection.creditUpdateQueued) {
-    queueControl(connection, VsockOp::kCreditUpdate);
-  }
+  advertiseCreditIfDue(connection);
   updateInterest(connection);
 }
 
@@ -456,10 +453,7 @@ void VsockDevice::flushToHost(Connection& connection) {
     }
     ::shutdown(connection.stream.get(), SHUT_WR);
   }
-  std::uint32_t unadvertised = connection.forwarded - connection.advertisedForwarded;
-  if (unadvertised >= kConnectionBuffer / 4 && !connection.creditUpdateQueued) {
-    queueControl(connection, VsockOp::kCreditUpdate);
-  }
+  advertiseCreditIfDue(connection);
   updateInterest(connection);
 }
 
@@ -671,13 +665,23 @@ VsockDevice::Connection& VsockDevice::add(UniqueFd stream) {
   return connection;
 }
 
-void VsockDevice::queueControl(const Connection& connection, VsockOp op, std::uint32_t flags) {
+void VsockDevice::queueControl(Connection& connection, VsockOp op, std::uint32_t flags) {
   if (op == VsockOp::kCreditUpdate) {
-    if (Connection* own = find(connection.hostPort, connection.guestPort)) {
-      own->creditUpdateQueued = true;
-    }
+    connection.creditUpdateQueued = true;
   }
   control_.push_back({connection.hostPort, connection.guestPort, op, flags});
+}
+
+void VsockDevice::refuse(const VsockHeader& header) {
+  control_.push_back({header.dstPort, header.srcPort, VsockOp::kReset, 0});
+}
+
+void VsockDevice::advertiseCreditIfDue(Connection& connection) {
+  // A quarter of the buffer forwarded since the guest last heard: it may be waiting for room.
+  std::uint32_t unadvertised = connection.forwarded - connection.advertisedForwarded;
+  if (unadvertised >= kConnectionBuffer / 4 && !connection.creditUpdateQueued) {
+    queueControl(connection, VsockOp::kCreditUpdate);
+  }
 }
 
 void VsockDevice::resetConnection(Connection& connection) {

@@ -108,7 +108,10 @@ class VsockDevice : public Device {
 
   Connection* find(std::uint32_t hostPort, std::uint32_t guestPort);
   Connection& add(UniqueFd stream);
-  void queueControl(const Connection& connection, VsockOp op, std::uint32_t flags = 0);
+  void queueControl(Connection& connection, VsockOp op, std::uint32_t flags = 0);
+  // Answers a packet for no connection (or one the device cannot take) with a reset.
+  void refuse(const VsockHeader& header);
+  void advertiseCreditIfDue(Connection& connection);
   void resetConnection(Connection& connection);
   void closeConnection(Connection& connection);
   void updateInterest(Connection& connection);
