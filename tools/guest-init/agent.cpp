@@ -22,6 +22,7 @@
 #include "tools/guest-init/launch_rules.h"
 #include "tools/guest-init/meminfo.h"
 #include "tools/guest-init/spawn.h"
+#include "tools/guest-init/stdin_feed.h"
 #include "vmm/agent_protocol.h"
 
 namespace tandem::guest_init {
@@ -34,13 +35,10 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 // As for the workload (relay.cpp): once the process has exited, this much silence on its output
 // pipes ends the session even if a background child still holds them.
 constexpr int kDrainSilenceMs = 1000;
-// Input the process has not read yet: past this, the session stops reading the socket, and the
-// host's writes wait, rather than the guest's memory filling for a process that never reads.
-constexpr std::size_t kMaxPendingInput = 1 << 20;
 
 class Session {
  public:
-  explicit Session(UniqueFd socket) : socket_(std::move(socket)) {}
+  explicit Session(UniqueFd socket) : socket_(std::move(socket)), input_(process_.stdinPipe) {}
 
   void run() {
     auto workload = receiveRequest();
@@ -91,12 +89,11 @@ class Session {
     // Input that came with the request.
     takeMessages();
     while (!exit_ || process_.stdoutPipe || process_.stderrPipe) {
-      std::vector<pollfd> fds = {
-          {exits.get(), POLLIN, 0},
-          {acceptsInput() ? socket_.get() : -1, POLLIN, 0},
-          {process_.stdoutPipe.get(), POLLIN, 0},
-          {process_.stderrPipe.get(), POLLIN, 0},
-          {pendingInput_.empty() ? -1 : process_.stdinPipe.get(), POLLOUT, 0}};
+      std::vector<pollfd> fds = {{exits.get(), POLLIN, 0},
+                                 {acceptsInput() ? socket_.get() : -1, POLLIN, 0},
+                                 {process_.stdoutPipe.get(), POLLIN, 0},
+                                 {process_.stderrPipe.get(), POLLIN, 0},
+                                 {input_.writeFd(), POLLOUT, 0}};
       int ready = ::poll(fds.data(), fds.size(), exit_ ? kDrainSilenceMs : -1);
       if (ready < 0 && errno == EINTR) continue;
       if (ready <= 0) break;
@@ -104,7 +101,7 @@ class Session {
       if (fds[1].revents) readSocket();
       if (fds[2].revents) forward(process_.stdoutPipe, AgentFrame::kStdout);
       if (fds[3].revents) forward(process_.stderrPipe, AgentFrame::kStderr);
-      if (fds[4].revents) writeInput();
+      if (fds[4].revents) input_.write();
     }
     if (!exit_) {
       // The host went away, or the pipes hung: the process does not outlive its session.
@@ -115,9 +112,8 @@ class Session {
     }
   }
 
-  bool acceptsInput() const {
-    return socket_ && (exit_ || pendingInput_.size() < kMaxPendingInput);
-  }
+  // Past StdinFeed::kMaxPending the socket is not read and the host's writes wait.
+  bool acceptsInput() const { return socket_ && (exit_ || input_.hasRoom()); }
 
   void reap(int exitsFd) {
     signalfd_siginfo info;
@@ -126,8 +122,7 @@ class Session {
     int status = 0;
     if (::waitpid(process_.pid, &status, WNOHANG) == process_.pid) {
       exit_ = ExitStatus::fromWaitStatus(status);
-      process_.stdinPipe.reset();
-      pendingInput_.clear();
+      input_.discard();
     }
   }
 
@@ -152,26 +147,13 @@ class Session {
 
   void takeMessages() {
     for (AgentMessage& message : messages_) {
-      if (message.kind == AgentFrame::kStdin && !inputOver_) {
-        pendingInput_.insert(pendingInput_.end(), message.payload.begin(), message.payload.end());
+      if (message.kind == AgentFrame::kStdin) {
+        input_.add(message.payload);
       } else if (message.kind == AgentFrame::kStdinEnd) {
-        inputOver_ = true;
+        input_.end();
       }
     }
     messages_.clear();
-    if (inputOver_ && pendingInput_.empty()) process_.stdinPipe.reset();
-  }
-
-  void writeInput() {
-    ssize_t n = ::write(process_.stdinPipe.get(), pendingInput_.data(), pendingInput_.size());
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) return;
-      pendingInput_.clear();
-      process_.stdinPipe.reset();
-      return;
-    }
-    pendingInput_.erase(pendingInput_.begin(), pendingInput_.begin() + n);
-    if (inputOver_ && pendingInput_.empty()) process_.stdinPipe.reset();
   }
 
   void forward(UniqueFd& pipe, AgentFrame kind) {
@@ -213,8 +195,7 @@ class Session {
   std::vector<AgentMessage> messages_;
   StartedWorkload process_;
   std::optional<ExitStatus> exit_;
-  std::vector<std::uint8_t> pendingInput_;
-  bool inputOver_ = false;
+  StdinFeed input_;
 };
 
 [[noreturn]] void serve(UniqueFd listener) {

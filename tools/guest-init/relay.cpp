@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tools/guest-init/console.h"
+#include "tools/guest-init/stdin_feed.h"
 #include "vmm/guest_stdio.h"
 
 namespace tandem::guest_init {
@@ -17,10 +18,6 @@ namespace tandem::guest_init {
 namespace {
 
 constexpr std::size_t kReadChunk = 64 * 1024;
-// Input the workload has not read yet. Past this, init stops reading the UART and lets the
-// kernel's tty buffers hold the rest, rather than growing without bound for a workload that
-// never reads its stdin.
-constexpr std::size_t kMaxPendingInput = 1 << 20;
 // After the main process exits and the rest are killed, output pipes reach EOF at once; only a
 // process stuck in the kernel could hold one open. This much silence ends the drain.
 constexpr int kDrainSilenceMs = 1000;
@@ -28,7 +25,10 @@ constexpr int kDrainSilenceMs = 1000;
 class Relay {
  public:
   Relay(StdioChannel& channel, StartedWorkload& workload, UniqueFd signals)
-      : channel_(channel), workload_(workload), signals_(std::move(signals)) {}
+      : channel_(channel),
+        workload_(workload),
+        signals_(std::move(signals)),
+        input_(workload.stdinPipe) {}
 
   Result<ExitStatus> run() {
     while (!mainExit_ || workload_.stdoutPipe || workload_.stderrPipe) {
@@ -38,8 +38,8 @@ class Relay {
       if (acceptsInput()) {
         watch(channel_.inputFd(), POLLIN, Source::kChannel);
       }
-      if (workload_.stdinPipe && !pendingInput_.empty()) {
-        watch(workload_.stdinPipe.get(), POLLOUT, Source::kStdin);
+      if (input_.writeFd() >= 0) {
+        watch(input_.writeFd(), POLLOUT, Source::kStdin);
       }
       if (workload_.stdoutPipe) {
         watch(workload_.stdoutPipe.get(), POLLIN, Source::kStdout);
@@ -75,9 +75,10 @@ class Relay {
     watched_.push_back(source);
   }
 
+  // Past StdinFeed::kMaxPending, init stops reading the UART and lets the kernel's tty buffers
+  // hold the rest.
   bool acceptsInput() const {
-    return !mainExit_ && workload_.stdinPipe && !inputOver_ &&
-           pendingInput_.size() < kMaxPendingInput;
+    return !mainExit_ && workload_.stdinPipe && !input_.ended() && input_.hasRoom();
   }
 
   void handle(Source source) {
@@ -89,7 +90,7 @@ class Relay {
         readInput();
         break;
       case Source::kStdin:
-        writeInput();
+        input_.write();
         break;
       case Source::kStdout:
         readOutput(workload_.stdoutPipe, guest::OutputStream::kStdout);
@@ -115,8 +116,7 @@ class Relay {
       // Again at every exit after the main one: a process forking at the first kill could
       // have left a child behind.
       ::kill(-1, SIGKILL);
-      pendingInput_.clear();
-      workload_.stdinPipe.reset();
+      input_.discard();
     }
   }
 
@@ -131,41 +131,21 @@ class Relay {
       if (n < 0) {
         consoleMessage(Error::fromErrno("cannot read the stdio channel").describe());
       }
-      inputOver_ = true;
-    } else {
-      auto decoded = decoder_.decode({buffer, static_cast<std::size_t>(n)}, pendingInput_);
-      if (!decoded) {
-        consoleMessage(decoded.error().describe());
-      }
-      inputOver_ = decoder_.ended();
-      if (!inputOver_ && !channelBroken_) {
-        if (auto acknowledged = channel_.acknowledgeInput(static_cast<std::size_t>(n));
-            !acknowledged) {
-          consoleMessage(acknowledged.error().describe() + "; the workload's output is lost");
-          channelBroken_ = true;
-        }
-      }
-    }
-    if (inputOver_ && pendingInput_.empty()) {
-      workload_.stdinPipe.reset();
-    }
-  }
-
-  void writeInput() {
-    ssize_t n = ::write(workload_.stdinPipe.get(), pendingInput_.data(), pendingInput_.size());
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) {
-        return;
-      }
-      // EPIPE: the workload closed its stdin (or never read it and exited): the rest is for no
-      // one. SIGPIPE is blocked, so this is only an error code.
-      pendingInput_.clear();
-      workload_.stdinPipe.reset();
+      input_.end();
       return;
     }
-    pendingInput_.erase(pendingInput_.begin(), pendingInput_.begin() + n);
-    if (inputOver_ && pendingInput_.empty()) {
-      workload_.stdinPipe.reset();
+    auto decoded = decoder_.decode({buffer, static_cast<std::size_t>(n)}, input_.pending());
+    if (!decoded) {
+      consoleMessage(decoded.error().describe());
+    }
+    if (decoder_.ended()) {
+      input_.end();
+    } else if (!channelBroken_) {
+      if (auto acknowledged = channel_.acknowledgeInput(static_cast<std::size_t>(n));
+          !acknowledged) {
+        consoleMessage(acknowledged.error().describe() + "; the workload's output is lost");
+        channelBroken_ = true;
+      }
     }
   }
 
@@ -195,8 +175,7 @@ class Relay {
   std::vector<pollfd> fds_;
   std::vector<Source> watched_;
   guest::InputDecoder decoder_;
-  std::vector<std::uint8_t> pendingInput_;
-  bool inputOver_ = false;
+  StdinFeed input_;
   bool channelBroken_ = false;
   std::vector<std::uint8_t> outputBuffer_ = std::vector<std::uint8_t>(kReadChunk);
   std::optional<ExitStatus> mainExit_;
