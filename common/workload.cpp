@@ -165,6 +165,14 @@ Status validate(const Workload& workload) {
         "published ports (-p) lead to the workload's address on the bridge network; "
         "add --network bridge");
   }
+  for (std::size_t i = 0; i < workload.volumes.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (workload.volumes[i].target == workload.volumes[j].target) {
+        return Error("two volumes (-v) are mounted on " + workload.volumes[i].target +
+                     "; give each its own path");
+      }
+    }
+  }
   if (workload.workdir.empty() || workload.workdir.front() != '/') {
     return Error("invalid working directory \"" + workload.workdir + "\": it must be absolute");
   }
@@ -271,10 +279,11 @@ void getOptional(const nlohmann::json& in, const char* key, std::optional<T>& va
 
 namespace {
 
-std::vector<std::string> portTexts(const std::vector<PortMapping>& ports) {
-  std::vector<std::string> texts;
-  for (const PortMapping& port : ports) texts.push_back(port.text());
-  return texts;
+template <class Item>
+std::vector<std::string> texts(const std::vector<Item>& items) {
+  std::vector<std::string> out;
+  for (const Item& item : items) out.push_back(item.text());
+  return out;
 }
 
 }  // namespace
@@ -309,7 +318,8 @@ nlohmann::json toJson(const Workload& w) {
       {"rootfsDisk", w.rootfsDisk},
       {"readOnlyRootfs", w.readOnlyRootfs},
       {"network", toString(w.network)},
-      {"ports", portTexts(w.ports)},
+      {"ports", texts(w.ports)},
+      {"volumes", texts(w.volumes)},
       {"tty", w.tty},
       {"init", w.init},
       {"removeOnExit", w.removeOnExit},
@@ -350,6 +360,10 @@ Result<Workload> workloadFromJson(const nlohmann::json& json) {
     for (const auto& text : json.value("ports", std::vector<std::string>{})) {
       TANDEM_ASSIGN_OR_RETURN(PortMapping port, parsePortMapping(text));
       w.ports.push_back(port);
+    }
+    for (const auto& text : json.value("volumes", std::vector<std::string>{})) {
+      TANDEM_ASSIGN_OR_RETURN(Volume volume, parseVolume(text));
+      w.volumes.push_back(std::move(volume));
     }
     w.tty = json.value("tty", false);
     w.init = json.value("init", false);

@@ -13,6 +13,7 @@
 
 #include "common/port_mapping.h"
 #include "common/result.h"
+#include "common/volume.h"
 
 namespace tandem {
 
@@ -74,6 +75,8 @@ struct Workload {
   NetworkMode network = NetworkMode::kNone;
   // Host ports relayed to the workload's address on the bridge network (-p).
   std::vector<PortMapping> ports;
+  // Host storage shown inside the workload (-v), mounted in this order.
+  std::vector<Volume> volumes;
   bool tty = false;
   bool init = false;
   bool removeOnExit = false;

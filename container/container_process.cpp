@@ -232,6 +232,13 @@ void continueContainerProcess(const ContainerProcessConfig& config) {
   // Nothing in the container may read this process's memory or open /proc/PID/exe while it is
   // still tandem; the workload's exec resets this.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // The runtime's mounts of the disk volumes follow the configuration on the socket.
+  std::vector<UniqueFd> diskMounts;
+  for (const Volume& volume : workload.volumes) {
+    if (volume.kind == VolumeKind::kDisk) {
+      diskMounts.push_back(orFail(config, receiveFd(config.syncSocket)));
+    }
+  }
   awaitRuntime(config, kSyncStateReady);
   if (::sethostname(workload.hostname.data(), workload.hostname.size()) != 0) {
     fail(config, Error::fromErrno("cannot set the hostname to " + workload.hostname));
@@ -239,7 +246,7 @@ void continueContainerProcess(const ContainerProcessConfig& config) {
   if (config.ownNetwork) {
     orFail(config, bringLoopbackUp());
   }
-  orFail(config, buildRootfs(config.rootfs));
+  orFail(config, buildRootfs(config.rootfs, workload.volumes, std::move(diskMounts)));
   Console console;
   if (workload.tty) {
     console = orFail(config, openConsole(config.rootfs.merged));

@@ -16,6 +16,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "container/mount_info.h"
+#include "container/volume_mounts.h"
 
 namespace tandem::container {
 
@@ -58,11 +59,13 @@ Status makeDevice(const std::string& root, const DeviceNode& device, bool userNa
 
 }  // namespace
 
-Status buildRootfs(const RootfsLayout& layout) {
+Status buildRootfs(const RootfsLayout& layout, const std::vector<Volume>& volumes,
+                   std::vector<UniqueFd> diskMounts) {
   std::vector<std::string> lowers = layout.image;
   lowers.push_back(layout.skeleton);
+  bool writable = !layout.readOnly || !volumes.empty();
   TANDEM_ASSIGN_OR_RETURN(std::string options,
-                          overlayOptions(lowers, layout.readOnly ? "" : layout.upper, layout.work));
+                          overlayOptions(lowers, writable ? layout.upper : "", layout.work));
   if (layout.userNamespace) {
     // trusted.* xattrs are out of reach in a user namespace; overlayfs keeps its own in user.*.
     options += ",userxattr";
@@ -96,7 +99,7 @@ Status buildRootfs(const RootfsLayout& layout) {
       return Error::fromErrno("cannot create the link " + link.path);
     }
   }
-  return okStatus();
+  return mountVolumes(layout.merged, volumes, std::move(diskMounts));
 }
 
 Result<Console> openConsole(const std::string& merged) {

@@ -7,6 +7,7 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "common/volume.h"
 #include "container/mount_plan.h"
 
 namespace tandem::container {
@@ -23,9 +24,13 @@ struct RootfsLayout {
   MountPlanOptions plan;
 };
 
-// Mounts the overlay and the special filesystems under `merged`, and populates /dev. The caller
-// has made "/" private, so nothing mounted here propagates to the host.
-Status buildRootfs(const RootfsLayout& layout);
+// Mounts the overlay and the special filesystems under `merged`, populates /dev, then mounts the
+// volumes (volume_mounts.h). A read-only root with volumes still gets its writable layer, to hold
+// their mount points, and becomes read-only in enterRootfs. The caller has made "/" private, so
+// nothing mounted here propagates to the host.
+// `diskMounts` are the runtime's mounts of the disk volumes (mountDiskVolumes).
+Status buildRootfs(const RootfsLayout& layout, const std::vector<Volume>& volumes,
+                   std::vector<UniqueFd> diskMounts);
 
 // Allocates a pty from the container's own devpts and bind-mounts its slave on /dev/console.
 // Returns the master, for the runtime to proxy; call after buildRootfs, before enterRootfs.

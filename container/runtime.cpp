@@ -28,6 +28,7 @@
 #include "container/container_process.h"
 #include "container/janitor.h"
 #include "container/seccomp_cache.h"
+#include "container/volume_mounts.h"
 
 namespace tandem::container {
 
@@ -144,8 +145,9 @@ Status prepareStateDirectory(const Workload& workload, const RootfsLayout& rootf
 // copy and builds its root filesystem on the other core: id maps, the state directory, the
 // cgroup, then "go". Returns the pty master with --tty.
 Result<UniqueFd> admitContainerProcess(const ContainerProcessConfig& child, pid_t pid,
-                                       int syncSocket, const std::string& stateDir,
-                                       const CgroupMounts& mounts, std::optional<Cgroup>& cgroup) {
+                                       int syncSocket, const std::vector<UniqueFd>& diskMounts,
+                                       const std::string& stateDir, const CgroupMounts& mounts,
+                                       std::optional<Cgroup>& cgroup) {
   const Workload& workload = child.workload;
   auto say = [&](char byte) -> Status {
     if (::write(syncSocket, &byte, 1) != 1) {
@@ -160,6 +162,9 @@ Result<UniqueFd> admitContainerProcess(const ContainerProcessConfig& child, pid_
   }
   // Serialised here, on the runtime's core, while the container process re-executes.
   TANDEM_TRY(sendConfig(syncSocket, child));
+  for (const UniqueFd& mount : diskMounts) {
+    TANDEM_TRY(sendFd(syncSocket, mount.get()));
+  }
   TANDEM_TRY(prepareStateDirectory(workload, child.rootfs, stateDir));
   TANDEM_TRY(say(kSyncStateReady));
   TANDEM_ASSIGN_OR_RETURN(cgroup, Cgroup::create(mounts, workload.id, workload.limits));
@@ -175,6 +180,8 @@ Result<UniqueFd> admitContainerProcess(const ContainerProcessConfig& child, pid_
 
 Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& config) {
   TANDEM_TRY(validate(workload));
+  TANDEM_TRY(checkVolumes(workload.volumes, !workload.uidMappings.empty()));
+  TANDEM_ASSIGN_OR_RETURN(std::vector<UniqueFd> diskMounts, mountDiskVolumes(workload.volumes));
   std::vector<std::string> lowerLayers;
   if (workload.rootfsLayers.empty()) {
     TANDEM_ASSIGN_OR_RETURN(workload.rootfs, resolveRootfs(workload.rootfs));
@@ -272,9 +279,9 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
       joined = std::move(forwarder).error();
     }
   }
-  Result<UniqueFd> master =
-      joined ? admitContainerProcess(child, pid, syncParent.get(), stateDir, cgroupMounts, cgroup)
-             : Result<UniqueFd>(joined.error());
+  Result<UniqueFd> master = joined ? admitContainerProcess(child, pid, syncParent.get(), diskMounts,
+                                                           stateDir, cgroupMounts, cgroup)
+                                   : Result<UniqueFd>(joined.error());
   spdlog::debug("cgroup {}", master ? "joined" : "failed");
   std::optional<ChildFailure> failure;
   if (master) {

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/image/inside_root.h"
+#include "common/inside_root.h"
 #include "common/image/layer_metadata.h"
 #include "common/image/layer_paths.h"
 #include "common/image/tar_reader.h"

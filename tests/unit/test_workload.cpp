@@ -18,9 +18,11 @@ using tandem::parseIdMapping;
 using tandem::parseIsolation;
 using tandem::parseNetworkMode;
 using tandem::parseRlimit;
+using tandem::parseVolume;
 using tandem::Rlimit;
 using tandem::toJson;
 using tandem::validate;
+using tandem::VolumeKind;
 using tandem::Workload;
 using tandem::workloadFromJson;
 
@@ -370,6 +372,47 @@ static void new_ids_are_64_hex_digits_and_distinct(void**) {
   assert_string_not_equal(first->c_str(), second->c_str());
 }
 
+static void parses_volumes(void**) {
+  auto bind = parseVolume("/srv/data:/data");
+  assert_true(bind.ok());
+  assert_string_equal(bind->source.c_str(), "/srv/data");
+  assert_string_equal(bind->target.c_str(), "/data");
+  assert_false(bind->readOnly);
+  assert_true(bind->kind == VolumeKind::kBind);
+  auto disk = parseVolume("/d/v.ext4://var//./log/:ro,disk");
+  assert_true(disk.ok());
+  assert_string_equal(disk->target.c_str(), "/var/log");
+  assert_true(disk->readOnly);
+  assert_true(disk->kind == VolumeKind::kDisk);
+  assert_string_equal(disk->text().c_str(), "/d/v.ext4:/var/log:ro,disk");
+  assert_true(parseVolume(disk->text()).value() == *disk);
+  assert_true(parseVolume("/a:/b:disk,rw")->kind == VolumeKind::kDisk);
+}
+
+static void rejects_malformed_volumes(void**) {
+  expectErrorMentioning(parseVolume("/srv"), "not a volume");
+  expectErrorMentioning(parseVolume("/a:/b:ro:x"), "not a volume");
+  expectErrorMentioning(parseVolume("data:/data"), "must be absolute");
+  expectErrorMentioning(parseVolume("/a:data"), "must be absolute");
+  expectErrorMentioning(parseVolume("/a:/"), "cannot replace the root");
+  expectErrorMentioning(parseVolume("/a://./"), "cannot replace the root");
+  expectErrorMentioning(parseVolume("/a:/b/../../etc"), "\"..\"");
+  expectErrorMentioning(parseVolume("/a:/b:rx"), "unknown or repeated option \"rx\"");
+  expectErrorMentioning(parseVolume("/a:/b:ro,rw"), "repeated option \"rw\"");
+  expectErrorMentioning(parseVolume("/a:/b:disk,disk"), "repeated option \"disk\"");
+  expectErrorMentioning(parseVolume("/a:/b:"), "option \"\"");
+}
+
+static void validate_refuses_two_volumes_on_one_path(void**) {
+  Workload w = validWorkload();
+  w.volumes = {parseVolume("/a:/data").value(), parseVolume("/b:/data/").value()};
+  expectInvalid(w, "two volumes (-v) are mounted on /data");
+  w.volumes[1].target = "/data2";
+  assert_true(validate(w).ok());
+  expectJsonRejected(withField("volumes", json::array({"relative:/x"})));
+  expectJsonRejected(withField("volumes", json::array({1})));
+}
+
 static void json_round_trips_every_field(void**) {
   Workload w;
   w.id = std::string(64, 'a');
@@ -402,6 +445,8 @@ static void json_round_trips_every_field(void**) {
   w.capAdd = {"NET_ADMIN"};
   w.capDrop = {"CHOWN", "KILL"};
   w.seccomp = false;
+  w.volumes = {{"/srv/data", "/data", false, VolumeKind::kBind},
+               {"/var/disks/logs.ext4", "/var/log/app", true, VolumeKind::kDisk}};
 
   // Through text, as the state file stores it.
   auto back = workloadFromJson(json::parse(toJson(w).dump()));
@@ -447,6 +492,7 @@ static void json_round_trips_every_field(void**) {
   assert_true(back->capAdd == w.capAdd);
   assert_true(back->capDrop == w.capDrop);
   assert_false(back->seccomp);
+  assert_true(back->volumes == w.volumes);
 
   // And the result serialises to the same document.
   assert_true(toJson(*back) == toJson(w));
@@ -590,6 +636,9 @@ static void json_rejects_numbers_out_of_range(void**) {
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(parses_id_mappings),
+      cmocka_unit_test(parses_volumes),
+      cmocka_unit_test(rejects_malformed_volumes),
+      cmocka_unit_test(validate_refuses_two_volumes_on_one_path),
       cmocka_unit_test(rejects_malformed_id_mappings),
       cmocka_unit_test(parses_rlimits),
       cmocka_unit_test(parses_unlimited_rlimits),

@@ -52,6 +52,10 @@ po::options_description runOptions() {
       "group-add", po::value<std::vector<gid_t>>()->composing(), "additional group id")(
       "workdir,w", po::value<std::string>(), "working directory inside the workload")(
       "read-only", po::bool_switch(), "mount the root filesystem read-only")(
+      "volume,v", po::value<std::vector<std::string>>()->composing(),
+      "HOST:PATH[:ro|rw][,disk]: show a host folder or file at PATH (a microVM takes a folder "
+      "read-only, copied at start); with disk, HOST is a file holding ext4, mounted at PATH (a "
+      "microVM's extra virtio-blk drive, a container's loop device); repeatable")(
       "publish,p", po::value<std::vector<std::string>>()->composing(),
       "relay a host port to the workload's port on the bridge network, "
       "[ADDRESS:]HOSTPORT:PORT (TCP; repeatable; needs --network bridge)")(
@@ -111,6 +115,10 @@ Result<Workload> workloadFromOptions(const po::variables_map& vm) {
   for (const auto& text : many<std::string>(vm, "publish")) {
     TANDEM_ASSIGN_OR_RETURN(PortMapping port, parsePortMapping(text));
     w.ports.push_back(port);
+  }
+  for (const auto& text : many<std::string>(vm, "volume")) {
+    TANDEM_ASSIGN_OR_RETURN(Volume volume, parseVolume(text));
+    w.volumes.push_back(std::move(volume));
   }
   if (vm.count("rootfs")) w.rootfs = vm["rootfs"].as<std::string>();
   if (vm.count("name")) w.name = vm["name"].as<std::string>();

@@ -14,7 +14,7 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 
-namespace tandem::image {
+namespace tandem {
 
 // Path: an O_PATH fd, enough to resolve names in. Read: an fd to list or set xattrs through.
 enum class DirAccess { Path, Read };
@@ -39,4 +39,4 @@ Status removeTreeAt(int parentFd, const std::string& name, const std::string& pa
 Status removeUnclaimedIn(int dirFd, const std::string& dirPath,
                          const std::function<bool(const std::string&)>& kept);
 
-}  // namespace tandem::image
+}  // namespace tandem

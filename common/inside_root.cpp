@@ -1,4 +1,4 @@
-#include "common/image/inside_root.h"
+#include "common/inside_root.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <vector>
 
-namespace tandem::image {
+namespace tandem {
 
 namespace {
 
@@ -176,4 +176,4 @@ Status removeUnclaimedIn(int dirFd, const std::string& dirPath,
   return okStatus();
 }
 
-}  // namespace tandem::image
+}  // namespace tandem
