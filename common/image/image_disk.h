@@ -4,7 +4,6 @@
 // takes, for tandem's VMM once it has one and for other VMMs (Firecracker, QEMU) today.
 #pragma once
 
-#include <cstdint>
 #include <string>
 
 #include "common/image/blob_store.h"
@@ -12,27 +11,6 @@
 #include "common/result.h"
 
 namespace tandem::image {
-
-inline constexpr std::uint64_t kDiskBlockBytes = 4096;
-inline constexpr std::uint64_t kDiskInodeBytes = 256;
-
-// What a tree needs of a file system: blocks of file and folder contents, and inodes.
-struct TreeUsage {
-  std::uint64_t dataBlocks = 0;
-  std::uint64_t entries = 0;
-};
-
-struct DiskPlan {
-  std::uint64_t bytes = 0;   // whole MiB
-  std::uint64_t inodes = 0;  // what mkfs.ext4 -N is given
-};
-
-// Room for the tree plus a quarter of free blocks and inodes, so a workload can write, and for
-// ext4's own metadata and journal.
-DiskPlan planDisk(const TreeUsage& usage);
-
-// Counts what the tree under `root` uses, without following symlinks.
-Result<TreeUsage> measureTree(const std::string& root);
 
 // The path of the image's disk, made first if it is not cached yet. The file is complete when
 // it has its name: it is built beside it and renamed.

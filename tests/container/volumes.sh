@@ -15,8 +15,6 @@ host=$SCRATCH/host
 mkdir -p "$host/data"
 echo hello >"$host/data/greeting"
 echo single >"$host/single"
-mounts_before=$(wc -l </proc/self/mountinfo)
-loops_before=$(losetup -a | wc -l)
 
 tandem_run -v "$host/data:/srv/data" -v "$host/single:/etc/single:ro" -- /bin/sh -c \
   'cat /srv/data/greeting /etc/single && echo written >/srv/data/new &&
@@ -66,5 +64,7 @@ assert_runtime_error "a file volume over a folder"
 tandem_run -v relative:/x -- /bin/true
 assert_runtime_error "a relative host path"
 
-assert_eq "$mounts_before" "$(wc -l </proc/self/mountinfo)" "the host's mount count"
-assert_eq "$loops_before" "$(losetup -a | wc -l)" "loop devices attached on the host"
+! grep -q "$MARKER" /proc/self/mountinfo || fail "a volume stayed mounted on the host"
+# The kernel may let go of an autoclear loop device a moment after its last mount is gone.
+no_loop_left() { [[ -z $(losetup -j "$SCRATCH/disk.ext4") ]]; }
+until_true 5 no_loop_left || fail "a loop device stayed attached to the disk volume"

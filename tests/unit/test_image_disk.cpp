@@ -6,16 +6,17 @@
 #include <string>
 
 #include "common/file.h"
+#include "common/folder_disk.h"
 #include "common/image/image_disk.h"
 #include "tests/unit/temp_dir.h"
 #include "tests/unit/unit_test.h"
 
-using tandem::image::DiskPlan;
-using tandem::image::kDiskBlockBytes;
-using tandem::image::kDiskInodeBytes;
-using tandem::image::measureTree;
-using tandem::image::planDisk;
-using tandem::image::TreeUsage;
+using tandem::DiskPlan;
+using tandem::kDiskBlockBytes;
+using tandem::kDiskInodeBytes;
+using tandem::measureTree;
+using tandem::planDisk;
+using tandem::TreeUsage;
 
 namespace {
 
