@@ -11,6 +11,8 @@ packages=(
   libarchive-dev libacl1-dev libbz2-dev nettle-dev libsqlite3-dev libcurl4-openssl-dev
   # the test rootfs and the tools the tests drive
   busybox-static python3 procps iproute2 util-linux docker-registry skopeo umoci openssl
+  # disks: image disks and folder volumes (mkfs.ext4), loop devices for disk volumes
+  e2fsprogs mount
   # NAT for the bridge network's egress
   nftables
   # the microVM guest kernel (guest-kernel-config/build.sh): source tarball and its build tools

@@ -21,6 +21,7 @@
 #include "vmm/kvm.h"
 #include "vmm/process_memory.h"
 #include "vmm/vmm_invocation.h"
+#include "vmm/volume_drives.h"
 
 extern char** environ;
 
@@ -149,6 +150,8 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& given) {
   TANDEM_ASSIGN_OR_RETURN(std::string directory,
                           prepareStateDirectory(workload, config.stateRoot, state));
   config.vsockSocket = directory + "/" + kVsockSocketName;
+  TANDEM_ASSIGN_OR_RETURN(FolderVolumeCopies volumeCopies,
+                          FolderVolumeCopies::make(workload, directory));
   if (!workload.rootfsDisk.empty()) {
     config.rootDisk =
         DiskSpec{.path = workload.rootfsDisk,

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "vmm/guest_protocol.h"
 #include "vmm/machine.h"
+#include "vmm/volume_drives.h"
 #include "vmm/workload_initrd.h"
 
 namespace tandem::vmm {
@@ -136,12 +137,16 @@ VmRun runWorkloadVm(const VmBackendConfig& config, const Workload& workload,
   // Booting from a disk, the initramfs holds tandem's init and the description alone: the init
   // mounts the root= device the command line names and moves into it.
   bool rootOnDisk = config.rootDisk.has_value();
+  auto volumes = volumeDrives(workload, (rootOnDisk ? 1 : 0) + config.disks.size());
+  if (!volumes) {
+    return {std::move(volumes).error(), nullptr};
+  }
   auto initramfs =
       WorkloadInitrd::create({.rootfsArchive = rootOnDisk ? std::string() : config.initramfsPath,
                               .rootfsDirectory = rootOnDisk ? std::string() : workload.rootfs,
                               .rootfsOnDisk = rootOnDisk,
                               .guestInitPath = config.guestInitPath,
-                              .description = toJson(workload).dump()});
+                              .description = toJson(volumes->guestWorkload).dump()});
   if (!initramfs) {
     return {std::move(initramfs).error(), nullptr};
   }
@@ -160,6 +165,7 @@ VmRun runWorkloadVm(const VmBackendConfig& config, const Workload& workload,
   machine.cpus = vcpuCount(workload);
   machine.hugepages = config.hugepages;
   machine.disks.insert(machine.disks.end(), config.disks.begin(), config.disks.end());
+  machine.disks.insert(machine.disks.end(), volumes->disks.begin(), volumes->disks.end());
   machine.nics = config.nics;
   machine.vsockSocketPath = config.vsockSocket;
   machine.timeout = config.timeout;

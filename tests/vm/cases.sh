@@ -285,6 +285,45 @@ expect "a 256 MiB file written and read back through virtio-blk keeps its checks
 $want_sum"
 rm -f "$scratch/big-source" "$scratch/big-target"
 
+# Volumes: a host folder, copied onto a read-only drive at start, and a disk volume, whose ext4
+# the guest mounts read-write and whose write the host reads back. The folder's copy goes with the
+# microVM; a writable folder volume is refused, since no write could reach the folder.
+if command -v mkfs.ext4 >/dev/null && command -v debugfs >/dev/null; then
+  mkdir -p "$scratch/volumes/data"
+  echo from-the-host >"$scratch/volumes/data/greeting"
+  truncate -s 16M "$scratch/volumes/disk.ext4"
+  mkfs.ext4 -q -d "$scratch/volumes/data" "$scratch/volumes/disk.ext4"
+  vm -v "$scratch/volumes/data:/srv/data:ro" -v "$scratch/volumes/disk.ext4:/var/lib/app:disk" \
+    -- sh -c 'cat /srv/data/greeting; touch /srv/data/x 2>/dev/null && echo wrote || echo refused
+    cat /var/lib/app/greeting; echo from-the-guest >/var/lib/app/added; sync
+    grep -E " /srv/data | /var/lib/app " /proc/mounts | cut -d" " -f1-4'
+  added=$(debugfs -R "cat /added" "$scratch/volumes/disk.ext4" 2>/dev/null)
+  copies=$(find /var/lib/tandem/vms -name 'volume-*' 2>/dev/null)
+  if [[ $status == 0 && $out == "from-the-host
+refused
+from-the-host
+/dev/vda /srv/data ext4 ro,relatime
+/dev/vdb /var/lib/app ext4 rw,relatime" && $added == from-the-guest && -z $copies ]]; then
+    ok "-v: a folder volume is a read-only drive, a disk volume a writable one the host reads back"
+  else
+    not_ok "-v: folder and disk volumes" "status $status" "stdout: $out" "on the disk: $added" \
+      "copies left: $copies" "stderr: $err"
+  fi
+  vm -v "$scratch/volumes/data:/srv/data" -- true
+  if [[ $status == 125 && $err == *"add :ro, or give a disk volume"* ]]; then
+    ok "-v: a writable folder volume is refused for a microVM, with the way forward"
+  else
+    not_ok "-v: a writable folder volume is refused" "status $status" "stderr: $err"
+  fi
+  head -c 1048576 /dev/zero >"$scratch/volumes/blank"
+  vm -v "$scratch/volumes/blank:/blank:disk" -- true
+  if [[ $status == 125 && $err == *"holds no ext4 file system"* ]]; then
+    ok "-v: a disk volume without ext4 fails in the guest with a clear error"
+  else
+    not_ok "-v: a disk volume without ext4 fails clearly" "status $status" "stderr: $err"
+  fi
+fi
+
 # image_vm ARGS...: tandem run in a microVM from the image store; results as vm's.
 image_vm() {
   bounded "$TANDEM" --state-root "$GUEST_STORE" run --isolation vm "$@" >"$scratch/out" \

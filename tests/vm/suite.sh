@@ -35,6 +35,13 @@ includes=(--include "$TANDEM" --include "$TANDEM_GUEST_INIT" --include "$TANDEM_
   --include "$here" --include "$GUEST_ROOTFS" --include "$KVM_DEVICE_TEST"
   --include "$(command -v bash)")
 [[ -z $GUEST_STORE ]] || includes+=(--include "$GUEST_STORE")
+# e2fsprogs, for the volume cases: tandem copies a folder volume onto an ext4 disk, and the case
+# reads the guest's write back from a disk volume.
+for tool in mkfs.ext4 debugfs; do
+  if path=$(command -v "$tool"); then
+    includes+=(--include "$path")
+  fi
+done
 # nft, for the bridge network's egress NAT: without it tandem warns at every bridge run.
 if nft=$(command -v nft); then
   includes+=(--include "$nft")

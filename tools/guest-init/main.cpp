@@ -131,6 +131,9 @@ class Init {
           fail(switched.error());
         }
       }
+      if (Status mounted = mountVolumes(workload->volumes); !mounted) {
+        fail(mounted.error());
+      }
       if (Status network = configureNetworks(cmdline); !network) {
         fail(network.error());
       }

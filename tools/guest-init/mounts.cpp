@@ -46,19 +46,37 @@ constexpr const char* kNewRoot = "/.tandem/root";
 constexpr const char* kMovedMounts[] = {"/dev", "/proc", "/sys"};
 constexpr int kDeviceWaitMilliseconds = 5000;
 
-Status mountRootDevice(const RootDevice& root) {
-  unsigned long flags = root.readOnly ? MS_RDONLY : 0;
+// Mounts `device`, waiting a little for its node, as rootwait does: virtio-blk disks may still be
+// probing when init starts.
+Status mountDevice(const std::string& device, const std::string& target, const std::string& type,
+                   unsigned long flags, const std::string& what) {
   for (int waited = 0;; waited += 10) {
-    if (::mount(root.device.c_str(), kNewRoot, root.type.c_str(), flags, nullptr) == 0) {
+    if (::mount(device.c_str(), target.c_str(), type.c_str(), flags, nullptr) == 0) {
       return okStatus();
     }
     bool notYet = errno == ENOENT || errno == ENXIO;
     if (!notYet || waited >= kDeviceWaitMilliseconds) {
-      return Error::fromErrno("cannot mount the root disk " + root.device + " (" + root.type +
-                              ") on " + kNewRoot);
+      return Error::fromErrno("cannot mount " + what + " " + device + " (" + type + ") on " +
+                              target);
     }
     timespec pause{0, 10'000'000};
     ::nanosleep(&pause, nullptr);
+  }
+}
+
+// mkdir -p, in the guest's own root.
+Status makeMountPoint(const std::string& path) {
+  for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+    std::string prefix = path.substr(0, slash);
+    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      int error = errno;
+      return Error::fromErrno("cannot create the mount point " + prefix +
+                                  (error == EROFS ? " in the read-only root; give a path that "
+                                                    "exists in the image"
+                                                  : ""),
+                              error);
+    }
+    if (slash == std::string::npos) return okStatus();
   }
 }
 
@@ -68,7 +86,8 @@ Status switchToRoot(const RootDevice& root) {
   if (::mkdir(kNewRoot, 0755) != 0 && errno != EEXIST) {
     return Error::fromErrno(std::string("cannot create ") + kNewRoot);
   }
-  TANDEM_TRY(mountRootDevice(root));
+  TANDEM_TRY(mountDevice(root.device, kNewRoot, root.type, root.readOnly ? MS_RDONLY : 0,
+                         "the root disk"));
   for (const char* path : kMovedMounts) {
     std::string target = std::string(kNewRoot) + path;
     if (::mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) {
@@ -82,6 +101,21 @@ Status switchToRoot(const RootDevice& root) {
   if (::chdir(kNewRoot) != 0 || ::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0 ||
       ::chroot(".") != 0 || ::chdir("/") != 0) {
     return Error::fromErrno("cannot make the root disk " + root.device + " the root");
+  }
+  return okStatus();
+}
+
+Status mountVolumes(const std::vector<Volume>& volumes) {
+  for (const Volume& volume : volumes) {
+    TANDEM_TRY(makeMountPoint(volume.target));
+    Status mounted = mountDevice(volume.source, volume.target, "ext4",
+                                 volume.readOnly ? MS_RDONLY : 0, "the volume");
+    if (!mounted && mounted.error().errnum() == EINVAL) {
+      return Error(mounted.error().message() +
+                       ": the volume's file holds no ext4 file system (mkfs.ext4 makes one)",
+                   EINVAL);
+    }
+    TANDEM_TRY(std::move(mounted));
   }
   return okStatus();
 }

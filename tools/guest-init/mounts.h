@@ -2,7 +2,10 @@
 // point is created if the rootfs lacks it.
 #pragma once
 
+#include <vector>
+
 #include "common/result.h"
+#include "common/volume.h"
 #include "tools/guest-init/boot_options.h"
 
 namespace tandem::guest_init {
@@ -18,5 +21,9 @@ Status mountKernelFilesystems();
 // as rootwait does), moves /dev, /proc and /sys into it, and makes it the root, as switch_root
 // does. What stays open (the stdio tty, the status port) stays usable.
 Status switchToRoot(const RootDevice& root);
+
+// In the workload's root: mounts each volume's ext4 drive (its source, a /dev/vdX the VMM named)
+// on its path, made if missing.
+Status mountVolumes(const std::vector<Volume>& volumes);
 
 }  // namespace tandem::guest_init
