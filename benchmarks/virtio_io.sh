@@ -139,11 +139,14 @@ record() {  # $1: vmm, $2: run, $3: phase, $4: the workload's output, $5: traced
   fi
   local sunk=null
   [[ $3 == net-tx ]] && sunk=$(tr -d ' ' <"$scratch/sink-count")
+  local nic
+  nic=$(sed -n 's/.*nic \([0-9]*\) \([0-9]*\) \([0-9]*\).*/{"rx_frames": \1, "tx_frames": \2, "interrupts": \3}/p' "$4" |
+    tail -n 1)
   jq -c -n --arg vmm "$1" --argjson run "$2" --arg phase "$3" --argjson result "$result" \
-    --argjson trace "$5" --argjson sunk "$sunk" \
+    --argjson trace "$5" --argjson sunk "$sunk" --argjson nic "${nic:-null}" \
     '{vmm: $vmm, run: $run, phase: $phase, mib: $result.mib, seconds: $result.seconds,
       exits: $trace.kvm_exit.total, exits_to_userspace: $trace.kvm_userspace_exit.total,
-      exits_by_reason: $trace.kvm_exit.by, bytes_received_by_host: $sunk}'
+      exits_by_reason: $trace.kvm_exit.by, bytes_received_by_host: $sunk, guest_nic: $nic}'
 }
 
 inside() {
@@ -263,6 +266,11 @@ case $phase in
 esac || { echo "phase $phase failed"; exit 1; }
 end=$(now)
 echo "result $phase $mib $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')"
+# What the guest's NIC did since boot: frames each way and the interrupts its driver took.
+nic=$(basename "$(readlink /sys/class/net/eth0/device)")
+echo "nic $(cat /sys/class/net/eth0/statistics/rx_packets /sys/class/net/eth0/statistics/tx_packets |
+  tr '\n' ' ')$(awk -v d="$nic" '$NF == d { n = 0; for (i = 2; i <= NF - 3; i++) n += $i; print n }' \
+  /proc/interrupts)"
 EOF
 chmod 0755 "$rootfs/io.sh"
 install -d -m 0700 "$rootfs/.tandem"
