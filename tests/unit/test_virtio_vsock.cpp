@@ -47,10 +47,13 @@ struct Setup {
   std::uint16_t receivedSeen = 0;
   std::uint16_t transmitSlot = 0;
 
-  explicit Setup(const std::string& directory) : socketPath(directory + "/vsock.sock") {
+  explicit Setup(const std::string& directory,
+                 std::chrono::milliseconds pendingTimeout = VsockDevice::kPendingTimeout)
+      : socketPath(directory + "/vsock.sock") {
     auto listener = tandem::listenUnixSocket(socketPath);
     assert_true(listener.ok());
-    auto created = VsockDevice::create(kGuestCid, std::move(listener).value(), socketPath);
+    auto created =
+        VsockDevice::create(kGuestCid, std::move(listener).value(), socketPath, pendingTimeout);
     assert_true(created.ok());
     device = std::move(created).value();
     std::vector<Virtqueue> queues;
@@ -240,6 +243,33 @@ void aClientWithoutAConnectLineIsDropped(void** state) {
   setup.serve();
   assert_string_equal(readSome(client->get()).c_str(), "");
   assert_int_equal(setup.delivered().size(), 0);
+}
+
+void silentClientsAndGuestsTimeOut(void** state) {
+  Setup setup(tempDir(state), std::chrono::milliseconds(300));
+  setup.giveReceiveBuffers(4);
+  auto silent = tandem::connectUnixSocket(setup.socketPath);
+  assert_true(silent.ok());
+  auto unanswered = tandem::connectUnixSocket(setup.socketPath);
+  assert_true(unanswered.ok());
+  assert_int_equal(::write(unanswered->get(), "CONNECT 7\n", 10), 10);
+  setup.serve(20);
+  auto packets = setup.delivered();
+  // The guest never answers, and the first client never speaks: both are closed once the
+  // timeout passes, and the guest's half of the request is reset.
+  setup.serve(600);
+  assert_string_equal(readSome(silent->get()).c_str(), "");
+  assert_string_equal(readSome(unanswered->get()).c_str(), "");
+  for (Packet& packet : setup.delivered()) packets.push_back(packet);
+  assert_int_equal(packets.size(), 2);
+  assert_int_equal(static_cast<int>(packets[0].header.op), static_cast<int>(VsockOp::kRequest));
+  assert_int_equal(static_cast<int>(packets[1].header.op), static_cast<int>(VsockOp::kReset));
+  assert_int_equal(packets[1].header.srcPort, packets[0].header.srcPort);
+  // A connection the guest accepted in time is not touched by the timer.
+  HostConnection live = connectFromHost(setup, 9);
+  setup.serve(600);
+  setup.guestSends(setup.fromGuest(9, live.hostPort, VsockOp::kData), "still here");
+  assert_string_equal(readSome(live.client.get()).c_str(), "still here");
 }
 
 void guestConnectsToAHostListener(void** state) {
@@ -455,6 +485,7 @@ int main() {
                                       removeTempDir),
       cmocka_unit_test_setup_teardown(aGuestThatRefusesClosesTheHostClient, makeTempDir,
                                       removeTempDir),
+      cmocka_unit_test_setup_teardown(silentClientsAndGuestsTimeOut, makeTempDir, removeTempDir),
       cmocka_unit_test_setup_teardown(aClientWithoutAConnectLineIsDropped, makeTempDir,
                                       removeTempDir),
       cmocka_unit_test_setup_teardown(guestConnectsToAHostListener, makeTempDir, removeTempDir),

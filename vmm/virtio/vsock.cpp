@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -45,6 +46,8 @@ struct VsockDevice::Connection {
   };
   UniqueFd stream;
   State state = State::kHandshake;
+  // When it entered kHandshake or kConnecting, for the pending timeout.
+  std::chrono::steady_clock::time_point pendingSince = std::chrono::steady_clock::now();
   std::uint32_t hostPort = 0;
   std::uint32_t guestPort = 0;
   // Guest to host: bytes the host socket has not taken yet, and the credit counters.
@@ -73,7 +76,8 @@ struct VsockDevice::Connection {
 };
 
 Result<std::unique_ptr<VsockDevice>> VsockDevice::create(std::uint64_t guestCid, UniqueFd listener,
-                                                         std::string socketPath) {
+                                                         std::string socketPath,
+                                                         std::chrono::milliseconds pendingTimeout) {
   if (guestCid < 3 || guestCid > 0xffffffffu) {
     return Error("a guest's vsock CID is 3 to 4294967295, not " + std::to_string(guestCid), EINVAL);
   }
@@ -87,16 +91,24 @@ Result<std::unique_ptr<VsockDevice>> VsockDevice::create(std::uint64_t guestCid,
   if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, listener.get(), &event) != 0) {
     return Error::fromErrno("cannot watch the vsock socket " + socketPath);
   }
-  return std::unique_ptr<VsockDevice>(
-      new VsockDevice(guestCid, std::move(listener), std::move(epoll), std::move(socketPath)));
+  UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  event.data.fd = timer.get();
+  if (!timer || ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, timer.get(), &event) != 0) {
+    return Error::fromErrno("cannot make the timer of virtio-vsock's pending connections");
+  }
+  return std::unique_ptr<VsockDevice>(new VsockDevice(guestCid, std::move(listener),
+                                                      std::move(epoll), std::move(timer),
+                                                      std::move(socketPath), pendingTimeout));
 }
 
-VsockDevice::VsockDevice(std::uint64_t guestCid, UniqueFd listener, UniqueFd epoll,
-                         std::string socketPath)
+VsockDevice::VsockDevice(std::uint64_t guestCid, UniqueFd listener, UniqueFd epoll, UniqueFd timer,
+                         std::string socketPath, std::chrono::milliseconds pendingTimeout)
     : guestCid_(guestCid),
       listener_(std::move(listener)),
       epoll_(std::move(epoll)),
-      socketPath_(std::move(socketPath)) {}
+      timer_(std::move(timer)),
+      socketPath_(std::move(socketPath)),
+      pendingTimeout_(pendingTimeout) {}
 
 VsockDevice::~VsockDevice() = default;
 
@@ -155,6 +167,12 @@ void VsockDevice::serviceHost() {
       acceptHostConnections();
       continue;
     }
+    if (fd == timer_.get()) {
+      std::uint64_t expirations = 0;
+      [[maybe_unused]] ssize_t n = ::read(timer_.get(), &expirations, sizeof expirations);
+      expirePending();
+      continue;
+    }
     auto found = connections_.find(fd);
     if (found == connections_.end()) continue;  // closed earlier in this round
     Connection& connection = found->second;
@@ -174,6 +192,7 @@ void VsockDevice::serviceHost() {
       flushToHost(connection);
     }
   }
+  armPendingTimer();
   deliverLocked();
 }
 
@@ -419,6 +438,7 @@ void VsockDevice::readHandshake(Connection& connection) {
   connection.hostPort = hostPort;
   connection.guestPort = *port;
   connection.state = Connection::State::kConnecting;
+  connection.pendingSince = std::chrono::steady_clock::now();
   byPorts_[{hostPort, *port}] = connection.stream.get();
   queueControl(connection, VsockOp::kRequest);
   updateInterest(connection);
@@ -690,6 +710,44 @@ void VsockDevice::resetConnection(Connection& connection) {
     queueControl(connection, VsockOp::kReset);
   }
   closeConnection(connection);
+}
+
+void VsockDevice::expirePending() {
+  auto now = std::chrono::steady_clock::now();
+  std::vector<int> expired;
+  for (auto& [fd, connection] : connections_) {
+    if (connection.state != Connection::State::kEstablished &&
+        now - connection.pendingSince >= pendingTimeout_) {
+      expired.push_back(fd);
+    }
+  }
+  for (int fd : expired) {
+    Connection& connection = connections_.at(fd);
+    spdlog::debug("virtio-vsock: {} on {} timed out",
+                  connection.state == Connection::State::kHandshake
+                      ? "a client that sent no CONNECT line"
+                      : "a connection the guest did not answer",
+                  socketPath_);
+    resetConnection(connection);
+  }
+}
+
+void VsockDevice::armPendingTimer() {
+  std::optional<std::chrono::steady_clock::time_point> due;
+  for (const auto& [fd, connection] : connections_) {
+    if (connection.state != Connection::State::kEstablished) {
+      auto deadline = connection.pendingSince + pendingTimeout_;
+      if (!due || deadline < *due) due = deadline;
+    }
+  }
+  itimerspec setting{};
+  if (due) {
+    auto left = std::max<std::chrono::nanoseconds>(*due - std::chrono::steady_clock::now(),
+                                                   std::chrono::milliseconds(1));
+    setting.it_value.tv_sec = static_cast<time_t>(left.count() / 1'000'000'000);
+    setting.it_value.tv_nsec = static_cast<long>(left.count() % 1'000'000'000);
+  }
+  ::timerfd_settime(timer_.get(), 0, &setting, nullptr);
 }
 
 void VsockDevice::closeConnection(Connection& connection) {

@@ -11,6 +11,7 @@
 // grants. Host sockets are served on the VMM's main loop through one epoll fd.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -51,10 +52,16 @@ class VsockDevice : public Device {
   // Connections at once, each a host socket: more, and a guest's request is reset and a host
   // client closed, so that neither side can run the VMM out of descriptors.
   static constexpr std::size_t kMaxConnections = 1024;
+  // How long a host client has to send its CONNECT line, and the guest to answer the request
+  // that follows: a silent client or guest is then closed (the guest's half reset), so that none
+  // keeps a connection slot for ever. Firecracker allows 2 s; this leaves room for guests under
+  // nested emulation, which answer tens of times slower.
+  static constexpr std::chrono::milliseconds kPendingTimeout{10000};
 
   // `listener` is a listening, non-blocking Unix socket at `socketPath`.
-  static Result<std::unique_ptr<VsockDevice>> create(std::uint64_t guestCid, UniqueFd listener,
-                                                     std::string socketPath);
+  static Result<std::unique_ptr<VsockDevice>> create(
+      std::uint64_t guestCid, UniqueFd listener, std::string socketPath,
+      std::chrono::milliseconds pendingTimeout = kPendingTimeout);
   ~VsockDevice() override;
 
   std::uint32_t type() const override { return 19; }
@@ -87,7 +94,8 @@ class VsockDevice : public Device {
     std::uint32_t flags = 0;
   };
 
-  VsockDevice(std::uint64_t guestCid, UniqueFd listener, UniqueFd epoll, std::string socketPath);
+  VsockDevice(std::uint64_t guestCid, UniqueFd listener, UniqueFd epoll, UniqueFd timer,
+              std::string socketPath, std::chrono::milliseconds pendingTimeout);
 
   void transmitLocked();
   void handleGuestPacket(const DescriptorChain& chain);
@@ -115,12 +123,17 @@ class VsockDevice : public Device {
   void resetConnection(Connection& connection);
   void closeConnection(Connection& connection);
   void updateInterest(Connection& connection);
+  // Closes the connections pending past the timeout, then arms the timer for the next one due.
+  void expirePending();
+  void armPendingTimer();
   void stopLocked(const std::string& problem);
 
   std::uint64_t guestCid_;
   UniqueFd listener_;
   UniqueFd epoll_;
+  UniqueFd timer_;
   std::string socketPath_;
+  std::chrono::milliseconds pendingTimeout_;
 
   mutable std::mutex mutex_;
   std::optional<Virtqueue> receiveQueue_;
