@@ -84,7 +84,7 @@ tandem_run() {  # $1: run number, $2: timed|traced
       traced: $trace}'
 }
 
-qemu_command() {  # $1: folder for this run's files, $2: kernel; fills the array qemu
+qemu_command() {  # $1: folder, $2: kernel, $3: command line (default tandem's); fills qemu
   # microvm wires up only COM1 (one -serial), so COM2, the kernel console as in tandem, is an
   # explicit isa-serial; and it has no i8042, without which reboot=k never resets the machine
   # (the kernel's reset loop spins on port 0x64), so one is added; and a virtio-rng, as every
@@ -94,7 +94,7 @@ qemu_command() {  # $1: folder for this run's files, $2: kernel; fills the array
     -nodefaults -no-user-config -display none
     -serial "file:$1/com1" -chardev "file,id=console,path=$1/console"
     -device isa-serial,chardev=console,iobase=0x2f8,irq=3 -device i8042 -device virtio-rng-device
-    -L /usr/share/qemu -kernel "$2" -initrd "$BENCH_INITRD" -append "$BENCH_CMDLINE"
+    -L /usr/share/qemu -kernel "$2" -initrd "$BENCH_INITRD" -append "${3:-$BENCH_CMDLINE}"
     -no-reboot)
 }
 
@@ -107,10 +107,11 @@ qemu_check_console() {  # $1: folder, $2: run number
   fi
 }
 
-qemu_timed() {  # $1: run number, $2: kernel (default: the same as tandem's), $3: kind
-  local dir=$scratch/qemu-timed-$1 qemu status=0 start wall kind=${3:-timed}
+qemu_timed() {  # $1: run number, $2: kernel (default: tandem's), $3: kind, $4: command line
+  local kind=${3:-timed}
+  local dir=$scratch/qemu-$kind-$1 qemu status=0 start wall
   mkdir -p "$dir"
-  qemu_command "$dir" "${2:-$BENCH_KERNEL}"
+  qemu_command "$dir" "${2:-$BENCH_KERNEL}" "${4:-}"
   scrub_free_pages
   start=$EPOCHREALTIME
   timeout 300 "${qemu[@]}" </dev/null >"$dir/stdout" 2>"$dir/stderr" || status=$?
@@ -127,11 +128,12 @@ qemu_timed() {  # $1: run number, $2: kernel (default: the same as tandem's), $3
 # A counted run keeps the VM alive after the guest's reset (-no-shutdown: stop, don't exit), so
 # that its debugfs folder and its mappings can be read; an HMP monitor over two FIFOs tells when
 # it stopped and then ends it.
-qemu_counted() {  # $1: run number, $2: kernel (default: the same as tandem's), $3: kind
-  local dir=$scratch/qemu-counted-$1 qemu pid reader start wall='' i kind=${3:-counted}
+qemu_counted() {  # $1: run number, $2: kernel (default: tandem's), $3: kind, $4: command line
+  local kind=${3:-counted}
+  local dir=$scratch/qemu-$kind-$1 qemu pid reader start wall='' i
   mkdir -p "$dir"
   mkfifo "$dir/mon.in" "$dir/mon.out"
-  qemu_command "$dir" "${2:-$BENCH_KERNEL}"
+  qemu_command "$dir" "${2:-$BENCH_KERNEL}" "${4:-}"
   trace_start
   start=$EPOCHREALTIME
   "${qemu[@]}" -no-shutdown -chardev "pipe,id=mon,path=$dir/mon" -mon chardev=mon,mode=readline \
@@ -204,6 +206,14 @@ inside() {
     log "QEMU with the stock kernel (counted)"
     qemu_counted 0 "$BENCH_STOCK_KERNEL" counted_stock
   fi
+  # The same kernel and initramfs under QEMU with a plain command line, without tandem's tuning
+  # (the issue counts the VMM, the kernel config and the command line together as tandem's).
+  if [[ -n ${BENCH_PLAIN_CMDLINE:-} ]]; then
+    log "QEMU with the plain command line (timed)"
+    qemu_timed 0 "" timed_plain "$BENCH_PLAIN_CMDLINE"
+    log "QEMU with the plain command line (counted)"
+    qemu_counted 0 "" counted_plain "$BENCH_PLAIN_CMDLINE"
+  fi
 }
 
 if [[ ${1:-} == --inside ]]; then
@@ -236,6 +246,9 @@ host_cpus=1
 # Debian's kernel, as tools/kvm-host caches it for the emulated host itself.
 stock_kernel=$(ls -1t /var/cache/tandem/kvm-host/linux-image-*/boot/vmlinuz-* 2>/dev/null |
   head -n 1) || true
+# The command line QEMU's boots were first measured with here (shared/platform-facts.md), with
+# the console on COM2 and tandem's init as in every run: no TSC, timer, UART or entropy tuning.
+plain_cmdline="console=ttyS1 quiet panic=-1 reboot=k rdinit=/.tandem/init"
 
 usage() {
   cat >&2 <<EOF
@@ -254,6 +267,9 @@ usage: $prog [--runs N] [--boots N] [--output FILE] [--tandem PATH] [--kernel BZ
   --stock-kernel K  also boot QEMU with this distribution kernel, once timed and once counted
                     per host boot: the stack tandem replaces (default ${stock_kernel:-none
                     found}, the emulated host's own; "none" skips it)
+  --plain-cmdline C also boot QEMU with the same kernel and this command line, once timed and
+                    once counted per host boot: the guest without tandem's command-line tuning
+                    (default "$plain_cmdline"; "none" skips it)
   --machine OPTS    QEMU's -M value (default $machine)
   --scrub MIB       before each timed run, rewrite this much of the host's free memory, so
                     that neither VMM pays the emulator's cost for pages that held the previous
@@ -272,6 +288,7 @@ while [[ $# -gt 0 ]]; do
     --tandem) [[ -n ${2:-} ]] || usage; tandem=$2; shift 2 ;;
     --kernel) [[ -n ${2:-} ]] || usage; kernel=$2; shift 2 ;;
     --stock-kernel) [[ -n ${2:-} ]] || usage; stock_kernel=$2; shift 2 ;;
+    --plain-cmdline) [[ -n ${2:-} ]] || usage; plain_cmdline=$2; shift 2 ;;
     --machine) [[ ${2:-} == microvm* ]] || usage; machine=$2; shift 2 ;;
     --scrub) [[ ${2:-} =~ ^(0|[1-9][0-9]*)$ ]] || usage; scrub_mib=$2; shift 2 ;;
     --timeout) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; host_timeout=$2; shift 2 ;;
@@ -293,6 +310,7 @@ done
 [[ -x $mkinitramfs ]] || die "no tandem-mkinitramfs at $mkinitramfs (run ninja -C build)"
 [[ -f $kernel ]] || die "no guest kernel at $kernel (guest-kernel-config/build.sh builds one)"
 [[ $stock_kernel == none ]] && stock_kernel=''
+[[ $plain_cmdline == none ]] && plain_cmdline=''
 [[ -z $stock_kernel || -f $stock_kernel ]] || die "no stock kernel at $stock_kernel"
 
 # The kernel command line is tandem's own, for both VMMs.
@@ -313,6 +331,7 @@ if [[ -n $stock_kernel ]]; then
   cp "$stock_kernel" "$work/stock-vmlinuz"
   stock_args=(--include "$work/stock-vmlinuz" --env "BENCH_STOCK_KERNEL=$work/stock-vmlinuz")
 fi
+[[ -z $plain_cmdline ]] || stock_args+=(--env "BENCH_PLAIN_CMDLINE=$plain_cmdline")
 
 # One initramfs for both VMMs: the busybox rootfs plus what tandem's VMM would append, so that
 # QEMU's guest runs the same init on the same workload. The workload JSON is what toJson
@@ -355,7 +374,7 @@ for ((boot = 1; boot <= boots; boot++)); do
 done
 
 # Medians of the lower middle for even counts, so every figure is one that was measured.
-jq -s --argjson runs "$runs" --argjson host_cpus "$host_cpus" --argjson scrub "$scrub_mib" --arg machine "$machine" --arg cmdline "$cmdline" '
+jq -s --argjson runs "$runs" --argjson host_cpus "$host_cpus" --argjson scrub "$scrub_mib" --arg machine "$machine" --arg cmdline "$cmdline" --arg plain "$plain_cmdline" '
   def median: sort | .[(length - 1) / 2 | floor];
   def stat: {median: median, min: min, max: max, samples: .};
   def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b end;
@@ -366,6 +385,8 @@ jq -s --argjson runs "$runs" --argjson host_cpus "$host_cpus" --argjson scrub "$
   | (map(select(.vmm == "qemu" and .kind == "counted"))) as $qc
   | (map(select(.vmm == "qemu" and .kind == "timed_stock"))) as $st
   | (map(select(.vmm == "qemu" and .kind == "counted_stock"))) as $sc
+  | (map(select(.vmm == "qemu" and .kind == "timed_plain"))) as $pt
+  | (map(select(.vmm == "qemu" and .kind == "counted_plain"))) as $pc
   | {
       tandem: {
         wall_ms: ($t | map(.wall_ms) | stat),
@@ -395,14 +416,26 @@ jq -s --argjson runs "$runs" --argjson host_cpus "$host_cpus" --argjson scrub "$
         vmm_rss_bytes: ($sc | map(.vmm_memory.rss_bytes) | stat),
         vmm_pss_bytes: ($sc | map(.vmm_memory.pss_bytes) | stat)
       } end),
+      qemu_plain_cmdline: (if ($pc | length) == 0 then null else {
+        wall_ms: ($pt | map(.wall_ms) | stat),
+        exits_total: ($pc | map(.kvm_debugfs.exits) | stat),
+        io_exits: ($pc | map(.kvm_debugfs.io_exits) | stat),
+        exits_to_userspace: ($pc | map(.traced.kvm_userspace_exit.total // null)
+          | if any(. == null) then null else stat end),
+        vmm_rss_bytes: ($pc | map(.vmm_memory.rss_bytes) | stat),
+        vmm_pss_bytes: ($pc | map(.vmm_memory.pss_bytes) | stat)
+      } end),
       # Every exit by its SVM exit code, and port I/O and MSR exits by port and MSR: tandem from
       # its traced run, QEMU from its first counted run of each kernel.
       exits_by_reason: {tandem: $tt.traced.kvm_exit.by, qemu: ($qc | first | .traced.kvm_exit.by),
-        qemu_stock_kernel: ($sc | first | .traced.kvm_exit.by)},
+        qemu_stock_kernel: ($sc | first | .traced.kvm_exit.by),
+        qemu_plain_cmdline: ($pc | first | .traced.kvm_exit.by)},
       port_exits: {tandem: $tt.traced.kvm_pio.by, qemu: ($qc | first | .traced.kvm_pio.by),
-        qemu_stock_kernel: ($sc | first | .traced.kvm_pio.by)},
+        qemu_stock_kernel: ($sc | first | .traced.kvm_pio.by),
+        qemu_plain_cmdline: ($pc | first | .traced.kvm_pio.by)},
       msr_exits: {tandem: $tt.traced.kvm_msr.by, qemu: ($qc | first | .traced.kvm_msr.by),
-        qemu_stock_kernel: ($sc | first | .traced.kvm_msr.by)},
+        qemu_stock_kernel: ($sc | first | .traced.kvm_msr.by),
+        qemu_plain_cmdline: ($pc | first | .traced.kvm_msr.by)},
       tandem_cold_boot: {wall_ms: $tt.wall_ms, timeline_ms: $tt.stats.timeline_ms},
       tracepoint_check: (if $tt.traced == null then null else
         {tandem_exits_to_vmm: $tt.stats.exits_to_vmm.total,
@@ -413,24 +446,38 @@ jq -s --argjson runs "$runs" --argjson host_cpus "$host_cpus" --argjson scrub "$
   | . + {per_boot: ($all | group_by(.boot) | map(
       (map(select(.vmm == "tandem" and .kind == "timed")) | map(.wall_ms) | median) as $tw
       | (map(select(.vmm == "qemu" and .kind == "timed")) | map(.wall_ms) | median) as $qw
-      | {boot: .[0].boot, tandem_wall_ms: $tw, qemu_wall_ms: $qw, wall_ratio: ratio($tw; $qw)}))}
+      | (map(select(.vmm == "qemu" and .kind == "timed_plain")) | map(.wall_ms)
+        | if length == 0 then null else median end) as $pw
+      | {boot: .[0].boot, tandem_wall_ms: $tw, qemu_wall_ms: $qw, wall_ratio: ratio($tw; $qw),
+         qemu_plain_cmdline_wall_ms: $pw, wall_ratio_plain_cmdline: ratio($tw; $pw)}))}
   | . + {ratios: {
       wall_median: (.per_boot | map(.wall_ratio) | median),
       exits_total_median: ratio(.tandem.exits_total.median; .qemu.exits_total.median),
       exits_total_vs_stock_kernel:
         ratio(.tandem.exits_total.median; .qemu_stock_kernel.exits_total.median?),
       wall_vs_stock_kernel: ratio(.tandem.wall_ms.median; .qemu_stock_kernel.wall_ms.median?),
+      exits_total_vs_plain_cmdline:
+        ratio(.tandem.exits_total.median; .qemu_plain_cmdline.exits_total.median?),
+      wall_vs_plain_cmdline: (.per_boot | map(.wall_ratio_plain_cmdline)
+        | if any(. == null) then null else median end),
       exits_to_userspace_median:
         ratio(.tandem.exits_to_userspace.median; .qemu.exits_to_userspace.median?),
       vmm_rss_median: ratio(.tandem.vmm_rss_bytes.median; .qemu.vmm_rss_bytes.median)}}
   | . + {targets: {
-      "wall <= 0.5x QEMU": (.ratios.wall_median <= 0.5),
-      "total exits <= 0.1x QEMU, same kernel": (.ratios.exits_total_median <= 0.1),
+      "wall <= 0.5x QEMU, same kernel and command line": (.ratios.wall_median <= 0.5),
+      "total exits <= 0.1x QEMU, same kernel and command line":
+        (.ratios.exits_total_median <= 0.1),
+      "wall <= 0.5x QEMU, same kernel, plain command line":
+        (if .ratios.wall_vs_plain_cmdline == null then null
+         else .ratios.wall_vs_plain_cmdline <= 0.5 end),
+      "total exits <= 0.1x QEMU, same kernel, plain command line":
+        (if .ratios.exits_total_vs_plain_cmdline == null then null
+         else .ratios.exits_total_vs_plain_cmdline <= 0.1 end),
       "total exits <= 0.1x QEMU with the stock kernel":
         (if .ratios.exits_total_vs_stock_kernel == null then null
          else .ratios.exits_total_vs_stock_kernel <= 0.1 end),
       "VMM RSS overhead <= 3 MiB": (.tandem.vmm_rss_bytes.median <= 3 * 1048576)}}
-  | {runs: $runs, boots: ($all | map(.boot) | max), host_cpus: $host_cpus, qemu_machine: $machine, scrub_mib: $scrub, kernel_cmdline: $cmdline, memory_mib: 256, vcpus: 1}
+  | {runs: $runs, boots: ($all | map(.boot) | max), host_cpus: $host_cpus, qemu_machine: $machine, scrub_mib: $scrub, kernel_cmdline: $cmdline, plain_cmdline: $plain, memory_mib: 256, vcpus: 1}
     + . + {records: $records}
 ' --slurpfile records "$records" "$records" >"$output"
 
@@ -439,15 +486,15 @@ jq -r '
   def ms: if . == null then "n/a" else (. * 10 | round / 10 | tostring) end;
   def mib: if . == null then "n/a" else (. / 1048576 * 100 | round / 100 | tostring) end;
   def x: if . == null then "n/a" else (. * 1000 | round / 1000 | tostring) + "x" end;
-  def row($name; f): "| \($name) | \(.tandem | f) | \(.qemu | f) | \(.qemu_stock_kernel | if . == null then "n/a" else f end) |";
+  def row($name; f): "| \($name) | \(.tandem | f) | \(.qemu | f) | \(.qemu_plain_cmdline | if . == null then "n/a" else f end) | \(.qemu_stock_kernel | if . == null then "n/a" else f end) |";
   # AMD SVM exit codes (the emulated host is AMD); the rest are shown in hex.
   def svm: {"0x60": "INTR", "0x61": "NMI", "0x64": "VINTR", "0x6e": "RDTSC", "0x72": "CPUID",
     "0x77": "PAUSE", "0x78": "HLT", "0x7b": "IOIO", "0x7c": "MSR", "0x7f": "SHUTDOWN",
     "0x81": "VMMCALL", "0x87": "RDTSCP", "0x89": "WBINVD", "0x8d": "XSETBV", "0x400": "NPF"}[.] // .;
   def reasons($who): (.exits_by_reason[$who] // {}) | to_entries | sort_by(-.value)
     | map("\(.key | svm) \(.value)") | join(", ");
-  "| per boot of `true` | tandem | QEMU microvm | QEMU microvm + stock kernel |",
-  "|---|---:|---:|---:|",
+  "| per boot of `true` | tandem | QEMU microvm | QEMU microvm, plain command line | QEMU microvm + stock kernel |",
+  "|---|---:|---:|---:|---:|",
   row("wall, median (ms)"; .wall_ms.median | ms),
   row("wall, min (ms)"; .wall_ms.min | ms),
   row("exits, total (KVM), median"; .exits_total.median | n),
@@ -461,10 +508,12 @@ jq -r '
   (if (.per_boot | length) > 1 then .per_boot[] else empty end
     | "host boot \(.boot): tandem \(.tandem_wall_ms | ms) ms, QEMU \(.qemu_wall_ms | ms) ms, wall \(.wall_ratio | x)"),
   "tandem/QEMU (medians; wall: of the per-boot ratios): wall \(.ratios.wall_median | x), total exits \(.ratios.exits_total_median | x), exits to userspace \(.ratios.exits_to_userspace_median | x), VMM RSS \(.ratios.vmm_rss_median | x)",
+  (if .ratios.exits_total_vs_plain_cmdline then "tandem/(QEMU, same kernel, plain command line \(.plain_cmdline)): total exits \(.ratios.exits_total_vs_plain_cmdline | x), wall \(.ratios.wall_vs_plain_cmdline | x)" else empty end),
   (if .ratios.exits_total_vs_stock_kernel then "tandem/(QEMU + stock kernel), the whole stack: total exits \(.ratios.exits_total_vs_stock_kernel | x), wall \(.ratios.wall_vs_stock_kernel | x)" else empty end),
   "",
   "exits by reason, tandem: \(reasons("tandem"))",
   "exits by reason, QEMU: \(reasons("qemu"))",
+  (if .qemu_plain_cmdline then "exits by reason, QEMU with the plain command line: \(reasons("qemu_plain_cmdline"))" else empty end),
   (if .qemu_stock_kernel then "exits by reason, QEMU + stock kernel: \(reasons("qemu_stock_kernel"))" else empty end),
   (if .tracepoint_check then "tracepoint check (tandem run 0): exits_to_vmm.total \(.tracepoint_check.tandem_exits_to_vmm), kvm_userspace_exit hits \(.tracepoint_check.tandem_traced)" else empty end),
   "",
