@@ -378,6 +378,16 @@ jq -s --argjson runs "$runs" --argjson host_cpus "$host_cpus" --argjson scrub "$
   def median: sort | .[(length - 1) / 2 | floor];
   def stat: {median: median, min: min, max: max, samples: .};
   def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b end;
+  # A QEMU row from its timed and counted runs; null when there were none.
+  def qemu_figures($timed; $counted): if ($counted | length) == 0 then null else {
+      wall_ms: ($timed | map(.wall_ms) | stat),
+      exits_total: ($counted | map(.kvm_debugfs.exits) | stat),
+      io_exits: ($counted | map(.kvm_debugfs.io_exits) | stat),
+      exits_to_userspace: ($counted | map(.traced.kvm_userspace_exit.total // null)
+        | if any(. == null) then null else stat end),
+      vmm_rss_bytes: ($counted | map(.vmm_memory.rss_bytes) | stat),
+      vmm_pss_bytes: ($counted | map(.vmm_memory.pss_bytes) | stat)
+    } end;
   . as $all
   | (map(select(.vmm == "tandem" and .kind == "timed"))) as $t
   | (map(select(.vmm == "tandem" and .kind == "traced")) | first) as $tt
@@ -398,33 +408,9 @@ jq -s --argjson runs "$runs" --argjson host_cpus "$host_cpus" --argjson scrub "$
         supervisor_rss_bytes: ($t | map(.stats.supervisor_memory.rss_bytes) | stat),
         timeline_ms: ($t | map(.stats.timeline_ms))
       },
-      qemu: {
-        wall_ms: ($qt | map(.wall_ms) | stat),
-        exits_total: ($qc | map(.kvm_debugfs.exits) | stat),
-        io_exits: ($qc | map(.kvm_debugfs.io_exits) | stat),
-        exits_to_userspace: ($qc | map(.traced.kvm_userspace_exit.total // null)
-          | if any(. == null) then null else stat end),
-        vmm_rss_bytes: ($qc | map(.vmm_memory.rss_bytes) | stat),
-        vmm_pss_bytes: ($qc | map(.vmm_memory.pss_bytes) | stat)
-      },
-      qemu_stock_kernel: (if ($sc | length) == 0 then null else {
-        wall_ms: ($st | map(.wall_ms) | stat),
-        exits_total: ($sc | map(.kvm_debugfs.exits) | stat),
-        io_exits: ($sc | map(.kvm_debugfs.io_exits) | stat),
-        exits_to_userspace: ($sc | map(.traced.kvm_userspace_exit.total // null)
-          | if any(. == null) then null else stat end),
-        vmm_rss_bytes: ($sc | map(.vmm_memory.rss_bytes) | stat),
-        vmm_pss_bytes: ($sc | map(.vmm_memory.pss_bytes) | stat)
-      } end),
-      qemu_plain_cmdline: (if ($pc | length) == 0 then null else {
-        wall_ms: ($pt | map(.wall_ms) | stat),
-        exits_total: ($pc | map(.kvm_debugfs.exits) | stat),
-        io_exits: ($pc | map(.kvm_debugfs.io_exits) | stat),
-        exits_to_userspace: ($pc | map(.traced.kvm_userspace_exit.total // null)
-          | if any(. == null) then null else stat end),
-        vmm_rss_bytes: ($pc | map(.vmm_memory.rss_bytes) | stat),
-        vmm_pss_bytes: ($pc | map(.vmm_memory.pss_bytes) | stat)
-      } end),
+      qemu: qemu_figures($qt; $qc),
+      qemu_stock_kernel: qemu_figures($st; $sc),
+      qemu_plain_cmdline: qemu_figures($pt; $pc),
       # Every exit by its SVM exit code, and port I/O and MSR exits by port and MSR: tandem from
       # its traced run, QEMU from its first counted run of each kernel.
       exits_by_reason: {tandem: $tt.traced.kvm_exit.by, qemu: ($qc | first | .traced.kvm_exit.by),

@@ -14,7 +14,8 @@ namespace tandem::guest_init {
 Status mountDevices();
 
 // /proc and /sys; then /dev/pts and /dev/shm as extras: a kernel without them (no
-// CONFIG_UNIX98_PTYS, say) costs a console warning, not the workload.
+// CONFIG_UNIX98_PTYS, say) goes on without them, and any other failure to mount them costs a
+// console warning, not the workload.
 Status mountKernelFilesystems();
 
 // Once the kernel filesystems are mounted: mounts `root` (waiting a little for its device node,
