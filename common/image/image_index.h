@@ -35,7 +35,7 @@
 #include "common/image/blob_store.h"
 #include "common/image/digest.h"
 #include "common/image/reference.h"
-#include "common/image/sqlite_db.h"
+#include "common/sqlite_db.h"
 #include "common/result.h"
 
 namespace tandem::image {

@@ -166,6 +166,17 @@ for code in 1 2 42 126 127 128 200 254 255; do
   expect "exit code $code" "$code" ""
 done
 
+# The state store records a microVM as it does a container: `tandem ps -a` shows it ended, with
+# its level and code (JSON keys come sorted).
+vm --name ps-check -- sh -c 'exit 7'
+record=$("$TANDEM" ps -a --json | grep '"name":"ps-check"')
+if [[ $status == 7 && $record == *'"exit_code":7'* && $record == *'"isolation":"vm"'* &&
+  $record == *'"state":"exited"'* ]]; then
+  ok "tandem ps -a lists an ended microVM with its isolation level and exit code"
+else
+  not_ok "tandem ps -a lists an ended microVM" "status $status" "record: $record" "stderr: $err"
+fi
+
 vm -- sh -c 'kill -TERM $$'
 expect "death by SIGTERM is 128+15" 143 ""
 vm -- sh -c 'kill -KILL $$'

@@ -11,6 +11,7 @@
 #include "common/size.h"
 #include "container/runtime.h"
 #include "scheduler/isolation_policy.h"
+#include "scheduler/workload_store.h"
 #include "tools/tandem/commands.h"
 #include "tools/tandem/image_workload.h"
 #include "tools/tandem/registry_client.h"
@@ -350,7 +351,29 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
   IsolationBackend& backend = choice->level == Isolation::kVm
                                   ? static_cast<IsolationBackend&>(vmBackend)
                                   : static_cast<IsolationBackend&>(containerBackend);
+  // Recorded before it starts and updated when it ends, so `tandem ps` sees it at either level;
+  // a tandem killed in between leaves a record that reads as lost.
+  auto store = scheduler::WorkloadStore::open(global.stateRoot);
+  if (!store) {
+    return fail(store.error());
+  }
+  if (workload->id.empty()) {
+    auto id = newWorkloadId();
+    if (!id) {
+      return fail(id.error());
+    }
+    workload->id = *id;
+  }
+  if (auto begun = store->begin(*workload, choice->level, choice->reason); !begun) {
+    return fail(begun.error());
+  }
   auto outcome = backend.run(*workload);
+  Status recorded = workload->removeOnExit
+                        ? store->remove(workload->id)
+                        : store->finish(workload->id, outcome ? outcome->exitCode() : 125);
+  if (!recorded) {
+    spdlog::warn("{}", recorded.error().describe());
+  }
   if (!outcome) {
     return fail(outcome.error());
   }

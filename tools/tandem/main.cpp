@@ -16,6 +16,7 @@ constexpr const char* kUsage =
     "commands:\n"
     "  run     run a workload to completion (tandem run --help for its options)\n"
     "  exec    run another process in a running microVM\n"
+    "  ps      list workloads, containers and microVMs alike (-a: ended ones too)\n"
     "  images  list the stored images\n"
     "  rmi     remove images\n"
     "  load    import an OCI image layout or a docker save archive\n"
@@ -35,6 +36,7 @@ struct Verb {
 constexpr Verb kVerbs[] = {
     {"run", tandem::cli::runCommand},
     {"exec", tandem::cli::execCommand},
+    {"ps", tandem::cli::psCommand},
     {"images", tandem::cli::imagesCommand},
     {"rmi", tandem::cli::rmiCommand},
     {"load", tandem::cli::loadCommand},

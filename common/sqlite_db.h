@@ -14,7 +14,7 @@
 
 #include "common/result.h"
 
-namespace tandem::image {
+namespace tandem {
 
 class SqliteStatement {
  public:
@@ -107,4 +107,4 @@ class SqliteTransaction {
   SqliteDb* db_;  // null once committed, rolled back or moved from
 };
 
-}  // namespace tandem::image
+}  // namespace tandem

@@ -1,8 +1,8 @@
-#include "common/image/sqlite_db.h"
+#include "common/sqlite_db.h"
 
 #include <utility>
 
-namespace tandem::image {
+namespace tandem {
 
 namespace {
 
@@ -213,4 +213,4 @@ Status SqliteTransaction::commit() {
   return status;
 }
 
-}  // namespace tandem::image
+}  // namespace tandem

@@ -1,0 +1,176 @@
+#include "scheduler/workload_store.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "common/file.h"
+
+namespace tandem::scheduler {
+namespace {
+
+constexpr auto kBusyTimeout = std::chrono::milliseconds(5000);
+
+constexpr const char* kSchema = R"(
+CREATE TABLE IF NOT EXISTS workloads (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  isolation TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  command TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('running', 'exited')),
+  owner_pid INTEGER NOT NULL,
+  owner_start INTEGER NOT NULL,
+  created_ns INTEGER NOT NULL,
+  finished_ns INTEGER,
+  exit_code INTEGER
+);
+CREATE INDEX IF NOT EXISTS workloads_by_name ON workloads (name);
+)";
+
+std::int64_t nowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+const char* toString(WorkloadState state) {
+  switch (state) {
+    case WorkloadState::kRunning:
+      return "running";
+    case WorkloadState::kExited:
+      return "exited";
+    case WorkloadState::kLost:
+      return "lost";
+  }
+  return "unknown";
+}
+
+std::optional<std::uint64_t> processStartTime(pid_t pid) {
+  auto text = readFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!text) return std::nullopt;
+  // The command name (field 2) is in parentheses and may hold spaces or ')': fields after it
+  // are counted from the last ')'.
+  auto close = text->rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::size_t at = close + 2;
+  for (int field = 3; field < 22; ++field) {
+    at = text->find(' ', at);
+    if (at == std::string::npos) return std::nullopt;
+    ++at;
+  }
+  try {
+    return std::stoull(text->substr(at));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+Result<WorkloadStore> WorkloadStore::open(const std::string& stateRoot) {
+  TANDEM_TRY(makeDirectories(stateRoot, 0700));
+  TANDEM_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::open(stateRoot + "/state.db", kBusyTimeout));
+  TANDEM_TRY(db.exec(kSchema));
+  return WorkloadStore(std::move(db));
+}
+
+bool WorkloadStore::ownerAlive(const WorkloadRecord& record) {
+  auto start = processStartTime(record.ownerPid);
+  return start && *start == record.ownerStart;
+}
+
+Status WorkloadStore::begin(const Workload& workload, Isolation level, const std::string& reason) {
+  auto start = processStartTime(::getpid());
+  if (!start) {
+    return Error("cannot read this process's start time from /proc/self/stat");
+  }
+  TANDEM_ASSIGN_OR_RETURN(SqliteTransaction transaction, SqliteTransaction::write(db_));
+  if (!workload.name.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(SqliteStatement holders,
+                            db_.prepare("SELECT id, owner_pid, owner_start FROM workloads "
+                                        "WHERE name = ?1 AND state = 'running'"));
+    holders.bind(1, workload.name);
+    for (;;) {
+      TANDEM_ASSIGN_OR_RETURN(bool row, holders.step());
+      if (!row) break;
+      WorkloadRecord holder;
+      holder.ownerPid = static_cast<pid_t>(holders.integer(1));
+      holder.ownerStart = static_cast<std::uint64_t>(holders.integer(2));
+      if (ownerAlive(holder)) {
+        return Error("the name \"" + workload.name + "\" belongs to the running workload " +
+                         holders.text(0).substr(0, 12) + "; choose another --name",
+                     EEXIST);
+      }
+    }
+  }
+  TANDEM_ASSIGN_OR_RETURN(
+      SqliteStatement insert,
+      db_.prepare("INSERT INTO workloads (id, name, isolation, reason, command, state, "
+                  "owner_pid, owner_start, created_ns) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8)"));
+  insert.bind(1, workload.id)
+      .bind(2, workload.name)
+      .bind(3, toString(level))
+      .bind(4, reason)
+      .bind(5, nlohmann::json(workload.command).dump())
+      .bind(6, std::int64_t{::getpid()})
+      .bind(7, static_cast<std::int64_t>(*start))
+      .bind(8, nowNs());
+  TANDEM_TRY(insert.run());
+  return transaction.commit();
+}
+
+Status WorkloadStore::finish(const std::string& id, int exitCode) {
+  TANDEM_ASSIGN_OR_RETURN(SqliteStatement update,
+                          db_.prepare("UPDATE workloads SET state = 'exited', finished_ns = ?2, "
+                                      "exit_code = ?3 WHERE id = ?1"));
+  update.bind(1, id).bind(2, nowNs()).bind(3, std::int64_t{exitCode});
+  return update.run();
+}
+
+Status WorkloadStore::remove(const std::string& id) {
+  TANDEM_ASSIGN_OR_RETURN(SqliteStatement erase,
+                          db_.prepare("DELETE FROM workloads WHERE id = ?1"));
+  erase.bind(1, id);
+  return erase.run();
+}
+
+Result<std::vector<WorkloadRecord>> WorkloadStore::list() {
+  TANDEM_ASSIGN_OR_RETURN(
+      SqliteStatement select,
+      db_.prepare("SELECT id, name, isolation, reason, command, state, owner_pid, owner_start, "
+                  "created_ns, finished_ns, exit_code FROM workloads "
+                  "ORDER BY created_ns DESC, id"));
+  std::vector<WorkloadRecord> records;
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(bool row, select.step());
+    if (!row) break;
+    WorkloadRecord record;
+    record.id = select.text(0);
+    record.name = select.text(1);
+    TANDEM_ASSIGN_OR_RETURN(record.isolation, parseIsolation(select.text(2)));
+    record.reason = select.text(3);
+    auto command = nlohmann::json::parse(select.text(4), nullptr, /*allow_exceptions=*/false);
+    if (command.is_array()) {
+      for (const auto& word : command) {
+        if (word.is_string()) record.command.push_back(word.get<std::string>());
+      }
+    }
+    record.ownerPid = static_cast<pid_t>(select.integer(6));
+    record.ownerStart = static_cast<std::uint64_t>(select.integer(7));
+    record.createdNs = select.integer(8);
+    record.finishedNs = select.integer(9);
+    if (!select.isNull(10)) record.exitCode = static_cast<int>(select.integer(10));
+    if (select.text(5) == "exited") {
+      record.state = WorkloadState::kExited;
+    } else {
+      record.state = ownerAlive(record) ? WorkloadState::kRunning : WorkloadState::kLost;
+    }
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+}  // namespace tandem::scheduler

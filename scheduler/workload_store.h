@@ -1,0 +1,66 @@
+// The record of every workload tandem runs, at both isolation levels, in SQLite under the state
+// root (<root>/state.db): what was asked, which level was chosen and why, who runs it and how it
+// ended. Each change is one transaction, so a tandem killed at any point leaves the store
+// consistent. A record still marked running whose owner is gone (dead, or its pid reused) reads
+// as lost, never as running: `tandem ps` stays truthful after a crash.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/sqlite_db.h"
+#include "common/workload.h"
+
+namespace tandem::scheduler {
+
+enum class WorkloadState { kRunning, kExited, kLost };
+
+const char* toString(WorkloadState state);
+
+struct WorkloadRecord {
+  std::string id;
+  std::string name;
+  Isolation isolation = Isolation::kContainer;
+  std::string reason;  // why that level
+  std::vector<std::string> command;
+  WorkloadState state = WorkloadState::kRunning;
+  // The tandem process that runs the workload, and its start time in clock ticks since boot
+  // (field 22 of /proc/PID/stat), which tells it from a later process given the same pid.
+  pid_t ownerPid = 0;
+  std::uint64_t ownerStart = 0;
+  std::int64_t createdNs = 0;  // CLOCK_REALTIME
+  std::int64_t finishedNs = 0;
+  std::optional<int> exitCode;
+};
+
+// Start time of process `pid` in clock ticks since boot, or nullopt when there is none.
+std::optional<std::uint64_t> processStartTime(pid_t pid);
+
+class WorkloadStore {
+ public:
+  static Result<WorkloadStore> open(const std::string& stateRoot);
+
+  // A record for `workload` (its id set), running under this process. A name that a running
+  // workload holds is refused, naming that workload.
+  Status begin(const Workload& workload, Isolation level, const std::string& reason);
+  // The workload ended with `exitCode` (125: tandem failed to run it).
+  Status finish(const std::string& id, int exitCode);
+  Status remove(const std::string& id);
+
+  // Every record, newest first.
+  Result<std::vector<WorkloadRecord>> list();
+
+ private:
+  explicit WorkloadStore(SqliteDb db) : db_(std::move(db)) {}
+  // A running record's owner still being the process that took it.
+  static bool ownerAlive(const WorkloadRecord& record);
+
+  SqliteDb db_;
+};
+
+}  // namespace tandem::scheduler

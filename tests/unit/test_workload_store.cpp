@@ -1,0 +1,109 @@
+// The workload store: records through their life, names held only by running workloads, and a
+// record whose owner died read as lost, with real processes as owners.
+#include "scheduler/workload_store.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/unit/temp_dir.h"
+#include "tests/unit/unit_test.h"
+
+using namespace tandem;
+using namespace tandem::scheduler;
+
+namespace {
+
+Workload named(const std::string& id, const std::string& name) {
+  Workload w;
+  w.id = id;
+  w.name = name;
+  w.command = {"sh", "-c", "exit 3"};
+  return w;
+}
+
+void start_times_come_from_proc(void**) {
+  auto self = processStartTime(::getpid());
+  assert_true(self.has_value());
+  assert_true(*self > 0);
+  assert_true(processStartTime(::getpid()) == self);
+  assert_false(processStartTime(0x3fffffff).has_value());
+}
+
+void records_follow_a_workload_through_its_life(void** state) {
+  auto store = WorkloadStore::open(tempDir(state));
+  assert_true(store.ok());
+  assert_true(store->begin(named("a1", "web"), Isolation::kVm, "requested").ok());
+  auto running = store->list();
+  assert_true(running.ok());
+  assert_int_equal(running->size(), 1);
+  const WorkloadRecord& record = running->front();
+  assert_string_equal(record.id.c_str(), "a1");
+  assert_string_equal(record.name.c_str(), "web");
+  assert_true(record.isolation == Isolation::kVm);
+  assert_string_equal(record.reason.c_str(), "requested");
+  assert_true(record.command == (std::vector<std::string>{"sh", "-c", "exit 3"}));
+  assert_true(record.state == WorkloadState::kRunning);
+  assert_int_equal(record.ownerPid, ::getpid());
+  assert_false(record.exitCode.has_value());
+
+  assert_true(store->finish("a1", 3).ok());
+  auto ended = store->list();
+  assert_true(ended->front().state == WorkloadState::kExited);
+  assert_int_equal(ended->front().exitCode.value_or(-1), 3);
+  assert_true(ended->front().finishedNs >= ended->front().createdNs);
+
+  assert_true(store->remove("a1").ok());
+  assert_int_equal(store->list()->size(), 0);
+}
+
+void a_running_workload_holds_its_name(void** state) {
+  auto store = WorkloadStore::open(tempDir(state));
+  assert_true(store->begin(named("a1", "web"), Isolation::kContainer, "r").ok());
+  auto taken = store->begin(named("b2", "web"), Isolation::kContainer, "r");
+  assert_false(taken.ok());
+  assert_int_equal(taken.error().errnum(), EEXIST);
+  assert_true(taken.error().message().find("running workload a1") != std::string::npos);
+  // Unnamed workloads never collide; an ended one gives its name up.
+  assert_true(store->begin(named("c3", ""), Isolation::kContainer, "r").ok());
+  assert_true(store->begin(named("d4", ""), Isolation::kContainer, "r").ok());
+  assert_true(store->finish("a1", 0).ok());
+  assert_true(store->begin(named("b2", "web"), Isolation::kContainer, "r").ok());
+  // The same id twice is a store error, not a second record.
+  assert_false(store->begin(named("b2", "other"), Isolation::kContainer, "r").ok());
+}
+
+void a_record_whose_owner_died_reads_as_lost(void** state) {
+  const std::string& root = tempDir(state);
+  pid_t child = ::fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    auto store = WorkloadStore::open(root);
+    bool begun = store && store->begin(named("gone", "web"), Isolation::kVm, "r").ok();
+    ::_exit(begun ? 0 : 1);
+  }
+  int status = 0;
+  assert_int_equal(::waitpid(child, &status, 0), child);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto store = WorkloadStore::open(root);
+  auto records = store->list();
+  assert_int_equal(records->size(), 1);
+  assert_true(records->front().state == WorkloadState::kLost);
+  assert_int_equal(records->front().ownerPid, child);
+  // A lost workload holds no name.
+  assert_true(store->begin(named("next", "web"), Isolation::kVm, "r").ok());
+}
+
+}  // namespace
+
+int main() {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(start_times_come_from_proc),
+      cmocka_unit_test_setup_teardown(records_follow_a_workload_through_its_life, makeTempDir,
+                                      removeTempDir),
+      cmocka_unit_test_setup_teardown(a_running_workload_holds_its_name, makeTempDir,
+                                      removeTempDir),
+      cmocka_unit_test_setup_teardown(a_record_whose_owner_died_reads_as_lost, makeTempDir,
+                                      removeTempDir),
+  };
+  return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
