@@ -150,7 +150,9 @@ Result<UniqueFd> admitContainerProcess(const ContainerProcessConfig& child, pid_
                                        std::optional<Cgroup>& cgroup) {
   const Workload& workload = child.workload;
   auto say = [&](char byte) -> Status {
-    if (::write(syncSocket, &byte, 1) != 1) {
+    // MSG_NOSIGNAL: a container process that failed and exited must cost an EPIPE here, to
+    // report its own error, not a SIGPIPE that kills tandem.
+    if (::send(syncSocket, &byte, 1, MSG_NOSIGNAL) != 1) {
       return Error::fromErrno("cannot signal the container's process");
     }
     return okStatus();
