@@ -201,6 +201,10 @@ Status removeAt(int parentFd, const char* name, const std::string& path, dev_t d
   }
   int dirFd = ::openat(parentFd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dirFd < 0) {
+    // Gone since the fstatat: another remover (a container's janitor, say) took it first.
+    if (errno == ENOENT) {
+      return okStatus();
+    }
     return Error::fromErrno("cannot open " + path);
   }
   DIR* dir = ::fdopendir(dirFd);
