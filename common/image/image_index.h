@@ -35,8 +35,8 @@
 #include "common/image/blob_store.h"
 #include "common/image/digest.h"
 #include "common/image/reference.h"
-#include "common/sqlite_db.h"
 #include "common/result.h"
+#include "common/sqlite_db.h"
 
 namespace tandem::image {
 

@@ -15,10 +15,10 @@
 #include <utility>
 #include <vector>
 
-#include "common/inside_root.h"
 #include "common/image/layer_metadata.h"
 #include "common/image/layer_paths.h"
 #include "common/image/tar_reader.h"
+#include "common/inside_root.h"
 #include "common/unique_fd.h"
 
 namespace tandem::image {
