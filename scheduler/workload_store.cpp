@@ -49,6 +49,20 @@ const char* toString(WorkloadState state) {
   return "unknown";
 }
 
+nlohmann::json toJson(const WorkloadRecord& record) {
+  nlohmann::json json = {{"id", record.id},
+                         {"name", record.name},
+                         {"isolation", toString(record.isolation)},
+                         {"reason", record.reason},
+                         {"command", record.command},
+                         {"state", toString(record.state)},
+                         {"owner_pid", record.ownerPid},
+                         {"created_ns", record.createdNs}};
+  if (record.exitCode) json["exit_code"] = *record.exitCode;
+  if (record.finishedNs != 0) json["finished_ns"] = record.finishedNs;
+  return json;
+}
+
 std::optional<std::uint64_t> processStartTime(pid_t pid) {
   auto text = readFile("/proc/" + std::to_string(pid) + "/stat");
   if (!text) return std::nullopt;
@@ -171,6 +185,31 @@ Result<std::vector<WorkloadRecord>> WorkloadStore::list() {
     records.push_back(std::move(record));
   }
   return records;
+}
+
+Result<WorkloadRecord> WorkloadStore::find(const std::string& reference) {
+  TANDEM_ASSIGN_OR_RETURN(std::vector<WorkloadRecord> records, list());
+  const WorkloadRecord* prefixed = nullptr;
+  int prefixMatches = 0;
+  for (const WorkloadRecord& record : records) {
+    if (record.id == reference) return record;
+    if (reference.size() >= 4 && record.id.starts_with(reference)) {
+      prefixed = &record;
+      ++prefixMatches;
+    }
+  }
+  if (prefixMatches > 1) {
+    return Error("\"" + reference + "\" begins " + std::to_string(prefixMatches) +
+                     " workload ids; give more of the id",
+                 EINVAL);
+  }
+  if (prefixed != nullptr) return *prefixed;
+  // Newest first: of several ended workloads that had the name, the latest.
+  for (const WorkloadRecord& record : records) {
+    if (!record.name.empty() && record.name == reference) return record;
+  }
+  return Error("no workload is named or has the id \"" + reference + "\"; tandem ps -a lists them",
+               ENOENT);
 }
 
 }  // namespace tandem::scheduler

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/result.h"
 #include "common/sqlite_db.h"
 #include "common/workload.h"
@@ -38,6 +40,9 @@ struct WorkloadRecord {
   std::optional<int> exitCode;
 };
 
+// The record as `tandem ps --json` and `tandem inspect` show it.
+nlohmann::json toJson(const WorkloadRecord& record);
+
 // Start time of process `pid` in clock ticks since boot, or nullopt when there is none.
 std::optional<std::uint64_t> processStartTime(pid_t pid);
 
@@ -54,6 +59,9 @@ class WorkloadStore {
 
   // Every record, newest first.
   Result<std::vector<WorkloadRecord>> list();
+  // The record `reference` names: a full id, else the one id it begins (at least 4 characters),
+  // else the newest record of that name. ENOENT when none does.
+  Result<WorkloadRecord> find(const std::string& reference);
 
  private:
   explicit WorkloadStore(SqliteDb db) : db_(std::move(db)) {}

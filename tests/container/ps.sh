@@ -1,6 +1,7 @@
 #!/bin/bash
-# tandem ps: a container's record from start to end, --rm leaving none, a running name refused to
-# a second workload, and a tandem killed mid-run shown as lost, with nothing of it left running.
+# tandem ps, inspect and rm: a container's record from start to end, --rm leaving none, a running
+# name refused to a second workload, a tandem killed mid-run shown as lost with nothing of it left
+# running, and rm taking ended and lost workloads with what they kept, never a running one.
 set -euo pipefail
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -26,6 +27,15 @@ assert_eq 'exited 3 container ["sh","-c","exit 3"]' \
   "$(record ended | jq -r '"\(.state) \(.exit_code) \(.isolation) \(.command | tojson)"')" \
   "the record of an ended workload"
 
+assert_eq "container container: requested with --isolation" \
+  "$("$TANDEM" --state-root "$state" inspect ended | jq -r '.[0] | "\(.isolation) \(.reason)"')" \
+  "inspect: the level and the reason for it"
+id=$(record ended | jq -r .id)
+[[ -d $state/containers/$id ]] || fail "the ended container kept no state to remove"
+"$TANDEM" --state-root "$state" rm ended >/dev/null || fail "tandem rm of an ended workload"
+assert_eq "" "$(record ended)" "the record after tandem rm"
+[[ ! -e $state/containers/$id ]] || fail "tandem rm left the container's state folder"
+
 run_here --rm --name removed -- true
 assert_status 0 "a run with --rm"
 assert_eq "" "$(record removed)" "the record of a workload run with --rm"
@@ -40,6 +50,8 @@ until_true 10 running || fail "the running workload is not listed as running: $(
 run_here --name held -- true
 assert_runtime_error "a second workload under a running one's name"
 [[ $err == *'belongs to the running workload'* ]] || fail "the refusal names the holder: $err"
+"$TANDEM" --state-root "$state" rm held 2>"$SCRATCH/err" && fail "tandem rm took a running workload"
+[[ $(<"$SCRATCH/err") == *"is running"* ]] || fail "rm's refusal: $(<"$SCRATCH/err")"
 
 kill -KILL "$held"
 wait "$held" 2>/dev/null || true
@@ -47,5 +59,7 @@ lost() { [[ $(record held | jq -r .state) == lost ]]; }
 until_true 10 lost || fail "a killed tandem's workload is not shown as lost: $(record held)"
 gone() { [[ -z $(processes_matching "$MARKER") ]]; }
 until_true 10 gone || fail "the workload outlived its tandem: $(processes_matching "$MARKER")"
+"$TANDEM" --state-root "$state" rm "$(record held | jq -r 'select(.state == "lost") | .id')" \
+  >/dev/null || fail "tandem rm of a lost workload"
 run_here --name held -- true
 assert_status 0 "a lost workload's name, taken again"

@@ -93,6 +93,23 @@ void a_record_whose_owner_died_reads_as_lost(void** state) {
   assert_true(store->begin(named("next", "web"), Isolation::kVm, "r").ok());
 }
 
+void references_name_an_id_a_prefix_or_the_newest_name(void** state) {
+  auto store = WorkloadStore::open(tempDir(state));
+  assert_true(store->begin(named("abcd1111", "web"), Isolation::kContainer, "r").ok());
+  assert_true(store->finish("abcd1111", 1).ok());
+  assert_true(store->begin(named("abcd2222", "web"), Isolation::kVm, "r").ok());
+  assert_string_equal(store->find("abcd1111")->id.c_str(), "abcd1111");
+  assert_string_equal(store->find("abcd2")->id.c_str(), "abcd2222");
+  // The newest of the records that had the name.
+  assert_string_equal(store->find("web")->id.c_str(), "abcd2222");
+  auto ambiguous = store->find("abcd");
+  assert_false(ambiguous.ok());
+  assert_true(ambiguous.error().message().find("begins 2 workload ids") != std::string::npos);
+  // Too short to be taken as a prefix, and no name.
+  assert_int_equal(store->find("abc").error().errnum(), ENOENT);
+  assert_int_equal(store->find("nothing").error().errnum(), ENOENT);
+}
+
 }  // namespace
 
 int main() {
@@ -104,6 +121,8 @@ int main() {
                                       removeTempDir),
       cmocka_unit_test_setup_teardown(a_record_whose_owner_died_reads_as_lost, makeTempDir,
                                       removeTempDir),
+      cmocka_unit_test_setup_teardown(references_name_an_id_a_prefix_or_the_newest_name,
+                                      makeTempDir, removeTempDir),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

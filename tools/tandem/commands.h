@@ -13,6 +13,8 @@ struct GlobalOptions {
 // Each returns the process exit code.
 int runCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int psCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
+int inspectCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
+int rmCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int execCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int imagesCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int rmiCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);

@@ -17,6 +17,8 @@ constexpr const char* kUsage =
     "  run     run a workload to completion (tandem run --help for its options)\n"
     "  exec    run another process in a running microVM\n"
     "  ps      list workloads, containers and microVMs alike (-a: ended ones too)\n"
+    "  inspect show workloads' records, with the isolation level chosen and why\n"
+    "  rm      remove ended workloads' records and what they kept\n"
     "  images  list the stored images\n"
     "  rmi     remove images\n"
     "  load    import an OCI image layout or a docker save archive\n"
@@ -37,6 +39,8 @@ constexpr Verb kVerbs[] = {
     {"run", tandem::cli::runCommand},
     {"exec", tandem::cli::execCommand},
     {"ps", tandem::cli::psCommand},
+    {"inspect", tandem::cli::inspectCommand},
+    {"rm", tandem::cli::rmCommand},
     {"images", tandem::cli::imagesCommand},
     {"rmi", tandem::cli::rmiCommand},
     {"load", tandem::cli::loadCommand},

@@ -1,0 +1,184 @@
+// The state store's verbs, at both isolation levels alike:
+// - tandem ps: the workloads, as docker ps shows containers: running ones by default, every
+//   record with -a, or JSON lines for scripts;
+// - tandem inspect: one workload's record, with the isolation level chosen and why;
+// - tandem rm: ended or lost workloads' records, with what they kept under the state root.
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "common/file.h"
+#include "scheduler/workload_store.h"
+#include "tools/tandem/commands.h"
+#include "tools/tandem/verb_options.h"
+
+namespace po = boost::program_options;
+
+namespace tandem::cli {
+namespace {
+
+po::options_description psOptions() {
+  po::options_description options(
+      "usage: tandem ps [-a] [--json]\n"
+      "Lists running workloads, containers and microVMs alike; a workload whose tandem process "
+      "died shows as lost.\n"
+      "options");
+  options.add_options()("help,h", "show this help")("all,a", po::bool_switch(),
+                                                    "also list workloads that ended or were lost")(
+      "json", po::bool_switch(), "one JSON object per workload and line");
+  return options;
+}
+
+std::string ago(std::int64_t thenNs) {
+  auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  std::int64_t seconds = std::max<std::int64_t>(0, (now - thenNs) / 1'000'000'000);
+  if (seconds < 120) return std::to_string(seconds) + " seconds ago";
+  if (seconds < 7200) return std::to_string(seconds / 60) + " minutes ago";
+  if (seconds < 172800) return std::to_string(seconds / 3600) + " hours ago";
+  return std::to_string(seconds / 86400) + " days ago";
+}
+
+std::string status(const scheduler::WorkloadRecord& record) {
+  switch (record.state) {
+    case scheduler::WorkloadState::kRunning:
+      return "running";
+    case scheduler::WorkloadState::kExited:
+      return "exited (" + std::to_string(record.exitCode.value_or(-1)) + ") " +
+             ago(record.finishedNs);
+    case scheduler::WorkloadState::kLost:
+      return "lost (tandem process " + std::to_string(record.ownerPid) + " is gone)";
+  }
+  return "unknown";
+}
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string text;
+  for (const std::string& word : words) {
+    if (!text.empty()) text += ' ';
+    text += word;
+  }
+  return text.size() > 40 ? text.substr(0, 37) + "..." : text;
+}
+
+// Parses `args` against `options`, with the verb's operands positional. Returns an exit code
+// when the command is done (help shown, or a usage error), nothing when it should go on.
+std::optional<int> parse(const std::vector<std::string>& args,
+                         const po::options_description& options, const char* verb,
+                         po::variables_map& vm) {
+  po::positional_options_description positional;
+  positional.add("workload", -1);
+  try {
+    po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return fail(Error(std::string(e.what()) + "; see tandem " + verb + " --help"));
+  }
+  if (vm.count("help")) {
+    std::cout << options << "\n";
+    return 0;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> operands(const po::variables_map& vm) {
+  return vm.count("workload") ? vm["workload"].as<std::vector<std::string>>()
+                              : std::vector<std::string>{};
+}
+
+}  // namespace
+
+int inspectCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
+  po::options_description options(
+      "usage: tandem inspect WORKLOAD...\n"
+      "Shows each workload's record (WORKLOAD: its name, id or id prefix) as JSON, with the "
+      "isolation level chosen and why.\n"
+      "options");
+  options.add_options()("help,h", "show this help")(
+      "workload", po::value<std::vector<std::string>>(), "a workload's name, id or id prefix");
+  po::variables_map vm;
+  if (auto done = parse(args, options, "inspect", vm)) return *done;
+  auto references = operands(vm);
+  if (references.empty()) return fail(Error("usage: tandem inspect WORKLOAD..."));
+  auto store = scheduler::WorkloadStore::open(global.stateRoot);
+  if (!store) return fail(store.error());
+  nlohmann::json shown = nlohmann::json::array();
+  for (const std::string& reference : references) {
+    auto record = store->find(reference);
+    if (!record) return fail(record.error());
+    shown.push_back(scheduler::toJson(*record));
+  }
+  std::cout << shown.dump(2) << "\n";
+  return 0;
+}
+
+int rmCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
+  po::options_description options(
+      "usage: tandem rm WORKLOAD...\n"
+      "Removes ended or lost workloads (WORKLOAD: name, id or id prefix): their records and "
+      "what they kept under the state root (a container's or a microVM's writable layer).\n"
+      "options");
+  options.add_options()("help,h", "show this help")(
+      "workload", po::value<std::vector<std::string>>(), "a workload's name, id or id prefix");
+  po::variables_map vm;
+  if (auto done = parse(args, options, "rm", vm)) return *done;
+  auto references = operands(vm);
+  if (references.empty()) return fail(Error("usage: tandem rm WORKLOAD..."));
+  auto store = scheduler::WorkloadStore::open(global.stateRoot);
+  if (!store) return fail(store.error());
+  for (const std::string& reference : references) {
+    auto record = store->find(reference);
+    if (!record) return fail(record.error());
+    if (record->state == scheduler::WorkloadState::kRunning) {
+      return fail(Error("workload " + record->id.substr(0, 12) +
+                            " is running under tandem "
+                            "process " +
+                            std::to_string(record->ownerPid) + "; end it first",
+                        EBUSY));
+    }
+    // What a kept run leaves: its folder under the level's part of the state root.
+    for (const char* level : {"/containers/", "/vms/"}) {
+      if (auto removed = removeTree(global.stateRoot + level + record->id); !removed) {
+        return fail(removed.error());
+      }
+    }
+    if (auto removed = store->remove(record->id); !removed) return fail(removed.error());
+    std::cout << record->id << "\n";
+  }
+  return 0;
+}
+
+int psCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
+  po::options_description options = psOptions();
+  po::variables_map vm;
+  if (auto done = parse(args, options, "ps", vm)) return *done;
+  auto store = scheduler::WorkloadStore::open(global.stateRoot);
+  if (!store) return fail(store.error());
+  auto records = store->list();
+  if (!records) return fail(records.error());
+  bool all = vm["all"].as<bool>();
+  bool json = vm["json"].as<bool>();
+  if (!json) {
+    std::cout << std::left << std::setw(14) << "ID" << std::setw(16) << "NAME" << std::setw(11)
+              << "ISOLATION" << std::setw(42) << "STATUS" << std::setw(18) << "CREATED"
+              << "COMMAND\n";
+  }
+  for (const auto& record : *records) {
+    if (!all && record.state != scheduler::WorkloadState::kRunning) continue;
+    if (json) {
+      std::cout << scheduler::toJson(record).dump() << "\n";
+      continue;
+    }
+    std::cout << std::left << std::setw(14) << record.id.substr(0, 12) << std::setw(16)
+              << (record.name.empty() ? "-" : record.name) << std::setw(11)
+              << toString(record.isolation) << std::setw(42) << status(record) << std::setw(18)
+              << ago(record.createdNs) << joined(record.command) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace tandem::cli
