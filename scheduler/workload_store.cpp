@@ -35,6 +35,12 @@ std::int64_t nowNs() {
       .count();
 }
 
+// A running record's owner still being the process that took it, not a later one given its pid.
+bool ownerAlive(pid_t pid, std::uint64_t start) {
+  auto now = processStartTime(pid);
+  return now && *now == start;
+}
+
 }  // namespace
 
 const char* toString(WorkloadState state) {
@@ -90,11 +96,6 @@ Result<WorkloadStore> WorkloadStore::open(const std::string& stateRoot) {
   return WorkloadStore(std::move(db));
 }
 
-bool WorkloadStore::ownerAlive(const WorkloadRecord& record) {
-  auto start = processStartTime(record.ownerPid);
-  return start && *start == record.ownerStart;
-}
-
 Status WorkloadStore::begin(const Workload& workload, Isolation level, const std::string& reason) {
   auto start = processStartTime(::getpid());
   if (!start) {
@@ -109,10 +110,8 @@ Status WorkloadStore::begin(const Workload& workload, Isolation level, const std
     for (;;) {
       TANDEM_ASSIGN_OR_RETURN(bool row, holders.step());
       if (!row) break;
-      WorkloadRecord holder;
-      holder.ownerPid = static_cast<pid_t>(holders.integer(1));
-      holder.ownerStart = static_cast<std::uint64_t>(holders.integer(2));
-      if (ownerAlive(holder)) {
+      if (ownerAlive(static_cast<pid_t>(holders.integer(1)),
+                     static_cast<std::uint64_t>(holders.integer(2)))) {
         return Error("the name \"" + workload.name + "\" belongs to the running workload " +
                          holders.text(0).substr(0, 12) + "; choose another --name",
                      EEXIST);
@@ -180,7 +179,8 @@ Result<std::vector<WorkloadRecord>> WorkloadStore::list() {
     if (select.text(5) == "exited") {
       record.state = WorkloadState::kExited;
     } else {
-      record.state = ownerAlive(record) ? WorkloadState::kRunning : WorkloadState::kLost;
+      record.state = ownerAlive(record.ownerPid, record.ownerStart) ? WorkloadState::kRunning
+                                                                    : WorkloadState::kLost;
     }
     records.push_back(std::move(record));
   }

@@ -65,8 +65,6 @@ class WorkloadStore {
 
  private:
   explicit WorkloadStore(SqliteDb db) : db_(std::move(db)) {}
-  // A running record's owner still being the process that took it.
-  static bool ownerAlive(const WorkloadRecord& record);
 
   SqliteDb db_;
 };

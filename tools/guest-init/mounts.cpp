@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "common/file.h"
 #include "tools/guest-init/console.h"
 
 namespace tandem::guest_init {
@@ -64,22 +65,6 @@ Status mountDevice(const std::string& device, const std::string& target, const s
   }
 }
 
-// mkdir -p, in the guest's own root.
-Status makeMountPoint(const std::string& path) {
-  for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
-    std::string prefix = path.substr(0, slash);
-    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
-      int error = errno;
-      return Error::fromErrno("cannot create the mount point " + prefix +
-                                  (error == EROFS ? " in the read-only root; give a path that "
-                                                    "exists in the image"
-                                                  : ""),
-                              error);
-    }
-    if (slash == std::string::npos) return okStatus();
-  }
-}
-
 }  // namespace
 
 Status switchToRoot(const RootDevice& root) {
@@ -107,7 +92,15 @@ Status switchToRoot(const RootDevice& root) {
 
 Status mountVolumes(const std::vector<Volume>& volumes) {
   for (const Volume& volume : volumes) {
-    TANDEM_TRY(makeMountPoint(volume.target));
+    if (Status made = makeDirectories(volume.target, 0755); !made) {
+      int error = made.error().errnum();
+      return Error(
+          made.error().message() +
+              (error == EROFS ? " for a volume, in the read-only root; give a path that exists in "
+                                "the image"
+                              : " for a volume"),
+          error);
+    }
     Status mounted = mountDevice(volume.source, volume.target, "ext4",
                                  volume.readOnly ? MS_RDONLY : 0, "the volume");
     if (!mounted && mounted.error().errnum() == EINVAL) {

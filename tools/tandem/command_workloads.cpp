@@ -85,25 +85,31 @@ std::optional<int> parse(const std::vector<std::string>& args,
   return std::nullopt;
 }
 
-std::vector<std::string> operands(const po::variables_map& vm) {
-  return vm.count("workload") ? vm["workload"].as<std::vector<std::string>>()
-                              : std::vector<std::string>{};
+// The command line of a verb on named workloads (inspect, rm): --help, then at least one
+// WORKLOAD operand, put in `references`. Returns an exit code when the command is done.
+std::optional<int> parseWorkloads(const std::vector<std::string>& args, const char* verb,
+                                  const char* what, std::vector<std::string>& references) {
+  std::string usage = std::string("usage: tandem ") + verb + " WORKLOAD...";
+  po::options_description options(usage + "\n" + what + "\noptions");
+  options.add_options()("help,h", "show this help")(
+      "workload", po::value<std::vector<std::string>>(), "a workload's name, id or id prefix");
+  po::variables_map vm;
+  if (auto done = parse(args, options, verb, vm)) return done;
+  if (vm.count("workload")) references = vm["workload"].as<std::vector<std::string>>();
+  if (references.empty()) return fail(Error(usage));
+  return std::nullopt;
 }
 
 }  // namespace
 
 int inspectCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
-  po::options_description options(
-      "usage: tandem inspect WORKLOAD...\n"
-      "Shows each workload's record (WORKLOAD: its name, id or id prefix) as JSON, with the "
-      "isolation level chosen and why.\n"
-      "options");
-  options.add_options()("help,h", "show this help")(
-      "workload", po::value<std::vector<std::string>>(), "a workload's name, id or id prefix");
-  po::variables_map vm;
-  if (auto done = parse(args, options, "inspect", vm)) return *done;
-  auto references = operands(vm);
-  if (references.empty()) return fail(Error("usage: tandem inspect WORKLOAD..."));
+  std::vector<std::string> references;
+  if (auto done = parseWorkloads(args, "inspect",
+                                 "Shows each workload's record (WORKLOAD: its name, id or id "
+                                 "prefix) as JSON, with the isolation level chosen and why.",
+                                 references)) {
+    return *done;
+  }
   auto store = scheduler::WorkloadStore::open(global.stateRoot);
   if (!store) return fail(store.error());
   nlohmann::json shown = nlohmann::json::array();
@@ -117,17 +123,14 @@ int inspectCommand(const GlobalOptions& global, const std::vector<std::string>& 
 }
 
 int rmCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
-  po::options_description options(
-      "usage: tandem rm WORKLOAD...\n"
-      "Removes ended or lost workloads (WORKLOAD: name, id or id prefix): their records and "
-      "what they kept under the state root (a container's or a microVM's writable layer).\n"
-      "options");
-  options.add_options()("help,h", "show this help")(
-      "workload", po::value<std::vector<std::string>>(), "a workload's name, id or id prefix");
-  po::variables_map vm;
-  if (auto done = parse(args, options, "rm", vm)) return *done;
-  auto references = operands(vm);
-  if (references.empty()) return fail(Error("usage: tandem rm WORKLOAD..."));
+  std::vector<std::string> references;
+  if (auto done = parseWorkloads(args, "rm",
+                                 "Removes ended or lost workloads (WORKLOAD: name, id or id "
+                                 "prefix): their records and what they kept under the state "
+                                 "root (a container's or a microVM's writable layer).",
+                                 references)) {
+    return *done;
+  }
   auto store = scheduler::WorkloadStore::open(global.stateRoot);
   if (!store) return fail(store.error());
   for (const std::string& reference : references) {
@@ -135,9 +138,8 @@ int rmCommand(const GlobalOptions& global, const std::vector<std::string>& args,
     if (!record) return fail(record.error());
     if (record->state == scheduler::WorkloadState::kRunning) {
       return fail(Error("workload " + record->id.substr(0, 12) +
-                            " is running under tandem "
-                            "process " +
-                            std::to_string(record->ownerPid) + "; end it first",
+                            " is running under tandem process " + std::to_string(record->ownerPid) +
+                            "; end it first",
                         EBUSY));
     }
     // What a kept run leaves: its folder under the level's part of the state root.
