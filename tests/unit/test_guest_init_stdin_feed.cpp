@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "tests/unit/nonblocking_pipe.h"
 #include "tests/unit/unit_test.h"
 
 using tandem::UniqueFd;
@@ -13,23 +14,12 @@ using tandem::guest_init::StdinFeed;
 
 namespace {
 
-struct Pipe {
-  UniqueFd read;
-  UniqueFd write;
-  Pipe() {
-    int fds[2];
-    assert_int_equal(::pipe2(fds, O_NONBLOCK), 0);
-    read.reset(fds[0]);
-    write.reset(fds[1]);
-  }
-};
-
 std::span<const std::uint8_t> bytesOf(const std::string& text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }
 
 void input_is_written_then_the_pipe_closes_at_its_end(void**) {
-  Pipe pipe;
+  tandem::Pipe pipe = nonBlockingPipe();
   StdinFeed feed(pipe.write);
   assert_int_equal(feed.writeFd(), -1);  // nothing to write yet
   feed.add(bytesOf("hello"));
@@ -46,7 +36,7 @@ void input_is_written_then_the_pipe_closes_at_its_end(void**) {
 
 void a_reader_that_is_gone_drops_the_rest(void**) {
   ::signal(SIGPIPE, SIG_IGN);
-  Pipe pipe;
+  tandem::Pipe pipe = nonBlockingPipe();
   pipe.read.reset();
   StdinFeed feed(pipe.write);
   feed.add(bytesOf("for no one"));
@@ -56,7 +46,7 @@ void a_reader_that_is_gone_drops_the_rest(void**) {
 }
 
 void room_runs_out_at_the_bound(void**) {
-  Pipe pipe;
+  tandem::Pipe pipe = nonBlockingPipe();
   StdinFeed feed(pipe.write);
   feed.pending().resize(StdinFeed::kMaxPending - 1);
   assert_true(feed.hasRoom());

@@ -10,6 +10,7 @@
 
 #include "common/file.h"
 #include "common/unix_socket.h"
+#include "tests/unit/nonblocking_pipe.h"
 #include "tests/unit/temp_dir.h"
 #include "tests/unit/unit_test.h"
 
@@ -19,21 +20,12 @@ using tandem::vmm::GuestOutputStream;
 
 namespace {
 
-struct Pipe {
-  UniqueFd read;
-  UniqueFd write;
-  Pipe() {
-    int fds[2];
-    assert_int_equal(::pipe2(fds, O_NONBLOCK), 0);
-    read.reset(fds[0]);
-    write.reset(fds[1]);
-  }
-  std::string drain() const {
-    char buffer[4096];
-    ssize_t n = ::read(read.get(), buffer, sizeof buffer);
-    return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : "";
-  }
-};
+// What the pipe holds now, up to 4 KiB.
+std::string drain(const tandem::Pipe& pipe) {
+  char buffer[4096];
+  ssize_t n = ::read(pipe.read.get(), buffer, sizeof buffer);
+  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : "";
+}
 
 void serveUntilQuiet(GuestOutputStream& stream) {
   for (int i = 0; i < 8; ++i) {
@@ -45,8 +37,8 @@ void serveUntilQuiet(GuestOutputStream& stream) {
 
 // The VMM's output stream at a fresh path, and the guest's end connected to it.
 struct Connected {
-  Pipe out;
-  Pipe err;
+  tandem::Pipe out = nonBlockingPipe();
+  tandem::Pipe err = nonBlockingPipe();
   std::string path;
   std::optional<GuestOutputStream> stream;
   std::optional<UniqueFd> guest;
@@ -70,8 +62,8 @@ void frames_reach_stdout_and_stderr_apart(void** state) {
   tandem::guest::encodeAgentFrame(AgentFrame::kStdout, "two", frames);
   assert_true(tandem::writeAll(guest->get(), frames, "test").ok());
   serveUntilQuiet(*stream);
-  assert_string_equal(out.drain().c_str(), "one two");
-  assert_string_equal(err.drain().c_str(), "apart");
+  assert_string_equal(drain(out).c_str(), "one two");
+  assert_string_equal(drain(err).c_str(), "apart");
   // One connection per VM: the socket's name is gone once the guest is in.
   assert_false(tandem::pathExists(path));
 
@@ -87,7 +79,7 @@ void frames_reach_stdout_and_stderr_apart(void** state) {
   assert_true(stream->exitReport().has_value());
   assert_int_equal(*stream->exitReport()->exitCode, 3);
   assert_int_equal(stream->exitReport()->guestMemoryTotalBytes, 1 << 28);
-  assert_string_equal(out.drain().c_str(), "");
+  assert_string_equal(drain(out).c_str(), "");
 
   // The guest's end of stream ends ours, which tells the guest everything arrived.
   guest->reset();
@@ -102,7 +94,7 @@ void a_broken_stream_is_closed_without_writing_garbage(void** state) {
   assert_int_equal(::write(guest->get(), garbage, sizeof garbage), sizeof garbage);
   serveUntilQuiet(*stream);
   assert_int_equal(stream->pollFd(), -1);
-  assert_string_equal(out.drain().c_str(), "");
+  assert_string_equal(drain(out).c_str(), "");
   char byte;
   assert_int_equal(::read(guest->get(), &byte, 1), 0);
 }
