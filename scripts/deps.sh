@@ -13,6 +13,8 @@ packages=(
   busybox-static python3 procps iproute2 util-linux docker-registry skopeo umoci openssl
   # disks: image disks and folder volumes (mkfs.ext4), loop devices for disk volumes
   e2fsprogs mount
+  # JSON checks in the tests (tandem ps --json)
+  jq
   # NAT for the bridge network's egress
   nftables
   # the microVM guest kernel (guest-kernel-config/build.sh): source tarball and its build tools
