@@ -9,29 +9,34 @@
 #include <cerrno>
 #include <charconv>
 #include <filesystem>
+#include <sstream>
 
 #include "common/egress_nat.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/net_link.h"
+#include "common/process_identity.h"
 #include "common/rtnetlink.h"
 #include "common/unique_fd.h"
 
 namespace tandem {
 namespace {
 
-// Whether the lease file at `path` names a process that still runs.
+// Whether the lease file at `path` names a process that still runs: "PID STARTTIME", the
+// holder's pid and start time (common/process_identity.h), so that neither a later process given
+// its pid nor its unreaped zombie keeps the address.
 bool leaseHolderAlive(const std::string& path) {
   auto text = readFile(path);
   if (!text) {
     return true;  // unreadable: leave it alone
   }
+  std::istringstream fields(*text);
   pid_t pid = 0;
-  auto [end, problem] = std::from_chars(text->data(), text->data() + text->size(), pid);
-  if (problem != std::errc()) {
+  std::uint64_t start = 0;
+  if (!(fields >> pid >> start)) {
     return false;
   }
-  return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
+  return sameProcess(pid, start);
 }
 
 }  // namespace
@@ -99,7 +104,8 @@ Result<AddressLease> AddressLease::acquire(const BridgeNetwork& network) {
       if (errno == EEXIST) continue;
       return Error::fromErrno("cannot write the address lease " + path);
     }
-    std::string holder = std::to_string(::getpid()) + "\n";
+    std::string holder = std::to_string(::getpid()) + " " +
+                         std::to_string(processStartTime(::getpid()).value_or(0)) + "\n";
     if (::write(file.get(), holder.data(), holder.size()) != static_cast<ssize_t>(holder.size())) {
       int saved = errno;
       ::unlink(path.c_str());

@@ -2,6 +2,9 @@
 // container runtime and the microVM monitor implement, each unaware of the other.
 #pragma once
 
+#include <sys/types.h>
+
+#include <functional>
 #include <string>
 
 #include "common/process.h"
@@ -30,9 +33,18 @@ class IsolationBackend {
   // Whether this host can run the backend at all, and if not, why (shown to the user).
   virtual Status available() const = 0;
 
+  // Called once the workload's process exists on the host: a container's first process once it
+  // runs the command, a microVM's tandem-vmm once it is spawned.
+  using StartedCallback = std::function<void(pid_t workloadPid)>;
+
   // Runs `workload` to completion with its stdio attached, leaving nothing behind. An error
-  // means the backend itself failed (exit code 125).
-  virtual Result<WorkloadOutcome> run(const Workload& workload) = 0;
+  // means the backend itself failed (exit code 125). The workload starts with no signal blocked,
+  // whatever this process blocks.
+  virtual Result<WorkloadOutcome> run(const Workload& workload, const StartedCallback& started) = 0;
+
+  // Removes what workload `id` left on the host when the process that ran it died without
+  // cleaning up (a cgroup, a state folder kept only for the run); nothing when there is nothing.
+  virtual Status cleanUpAfter(const std::string& id) = 0;
 };
 
 }  // namespace tandem

@@ -339,7 +339,7 @@ void continueContainerProcess(const ContainerProcessConfig& config) {
       ::tcsetpgrp(0, ::getpid());
     }
   }
-  ::sigprocmask(SIG_SETMASK, &config.originalSignalMask, nullptr);
+  ::sigprocmask(SIG_SETMASK, &config.workloadSignalMask, nullptr);
   ::execve(executable.path.c_str(), argv.data(), envp.data());
   int err = errno;
   reportChildFailure(config.errorPipe, err == ENOENT ? kExitNotFound : kExitCannotExecute,

@@ -24,9 +24,9 @@ struct ContainerProcessConfig {
   std::vector<sock_filter> seccompProgram;  // empty: no filter
   bool ownNetwork = true;
   bool userNamespace = false;
-  int syncSocket = -1;  // the runtime says "go" here; the pty master goes back here
-  int errorPipe = -1;   // close-on-exec; a ChildFailure record is written here on failure
-  sigset_t originalSignalMask;
+  int syncSocket = -1;          // the runtime says "go" here; the pty master goes back here
+  int errorPipe = -1;           // close-on-exec; a ChildFailure record is written here on failure
+  sigset_t workloadSignalMask;  // set just before the exec
 };
 
 // Runs right after clone(): re-executes from a protected copy of tandem as

@@ -17,7 +17,7 @@ std::string serializeConfig(const ContainerProcessConfig& config) {
   }
   nlohmann::json mask = nlohmann::json::array();
   for (int sig = 1; sig < NSIG; ++sig) {
-    if (sigismember(&config.originalSignalMask, sig) == 1) {
+    if (sigismember(&config.workloadSignalMask, sig) == 1) {
       mask.push_back(sig);
     }
   }
@@ -84,9 +84,9 @@ Result<ContainerProcessConfig> parseConfig(const std::string& text) {
     config.userNamespace = json.at("userNamespace").get<bool>();
     config.syncSocket = json.at("syncSocket").get<int>();
     config.errorPipe = json.at("errorPipe").get<int>();
-    sigemptyset(&config.originalSignalMask);
+    sigemptyset(&config.workloadSignalMask);
     for (int sig : json.at("signalMask").get<std::vector<int>>()) {
-      sigaddset(&config.originalSignalMask, sig);
+      sigaddset(&config.workloadSignalMask, sig);
     }
     // The runtime's --log-level reaches the container's setup too.
     if (json.contains("logLevel")) {

@@ -180,7 +180,8 @@ Result<UniqueFd> admitContainerProcess(const ContainerProcessConfig& child, pid_
 
 }  // namespace
 
-Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& config) {
+Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& config,
+                                     const IsolationBackend::StartedCallback& started) {
   TANDEM_TRY(validate(workload));
   TANDEM_TRY(checkVolumes(workload.volumes, !workload.uidMappings.empty()));
   TANDEM_ASSIGN_OR_RETURN(std::vector<UniqueFd> diskMounts, mountDiskVolumes(workload.volumes));
@@ -245,9 +246,14 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
   std::uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
   if (ownNetwork) flags |= CLONE_NEWNET;
   if (userNamespace) flags |= CLONE_NEWUSER;
+  // The workload starts with nothing blocked, as it would under runc: what tandem blocks to
+  // supervise it is tandem's own affair.
+  sigset_t workloadMask;
+  sigemptyset(&workloadMask);
   ContainerProcessConfig child{
-      workload,      rootfs,          capabilities,          std::move(seccompProgram), ownNetwork,
-      userNamespace, syncChild.get(), errorPipe.write.get(), blocked.original()};
+      workload,    rootfs,        capabilities,    std::move(seccompProgram),
+      ownNetwork,  userNamespace, syncChild.get(), errorPipe.write.get(),
+      workloadMask};
   TANDEM_ASSIGN_OR_RETURN(pid_t pid, cloneContainerProcess(flags));
   if (pid == 0) {
     runContainerProcess(child);
@@ -308,6 +314,7 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
     outcome.launchError = failure->message;
   } else {
     spdlog::debug("workload running");
+    if (started) started(pid);
     TANDEM_ASSIGN_OR_RETURN(outcome.status,
                             superviseWorkload(pid, signals.get(), std::move(master).value()));
     guard.reaped();
@@ -330,6 +337,13 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
 }  // namespace tandem::container
 
 namespace tandem::container {
+
+Status ContainerBackend::cleanUpAfter(const std::string& id) {
+  TANDEM_ASSIGN_OR_RETURN(CgroupMounts mounts, detectCgroupMounts());
+  // Only the directories that exist: none, when the janitor did its work.
+  Cgroup leftover = Cgroup::adopt(mounts, id);
+  return leftover.remove().context("removing the cgroup of lost container " + id);
+}
 
 Status ContainerBackend::available() const {
   if (::geteuid() != 0) {

@@ -17,16 +17,18 @@ struct RuntimeConfig {
 // Runs `workload` to completion with its stdio attached. On every path the cgroup, the state
 // directory (with --rm) and every process of the workload are gone when this returns. An error
 // means the runtime itself failed (exit code 125).
-Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& config);
+Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& config,
+                                     const IsolationBackend::StartedCallback& started = {});
 
 class ContainerBackend : public IsolationBackend {
  public:
   explicit ContainerBackend(RuntimeConfig config) : config_(std::move(config)) {}
   Isolation level() const override { return Isolation::kContainer; }
   Status available() const override;
-  Result<WorkloadOutcome> run(const Workload& workload) override {
-    return runContainer(workload, config_);
+  Result<WorkloadOutcome> run(const Workload& workload, const StartedCallback& started) override {
+    return runContainer(workload, config_, started);
   }
+  Status cleanUpAfter(const std::string& id) override;
 
  private:
   RuntimeConfig config_;

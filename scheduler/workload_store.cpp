@@ -6,28 +6,54 @@
 #include <nlohmann/json.hpp>
 
 #include "common/file.h"
+#include "common/process_identity.h"
 
 namespace tandem::scheduler {
 namespace {
 
 constexpr auto kBusyTimeout = std::chrono::milliseconds(5000);
 
-constexpr const char* kSchema = R"(
-CREATE TABLE IF NOT EXISTS workloads (
+// The schema's version lives in SQLite's user_version. Version 1 (user_version 0) knew neither
+// the workload's own process nor a lost state.
+constexpr std::int64_t kSchemaVersion = 2;
+
+constexpr const char* kCreateTable = R"(
+CREATE TABLE workloads (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL,
   isolation TEXT NOT NULL,
   reason TEXT NOT NULL,
   command TEXT NOT NULL,
-  state TEXT NOT NULL CHECK (state IN ('running', 'exited')),
+  state TEXT NOT NULL CHECK (state IN ('running', 'exited', 'lost')),
   owner_pid INTEGER NOT NULL,
   owner_start INTEGER NOT NULL,
+  workload_pid INTEGER,
+  workload_start INTEGER,
   created_ns INTEGER NOT NULL,
+  started_ns INTEGER,
   finished_ns INTEGER,
-  exit_code INTEGER
+  exit_code INTEGER,
+  message TEXT
 );
-CREATE INDEX IF NOT EXISTS workloads_by_name ON workloads (name);
+CREATE INDEX workloads_by_name ON workloads (name);
 )";
+
+// SQLite cannot change a CHECK constraint in place: the version 1 table is copied into a new one.
+constexpr const char* kMigrateFromVersion1 = R"(
+ALTER TABLE workloads RENAME TO workloads_v1;
+DROP INDEX IF EXISTS workloads_by_name;
+)";
+constexpr const char* kCopyVersion1 = R"(
+INSERT INTO workloads (id, name, isolation, reason, command, state, owner_pid, owner_start,
+                       created_ns, finished_ns, exit_code)
+  SELECT id, name, isolation, reason, command, state, owner_pid, owner_start, created_ns,
+         finished_ns, exit_code FROM workloads_v1;
+DROP TABLE workloads_v1;
+)";
+
+constexpr const char* kColumns =
+    "id, name, isolation, reason, command, state, owner_pid, owner_start, workload_pid, "
+    "workload_start, created_ns, started_ns, finished_ns, exit_code, message";
 
 std::int64_t nowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -35,10 +61,73 @@ std::int64_t nowNs() {
       .count();
 }
 
-// A running record's owner still being the process that took it, not a later one given its pid.
-bool ownerAlive(pid_t pid, std::uint64_t start) {
-  auto now = processStartTime(pid);
-  return now && *now == start;
+Result<std::int64_t> schemaVersion(SqliteDb& db) {
+  TANDEM_ASSIGN_OR_RETURN(SqliteStatement version, db.prepare("PRAGMA user_version"));
+  TANDEM_ASSIGN_OR_RETURN(bool row, version.step());
+  return row ? version.integer(0) : 0;
+}
+
+Result<bool> hasWorkloadsTable(SqliteDb& db) {
+  TANDEM_ASSIGN_OR_RETURN(
+      SqliteStatement table,
+      db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'workloads'"));
+  return table.step();
+}
+
+// Brings the database to kSchemaVersion in one transaction: a tandem killed halfway leaves the
+// old schema whole, and the next one migrates again.
+Status migrate(SqliteDb& db) {
+  TANDEM_ASSIGN_OR_RETURN(std::int64_t version, schemaVersion(db));
+  if (version == kSchemaVersion) return okStatus();
+  TANDEM_ASSIGN_OR_RETURN(SqliteTransaction transaction, SqliteTransaction::write(db));
+  // Another tandem may have migrated while this one waited for the write lock.
+  TANDEM_ASSIGN_OR_RETURN(version, schemaVersion(db));
+  if (version == kSchemaVersion) return okStatus();
+  if (version > kSchemaVersion) {
+    return Error("the state database " + db.path() + " has schema version " +
+                     std::to_string(version) + ", newer than this tandem knows (" +
+                     std::to_string(kSchemaVersion) + "); run the tandem that wrote it",
+                 EPROTO);
+  }
+  TANDEM_ASSIGN_OR_RETURN(bool existing, hasWorkloadsTable(db));
+  if (existing) TANDEM_TRY(db.exec(kMigrateFromVersion1));
+  TANDEM_TRY(db.exec(kCreateTable));
+  if (existing) TANDEM_TRY(db.exec(kCopyVersion1));
+  TANDEM_TRY(db.exec("PRAGMA user_version = 2"));
+  return transaction.commit();
+}
+
+WorkloadRecord recordFrom(const SqliteStatement& row) {
+  WorkloadRecord record;
+  record.id = row.text(0);
+  record.name = row.text(1);
+  if (auto level = parseIsolation(row.text(2))) record.isolation = *level;
+  record.reason = row.text(3);
+  auto command = nlohmann::json::parse(row.text(4), nullptr, /*allow_exceptions=*/false);
+  if (command.is_array()) {
+    for (const auto& word : command) {
+      if (word.is_string()) record.command.push_back(word.get<std::string>());
+    }
+  }
+  record.ownerPid = static_cast<pid_t>(row.integer(6));
+  record.ownerStart = static_cast<std::uint64_t>(row.integer(7));
+  record.workloadPid = static_cast<pid_t>(row.integer(8));
+  record.workloadStart = static_cast<std::uint64_t>(row.integer(9));
+  record.createdNs = row.integer(10);
+  record.startedNs = row.integer(11);
+  record.finishedNs = row.integer(12);
+  if (!row.isNull(13)) record.exitCode = static_cast<int>(row.integer(13));
+  record.message = row.text(14);
+  std::string state = row.text(5);
+  if (state == "exited") {
+    record.state = WorkloadState::kExited;
+  } else if (state == "lost") {
+    record.state = WorkloadState::kLost;
+  } else {
+    record.state = sameProcess(record.ownerPid, record.ownerStart) ? WorkloadState::kRunning
+                                                                   : WorkloadState::kLost;
+  }
+  return record;
 }
 
 }  // namespace
@@ -64,35 +153,18 @@ nlohmann::json toJson(const WorkloadRecord& record) {
                          {"state", toString(record.state)},
                          {"owner_pid", record.ownerPid},
                          {"created_ns", record.createdNs}};
+  if (record.workloadPid != 0) json["workload_pid"] = record.workloadPid;
+  if (record.startedNs != 0) json["started_ns"] = record.startedNs;
   if (record.exitCode) json["exit_code"] = *record.exitCode;
+  if (!record.message.empty()) json["message"] = record.message;
   if (record.finishedNs != 0) json["finished_ns"] = record.finishedNs;
   return json;
-}
-
-std::optional<std::uint64_t> processStartTime(pid_t pid) {
-  auto text = readFile("/proc/" + std::to_string(pid) + "/stat");
-  if (!text) return std::nullopt;
-  // The command name (field 2) is in parentheses and may hold spaces or ')': fields after it
-  // are counted from the last ')'.
-  auto close = text->rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::size_t at = close + 2;
-  for (int field = 3; field < 22; ++field) {
-    at = text->find(' ', at);
-    if (at == std::string::npos) return std::nullopt;
-    ++at;
-  }
-  try {
-    return std::stoull(text->substr(at));
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
 }
 
 Result<WorkloadStore> WorkloadStore::open(const std::string& stateRoot) {
   TANDEM_TRY(makeDirectories(stateRoot, 0700));
   TANDEM_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::open(stateRoot + "/state.db", kBusyTimeout));
-  TANDEM_TRY(db.exec(kSchema));
+  TANDEM_TRY(migrate(db));
   return WorkloadStore(std::move(db));
 }
 
@@ -110,8 +182,8 @@ Status WorkloadStore::begin(const Workload& workload, Isolation level, const std
     for (;;) {
       TANDEM_ASSIGN_OR_RETURN(bool row, holders.step());
       if (!row) break;
-      if (ownerAlive(static_cast<pid_t>(holders.integer(1)),
-                     static_cast<std::uint64_t>(holders.integer(2)))) {
+      if (sameProcess(static_cast<pid_t>(holders.integer(1)),
+                      static_cast<std::uint64_t>(holders.integer(2)))) {
         return Error("the name \"" + workload.name + "\" belongs to the running workload " +
                          holders.text(0).substr(0, 12) + "; choose another --name",
                      EEXIST);
@@ -135,11 +207,47 @@ Status WorkloadStore::begin(const Workload& workload, Isolation level, const std
   return transaction.commit();
 }
 
-Status WorkloadStore::finish(const std::string& id, int exitCode) {
+Status WorkloadStore::started(const std::string& id, pid_t workloadPid) {
+  auto start = processStartTime(workloadPid);
+  if (!start) {
+    return Error("cannot read the start time of workload " + id + "'s process " +
+                 std::to_string(workloadPid) + " from /proc");
+  }
+  TANDEM_ASSIGN_OR_RETURN(SqliteStatement update,
+                          db_.prepare("UPDATE workloads SET workload_pid = ?2, workload_start = "
+                                      "?3, started_ns = ?4 WHERE id = ?1 AND state = 'running'"));
+  update.bind(1, id)
+      .bind(2, std::int64_t{workloadPid})
+      .bind(3, static_cast<std::int64_t>(*start))
+      .bind(4, nowNs());
+  TANDEM_TRY(update.run());
+  if (db_.changes() != 1) {
+    return Error("workload " + id + " has no running record to update in " + db_.path(), ENOENT);
+  }
+  return okStatus();
+}
+
+Status WorkloadStore::finish(const std::string& id, int exitCode, const std::string& message) {
   TANDEM_ASSIGN_OR_RETURN(SqliteStatement update,
                           db_.prepare("UPDATE workloads SET state = 'exited', finished_ns = ?2, "
-                                      "exit_code = ?3 WHERE id = ?1"));
-  update.bind(1, id).bind(2, nowNs()).bind(3, std::int64_t{exitCode});
+                                      "exit_code = ?3, message = ?4 WHERE id = ?1"));
+  update.bind(1, id)
+      .bind(2, nowNs())
+      .bind(3, std::int64_t{exitCode})
+      .bindNullable(4, message.empty() ? std::nullopt : std::optional<std::string>(message));
+  return update.run();
+}
+
+Status WorkloadStore::markLost(const WorkloadRecord& record) {
+  // Only while its owner is still the dead one: a monitor that claimed it since is alive.
+  TANDEM_ASSIGN_OR_RETURN(SqliteStatement update,
+                          db_.prepare("UPDATE workloads SET state = 'lost', finished_ns = ?2 "
+                                      "WHERE id = ?1 AND state = 'running' AND owner_pid = ?3 "
+                                      "AND owner_start = ?4"));
+  update.bind(1, record.id)
+      .bind(2, nowNs())
+      .bind(3, std::int64_t{record.ownerPid})
+      .bind(4, static_cast<std::int64_t>(record.ownerStart));
   return update.run();
 }
 
@@ -151,40 +259,30 @@ Status WorkloadStore::remove(const std::string& id) {
 }
 
 Result<std::vector<WorkloadRecord>> WorkloadStore::list() {
-  TANDEM_ASSIGN_OR_RETURN(
-      SqliteStatement select,
-      db_.prepare("SELECT id, name, isolation, reason, command, state, owner_pid, owner_start, "
-                  "created_ns, finished_ns, exit_code FROM workloads "
-                  "ORDER BY created_ns DESC, id"));
+  TANDEM_ASSIGN_OR_RETURN(SqliteStatement select,
+                          db_.prepare(std::string("SELECT ") + kColumns +
+                                      " FROM workloads ORDER BY created_ns DESC, id"));
   std::vector<WorkloadRecord> records;
   for (;;) {
     TANDEM_ASSIGN_OR_RETURN(bool row, select.step());
     if (!row) break;
-    WorkloadRecord record;
-    record.id = select.text(0);
-    record.name = select.text(1);
-    TANDEM_ASSIGN_OR_RETURN(record.isolation, parseIsolation(select.text(2)));
-    record.reason = select.text(3);
-    auto command = nlohmann::json::parse(select.text(4), nullptr, /*allow_exceptions=*/false);
-    if (command.is_array()) {
-      for (const auto& word : command) {
-        if (word.is_string()) record.command.push_back(word.get<std::string>());
-      }
-    }
-    record.ownerPid = static_cast<pid_t>(select.integer(6));
-    record.ownerStart = static_cast<std::uint64_t>(select.integer(7));
-    record.createdNs = select.integer(8);
-    record.finishedNs = select.integer(9);
-    if (!select.isNull(10)) record.exitCode = static_cast<int>(select.integer(10));
-    if (select.text(5) == "exited") {
-      record.state = WorkloadState::kExited;
-    } else {
-      record.state = ownerAlive(record.ownerPid, record.ownerStart) ? WorkloadState::kRunning
-                                                                    : WorkloadState::kLost;
-    }
-    records.push_back(std::move(record));
+    records.push_back(recordFrom(select));
   }
   return records;
+}
+
+Result<std::vector<WorkloadRecord>> WorkloadStore::unmarkedLost() {
+  TANDEM_ASSIGN_OR_RETURN(
+      SqliteStatement select,
+      db_.prepare(std::string("SELECT ") + kColumns + " FROM workloads WHERE state = 'running'"));
+  std::vector<WorkloadRecord> lost;
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(bool row, select.step());
+    if (!row) break;
+    WorkloadRecord record = recordFrom(select);
+    if (record.state == WorkloadState::kLost) lost.push_back(std::move(record));
+  }
+  return lost;
 }
 
 Result<WorkloadRecord> WorkloadStore::find(const std::string& reference) {

@@ -1,8 +1,10 @@
 // The record of every workload tandem runs, at both isolation levels, in SQLite under the state
 // root (<root>/state.db): what was asked, which level was chosen and why, who runs it and how it
 // ended. Each change is one transaction, so a tandem killed at any point leaves the store
-// consistent. A record still marked running whose owner is gone (dead, or its pid reused) reads
-// as lost, never as running: `tandem ps` stays truthful after a crash.
+// consistent. A running workload's owner is its monitor (scheduler/workload_monitor.h), or the
+// tandem that begins it until the monitor claims it. A record still marked running whose owner is
+// gone (dead, or its pid reused) reads as lost, never as running: `tandem ps` stays truthful after
+// a crash, and the next command marks it lost for good (scheduler/recovery.h).
 #pragma once
 
 #include <sys/types.h>
@@ -35,16 +37,19 @@ struct WorkloadRecord {
   // (field 22 of /proc/PID/stat), which tells it from a later process given the same pid.
   pid_t ownerPid = 0;
   std::uint64_t ownerStart = 0;
+  // The workload's own process on the host, once started: a container's first process, or a
+  // microVM's tandem-vmm. 0 before.
+  pid_t workloadPid = 0;
+  std::uint64_t workloadStart = 0;
   std::int64_t createdNs = 0;  // CLOCK_REALTIME
+  std::int64_t startedNs = 0;
   std::int64_t finishedNs = 0;
   std::optional<int> exitCode;
+  std::string message;
 };
 
 // The record as `tandem ps --json` and `tandem inspect` show it.
 nlohmann::json toJson(const WorkloadRecord& record);
-
-// Start time of process `pid` in clock ticks since boot, or nullopt when there is none.
-std::optional<std::uint64_t> processStartTime(pid_t pid);
 
 class WorkloadStore {
  public:
@@ -53,10 +58,18 @@ class WorkloadStore {
   // A record for `workload` (its id set), running under this process. A name that a running
   // workload holds is refused, naming that workload.
   Status begin(const Workload& workload, Isolation level, const std::string& reason);
-  // The workload ended with `exitCode` (125: tandem failed to run it).
-  Status finish(const std::string& id, int exitCode);
+  // The workload's process is `workloadPid`.
+  Status started(const std::string& id, pid_t workloadPid);
+  // The workload ended with `exitCode` (125: tandem failed to run it), and what tandem said about
+  // it, if anything (why it could not start, an OOM kill).
+  Status finish(const std::string& id, int exitCode, const std::string& message = "");
+  // A record that reads as lost is marked so for good, unless its owner changed since it was
+  // read.
+  Status markLost(const WorkloadRecord& record);
   Status remove(const std::string& id);
 
+  // The records still marked running whose owner is gone.
+  Result<std::vector<WorkloadRecord>> unmarkedLost();
   // Every record, newest first.
   Result<std::vector<WorkloadRecord>> list();
   // The record `reference` names: a full id, else the one id it begins (at least 4 characters),

@@ -10,6 +10,8 @@
 # Where the probe sits inside every test rootfs.
 readonly IN_PROBE=/bin/tandem-probe
 readonly STATE_ROOT=/var/lib/tandem/containers
+# Where each workload's monitor keeps its log, at either isolation level.
+readonly WORKLOADS_ROOT=/var/lib/tandem/workloads
 
 fail() {
   echo "FAIL: $*" >&2
@@ -58,6 +60,7 @@ at_exit rm -rf --one-file-system -- "$SCRATCH"
 
 # A failed test must not leave its workload running on the machine. tandem's janitor shares
 # tandem's command line but is spared: it is what removes the cgroup and state of a killed run.
+# The workload's monitor (tandem-monitor) and log relay (tandem-log) share it too, and go.
 kill_marked() {
   local pid _
   while read -r pid _; do
@@ -66,6 +69,18 @@ kill_marked() {
   done < <(processes_matching "$MARKER")
 }
 at_exit kill_marked
+
+# monitor_pid: the tandem-monitor that runs this test's workload (its command line holds MARKER).
+monitor_pid() {
+  local pid _
+  while read -r pid _; do
+    if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == tandem-monitor ]]; then
+      echo "$pid"
+      return 0
+    fi
+  done < <(processes_matching "$MARKER")
+  return 1
+}
 
 # make_rootfs [--add FILE:PATH]...: a busybox rootfs at $ROOTFS with the probe at $IN_PROBE.
 # shellcheck disable=SC2120 # most tests need no extra files
@@ -202,7 +217,7 @@ cgroup_dirs() {
 
 state_dirs() {
   local dir
-  for dir in "$STATE_ROOT"/*/; do
+  for dir in "$STATE_ROOT"/*/ "$WORKLOADS_ROOT"/*/; do
     [[ -d $dir ]] && echo "${dir%/}"
   done
   return 0

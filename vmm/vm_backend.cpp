@@ -142,7 +142,7 @@ Status VmBackend::available() const {
 // memory is the monitor's overhead, and the image, registry and container code never share an
 // address space with a guest. tandem supervises it: signals pass through, and a killed tandem
 // takes its VMM along.
-Result<WorkloadOutcome> VmBackend::run(const Workload& given) {
+Result<WorkloadOutcome> VmBackend::run(const Workload& given, const StartedCallback& started) {
   auto startedAt = std::chrono::steady_clock::now();
   Workload workload = given;
   VmBackendConfig config = config_;
@@ -212,7 +212,9 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& given) {
   posix_spawn_file_actions_adddup2(files.get(), description.get(), description.get());
   posix_spawn_file_actions_adddup2(files.get(), result.get(), result.get());
   SpawnAttributes attributes;
-  posix_spawnattr_setsigmask(attributes.get(), &blocked.original());
+  sigset_t nothingBlocked;
+  sigemptyset(&nothingBlocked);
+  posix_spawnattr_setsigmask(attributes.get(), &nothingBlocked);
   posix_spawnattr_setflags(attributes.get(), POSIX_SPAWN_SETSIGMASK);
   pid_t pid = 0;
   if (int error =
@@ -221,9 +223,18 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& given) {
     return Error::fromErrno("cannot start " + program + ", tandem's microVM monitor", error);
   }
   ChildGuard guard(pid);
+  if (started) started(pid);
   TANDEM_ASSIGN_OR_RETURN(ExitStatus status, waitForwardingSignals(pid, signals.get()));
   guard.reaped();
   spdlog::debug("tandem-vmm {}", status.describe());
+  if (status.signaled && status.signal == SIGKILL) {
+    // `tandem kill -s KILL` ends a microVM as it ends a container's process: at once, with
+    // the workload's status that of a SIGKILL.
+    WorkloadOutcome killed;
+    killed.id = workload.id;
+    killed.status = status;
+    return killed;
+  }
 
   if (::lseek(result.get(), 0, SEEK_SET) != 0) {
     return Error::fromErrno("cannot rewind tandem-vmm's result");

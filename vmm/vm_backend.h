@@ -63,7 +63,10 @@ class VmBackend : public IsolationBackend {
   explicit VmBackend(VmBackendConfig config) : config_(std::move(config)) {}
   Isolation level() const override { return Isolation::kVm; }
   Status available() const override;
-  Result<WorkloadOutcome> run(const Workload& workload) override;
+  Result<WorkloadOutcome> run(const Workload& workload, const StartedCallback& started) override;
+  // Nothing: tandem-vmm dies with the process that ran it, and its TAP with it; the state folder
+  // stays for `tandem rm`.
+  Status cleanUpAfter(const std::string&) override { return okStatus(); }
 
  private:
   VmBackendConfig config_;

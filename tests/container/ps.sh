@@ -1,7 +1,8 @@
 #!/bin/bash
 # tandem ps, inspect and rm: a container's record from start to end, --rm leaving none, a running
-# name refused to a second workload, a tandem killed mid-run shown as lost with nothing of it left
-# running, and rm taking ended and lost workloads with what they kept, never a running one.
+# name refused to a second workload, a tandem killed mid-run losing nothing, a monitor killed
+# mid-run shown as lost with nothing of it left running, and rm taking ended and lost workloads
+# with what they kept, never a running one.
 set -euo pipefail
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -53,12 +54,17 @@ assert_runtime_error "a second workload under a running one's name"
 "$TANDEM" --state-root "$state" rm held 2>"$SCRATCH/err" && fail "tandem rm took a running workload"
 [[ $(<"$SCRATCH/err") == *"is running"* ]] || fail "rm's refusal: $(<"$SCRATCH/err")"
 
+# A killed tandem loses nothing: the monitor runs the workload on.
 kill -KILL "$held"
 wait "$held" 2>/dev/null || true
-lost() { [[ $(record held | jq -r .state) == lost ]]; }
-until_true 10 lost || fail "a killed tandem's workload is not shown as lost: $(record held)"
+assert_eq running "$(record held | jq -r .state)" "the workload of a killed tandem"
+# A killed monitor takes the workload along, and the record reads lost.
+monitor=$(monitor_pid) || fail "no tandem-monitor runs the held workload"
+kill -KILL "$monitor"
+lost() { [[ $(record held 2>/dev/null | jq -r .state) == lost ]]; }
+until_true 10 lost || fail "a killed monitor's workload is not shown as lost: $(record held)"
 gone() { [[ -z $(processes_matching "$MARKER") ]]; }
-until_true 10 gone || fail "the workload outlived its tandem: $(processes_matching "$MARKER")"
+until_true 10 gone || fail "the workload outlived its monitor: $(processes_matching "$MARKER")"
 "$TANDEM" --state-root "$state" rm "$(record held | jq -r 'select(.state == "lost") | .id')" \
   >/dev/null || fail "tandem rm of a lost workload"
 run_here --name held -- true

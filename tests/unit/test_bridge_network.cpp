@@ -1,4 +1,5 @@
 #include "common/bridge_network.h"
+#include "common/process_identity.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,22 +51,36 @@ void a_full_subnet_is_an_error_that_says_so(void** state) {
 
 void a_lease_of_a_dead_process_is_taken_back(void** state) {
   BridgeNetwork network = smallNetwork(state);
-  pid_t child = ::fork();
-  if (child == 0) {
+  auto holder = [](pid_t pid) {
+    return std::to_string(pid) + " " + std::to_string(processStartTime(pid).value_or(0)) + "\n";
+  };
+  pid_t reaped = ::fork();
+  if (reaped == 0) {
     _exit(0);
   }
-  assert_true(::waitpid(child, nullptr, 0) == child);
+  std::string reapedHolder = holder(reaped);
+  assert_true(::waitpid(reaped, nullptr, 0) == reaped);
+  // A zombie has ended, reaped or not: waited for here without being reaped (WNOWAIT).
+  pid_t zombie = ::fork();
+  if (zombie == 0) {
+    _exit(0);
+  }
+  siginfo_t ended{};
+  assert_int_equal(::waitid(P_PID, static_cast<id_t>(zombie), &ended, WEXITED | WNOWAIT), 0);
   {
     auto first = AddressLease::acquire(network);  // creates the folder
   }
-  assert_true(writeFile(network.leaseDirectory + "/10.1.2.2", std::to_string(child) + "\n").ok());
+  assert_true(writeFile(network.leaseDirectory + "/10.1.2.2", reapedHolder).ok());
   // A live holder (this process) keeps its address.
-  assert_true(
-      writeFile(network.leaseDirectory + "/10.1.2.3", std::to_string(getpid()) + "\n").ok());
+  assert_true(writeFile(network.leaseDirectory + "/10.1.2.3", holder(::getpid())).ok());
+  assert_true(writeFile(network.leaseDirectory + "/10.1.2.4", holder(zombie)).ok());
   auto lease = AddressLease::acquire(network);
   assert_string_equal(lease->address().text().c_str(), "10.1.2.2/29");
   auto next = AddressLease::acquire(network);
   assert_string_equal(next->address().text().c_str(), "10.1.2.4/29");
+  auto after = AddressLease::acquire(network);
+  assert_string_equal(after->address().text().c_str(), "10.1.2.5/29");
+  assert_true(::waitpid(zombie, nullptr, 0) == zombie);
 }
 
 void egress_nat_masquerades_the_subnet_leaving_by_other_links(void**) {

@@ -32,9 +32,9 @@ static void round_trips_every_field(void**) {
   config.userNamespace = true;
   config.syncSocket = 7;
   config.errorPipe = 9;
-  sigemptyset(&config.originalSignalMask);
-  sigaddset(&config.originalSignalMask, SIGUSR1);
-  sigaddset(&config.originalSignalMask, SIGRTMIN + 3);
+  sigemptyset(&config.workloadSignalMask);
+  sigaddset(&config.workloadSignalMask, SIGUSR1);
+  sigaddset(&config.workloadSignalMask, SIGRTMIN + 3);
 
   auto parsed = parseConfig(serializeConfig(config));
   if (!parsed) fail_msg("%s", parsed.error().describe().c_str());
@@ -55,9 +55,9 @@ static void round_trips_every_field(void**) {
   assert_true(parsed->userNamespace);
   assert_int_equal(parsed->syncSocket, 7);
   assert_int_equal(parsed->errorPipe, 9);
-  assert_int_equal(sigismember(&parsed->originalSignalMask, SIGUSR1), 1);
-  assert_int_equal(sigismember(&parsed->originalSignalMask, SIGRTMIN + 3), 1);
-  assert_int_equal(sigismember(&parsed->originalSignalMask, SIGTERM), 0);
+  assert_int_equal(sigismember(&parsed->workloadSignalMask, SIGUSR1), 1);
+  assert_int_equal(sigismember(&parsed->workloadSignalMask, SIGRTMIN + 3), 1);
+  assert_int_equal(sigismember(&parsed->workloadSignalMask, SIGTERM), 0);
 }
 
 static void refuses_garbage(void**) {
@@ -67,7 +67,7 @@ static void refuses_garbage(void**) {
   }
   ContainerProcessConfig config;
   config.workload.command = {"true"};
-  sigemptyset(&config.originalSignalMask);
+  sigemptyset(&config.workloadSignalMask);
   std::string text = serializeConfig(config);
   // A seccomp instruction out of range for its field must not be truncated silently.
   auto at = text.find("\"seccompProgram\":[]");
@@ -82,7 +82,7 @@ static void crosses_a_socket_and_refuses_bad_lengths(void**) {
   ContainerProcessConfig config;
   config.workload.command = {"/bin/true"};
   config.syncSocket = 11;
-  sigemptyset(&config.originalSignalMask);
+  sigemptyset(&config.workloadSignalMask);
   assert_true(tandem::container::sendConfig(pair[0], config).ok());
   auto received = tandem::container::receiveConfig(pair[1]);
   if (!received) fail_msg("%s", received.error().describe().c_str());

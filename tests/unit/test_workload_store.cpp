@@ -1,5 +1,6 @@
 // The workload store: records through their life, names held only by running workloads, and a
 // record whose owner died read as lost, with real processes as owners.
+#include "common/process_identity.h"
 #include "scheduler/workload_store.h"
 
 #include <sys/wait.h>

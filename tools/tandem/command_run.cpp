@@ -1,5 +1,7 @@
 // tandem run: builds a Workload from the command line, lets the scheduler's policy pick the
-// isolation level, and runs it to completion.
+// isolation level, and hands it to a monitor that runs it: to completion with tandem attached, or
+// in the background with -d.
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,11 +9,12 @@
 #include <iostream>
 #include <memory>
 
+#include "common/child_process.h"
 #include "common/log.h"
 #include "common/size.h"
 #include "container/runtime.h"
 #include "scheduler/isolation_policy.h"
-#include "scheduler/workload_store.h"
+#include "scheduler/workload_monitor.h"
 #include "tools/tandem/commands.h"
 #include "tools/tandem/image_workload.h"
 #include "tools/tandem/registry_client.h"
@@ -68,6 +71,9 @@ po::options_description runOptions() {
       "accepted for docker compatibility: stdin is always attached")(
       "init", po::bool_switch(), "run tandem's init as PID 1 to reap zombies and forward signals")(
       "rm", po::bool_switch(), "remove the workload's state when it exits")(
+      "detach,d", po::bool_switch(),
+      "run in the background: print the workload's id once it runs, and leave it to its "
+      "monitor (its output goes to its log: tandem logs)")(
       "cap-add", po::value<std::vector<std::string>>()->composing(), "add a capability")(
       "cap-drop", po::value<std::vector<std::string>>()->composing(), "drop a capability")(
       "ulimit", po::value<std::vector<std::string>>()->composing(), "NAME=SOFT[:HARD]")(
@@ -351,12 +357,6 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
   IsolationBackend& backend = choice->level == Isolation::kVm
                                   ? static_cast<IsolationBackend&>(vmBackend)
                                   : static_cast<IsolationBackend&>(containerBackend);
-  // Recorded before it starts and updated when it ends, so `tandem ps` sees it at either level;
-  // a tandem killed in between leaves a record that reads as lost.
-  auto store = scheduler::WorkloadStore::open(global.stateRoot);
-  if (!store) {
-    return fail(store.error());
-  }
   if (workload->id.empty()) {
     auto id = newWorkloadId();
     if (!id) {
@@ -364,27 +364,41 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
     }
     workload->id = *id;
   }
-  if (auto begun = store->begin(*workload, choice->level, choice->reason); !begun) {
-    return fail(begun.error());
+  bool detached = vm["detach"].as<bool>();
+  // Blocked before the monitor is forked, which inherits them blocked: one that arrives before
+  // the backend is ready waits for it instead of killing the monitor.
+  sigset_t passedOn = scheduler::signalsPassedOn();
+  SignalBlock blocked(passedOn);
+  UniqueFd signals(::signalfd(-1, &passedOn, SFD_CLOEXEC));
+  if (!signals) {
+    return fail(Error::fromErrno("cannot create a signalfd to pass signals on to the workload"));
   }
-  auto outcome = backend.run(*workload);
-  Status recorded = workload->removeOnExit
-                        ? store->remove(workload->id)
-                        : store->finish(workload->id, outcome ? outcome->exitCode() : 125);
-  if (!recorded) {
-    spdlog::warn("{}", recorded.error().describe());
+  auto monitor = scheduler::WorkloadMonitor::start(*workload, backend,
+                                                   {.stateRoot = global.stateRoot,
+                                                    .level = choice->level,
+                                                    .reason = choice->reason,
+                                                    .detached = detached});
+  if (!monitor) {
+    return fail(monitor.error());
   }
-  if (!outcome) {
-    return fail(outcome.error());
+  // Attached, tandem stays until the workload ends, passing signals on; detached, it leaves once
+  // the workload runs. Either way the monitor, not this process, owns the workload.
+  for (;;) {
+    auto report = monitor->nextReport(detached ? -1 : signals.get());
+    if (!report) {
+      return fail(report.error());
+    }
+    if (report->kind == scheduler::MonitorReport::Kind::kStarted) {
+      if (!detached) continue;
+      std::cout << workload->id << "\n";
+      return 0;
+    }
+    if (!report->message.empty()) {
+      std::cerr << "tandem: " << report->message << "\n";
+    }
+    (void)monitor->reap();
+    return report->exitCode;
   }
-  if (!outcome->launchError.empty()) {
-    std::cerr << "tandem: " << outcome->launchError << "\n";
-  } else if (outcome->oomKilled) {
-    std::cerr << "tandem: workload " << outcome->id.substr(0, 12)
-              << " was killed by the OOM killer (memory limit "
-              << formatSize(workload->limits.memoryBytes.value_or(0)) << ")\n";
-  }
-  return outcome->exitCode();
 }
 
 }  // namespace tandem::cli

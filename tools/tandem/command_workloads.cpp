@@ -2,7 +2,10 @@
 // - tandem ps: the workloads, as docker ps shows containers: running ones by default, every
 //   record with -a, or JSON lines for scripts;
 // - tandem inspect: one workload's record, with the isolation level chosen and why;
-// - tandem rm: ended or lost workloads' records, with what they kept under the state root.
+// - tandem rm: ended or lost workloads' records, with their logs and what they kept under the
+//   state root; with -f, running ones too, killed first.
+#include <signal.h>
+
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <iomanip>
@@ -11,9 +14,13 @@
 #include <optional>
 
 #include "common/file.h"
+#include "scheduler/workload_monitor.h"
 #include "scheduler/workload_store.h"
 #include "tools/tandem/commands.h"
 #include "tools/tandem/verb_options.h"
+#include "tools/tandem/workload_control.h"
+#include "tools/tandem/workload_state.h"
+#include "vmm/vm_backend.h"
 
 namespace po = boost::program_options;
 
@@ -23,8 +30,8 @@ namespace {
 po::options_description psOptions() {
   po::options_description options(
       "usage: tandem ps [-a] [--json]\n"
-      "Lists running workloads, containers and microVMs alike; a workload whose tandem process "
-      "died shows as lost.\n"
+      "Lists running workloads, containers and microVMs alike; a workload whose monitor died "
+      "shows as lost.\n"
       "options");
   options.add_options()("help,h", "show this help")("all,a", po::bool_switch(),
                                                     "also list workloads that ended or were lost")(
@@ -46,12 +53,12 @@ std::string ago(std::int64_t thenNs) {
 std::string status(const scheduler::WorkloadRecord& record) {
   switch (record.state) {
     case scheduler::WorkloadState::kRunning:
-      return "running";
+      return record.workloadPid != 0 ? "running" : "starting";
     case scheduler::WorkloadState::kExited:
       return "exited (" + std::to_string(record.exitCode.value_or(-1)) + ") " +
              ago(record.finishedNs);
     case scheduler::WorkloadState::kLost:
-      return "lost (tandem process " + std::to_string(record.ownerPid) + " is gone)";
+      return "lost (its monitor, process " + std::to_string(record.ownerPid) + ", died)";
   }
   return "unknown";
 }
@@ -100,6 +107,34 @@ std::optional<int> parseWorkloads(const std::vector<std::string>& args, const ch
   return std::nullopt;
 }
 
+Status removeWorkload(const GlobalOptions& global, scheduler::WorkloadStore& store,
+                      const std::string& reference, bool force) {
+  TANDEM_ASSIGN_OR_RETURN(scheduler::WorkloadRecord record, store.find(reference));
+  if (record.state == scheduler::WorkloadState::kRunning) {
+    if (!force) {
+      return Error("workload " + record.id.substr(0, 12) +
+                       " is running under its monitor, process " + std::to_string(record.ownerPid) +
+                       "; stop it first, or use rm -f",
+                   EBUSY);
+    }
+    // A workload still starting has no process to kill yet: its monitor takes the SIGTERM
+    // and passes it on once the workload runs.
+    TANDEM_TRY(deliver(record, record.workloadPid != 0 ? SIGKILL : SIGTERM));
+    TANDEM_ASSIGN_OR_RETURN(bool ended, awaitEnd(record, std::chrono::seconds(30)));
+    if (!ended) {
+      return Error("workload " + record.id.substr(0, 12) + " did not end within 30 s of a kill",
+                   ETIMEDOUT);
+    }
+  }
+  // What a kept run leaves: its folder under each part of the state root.
+  for (const std::string& folder : {global.stateRoot + "/containers/" + record.id,
+                                    vmm::vmStateDirectory(global.stateRoot, record.id),
+                                    scheduler::workloadDirectory(global.stateRoot, record.id)}) {
+    TANDEM_TRY(removeTree(folder));
+  }
+  return store.remove(record.id);
+}
+
 }  // namespace
 
 int inspectCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
@@ -110,7 +145,7 @@ int inspectCommand(const GlobalOptions& global, const std::vector<std::string>& 
                                  references)) {
     return *done;
   }
-  auto store = scheduler::WorkloadStore::open(global.stateRoot);
+  auto store = openWorkloadStore(global);
   if (!store) return fail(store.error());
   nlohmann::json shown = nlohmann::json::array();
   for (const std::string& reference : references) {
@@ -123,42 +158,37 @@ int inspectCommand(const GlobalOptions& global, const std::vector<std::string>& 
 }
 
 int rmCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
-  std::vector<std::string> references;
-  if (auto done = parseWorkloads(args, "rm",
-                                 "Removes ended or lost workloads (WORKLOAD: name, id or id "
-                                 "prefix): their records and what they kept under the state "
-                                 "root (a container's or a microVM's writable layer).",
-                                 references)) {
-    return *done;
-  }
-  auto store = scheduler::WorkloadStore::open(global.stateRoot);
+  std::string usage = "usage: tandem rm [-f] WORKLOAD...";
+  po::options_description options(
+      usage +
+      "\nRemoves ended or lost workloads (WORKLOAD: name, id or id prefix): their records, logs "
+      "and what they kept under the state root (a container's or a microVM's writable layer).\n"
+      "options");
+  options.add_options()("help,h", "show this help")(
+      "force,f", po::bool_switch(), "kill a running workload (SIGKILL) and remove it")(
+      "workload", po::value<std::vector<std::string>>(), "a workload's name, id or id prefix");
+  po::variables_map vm;
+  if (auto done = parse(args, options, "rm", vm)) return *done;
+  if (!vm.count("workload")) return fail(Error(usage));
+  auto store = openWorkloadStore(global);
   if (!store) return fail(store.error());
-  for (const std::string& reference : references) {
-    auto record = store->find(reference);
-    if (!record) return fail(record.error());
-    if (record->state == scheduler::WorkloadState::kRunning) {
-      return fail(Error("workload " + record->id.substr(0, 12) +
-                            " is running under tandem process " + std::to_string(record->ownerPid) +
-                            "; end it first",
-                        EBUSY));
+  int status = 0;
+  for (const std::string& reference : vm["workload"].as<std::vector<std::string>>()) {
+    auto removed = removeWorkload(global, *store, reference, vm["force"].as<bool>());
+    if (!removed) {
+      status = fail(removed.error());
+      continue;
     }
-    // What a kept run leaves: its folder under the level's part of the state root.
-    for (const char* level : {"/containers/", "/vms/"}) {
-      if (auto removed = removeTree(global.stateRoot + level + record->id); !removed) {
-        return fail(removed.error());
-      }
-    }
-    if (auto removed = store->remove(record->id); !removed) return fail(removed.error());
-    std::cout << record->id << "\n";
+    std::cout << reference << "\n";
   }
-  return 0;
+  return status;
 }
 
 int psCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
   po::options_description options = psOptions();
   po::variables_map vm;
   if (auto done = parse(args, options, "ps", vm)) return *done;
-  auto store = scheduler::WorkloadStore::open(global.stateRoot);
+  auto store = openWorkloadStore(global);
   if (!store) return fail(store.error());
   auto records = store->list();
   if (!records) return fail(records.error());

@@ -15,6 +15,10 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
 int psCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int inspectCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int rmCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
+int killCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
+int stopCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
+int waitCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
+int logsCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int execCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int imagesCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int rmiCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);

@@ -14,11 +14,15 @@ constexpr const char* kUsage =
     "usage: tandem [--log-level LEVEL] [--state-root DIR] COMMAND [ARGS...]\n"
     "\n"
     "commands:\n"
-    "  run     run a workload to completion (tandem run --help for its options)\n"
+    "  run     run a workload, to completion or with -d in the background (run --help)\n"
     "  exec    run another process in a running microVM\n"
     "  ps      list workloads, containers and microVMs alike (-a: ended ones too)\n"
     "  inspect show workloads' records, with the isolation level chosen and why\n"
-    "  rm      remove ended workloads' records and what they kept\n"
+    "  rm      remove ended workloads' records and what they kept (-f: stop them first)\n"
+    "  logs    show a workload's output (-f: follow it)\n"
+    "  stop    stop running workloads: SIGTERM, then SIGKILL after a grace period\n"
+    "  kill    send running workloads a signal\n"
+    "  wait    wait for workloads to end and print their exit codes\n"
     "  images  list the stored images\n"
     "  rmi     remove images\n"
     "  load    import an OCI image layout or a docker save archive\n"
@@ -41,6 +45,10 @@ constexpr Verb kVerbs[] = {
     {"ps", tandem::cli::psCommand},
     {"inspect", tandem::cli::inspectCommand},
     {"rm", tandem::cli::rmCommand},
+    {"logs", tandem::cli::logsCommand},
+    {"stop", tandem::cli::stopCommand},
+    {"kill", tandem::cli::killCommand},
+    {"wait", tandem::cli::waitCommand},
     {"images", tandem::cli::imagesCommand},
     {"rmi", tandem::cli::rmiCommand},
     {"load", tandem::cli::loadCommand},

@@ -1,0 +1,200 @@
+#include "scheduler/workload_monitor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/file.h"
+#include "common/log.h"
+#include "common/size.h"
+#include "scheduler/log_relay.h"
+#include "scheduler/workload_store.h"
+
+namespace tandem::scheduler {
+
+namespace {
+
+void send(int socket, const MonitorReport& report) {
+  nlohmann::json json;
+  if (report.kind == MonitorReport::Kind::kStarted) {
+    json = {{"started", report.workloadPid}};
+  } else {
+    json = {{"ended", report.exitCode}, {"message", report.message}};
+  }
+  std::string text = json.dump();
+  // The tandem that started the monitor may be gone (run -d, or killed): an EPIPE, not a
+  // SIGPIPE, and nobody to tell.
+  (void)::send(socket, text.data(), text.size(), MSG_NOSIGNAL);
+}
+
+Result<MonitorReport> parseReport(std::string_view text) {
+  auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  MonitorReport report;
+  if (json.is_object() && json.contains("started") && json["started"].is_number_integer()) {
+    report.kind = MonitorReport::Kind::kStarted;
+    report.workloadPid = json["started"].get<pid_t>();
+    return report;
+  }
+  if (json.is_object() && json.contains("ended") && json["ended"].is_number_integer() &&
+      json.contains("message") && json["message"].is_string()) {
+    report.kind = MonitorReport::Kind::kEnded;
+    report.exitCode = json["ended"].get<int>();
+    report.message = json["message"].get<std::string>();
+    return report;
+  }
+  return Error("the workload's monitor sent a report tandem cannot read: " + std::string(text),
+               EPROTO);
+}
+
+// Points `fd` at /dev/null.
+void toDevNull(int fd, int flags) {
+  UniqueFd devNull(::open("/dev/null", flags | O_CLOEXEC));
+  if (devNull) ::dup2(devNull.get(), fd);
+}
+
+[[noreturn]] void runMonitor(int reports, Workload workload, IsolationBackend& backend,
+                             const MonitorRequest& request) {
+  // Out of the caller's session: a terminal's SIGINT or SIGHUP reaches the caller, which passes
+  // on what it means to, and never the monitor directly.
+  ::setsid();
+  ::prctl(PR_SET_NAME, "tandem-monitor", 0, 0, 0);
+  auto endBeforeStart = [&](const Error& error) {
+    send(reports, {.kind = MonitorReport::Kind::kEnded,
+                   .exitCode = kExitRuntimeError,
+                   .message = error.describe()});
+    ::_exit(kExitRuntimeError);
+  };
+  auto store = WorkloadStore::open(request.stateRoot);
+  if (!store) endBeforeStart(store.error());
+  if (auto begun = store->begin(workload, request.level, request.reason); !begun) {
+    endBeforeStart(begun.error());
+  }
+  std::string directory = workloadDirectory(request.stateRoot, workload.id);
+  auto relay =
+      makeDirectories(directory, 0700).ok()
+          ? LogRelay::start(workloadLogPath(request.stateRoot, workload.id), !request.detached)
+          : Result<LogRelay>(Error::fromErrno("cannot create " + directory));
+  if (!relay) {
+    (void)store->finish(workload.id, kExitRuntimeError, relay.error().describe());
+    endBeforeStart(relay.error());
+  }
+  ::dup2(relay->stdoutWriter().get(), STDOUT_FILENO);
+  ::dup2(relay->stderrWriter().get(), STDERR_FILENO);
+  relay->stdoutWriter().reset();
+  relay->stderrWriter().reset();
+  if (request.detached) toDevNull(STDIN_FILENO, O_RDONLY);
+
+  auto outcome = backend.run(workload, [&](pid_t workloadPid) {
+    if (auto recorded = store->started(workload.id, workloadPid); !recorded) {
+      spdlog::warn("{}", recorded.error().describe());
+    }
+    send(reports, {.kind = MonitorReport::Kind::kStarted, .workloadPid = workloadPid});
+  });
+  MonitorReport ended{.kind = MonitorReport::Kind::kEnded};
+  if (outcome) {
+    ended.exitCode = outcome->exitCode();
+    ended.message = describeOutcome(*outcome, workload);
+  } else {
+    ended.exitCode = kExitRuntimeError;
+    ended.message = outcome.error().describe();
+  }
+  // The workload's copies of the output pipes are gone; with this process's, the relay sees the
+  // end and finishes the log before anyone hears that the workload ended.
+  toDevNull(STDOUT_FILENO, O_WRONLY);
+  toDevNull(STDERR_FILENO, O_WRONLY);
+  (void)relay->wait();
+  if (workload.removeOnExit) {
+    (void)store->remove(workload.id);
+    (void)removeTree(directory);
+  } else {
+    (void)store->finish(workload.id, ended.exitCode, ended.message);
+  }
+  send(reports, ended);
+  ::_exit(ended.exitCode);
+}
+
+}  // namespace
+
+sigset_t signalsPassedOn() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
+    sigaddset(&set, sig);
+  }
+  return set;
+}
+
+std::string workloadDirectory(const std::string& stateRoot, const std::string& id) {
+  return stateRoot + "/workloads/" + id;
+}
+
+std::string workloadLogPath(const std::string& stateRoot, const std::string& id) {
+  return workloadDirectory(stateRoot, id) + "/log";
+}
+
+std::string describeOutcome(const WorkloadOutcome& outcome, const Workload& workload) {
+  if (!outcome.launchError.empty()) return outcome.launchError;
+  if (outcome.oomKilled) {
+    return "workload " + outcome.id.substr(0, 12) + " was killed by the OOM killer (memory limit " +
+           formatSize(workload.limits.memoryBytes.value_or(0)) + ")";
+  }
+  return "";
+}
+
+Result<WorkloadMonitor> WorkloadMonitor::start(const Workload& workload, IsolationBackend& backend,
+                                               const MonitorRequest& request) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    return Error::fromErrno("cannot create the socket the workload's monitor reports on");
+  }
+  UniqueFd ours(pair[0]);
+  UniqueFd theirs(pair[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    return Error::fromErrno("cannot start the workload's monitor");
+  }
+  if (pid == 0) {
+    ours.reset();
+    runMonitor(theirs.get(), workload, backend, request);
+  }
+  return WorkloadMonitor(pid, std::move(ours));
+}
+
+Result<MonitorReport> WorkloadMonitor::nextReport(int signalFd) {
+  for (;;) {
+    pollfd fds[2] = {{reports_.get(), POLLIN, 0}, {signalFd, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return Error::fromErrno("cannot wait for the workload's monitor");
+    }
+    if (fds[1].revents & POLLIN) {
+      signalfd_siginfo info{};
+      if (::read(signalFd, &info, sizeof info) == sizeof info) {
+        ::kill(pid_, static_cast<int>(info.ssi_signo));
+      }
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buffer[65536];
+      ssize_t n = ::recv(reports_.get(), buffer, sizeof buffer, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Error::fromErrno("cannot read the workload monitor's report");
+      if (n == 0) {
+        return Error("the workload's monitor (process " + std::to_string(pid_) +
+                         ") ended without saying how the workload did; see tandem ps -a",
+                     EPIPE);
+      }
+      return parseReport(std::string_view(buffer, static_cast<std::size_t>(n)));
+    }
+  }
+}
+
+Result<ExitStatus> WorkloadMonitor::reap() {
+  return waitForExit(pid_);
+}
+
+}  // namespace tandem::scheduler
