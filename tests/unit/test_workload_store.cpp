@@ -4,7 +4,9 @@
 #include "scheduler/workload_store.h"
 
 #include <sys/wait.h>
+
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include "tests/unit/temp_dir.h"
 #include "tests/unit/unit_test.h"
@@ -111,6 +113,82 @@ void references_name_an_id_a_prefix_or_the_newest_name(void** state) {
   assert_int_equal(store->find("nothing").error().errnum(), ENOENT);
 }
 
+void a_started_workload_records_its_process_and_its_end(void** state) {
+  auto store = WorkloadStore::open(tempDir(state));
+  assert_true(store->begin(named("w1", "web"), Isolation::kContainer, "r").ok());
+  assert_int_equal(store->list()->front().workloadPid, 0);
+  assert_true(store->started("w1", ::getpid()).ok());
+  auto running = store->list()->front();
+  assert_int_equal(running.workloadPid, ::getpid());
+  assert_true(running.workloadStart == processStartTime(::getpid()));
+  assert_true(running.startedNs >= running.createdNs);
+  // No running record, no start.
+  assert_int_equal(store->started("nothing", ::getpid()).error().errnum(), ENOENT);
+  assert_true(store->finish("w1", 127, "no such file: /bin/x").ok());
+  auto ended = store->list()->front();
+  assert_int_equal(ended.exitCode.value_or(-1), 127);
+  assert_string_equal(ended.message.c_str(), "no such file: /bin/x");
+  assert_string_equal(toJson(ended)["message"].get<std::string>().c_str(), "no such file: /bin/x");
+  assert_false(store->started("w1", ::getpid()).ok());
+}
+
+void a_lost_record_is_marked_for_good_once(void** state) {
+  const std::string& root = tempDir(state);
+  pid_t child = ::fork();
+  if (child == 0) {
+    auto store = WorkloadStore::open(root);
+    ::_exit(store && store->begin(named("gone", "web"), Isolation::kVm, "r").ok() ? 0 : 1);
+  }
+  int status = 0;
+  assert_int_equal(::waitpid(child, &status, 0), child);
+  auto store = WorkloadStore::open(root);
+  assert_true(store->begin(named("alive", ""), Isolation::kVm, "r").ok());
+  auto lost = store->unmarkedLost();
+  assert_int_equal(lost->size(), 1);
+  assert_string_equal(lost->front().id.c_str(), "gone");
+  assert_true(store->markLost(lost->front()).ok());
+  assert_int_equal(store->unmarkedLost()->size(), 0);
+  auto found = store->find("gone");
+  assert_true(found->state == WorkloadState::kLost);
+  assert_true(found->finishedNs > 0);
+  assert_true(store->find("alive")->state == WorkloadState::kRunning);
+}
+
+// A state.db written by the first schema (before workload processes and the lost state) is
+// migrated in place, its records kept.
+void a_version_1_database_is_migrated(void** state) {
+  const std::string& root = tempDir(state);
+  {
+    auto db = SqliteDb::open(root + "/state.db", std::chrono::milliseconds(1000));
+    assert_true(db.ok());
+    assert_true(db->exec(R"(
+CREATE TABLE workloads (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, isolation TEXT NOT NULL, reason TEXT NOT NULL,
+  command TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN ('running', 'exited')),
+  owner_pid INTEGER NOT NULL, owner_start INTEGER NOT NULL, created_ns INTEGER NOT NULL,
+  finished_ns INTEGER, exit_code INTEGER);
+CREATE INDEX workloads_by_name ON workloads (name);
+INSERT INTO workloads VALUES ('old1', 'web', 'vm', 'requested', '["true"]', 'exited', 1, 2,
+                              100, 200, 0);
+)")
+                    .ok());
+  }
+  auto store = WorkloadStore::open(root);
+  assert_true(store.ok());
+  auto old = store->find("web");
+  assert_true(old.ok());
+  assert_string_equal(old->id.c_str(), "old1");
+  assert_true(old->state == WorkloadState::kExited);
+  assert_int_equal(old->exitCode.value_or(-1), 0);
+  assert_true(old->isolation == Isolation::kVm);
+  // The new schema takes what the old one could not hold.
+  assert_true(store->begin(named("new1", ""), Isolation::kContainer, "r").ok());
+  assert_true(store->started("new1", ::getpid()).ok());
+  // Opening again finds the schema current.
+  assert_true(WorkloadStore::open(root).ok());
+  assert_int_equal(WorkloadStore::open(root)->list()->size(), 2);
+}
+
 }  // namespace
 
 int main() {
@@ -124,6 +202,11 @@ int main() {
                                       removeTempDir),
       cmocka_unit_test_setup_teardown(references_name_an_id_a_prefix_or_the_newest_name,
                                       makeTempDir, removeTempDir),
+      cmocka_unit_test_setup_teardown(a_started_workload_records_its_process_and_its_end,
+                                      makeTempDir, removeTempDir),
+      cmocka_unit_test_setup_teardown(a_lost_record_is_marked_for_good_once, makeTempDir,
+                                      removeTempDir),
+      cmocka_unit_test_setup_teardown(a_version_1_database_is_migrated, makeTempDir, removeTempDir),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
