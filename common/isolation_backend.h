@@ -4,7 +4,9 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "common/process.h"
@@ -22,6 +24,14 @@ struct WorkloadOutcome {
   std::string launchError;
   // The workload's code, 128+N for signal N, 137 for an OOM kill.
   int exitCode() const { return oomKilled ? 137 : status.shellCode(); }
+};
+
+// What a running workload holds of the host, as `tandem stats` shows it.
+struct ResourceUsage {
+  std::uint64_t cpuNanos = 0;              // CPU time so far, of every process of the workload
+  std::uint64_t memoryBytes = 0;           // host memory charged to it now
+  std::uint64_t memoryLimitBytes = 0;      // its cap (a microVM's guest memory); 0 when none
+  std::optional<std::uint64_t> processes;  // its host processes, where the backend counts them
 };
 
 class IsolationBackend {
@@ -45,6 +55,9 @@ class IsolationBackend {
   // Removes what workload `id` left on the host when the process that ran it died without
   // cleaning up (a cgroup, a state folder kept only for the run); nothing when there is nothing.
   virtual Status cleanUpAfter(const std::string& id) = 0;
+
+  // What running workload `id`, whose process is `workloadPid`, uses now.
+  virtual Result<ResourceUsage> usage(const std::string& id, pid_t workloadPid) const = 0;
 };
 
 }  // namespace tandem

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <sstream>
 #include <string>
 
 #include "common/file.h"
@@ -16,7 +18,9 @@ namespace {
 
 struct ProcessStat {
   char state = '?';
-  std::uint64_t startTime = 0;
+  std::uint64_t userTicks = 0;    // field 14
+  std::uint64_t systemTicks = 0;  // field 15
+  std::uint64_t startTime = 0;    // field 22
 };
 
 std::optional<ProcessStat> readProcessStat(pid_t pid) {
@@ -28,18 +32,22 @@ std::optional<ProcessStat> readProcessStat(pid_t pid) {
   if (close == std::string::npos || close + 2 >= text->size()) return std::nullopt;
   ProcessStat stat;
   stat.state = (*text)[close + 2];
-  std::size_t at = close + 2;
-  for (int field = 3; field < 22; ++field) {
-    at = text->find(' ', at);
-    if (at == std::string::npos) return std::nullopt;
-    ++at;
+  std::istringstream fields(text->substr(close + 2));
+  std::string field;
+  for (int number = 3; number <= 22 && fields >> field; ++number) {
+    auto read = [&](std::uint64_t& value) {
+      auto [end, error] = std::from_chars(field.data(), field.data() + field.size(), value);
+      return error == std::errc() && end == field.data() + field.size();
+    };
+    if ((number == 14 && !read(stat.userTicks)) || (number == 15 && !read(stat.systemTicks))) {
+      return std::nullopt;
+    }
+    if (number == 22) {
+      if (!read(stat.startTime)) return std::nullopt;
+      return stat;
+    }
   }
-  try {
-    stat.startTime = std::stoull(text->substr(at));
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  return stat;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -56,6 +64,26 @@ bool sameProcess(pid_t pid, std::uint64_t startTime) {
   // A zombie has ended, however long its parent takes to reap it (or, orphaned under an init
   // that does not reap, never does).
   return stat && stat->startTime == startTime && stat->state != 'Z' && stat->state != 'X';
+}
+
+Result<ProcessUsage> processUsage(pid_t pid) {
+  auto stat = readProcessStat(pid);
+  auto status = readFile("/proc/" + std::to_string(pid) + "/status");
+  if (!stat || !status) {
+    return Error("process " + std::to_string(pid) + " has ended", ESRCH);
+  }
+  static const long ticksPerSecond = ::sysconf(_SC_CLK_TCK);
+  ProcessUsage usage;
+  usage.cpuNanos = (stat->userTicks + stat->systemTicks) * 1'000'000'000ull /
+                   static_cast<std::uint64_t>(ticksPerSecond);
+  // "VmRSS:     2048 kB"
+  if (auto at = status->find("\nVmRSS:"); at != std::string::npos) {
+    std::istringstream line(status->substr(at + 7));
+    std::uint64_t kib = 0;
+    line >> kib;
+    usage.rssBytes = kib * 1024;
+  }
+  return usage;
 }
 
 Result<UniqueFd> openProcess(pid_t pid, std::uint64_t startTime) {

@@ -22,6 +22,13 @@ std::optional<std::uint64_t> processStartTime(pid_t pid);
 // has).
 bool sameProcess(pid_t pid, std::uint64_t startTime);
 
+// What a process uses now: its CPU time (user and system, every thread) and resident memory.
+struct ProcessUsage {
+  std::uint64_t cpuNanos = 0;
+  std::uint64_t rssBytes = 0;
+};
+Result<ProcessUsage> processUsage(pid_t pid);
+
 // A pidfd for `pid`, checked to be the process that started at `startTime`: once open it names
 // that process for good, even after its pid is reused. ESRCH when that process is gone.
 Result<UniqueFd> openProcess(pid_t pid, std::uint64_t startTime);

@@ -1,5 +1,7 @@
 #include "common/workload.h"
 
+#include "common/file.h"
+
 #include <sys/random.h>
 #include <sys/resource.h>
 
@@ -407,6 +409,20 @@ Result<Workload> workloadFromJson(const nlohmann::json& json) {
   } catch (const InvalidNumber& e) {
     return Error(std::string("invalid workload description: ") + e.what());
   }
+}
+
+}  // namespace tandem
+
+namespace tandem {
+
+Result<Workload> readWorkloadConfig(const std::string& directory) {
+  std::string path = directory + "/config.json";
+  TANDEM_ASSIGN_OR_RETURN(std::string text, readFile(path));
+  auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) {
+    return Error("the workload config " + path + " is not JSON", EINVAL);
+  }
+  return workloadFromJson(json).context(path);
 }
 
 }  // namespace tandem

@@ -113,4 +113,7 @@ Result<std::string> newWorkloadId();
 nlohmann::json toJson(const Workload& workload);
 Result<Workload> workloadFromJson(const nlohmann::json& json);
 
+// The workload an isolation backend recorded in `directory`/config.json when it started it.
+Result<Workload> readWorkloadConfig(const std::string& directory);
+
 }  // namespace tandem

@@ -345,6 +345,25 @@ Status ContainerBackend::cleanUpAfter(const std::string& id) {
   return leftover.remove().context("removing the cgroup of lost container " + id);
 }
 
+Result<ResourceUsage> ContainerBackend::usage(const std::string& id, pid_t) const {
+  TANDEM_ASSIGN_OR_RETURN(CgroupMounts mounts, detectCgroupMounts());
+  Cgroup cgroup = Cgroup::adopt(mounts, id);
+  if (cgroup.directories().empty()) {
+    return Error("container " + id.substr(0, 12) + " has no cgroup; it is not running", ESRCH);
+  }
+  auto measured = cgroup.usage();
+  // Only read here: the container's runtime owns the cgroup and removes it.
+  cgroup.release();
+  TANDEM_ASSIGN_OR_RETURN(CgroupUsage cgroupUsage, std::move(measured));
+  ResourceUsage usage{.cpuNanos = cgroupUsage.cpuMicros * 1000,
+                      .memoryBytes = cgroupUsage.memoryBytes,
+                      .processes = cgroupUsage.pids};
+  if (auto recorded = readWorkloadConfig(config_.stateRoot + "/containers/" + id)) {
+    usage.memoryLimitBytes = recorded->limits.memoryBytes.value_or(0);
+  }
+  return usage;
+}
+
 Status ContainerBackend::available() const {
   if (::geteuid() != 0) {
     return Error(

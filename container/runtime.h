@@ -29,6 +29,8 @@ class ContainerBackend : public IsolationBackend {
     return runContainer(workload, config_, started);
   }
   Status cleanUpAfter(const std::string& id) override;
+  // From its cgroup; the memory limit from its recorded config.
+  Result<ResourceUsage> usage(const std::string& id, pid_t workloadPid) const override;
 
  private:
   RuntimeConfig config_;

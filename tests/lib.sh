@@ -7,6 +7,9 @@
 : "${PROBE:?PROBE must name the static tandem-probe binary (meson sets it)}"
 : "${MKROOTFS:?MKROOTFS must name tandem-mkrootfs-busybox (meson sets it)}"
 
+# shellcheck source=kvm_usable.sh
+source "$(dirname "${BASH_SOURCE[0]}")/kvm_usable.sh"
+
 # Where the probe sits inside every test rootfs.
 readonly IN_PROBE=/bin/tandem-probe
 readonly STATE_ROOT=/var/lib/tandem/containers

@@ -1,5 +1,10 @@
 #include "vmm/vcpu_exit.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <iterator>
+
 namespace tandem::vmm {
 
 std::string exitReasonName(std::uint32_t reason) {
@@ -64,9 +69,18 @@ VcpuExit decodeExit(kvm_run& run, std::size_t runSize) {
     case KVM_EXIT_FAIL_ENTRY:
       return FailureExit{"KVM could not enter the guest (hardware entry failure reason " +
                          std::to_string(run.fail_entry.hardware_entry_failure_reason) + ")"};
-    case KVM_EXIT_INTERNAL_ERROR:
+    case KVM_EXIT_INTERNAL_ERROR: {
+      // KVM's own words on it (for an emulation failure: the instruction's bytes, the exit
+      // reason and the guest address), for a bug report.
+      std::string detail;
+      std::uint32_t words =
+          std::min<std::uint32_t>(run.internal.ndata, std::size(run.internal.data));
+      for (std::uint32_t i = 0; i < words; ++i) {
+        detail += fmt::format(" {:#x}", run.internal.data[i]);
+      }
       return FailureExit{"KVM internal error (suberror " + std::to_string(run.internal.suberror) +
-                         ")"};
+                         (detail.empty() ? "" : "; data" + detail) + ")"};
+    }
     case KVM_EXIT_INTR:
       return NoActionExit{};
     default:

@@ -16,8 +16,10 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/port_forwarder.h"
+#include "common/process_identity.h"
 #include "common/spawn_file_actions.h"
 #include "common/state_directory.h"
+#include "vmm/host_virtualization.h"
 #include "vmm/kvm.h"
 #include "vmm/process_memory.h"
 #include "vmm/vmm_invocation.h"
@@ -119,6 +121,12 @@ Status VmBackend::available() const {
                  "host: tools/kvm-host/tandem-kvm-host --include $(command -v tandem) -- tandem "
                  "run --isolation vm ...");
   }
+  if (auto hardware = checkHardwareVirtualization(); !hardware) {
+    return Error(hardware.error().message() +
+                 "; to try microVMs on this machine, run tandem inside the emulated KVM host: "
+                 "tools/kvm-host/tandem-kvm-host --include $(command -v tandem) -- tandem run "
+                 "--isolation vm ...");
+  }
   if (!pathExists(config_.kernelPath)) {
     return Error("no guest kernel at " + config_.kernelPath +
                      "; build one with guest-kernel-config/build.sh, or pass --kernel",
@@ -136,6 +144,15 @@ Status VmBackend::available() const {
                             "tandem; or set TANDEM_VMM)");
   }
   return okStatus();
+}
+
+Result<ResourceUsage> VmBackend::usage(const std::string& id, pid_t workloadPid) const {
+  TANDEM_ASSIGN_OR_RETURN(ProcessUsage process, processUsage(workloadPid));
+  ResourceUsage usage{.cpuNanos = process.cpuNanos, .memoryBytes = process.rssBytes};
+  auto recorded = readWorkloadConfig(vmStateDirectory(config_.stateRoot, id));
+  usage.memoryLimitBytes =
+      recorded ? recorded->limits.memoryBytes.value_or(kDefaultVmMemory) : kDefaultVmMemory;
+  return usage;
 }
 
 // The VM runs in tandem-vmm, a process that holds the monitor's code and nothing else: its

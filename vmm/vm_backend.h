@@ -67,6 +67,9 @@ class VmBackend : public IsolationBackend {
   // Nothing: tandem-vmm dies with the process that ran it, and its TAP with it; the state folder
   // stays for `tandem rm`.
   Status cleanUpAfter(const std::string&) override { return okStatus(); }
+  // tandem-vmm's CPU time (its vCPU threads' included) and resident memory (the guest memory
+  // it has touched included); the limit is the guest's memory.
+  Result<ResourceUsage> usage(const std::string& id, pid_t workloadPid) const override;
 
  private:
   VmBackendConfig config_;

@@ -2,7 +2,7 @@
 # The lifecycle verbs on containers: run -d returns once the workload runs and prints only its
 # id; logs gives stdout and stderr back apart, with -t, -n and -f; kill passes a signal on; stop
 # ends a workload that honours SIGTERM at once and one that ignores it after the grace period;
-# wait prints exit codes; rm -f takes a running workload and leaves nothing of it.
+# wait prints exit codes; stats measures; rm -f takes a running workload and leaves nothing of it.
 set -euo pipefail
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -37,6 +37,15 @@ t logs -t talker >"$SCRATCH/stamped" 2>/dev/null
 assert_match '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{9}Z out-1$' "$(head -1 "$SCRATCH/stamped")" \
   "logs -t: a line with its time"
 assert_eq "partial" "$(t logs -n 1 talker 2>/dev/null)" "logs -n 1: the last line"
+
+# stats: CPU time, memory against the limit and processes, from the container's cgroup.
+detach --name busy --memory 64M -- sh -c 'sleep 600 & while :; do :; done'
+stats=$(t stats --no-stream --json busy)
+assert_eq "busy 67108864 2 true true" \
+  "$(jq -r '"\(.name) \(.memory_limit_bytes) \(.processes) \(.cpu_ns > 0) \(.memory_bytes > 0)"' \
+    <<<"$stats")" "stats of a busy container"
+t rm -f busy >/dev/null
+t stats --no-stream busy 2>/dev/null && fail "stats of a removed workload succeeded"
 
 # kill -s passes a signal the workload handles on; kill's default, SIGKILL, ends it.
 detach --name trapper -- sh -c 'trap "echo got-usr1" USR1; echo ready; while :; do sleep 0.1; done'

@@ -3,7 +3,7 @@
 # Debian's docker-registry and pulled back into a fresh store; a second pull fetches no blob
 # (the registry's own request log says so); the pulled image then runs in a container and in a
 # microVM, and both print the same lines, made of the image's Cmd, Env, WorkingDir and a file
-# of its upper layer. The microVM runs on /dev/kvm where it works, else in the emulated KVM host.
+# of its upper layer. The microVM runs on /dev/kvm where it works (kvm_usable), else in the emulated KVM host.
 set -euo pipefail
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -19,10 +19,10 @@ done
 [[ -f ${TANDEM_GUEST_KERNEL:-} ]] ||
   skip "no guest kernel: set TANDEM_GUEST_KERNEL (scripts/test.sh builds one)"
 kvm_direct=0
-if [[ -r /dev/kvm && -w /dev/kvm ]]; then
+if kvm_usable; then
   kvm_direct=1
 elif ! command -v qemu-system-x86_64 >/dev/null; then
-  skip "no /dev/kvm here and no qemu-system-x86_64 for the emulated KVM host"
+  skip "no usable /dev/kvm here and no qemu-system-x86_64 for the emulated KVM host"
 fi
 export TANDEM_REGISTRY_CLIENT=$TANDEM_REGISTRY
 

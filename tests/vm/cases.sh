@@ -524,7 +524,7 @@ fi
 
 # signal_tandem SIGNAL: starts a microVM whose workload says "ready" and sleeps, sends SIGNAL to
 # tandem once the guest is up, and leaves tandem's status in $status (the VMM is tandem-vmm, a
-# child of tandem).
+# child of the workload's monitor, to which tandem passes SIGINT, SIGTERM and SIGHUP on).
 signal_tandem() {
   "$TANDEM" run --isolation vm --rootfs "$GUEST_ROOTFS" -- sh -c 'echo ready; exec sleep 1000' \
     </dev/null >"$scratch/out" 2>"$scratch/err" &
@@ -547,17 +547,75 @@ else
   not_ok "SIGTERM to tandem stops the microVM" "status $status" "leftover: $leftover" "$err"
 fi
 
+# A SIGKILLed tandem loses nothing: the microVM runs on under its monitor, which `tandem stop`
+# reaches from another process; the monitor records the end.
 signal_tandem KILL
-# The kernel kills tandem-vmm when tandem dies (PR_SET_PDEATHSIG); give it a moment to go.
+killed_status=$status
+record=$("$TANDEM" ps --json | grep '"isolation":"vm"')
+id=$(sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p' <<<"$record")
+stopped=$(bounded "$TANDEM" stop -t 5 "$id" 2>&1)
+ended=$("$TANDEM" inspect "$id" 2>&1 | grep -o '"exit_code": [0-9]*')
 for ((i = 0; i < 50; i++)); do
   leftover=$(tandem_pids)
   [[ -z $leftover ]] && break
   sleep 0.1
 done
-if [[ $status == 137 && -z $leftover ]]; then
-  ok "a killed tandem takes its tandem-vmm along"
+if [[ $killed_status == 137 && $record == *'"state":"running"'* && $stopped == "$id" &&
+  $ended == '"exit_code": 143' && -z $leftover ]]; then
+  ok "a killed tandem's microVM runs on under its monitor, and tandem stop ends it (143)"
 else
-  not_ok "a killed tandem takes its tandem-vmm along" "status $status" "leftover: $leftover"
+  not_ok "a killed tandem's microVM runs on under its monitor, and tandem stop ends it" \
+    "tandem's status $killed_status" "record: $record" "stop: $stopped" "ended: $ended" \
+    "leftover: $leftover"
+fi
+
+# run -d, logs, kill and wait on a microVM, as on a container; then a SIGKILLed monitor takes
+# its tandem-vmm along, and the next command finds the workload lost.
+vm_id=$(bounded "$TANDEM" run -d --isolation vm --rootfs "$GUEST_ROOTFS" --name detached-vm -- \
+  sh -c 'echo out-line; echo err-line >&2; exec sleep 1000' 2>"$scratch/err" </dev/null)
+for ((i = 0; i < 1200; i++)); do
+  [[ $("$TANDEM" logs detached-vm 2>/dev/null) == out-line ]] && break
+  sleep 0.1
+done
+logs_out=$("$TANDEM" logs detached-vm 2>/dev/null)
+logs_err=$("$TANDEM" logs detached-vm 2>&1 >/dev/null)
+# tandem-vmm's CPU and resident memory (the guest's touched memory in it); the guest's memory as
+# the limit.
+stats=$("$TANDEM" stats --no-stream --json detached-vm 2>&1)
+killed=$("$TANDEM" kill detached-vm 2>&1)
+waited=$(bounded "$TANDEM" wait detached-vm 2>&1)
+if [[ $vm_id =~ ^[0-9a-f]{64}$ && $logs_out == out-line && $logs_err == err-line &&
+  $stats == *'"memory_limit_bytes":268435456'* && $stats =~ \"memory_bytes\":[1-9] &&
+  $stats =~ \"cpu_ns\":[1-9] && $killed == detached-vm && $waited == 137 ]]; then
+  ok "run -d, logs, stats, kill and wait on a microVM"
+else
+  not_ok "run -d, logs, stats, kill and wait on a microVM" "id: $vm_id" "stdout: $logs_out" \
+    "stats: $stats" \
+    "stderr: $logs_err" "kill: $killed" "wait: $waited" "run's stderr: $(<"$scratch/err")"
+fi
+
+bounded "$TANDEM" run -d --isolation vm --rootfs "$GUEST_ROOTFS" --name lost-vm -- \
+  sh -c 'echo ready; exec sleep 1000' >/dev/null 2>&1 </dev/null
+for ((i = 0; i < 1200; i++)); do
+  [[ $("$TANDEM" logs lost-vm 2>/dev/null) == ready ]] && break
+  sleep 0.1
+done
+monitor=$("$TANDEM" ps --json | grep '"name":"lost-vm"' | sed -n 's/.*"owner_pid":\([0-9]*\).*/\1/p')
+[[ -n $monitor ]] && kill -KILL "$monitor"
+for ((i = 0; i < 50; i++)); do
+  leftover=$(tandem_pids)
+  [[ -z $leftover ]] && break
+  sleep 0.1
+done
+said=$("$TANDEM" ps -a --json 2>&1 >/dev/null)
+state=$("$TANDEM" ps -a --json 2>/dev/null | grep '"name":"lost-vm"' | grep -o '"state":"[a-z]*"')
+removed=$("$TANDEM" rm -f lost-vm detached-vm 2>&1)
+if [[ -n $monitor && -z $leftover && $said == *"was lost: its monitor"* &&
+  $state == '"state":"lost"' && $removed == $'lost-vm\ndetached-vm' ]]; then
+  ok "a killed monitor takes its tandem-vmm along, and the next command reports the lost microVM"
+else
+  not_ok "a killed monitor takes its tandem-vmm along, and the next command reports it lost" \
+    "monitor: $monitor" "leftover: $leftover" "said: $said" "state: $state" "rm: $removed"
 fi
 
 vm --stats -- true

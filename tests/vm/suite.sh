@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The vm suite's entry point (a TAP test for meson). Where /dev/kvm works, runs cases.sh here;
-# elsewhere boots the emulated KVM host once and runs every case inside it.
+# The vm suite's entry point (a TAP test for meson). Where /dev/kvm works (tests/kvm_usable.sh),
+# runs cases.sh here; elsewhere boots the emulated KVM host once and runs every case inside it.
 set -euo pipefail
 
 : "${TANDEM:?}" "${KVM_HOST:?}" "${MKROOTFS:?}" "${TANDEM_GUEST_INIT:?}" "${TANDEM_VMM:?}" "${KVM_DEVICE_TEST:?}"
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../kvm_usable.sh
+source "$here/../kvm_usable.sh"
 
 if [[ -z ${TANDEM_GUEST_KERNEL:-} || ! -f ${TANDEM_GUEST_KERNEL:-} ]]; then
   echo "1..0 # SKIP no guest kernel: set TANDEM_GUEST_KERNEL (scripts/test.sh builds one with guest-kernel-config/build.sh)"
@@ -22,11 +24,11 @@ export GUEST_STORE=
 if "$TANDEM" --state-root "$scratch/store" image disk localhost/tandem/busybox >/dev/null; then
   GUEST_STORE=$scratch/store
 fi
-if [[ -r /dev/kvm && -w /dev/kvm ]]; then
+if kvm_usable; then
   exec "$here/cases.sh"
 fi
 if ! command -v qemu-system-x86_64 >/dev/null; then
-  echo "1..0 # SKIP no /dev/kvm here and no qemu-system-x86_64 for the emulated KVM host"
+  echo "1..0 # SKIP no usable /dev/kvm here and no qemu-system-x86_64 for the emulated KVM host"
   exit 0
 fi
 

@@ -23,6 +23,7 @@ constexpr const char* kUsage =
     "  stop    stop running workloads: SIGTERM, then SIGKILL after a grace period\n"
     "  kill    send running workloads a signal\n"
     "  wait    wait for workloads to end and print their exit codes\n"
+    "  stats   CPU, memory and processes of running workloads, both levels side by side\n"
     "  images  list the stored images\n"
     "  rmi     remove images\n"
     "  load    import an OCI image layout or a docker save archive\n"
@@ -49,6 +50,7 @@ constexpr Verb kVerbs[] = {
     {"stop", tandem::cli::stopCommand},
     {"kill", tandem::cli::killCommand},
     {"wait", tandem::cli::waitCommand},
+    {"stats", tandem::cli::statsCommand},
     {"images", tandem::cli::imagesCommand},
     {"rmi", tandem::cli::rmiCommand},
     {"load", tandem::cli::loadCommand},
