@@ -1,5 +1,6 @@
 #include "common/sqlite_db.h"
 
+#include <thread>
 #include <utility>
 
 namespace tandem {
@@ -20,7 +21,7 @@ Error failureOf(sqlite3* db, std::string_view what, std::string_view path) {
   std::string message = std::string(what) + ": " + sqlite3_errmsg(db);
   int primary = sqlite3_extended_errcode(db) & 0xff;
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-    message += " (another tandem process held the image index for too long; try again)";
+    message += " (another tandem process held the database for too long; try again)";
   }
   message += " (database " + std::string(path) + ")";
   return Error(std::move(message), systemErrnoOf(db));
@@ -121,21 +122,31 @@ Result<SqliteDb> SqliteDb::open(const std::string& path, std::chrono::millisecon
   // SQLite opens its files with O_CLOEXEC, so the database never leaks into a container.
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   if (raw == nullptr) {
-    return Error("cannot open the image index " + path + ": SQLite is out of memory", ENOMEM);
+    return Error("cannot open the database " + path + ": SQLite is out of memory", ENOMEM);
   }
   SqliteDb db(raw, path);
   if (rc != SQLITE_OK) {
-    return db.failure("cannot open the image index");
+    return db.failure("cannot open the database");
   }
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, static_cast<int>(busyTimeout.count()));
 
-  // journal_mode answers with the mode it ended up in rather than failing.
+  // journal_mode answers with the mode it ended up in rather than failing. Switching a new
+  // database to WAL needs it to itself, and SQLite answers SQLITE_BUSY at once, without its busy
+  // handler, to a second process doing the same: retried here within the busy timeout.
   TANDEM_ASSIGN_OR_RETURN(SqliteStatement journal, db.prepare("PRAGMA journal_mode=WAL"));
-  TANDEM_ASSIGN_OR_RETURN(bool row, journal.step());
-  std::string mode = row ? journal.text(0) : std::string();
+  auto deadline = std::chrono::steady_clock::now() + busyTimeout;
+  Result<bool> row = journal.step();
+  while (!row && (sqlite3_extended_errcode(raw) & 0xff) == SQLITE_BUSY &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    journal.reset();
+    row = journal.step();
+  }
+  if (!row) return std::move(row).error();
+  std::string mode = *row ? journal.text(0) : std::string();
   if (mode != "wal") {
-    return Error("the image index " + path + " cannot use write-ahead logging (journal mode is \"" +
+    return Error("the database " + path + " cannot use write-ahead logging (journal mode is \"" +
                  mode + "\"); keep tandem's root on a local filesystem");
   }
   // Both are per connection and ignored inside a transaction, so they are set here, first.

@@ -28,7 +28,7 @@ assert_eq 'exited 3 container ["sh","-c","exit 3"]' \
   "$(record ended | jq -r '"\(.state) \(.exit_code) \(.isolation) \(.command | tojson)"')" \
   "the record of an ended workload"
 
-assert_eq "container container: requested with --isolation" \
+assert_match "^container container: requested with --isolation container \(weighed: " \
   "$("$TANDEM" --state-root "$state" inspect ended | jq -r '.[0] | "\(.isolation) \(.reason)"')" \
   "inspect: the level and the reason for it"
 id=$(record ended | jq -r .id)

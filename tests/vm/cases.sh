@@ -526,6 +526,9 @@ fi
 # tandem once the guest is up, and leaves tandem's status in $status (the VMM is tandem-vmm, a
 # child of the workload's monitor, to which tandem passes SIGINT, SIGTERM and SIGHUP on).
 signal_tandem() {
+  # Emptied here, not by the child's redirection, which may come after the first look: a "ready"
+  # an earlier run left must not pass for this one's.
+  : >"$scratch/out"
   "$TANDEM" run --isolation vm --rootfs "$GUEST_ROOTFS" -- sh -c 'echo ready; exec sleep 1000' \
     </dev/null >"$scratch/out" 2>"$scratch/err" &
   local pid=$! i
@@ -566,7 +569,7 @@ if [[ $killed_status == 137 && $record == *'"state":"running"'* && $stopped == "
 else
   not_ok "a killed tandem's microVM runs on under its monitor, and tandem stop ends it" \
     "tandem's status $killed_status" "record: $record" "stop: $stopped" "ended: $ended" \
-    "leftover: $leftover"
+    "leftover: $leftover" "ps -a: $("$TANDEM" ps -a 2>&1)"
 fi
 
 # run -d, logs, kill and wait on a microVM, as on a container; then a SIGKILLed monitor takes

@@ -14,6 +14,7 @@
 #include "common/size.h"
 #include "container/runtime.h"
 #include "scheduler/isolation_policy.h"
+#include "scheduler/operator_policy.h"
 #include "scheduler/workload_monitor.h"
 #include "tools/tandem/commands.h"
 #include "tools/tandem/image_workload.h"
@@ -32,8 +33,10 @@ po::options_description runOptions() {
       "tandem run [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
       "tandem run [OPTIONS] --rootfs DIR|--initramfs FILE [--] COMMAND [ARG...]");
   options.add_options()("help,h", "show this help")(
-      "isolation", po::value<std::string>()->default_value("auto"), "container, vm or auto")(
-      "rootfs", po::value<std::string>(), "root filesystem folder (never modified)")(
+      "isolation", po::value<std::string>()->default_value("auto"),
+      "container, vm or auto (decided from the options below, the host and the operator's "
+      "policy; tandem explain shows how)")("rootfs", po::value<std::string>(),
+                                           "root filesystem folder (never modified)")(
       "entrypoint", po::value<std::string>(),
       "replace the image's entrypoint (\"\" for none); the image's Cmd is dropped too")(
       "name", po::value<std::string>(), "a name for the workload")(
@@ -84,6 +87,19 @@ po::options_description runOptions() {
       "seccomp=unconfined disables the seccomp filter")("log-level", po::value<std::string>(),
                                                         "trace, debug, info, warn or error")(
       "command", po::value<std::vector<std::string>>(), "the command and its arguments");
+  po::options_description placement("what --isolation auto weighs");
+  placement.add_options()("trust", po::value<std::string>()->default_value("unknown"),
+                          "trusted, untrusted (always a microVM) or unknown (the strongest level "
+                          "that can run)")(
+      "class", po::value<std::string>(),
+      "the workload's class for the operator's policy (default: its trust)")(
+      "own-kernel", po::bool_switch(),
+      "it needs a kernel of its own (modules, sysctls outside its namespaces): a microVM")(
+      "latency-sensitive", po::bool_switch(),
+      "its start time matters more than its isolation: a container, unless untrusted")(
+      "policy", po::value<std::string>(),
+      "the operator's isolation policy (default: /etc/tandem/policy.json, if there is one)");
+  options.add(placement);
   po::options_description vmOptions("microVM options");
   vmOptions.add_options()("kernel", po::value<std::string>(),
                           "guest kernel, bzImage or ELF vmlinux (default: $TANDEM_GUEST_KERNEL, "
@@ -217,6 +233,36 @@ Result<vmm::VmBackendConfig> vmConfigFromOptions(const po::variables_map& vm) {
   return config;
 }
 
+Result<scheduler::PlacementRequest> placementFromOptions(const po::variables_map& vm,
+                                                         const Workload& workload) {
+  scheduler::PlacementRequest request;
+  request.requested = workload.isolation;
+  TANDEM_ASSIGN_OR_RETURN(request.trust, scheduler::parseTrust(vm["trust"].as<std::string>()));
+  if (vm.count("class")) request.workloadClass = vm["class"].as<std::string>();
+  request.needsOwnKernel = vm["own-kernel"].as<bool>();
+  request.latencySensitive = vm["latency-sensitive"].as<bool>();
+  request.memoryBytes = workload.limits.memoryBytes;
+  return request;
+}
+
+Result<scheduler::OperatorPolicy> policyFromOptions(const po::variables_map& vm) {
+  if (vm.count("policy")) {
+    return scheduler::loadOperatorPolicy(vm["policy"].as<std::string>(), /*required=*/true);
+  }
+  return scheduler::loadOperatorPolicy(scheduler::kDefaultPolicyPath, /*required=*/false);
+}
+
+// The decision for a workload, from its options, this host and the operator's policy.
+Result<scheduler::IsolationChoice> decide(const po::variables_map& vm, const Workload& workload,
+                                          const IsolationBackend& containers,
+                                          const IsolationBackend& vms) {
+  TANDEM_ASSIGN_OR_RETURN(scheduler::PlacementRequest request, placementFromOptions(vm, workload));
+  TANDEM_ASSIGN_OR_RETURN(scheduler::OperatorPolicy policy, policyFromOptions(vm));
+  scheduler::HostFacts host{containers.available(), vms.available(),
+                            scheduler::hostMemoryAvailable()};
+  return scheduler::chooseIsolation(request, host, policy);
+}
+
 enum class PullPolicy { kMissing, kAlways, kNever };
 
 Result<PullPolicy> parsePullPolicy(const std::string& text) {
@@ -250,9 +296,9 @@ Result<ImageWorkload> findOrPull(const std::string& stateRoot, const std::string
   return ImageWorkload::find(stateRoot, imageText);
 }
 
-}  // namespace
-
-int runCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
+// Parses run's (and explain's) command line into `vm`. Answers an exit code when the command is
+// done (help shown, or a usage error).
+std::optional<int> parseRunArguments(const std::vector<std::string>& args, po::variables_map& vm) {
   po::options_description options = runOptions();
   // Everything after "--", or from the first word that is not an option (the image, or the
   // command with --rootfs), is the workload's, even when it looks like an option: docker run's
@@ -264,7 +310,6 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
   }
   po::positional_options_description positional;
   positional.add("command", -1);
-  po::variables_map vm;
   try {
     po::store(po::command_line_parser(ours).options(options).positional(positional).run(), vm);
     po::notify(vm);
@@ -286,6 +331,39 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
       return fail(status.error());
     }
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int explainCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
+  po::variables_map vm;
+  if (auto done = parseRunArguments(args, vm)) return *done;
+  auto workload = workloadFromOptions(vm);
+  if (!workload) return fail(workload.error());
+  auto vmConfig = vmConfigFromOptions(vm);
+  if (!vmConfig) return fail(vmConfig.error());
+  vmConfig->stateRoot = global.stateRoot;
+  container::ContainerBackend containerBackend(container::RuntimeConfig{global.stateRoot});
+  vmm::VmBackend vmBackend(*vmConfig);
+  auto choice = decide(vm, *workload, containerBackend, vmBackend);
+  if (!choice) {
+    // What would be refused, and why, is the answer: printed as such, with a failing status.
+    std::cout << "refused: " << choice.error().describe() << "\n";
+    return kExitRuntimeError;
+  }
+  std::cout << "isolation: " << toString(choice->level) << "\n"
+            << "because: " << choice->reason.substr(choice->reason.find(": ") + 2) << "\n"
+            << "weighed:\n";
+  for (const std::string& line : choice->considered) {
+    std::cout << "  - " << line << "\n";
+  }
+  return 0;
+}
+
+int runCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
+  po::variables_map vm;
+  if (auto done = parseRunArguments(args, vm)) return *done;
   auto workload = workloadFromOptions(vm);
   if (!workload) {
     return fail(workload.error());
@@ -331,8 +409,7 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
   vmConfig->stateRoot = global.stateRoot;
   container::ContainerBackend containerBackend(container::RuntimeConfig{global.stateRoot});
   vmm::VmBackend vmBackend(*vmConfig);
-  scheduler::HostFacts host{containerBackend.available(), vmBackend.available()};
-  auto choice = scheduler::chooseIsolation(*workload, host);
+  auto choice = decide(vm, *workload, containerBackend, vmBackend);
   if (!choice) {
     return fail(choice.error());
   }
@@ -376,7 +453,7 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
   auto monitor = scheduler::WorkloadMonitor::start(*workload, backend,
                                                    {.stateRoot = global.stateRoot,
                                                     .level = choice->level,
-                                                    .reason = choice->reason,
+                                                    .reason = scheduler::describe(*choice),
                                                     .detached = detached});
   if (!monitor) {
     return fail(monitor.error());

@@ -11,6 +11,7 @@ struct GlobalOptions {
 };
 
 // Each returns the process exit code.
+int explainCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int runCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int psCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int inspectCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);

@@ -15,6 +15,7 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  run     run a workload, to completion or with -d in the background (run --help)\n"
+    "  explain the isolation level a run would get, and why, without running it\n"
     "  exec    run another process in a running microVM\n"
     "  ps      list workloads, containers and microVMs alike (-a: ended ones too)\n"
     "  inspect show workloads' records, with the isolation level chosen and why\n"
@@ -42,6 +43,7 @@ struct Verb {
 // clang-format off
 constexpr Verb kVerbs[] = {
     {"run", tandem::cli::runCommand},
+    {"explain", tandem::cli::explainCommand},
     {"exec", tandem::cli::execCommand},
     {"ps", tandem::cli::psCommand},
     {"inspect", tandem::cli::inspectCommand},
