@@ -1,5 +1,7 @@
 #include "common/size.h"
 
+#include <cstdio>
+
 #include <cctype>
 #include <limits>
 
@@ -103,6 +105,24 @@ std::string formatSize(std::uint64_t bytes) {
     ++unit;
   }
   return std::to_string(bytes) + " " + kUnits[unit];
+}
+
+std::string formatApproximateSize(std::uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (unit + 1 < std::size(kUnits) && value >= 1024) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  if (unit == 0 || value >= 100 ||
+      value == static_cast<double>(static_cast<std::uint64_t>(value))) {
+    std::snprintf(text, sizeof text, "%.0f %s", value, kUnits[unit]);
+  } else {
+    std::snprintf(text, sizeof text, "%.1f %s", value, kUnits[unit]);
+  }
+  return text;
 }
 
 }  // namespace tandem

@@ -33,8 +33,8 @@ bool canRun(Isolation level, const PlacementRequest& request, const HostFacts& h
   std::uint64_t needed = hostMemoryFor(level, request);
   if (host.memoryAvailableBytes && needed > *host.memoryAvailableBytes) {
     why = std::string("a ") + (level == Isolation::kVm ? "microVM" : "container") + " needs " +
-          formatSize(needed) + " and the host has " + formatSize(*host.memoryAvailableBytes) +
-          " available";
+          formatApproximateSize(needed) + " and the host has " +
+          formatApproximateSize(*host.memoryAvailableBytes) + " available";
     return false;
   }
   return true;
@@ -86,7 +86,7 @@ Result<IsolationChoice> chooseIsolation(const PlacementRequest& request, const H
   bool vm = canRun(Isolation::kVm, request, host, rule, ruleName, whyNotVm);
   bool container = canRun(Isolation::kContainer, request, host, rule, ruleName, whyNotContainer);
   considered.push_back(vm ? "a microVM can run (" +
-                                formatSize(hostMemoryFor(Isolation::kVm, request)) +
+                                formatApproximateSize(hostMemoryFor(Isolation::kVm, request)) +
                                 " of host memory)"
                           : "a microVM cannot run: " + whyNotVm);
   considered.push_back(container ? "a container can run"

@@ -36,6 +36,7 @@ struct PlacementRequest {
   bool needsOwnKernel = false;    // modules, sysctls outside its namespaces, another kernel
   bool latencySensitive = false;  // its start time matters more than its isolation
   std::optional<std::uint64_t> memoryBytes;  // its memory limit (a microVM's guest memory)
+  std::optional<std::uint64_t> cpuMilli;     // its CPU quota (a microVM's vCPUs, rounded up)
 };
 
 // What this host can do right now, as the backends report it.

@@ -19,7 +19,7 @@ namespace tandem::scheduler {
 
 struct ClassRule {
   std::vector<Isolation> allow = {Isolation::kContainer, Isolation::kVm};
-  std::optional<Isolation> require;  // the only level allowed
+  std::optional<Isolation> require;           // the only level allowed
   Isolation defaultLevel = Isolation::kAuto;  // what `auto` means for the class
 };
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -23,6 +24,8 @@ void send(int socket, const MonitorReport& report) {
   nlohmann::json json;
   if (report.kind == MonitorReport::Kind::kStarted) {
     json = {{"started", report.workloadPid}};
+  } else if (report.kind == MonitorReport::Kind::kQueued) {
+    json = {{"queued", report.message}};
   } else {
     json = {{"ended", report.exitCode}, {"message", report.message}};
   }
@@ -38,6 +41,11 @@ Result<MonitorReport> parseReport(std::string_view text) {
   if (json.is_object() && json.contains("started") && json["started"].is_number_integer()) {
     report.kind = MonitorReport::Kind::kStarted;
     report.workloadPid = json["started"].get<pid_t>();
+    return report;
+  }
+  if (json.is_object() && json.contains("queued") && json["queued"].is_string()) {
+    report.kind = MonitorReport::Kind::kQueued;
+    report.message = json["queued"].get<std::string>();
     return report;
   }
   if (json.is_object() && json.contains("ended") && json["ended"].is_number_integer() &&
@@ -57,6 +65,36 @@ void toDevNull(int fd, int flags) {
   if (devNull) ::dup2(devNull.get(), fd);
 }
 
+// Records the workload once the host has room for it: at once, or, queued, as soon as running
+// workloads give enough back. A signal meant for the workload cancels the wait.
+Status beginWhenAdmitted(WorkloadStore& store, const Workload& workload,
+                         const MonitorRequest& request, int reports) {
+  auto deadline = std::chrono::steady_clock::now() + request.queueFor;
+  bool told = false;
+  for (;;) {
+    Status begun =
+        store.begin(workload, request.level, request.reason, request.reservation, request.capacity);
+    if (begun || begun.error().errnum() != EAGAIN) return begun;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return Error(begun.error().message() +
+                   (request.queueFor.count() > 0
+                        ? "; waited in the queue for the time --queue gives"
+                        : "; --queue SECONDS waits for room"));
+    }
+    if (!told) {
+      send(reports, {.kind = MonitorReport::Kind::kQueued, .message = begun.error().message()});
+      told = true;
+    }
+    sigset_t passedOn = signalsPassedOn();
+    timespec pause{0, std::min<long>(250'000'000L, left.count() * 1'000'000L)};
+    if (int sig = ::sigtimedwait(&passedOn, nullptr, &pause); sig > 0) {
+      return Error(std::string("cancelled in the queue by SIG") + ::sigabbrev_np(sig));
+    }
+  }
+}
+
 [[noreturn]] void runMonitor(int reports, Workload workload, IsolationBackend& backend,
                              const MonitorRequest& request) {
   // Out of the caller's session: a terminal's SIGINT or SIGHUP reaches the caller, which passes
@@ -71,7 +109,7 @@ void toDevNull(int fd, int flags) {
   };
   auto store = WorkloadStore::open(request.stateRoot);
   if (!store) endBeforeStart(store.error());
-  if (auto begun = store->begin(workload, request.level, request.reason); !begun) {
+  if (auto begun = beginWhenAdmitted(*store, workload, request, reports); !begun) {
     endBeforeStart(begun.error());
   }
   std::string directory = workloadDirectory(request.stateRoot, workload.id);

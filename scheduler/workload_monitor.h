@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <chrono>
+#include <optional>
 #include <string>
 
 #include "common/isolation_backend.h"
@@ -16,6 +18,7 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "common/workload.h"
+#include "scheduler/admission.h"
 
 namespace tandem::scheduler {
 
@@ -26,15 +29,21 @@ struct MonitorRequest {
   // Detached: stdin is /dev/null and the output goes to the log only. Attached: the workload
   // reads the caller's stdin, and its output goes to the caller's stdout and stderr as well.
   bool detached = false;
+  // What it holds of the host while it runs, and, for admission, what the host has (nullopt:
+  // no check). Refused when full, or with `queueFor`, waited for up to that long.
+  Reservation reservation;
+  std::optional<Capacity> capacity;
+  std::chrono::milliseconds queueFor{0};
 };
 
 // What the monitor tells the tandem that started it.
 struct MonitorReport {
-  enum class Kind { kStarted, kEnded };
+  enum class Kind { kQueued, kStarted, kEnded };
   Kind kind = Kind::kEnded;
   pid_t workloadPid = 0;  // kStarted
   int exitCode = 0;       // kEnded
-  std::string message;    // kEnded: why it could not start, an OOM kill; empty when none
+  std::string message;    // kQueued: what it waits for; kEnded: why it could not start, an OOM
+                          // kill; empty when none
 };
 
 // The signals a user sends tandem meaning the workload: passed on to the monitor, and by it to

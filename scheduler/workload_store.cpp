@@ -29,6 +29,8 @@ CREATE TABLE workloads (
   owner_start INTEGER NOT NULL,
   workload_pid INTEGER,
   workload_start INTEGER,
+  reserved_memory INTEGER NOT NULL DEFAULT 0,
+  reserved_cpu_milli INTEGER NOT NULL DEFAULT 0,
   created_ns INTEGER NOT NULL,
   started_ns INTEGER,
   finished_ns INTEGER,
@@ -53,7 +55,8 @@ DROP TABLE workloads_v1;
 
 constexpr const char* kColumns =
     "id, name, isolation, reason, command, state, owner_pid, owner_start, workload_pid, "
-    "workload_start, created_ns, started_ns, finished_ns, exit_code, message";
+    "workload_start, created_ns, started_ns, finished_ns, exit_code, message, reserved_memory, "
+    "reserved_cpu_milli";
 
 std::int64_t nowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -118,6 +121,8 @@ WorkloadRecord recordFrom(const SqliteStatement& row) {
   record.finishedNs = row.integer(12);
   if (!row.isNull(13)) record.exitCode = static_cast<int>(row.integer(13));
   record.message = row.text(14);
+  record.reservation.memoryBytes = static_cast<std::uint64_t>(row.integer(15));
+  record.reservation.cpuMilli = static_cast<std::uint64_t>(row.integer(16));
   std::string state = row.text(5);
   if (state == "exited") {
     record.state = WorkloadState::kExited;
@@ -155,6 +160,8 @@ nlohmann::json toJson(const WorkloadRecord& record) {
                          {"created_ns", record.createdNs}};
   if (record.workloadPid != 0) json["workload_pid"] = record.workloadPid;
   if (record.startedNs != 0) json["started_ns"] = record.startedNs;
+  json["reserved"] = {{"memory_bytes", record.reservation.memoryBytes},
+                      {"cpu_milli", record.reservation.cpuMilli}};
   if (record.exitCode) json["exit_code"] = *record.exitCode;
   if (!record.message.empty()) json["message"] = record.message;
   if (record.finishedNs != 0) json["finished_ns"] = record.finishedNs;
@@ -168,7 +175,9 @@ Result<WorkloadStore> WorkloadStore::open(const std::string& stateRoot) {
   return WorkloadStore(std::move(db));
 }
 
-Status WorkloadStore::begin(const Workload& workload, Isolation level, const std::string& reason) {
+Status WorkloadStore::begin(const Workload& workload, Isolation level, const std::string& reason,
+                            const Reservation& reservation,
+                            const std::optional<Capacity>& capacity) {
   auto start = processStartTime(::getpid());
   if (!start) {
     return Error("cannot read this process's start time from /proc/self/stat");
@@ -190,11 +199,28 @@ Status WorkloadStore::begin(const Workload& workload, Isolation level, const std
       }
     }
   }
+  if (capacity) {
+    // In the same transaction as the insert: two tandems cannot both take the last room.
+    TANDEM_ASSIGN_OR_RETURN(SqliteStatement held,
+                            db_.prepare("SELECT reserved_memory, reserved_cpu_milli, owner_pid, "
+                                        "owner_start FROM workloads WHERE state = 'running'"));
+    std::vector<Reservation> running;
+    for (;;) {
+      TANDEM_ASSIGN_OR_RETURN(bool row, held.step());
+      if (!row) break;
+      if (sameProcess(static_cast<pid_t>(held.integer(2)),
+                      static_cast<std::uint64_t>(held.integer(3)))) {
+        running.push_back({static_cast<std::uint64_t>(held.integer(0)),
+                           static_cast<std::uint64_t>(held.integer(1))});
+      }
+    }
+    TANDEM_TRY(admit(*capacity, running, reservation));
+  }
   TANDEM_ASSIGN_OR_RETURN(
       SqliteStatement insert,
       db_.prepare("INSERT INTO workloads (id, name, isolation, reason, command, state, "
-                  "owner_pid, owner_start, created_ns) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8)"));
+                  "owner_pid, owner_start, created_ns, reserved_memory, reserved_cpu_milli) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9, ?10)"));
   insert.bind(1, workload.id)
       .bind(2, workload.name)
       .bind(3, toString(level))
@@ -202,7 +228,9 @@ Status WorkloadStore::begin(const Workload& workload, Isolation level, const std
       .bind(5, nlohmann::json(workload.command).dump())
       .bind(6, std::int64_t{::getpid()})
       .bind(7, static_cast<std::int64_t>(*start))
-      .bind(8, nowNs());
+      .bind(8, nowNs())
+      .bind(9, static_cast<std::int64_t>(reservation.memoryBytes))
+      .bind(10, static_cast<std::int64_t>(reservation.cpuMilli));
   TANDEM_TRY(insert.run());
   return transaction.commit();
 }

@@ -19,6 +19,7 @@
 #include "common/result.h"
 #include "common/sqlite_db.h"
 #include "common/workload.h"
+#include "scheduler/admission.h"
 
 namespace tandem::scheduler {
 
@@ -46,6 +47,7 @@ struct WorkloadRecord {
   std::int64_t finishedNs = 0;
   std::optional<int> exitCode;
   std::string message;
+  Reservation reservation;  // what it holds of the host while it runs (scheduler/admission.h)
 };
 
 // The record as `tandem ps --json` and `tandem inspect` show it.
@@ -55,9 +57,13 @@ class WorkloadStore {
  public:
   static Result<WorkloadStore> open(const std::string& stateRoot);
 
-  // A record for `workload` (its id set), running under this process. A name that a running
-  // workload holds is refused, naming that workload.
-  Status begin(const Workload& workload, Isolation level, const std::string& reason);
+  // A record for `workload` (its id set), running under this process and holding
+  // `reservation`. A name that a running workload holds is refused, naming that workload. With a
+  // `capacity`, so is a workload that does not fit beside the running ones (EAGAIN, saying what
+  // is short): the check and the record are one transaction.
+  Status begin(const Workload& workload, Isolation level, const std::string& reason,
+               const Reservation& reservation = {},
+               const std::optional<Capacity>& capacity = std::nullopt);
   // The workload's process is `workloadPid`.
   Status started(const std::string& id, pid_t workloadPid);
   // The workload ended with `exitCode` (125: tandem failed to run it), and what tandem said about

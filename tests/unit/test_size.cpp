@@ -34,6 +34,15 @@ static void formats_whole_units(void**) {
   assert_string_equal(formatSize(3u << 10).c_str(), "3 KiB");
 }
 
+static void formats_approximately_for_readers(void**) {
+  using tandem::formatApproximateSize;
+  assert_string_equal(formatApproximateSize(512).c_str(), "512 B");
+  assert_string_equal(formatApproximateSize(392 << 10).c_str(), "392 KiB");
+  assert_string_equal(formatApproximateSize(24024632ull << 10).c_str(), "22.9 GiB");
+  assert_string_equal(formatApproximateSize(260ull << 20).c_str(), "260 MiB");
+  assert_string_equal(formatApproximateSize((3ull << 20) / 2).c_str(), "1.5 MiB");
+}
+
 static void parses_millis(void**) {
   assert_int_equal(*parseMilli("1.5"), 1500);
   assert_int_equal(*parseMilli("2"), 2000);
@@ -46,6 +55,7 @@ int main() {
       cmocka_unit_test(parses_units),
       cmocka_unit_test(rejects_garbage),
       cmocka_unit_test(formats_whole_units),
+      cmocka_unit_test(formats_approximately_for_readers),
       cmocka_unit_test(parses_millis),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

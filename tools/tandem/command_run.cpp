@@ -98,7 +98,10 @@ po::options_description runOptions() {
       "latency-sensitive", po::bool_switch(),
       "its start time matters more than its isolation: a container, unless untrusted")(
       "policy", po::value<std::string>(),
-      "the operator's isolation policy (default: /etc/tandem/policy.json, if there is one)");
+      "the operator's isolation policy (default: /etc/tandem/policy.json, if there is one)")(
+      "queue", po::value<double>(),
+      "when the host's CPUs or memory are all reserved, wait up to SECONDS for room instead of "
+      "failing at once");
   options.add(placement);
   po::options_description vmOptions("microVM options");
   vmOptions.add_options()("kernel", po::value<std::string>(),
@@ -242,6 +245,7 @@ Result<scheduler::PlacementRequest> placementFromOptions(const po::variables_map
   request.needsOwnKernel = vm["own-kernel"].as<bool>();
   request.latencySensitive = vm["latency-sensitive"].as<bool>();
   request.memoryBytes = workload.limits.memoryBytes;
+  request.cpuMilli = workload.limits.cpuMilli;
   return request;
 }
 
@@ -450,11 +454,25 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
   if (!signals) {
     return fail(Error::fromErrno("cannot create a signalfd to pass signals on to the workload"));
   }
-  auto monitor = scheduler::WorkloadMonitor::start(*workload, backend,
-                                                   {.stateRoot = global.stateRoot,
-                                                    .level = choice->level,
-                                                    .reason = scheduler::describe(*choice),
-                                                    .detached = detached});
+  auto request = placementFromOptions(vm, *workload);
+  if (!request) {
+    return fail(request.error());
+  }
+  std::chrono::milliseconds queueFor{0};
+  if (vm.count("queue")) {
+    double seconds = vm["queue"].as<double>();
+    if (!(seconds >= 0)) return fail(Error("--queue takes a number of seconds, 0 or more"));
+    queueFor = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+  }
+  auto monitor = scheduler::WorkloadMonitor::start(
+      *workload, backend,
+      {.stateRoot = global.stateRoot,
+       .level = choice->level,
+       .reason = scheduler::describe(*choice),
+       .detached = detached,
+       .reservation = scheduler::reservationFor(choice->level, *request),
+       .capacity = scheduler::hostCapacity(),
+       .queueFor = queueFor});
   if (!monitor) {
     return fail(monitor.error());
   }
@@ -464,6 +482,10 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
     auto report = monitor->nextReport(detached ? -1 : signals.get());
     if (!report) {
       return fail(report.error());
+    }
+    if (report->kind == scheduler::MonitorReport::Kind::kQueued) {
+      std::cerr << "tandem: queued: " << report->message << "\n";
+      continue;
     }
     if (report->kind == scheduler::MonitorReport::Kind::kStarted) {
       if (!detached) continue;

@@ -108,8 +108,9 @@ void printTable(const std::vector<Row>& rows) {
   for (const Row& row : rows) {
     std::ostringstream cpu, memory, share;
     cpu << std::fixed << std::setprecision(2) << row.cpuPercent << "%";
-    memory << formatSize(row.usage.memoryBytes) << " / "
-           << (row.usage.memoryLimitBytes ? formatSize(row.usage.memoryLimitBytes) : "-");
+    memory << formatApproximateSize(row.usage.memoryBytes) << " / "
+           << (row.usage.memoryLimitBytes ? formatApproximateSize(row.usage.memoryLimitBytes)
+                                          : "-");
     if (row.usage.memoryLimitBytes) {
       share << std::fixed << std::setprecision(2)
             << 100.0 * static_cast<double>(row.usage.memoryBytes) /
