@@ -26,7 +26,7 @@ std::uint64_t hostReserveBytes(std::uint64_t memoryTotalBytes) {
 Capacity hostCapacity() {
   Capacity capacity;
   long online = ::sysconf(_SC_NPROCESSORS_ONLN);
-  capacity.cpuMilli = static_cast<std::uint64_t>(online > 0 ? online : 1) * 1000;
+  capacity.cpuMilli = static_cast<std::uint64_t>(online > 0 ? online : 1) * 1000 * kCpuOvercommit;
   if (auto text = readFile("/proc/meminfo")) {
     std::istringstream lines(*text);
     std::string key;
@@ -72,7 +72,8 @@ Status admit(const Capacity& capacity, const std::vector<Reservation>& running,
   }
   if (held.cpuMilli + wanted.cpuMilli > capacity.cpuMilli) {
     short_.push_back("CPU: it reserves " + cpus(wanted.cpuMilli) + ", and " + cpus(held.cpuMilli) +
-                     " of the host's " + cpus(capacity.cpuMilli) + " are reserved");
+                     " of the host's " + cpus(capacity.cpuMilli) + " (its CPUs times " +
+                     std::to_string(kCpuOvercommit) + ") are reserved");
   }
   if (short_.empty()) return okStatus();
   std::string message = "the host is full";

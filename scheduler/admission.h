@@ -23,11 +23,16 @@ struct Capacity {
   std::uint64_t cpuMilli = 0;
 };
 
+// CPU is shared, not used up: the host admits reservations of up to this many times its CPUs,
+// as microVM hosts commonly oversubscribe vCPUs. Memory, which a guest cannot give back, is never
+// oversubscribed.
+inline constexpr std::uint64_t kCpuOvercommit = 4;
+
 // The memory the host keeps for itself (tandem, the kernel, page cache): 5 % of it, at least
 // 256 MiB.
 std::uint64_t hostReserveBytes(std::uint64_t memoryTotalBytes);
 
-// This host: every online CPU, and its memory less the host's reserve.
+// This host: its online CPUs times kCpuOvercommit, and its memory less the host's reserve.
 Capacity hostCapacity();
 
 // What a workload reserves at `level`: for a microVM whole vCPUs (its --cpus rounded up, at

@@ -72,8 +72,8 @@ Status beginWhenAdmitted(WorkloadStore& store, const Workload& workload,
   auto deadline = std::chrono::steady_clock::now() + request.queueFor;
   bool told = false;
   for (;;) {
-    Status begun =
-        store.begin(workload, request.level, request.reason, request.reservation, request.capacity);
+    Status begun = store.begin(workload, request.level, request.reason, request.reservation,
+                               request.capacity, toString(request.restart));
     if (begun || begun.error().errnum() != EAGAIN) return begun;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
@@ -127,19 +127,33 @@ Status beginWhenAdmitted(WorkloadStore& store, const Workload& workload,
   relay->stderrWriter().reset();
   if (request.detached) toDevNull(STDIN_FILENO, O_RDONLY);
 
-  auto outcome = backend.run(workload, [&](pid_t workloadPid) {
-    if (auto recorded = store->started(workload.id, workloadPid); !recorded) {
-      spdlog::warn("{}", recorded.error().describe());
-    }
-    send(reports, {.kind = MonitorReport::Kind::kStarted, .workloadPid = workloadPid});
-  });
   MonitorReport ended{.kind = MonitorReport::Kind::kEnded};
-  if (outcome) {
-    ended.exitCode = outcome->exitCode();
-    ended.message = describeOutcome(*outcome, workload);
-  } else {
-    ended.exitCode = kExitRuntimeError;
-    ended.message = outcome.error().describe();
+  for (unsigned restarts = 0;; ++restarts) {
+    auto runStarted = std::chrono::steady_clock::now();
+    auto outcome = backend.run(workload, [&](pid_t workloadPid) {
+      if (auto recorded = store->started(workload.id, workloadPid); !recorded) {
+        spdlog::warn("{}", recorded.error().describe());
+      }
+      send(reports, {.kind = MonitorReport::Kind::kStarted, .workloadPid = workloadPid});
+    });
+    if (outcome) {
+      ended.exitCode = outcome->exitCode();
+      ended.message = describeOutcome(*outcome, workload);
+    } else {
+      ended.exitCode = kExitRuntimeError;
+      ended.message = outcome.error().describe();
+    }
+    auto stopped = store->stopRequested(workload.id);
+    if (!shouldRestart(request.restart, ended.exitCode, restarts, !stopped || *stopped)) break;
+    (void)store->restarted(workload.id, restarts + 1, ended.exitCode);
+    auto ranFor = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - runStarted);
+    auto delay = restartDelay(restarts + 1, ranFor);
+    // A signal meant for the workload, between its runs, ends it for good.
+    sigset_t passedOn = signalsPassedOn();
+    timespec pause{static_cast<time_t>(delay.count() / 1000),
+                   static_cast<long>(delay.count() % 1000) * 1'000'000L};
+    if (::sigtimedwait(&passedOn, nullptr, &pause) > 0) break;
   }
   // The workload's copies of the output pipes are gone; with this process's, the relay sees the
   // end and finishes the log before anyone hears that the workload ended.

@@ -19,6 +19,7 @@
 #include "common/unique_fd.h"
 #include "common/workload.h"
 #include "scheduler/admission.h"
+#include "scheduler/restart_policy.h"
 
 namespace tandem::scheduler {
 
@@ -34,6 +35,8 @@ struct MonitorRequest {
   Reservation reservation;
   std::optional<Capacity> capacity;
   std::chrono::milliseconds queueFor{0};
+  // Whether the workload runs again when it ends (scheduler/restart_policy.h).
+  RestartPolicy restart;
 };
 
 // What the monitor tells the tandem that started it.

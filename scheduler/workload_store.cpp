@@ -31,6 +31,9 @@ CREATE TABLE workloads (
   workload_start INTEGER,
   reserved_memory INTEGER NOT NULL DEFAULT 0,
   reserved_cpu_milli INTEGER NOT NULL DEFAULT 0,
+  restart_policy TEXT NOT NULL DEFAULT 'no',
+  restart_count INTEGER NOT NULL DEFAULT 0,
+  stop_requested INTEGER NOT NULL DEFAULT 0,
   created_ns INTEGER NOT NULL,
   started_ns INTEGER,
   finished_ns INTEGER,
@@ -56,7 +59,7 @@ DROP TABLE workloads_v1;
 constexpr const char* kColumns =
     "id, name, isolation, reason, command, state, owner_pid, owner_start, workload_pid, "
     "workload_start, created_ns, started_ns, finished_ns, exit_code, message, reserved_memory, "
-    "reserved_cpu_milli";
+    "reserved_cpu_milli, restart_policy, restart_count";
 
 std::int64_t nowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -123,6 +126,8 @@ WorkloadRecord recordFrom(const SqliteStatement& row) {
   record.message = row.text(14);
   record.reservation.memoryBytes = static_cast<std::uint64_t>(row.integer(15));
   record.reservation.cpuMilli = static_cast<std::uint64_t>(row.integer(16));
+  record.restartPolicy = row.text(17);
+  record.restartCount = static_cast<unsigned>(row.integer(18));
   std::string state = row.text(5);
   if (state == "exited") {
     record.state = WorkloadState::kExited;
@@ -160,6 +165,8 @@ nlohmann::json toJson(const WorkloadRecord& record) {
                          {"created_ns", record.createdNs}};
   if (record.workloadPid != 0) json["workload_pid"] = record.workloadPid;
   if (record.startedNs != 0) json["started_ns"] = record.startedNs;
+  json["restart_policy"] = record.restartPolicy;
+  json["restart_count"] = record.restartCount;
   json["reserved"] = {{"memory_bytes", record.reservation.memoryBytes},
                       {"cpu_milli", record.reservation.cpuMilli}};
   if (record.exitCode) json["exit_code"] = *record.exitCode;
@@ -176,8 +183,8 @@ Result<WorkloadStore> WorkloadStore::open(const std::string& stateRoot) {
 }
 
 Status WorkloadStore::begin(const Workload& workload, Isolation level, const std::string& reason,
-                            const Reservation& reservation,
-                            const std::optional<Capacity>& capacity) {
+                            const Reservation& reservation, const std::optional<Capacity>& capacity,
+                            const std::string& restartPolicy) {
   auto start = processStartTime(::getpid());
   if (!start) {
     return Error("cannot read this process's start time from /proc/self/stat");
@@ -219,8 +226,9 @@ Status WorkloadStore::begin(const Workload& workload, Isolation level, const std
   TANDEM_ASSIGN_OR_RETURN(
       SqliteStatement insert,
       db_.prepare("INSERT INTO workloads (id, name, isolation, reason, command, state, "
-                  "owner_pid, owner_start, created_ns, reserved_memory, reserved_cpu_milli) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9, ?10)"));
+                  "owner_pid, owner_start, created_ns, reserved_memory, reserved_cpu_milli, "
+                  "restart_policy) VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9, ?10, "
+                  "?11)"));
   insert.bind(1, workload.id)
       .bind(2, workload.name)
       .bind(3, toString(level))
@@ -230,7 +238,8 @@ Status WorkloadStore::begin(const Workload& workload, Isolation level, const std
       .bind(7, static_cast<std::int64_t>(*start))
       .bind(8, nowNs())
       .bind(9, static_cast<std::int64_t>(reservation.memoryBytes))
-      .bind(10, static_cast<std::int64_t>(reservation.cpuMilli));
+      .bind(10, static_cast<std::int64_t>(reservation.cpuMilli))
+      .bind(11, restartPolicy);
   TANDEM_TRY(insert.run());
   return transaction.commit();
 }
@@ -264,6 +273,30 @@ Status WorkloadStore::finish(const std::string& id, int exitCode, const std::str
       .bind(3, std::int64_t{exitCode})
       .bindNullable(4, message.empty() ? std::nullopt : std::optional<std::string>(message));
   return update.run();
+}
+
+Status WorkloadStore::restarted(const std::string& id, unsigned count, int lastExitCode) {
+  TANDEM_ASSIGN_OR_RETURN(SqliteStatement update,
+                          db_.prepare("UPDATE workloads SET restart_count = ?2, exit_code = ?3, "
+                                      "workload_pid = NULL, workload_start = NULL "
+                                      "WHERE id = ?1 AND state = 'running'"));
+  update.bind(1, id).bind(2, std::int64_t{count}).bind(3, std::int64_t{lastExitCode});
+  return update.run();
+}
+
+Status WorkloadStore::requestStop(const std::string& id) {
+  TANDEM_ASSIGN_OR_RETURN(SqliteStatement update,
+                          db_.prepare("UPDATE workloads SET stop_requested = 1 WHERE id = ?1"));
+  update.bind(1, id);
+  return update.run();
+}
+
+Result<bool> WorkloadStore::stopRequested(const std::string& id) {
+  TANDEM_ASSIGN_OR_RETURN(SqliteStatement select,
+                          db_.prepare("SELECT stop_requested FROM workloads WHERE id = ?1"));
+  select.bind(1, id);
+  TANDEM_ASSIGN_OR_RETURN(bool row, select.step());
+  return row && select.integer(0) != 0;
 }
 
 Status WorkloadStore::markLost(const WorkloadRecord& record) {

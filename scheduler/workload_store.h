@@ -48,6 +48,8 @@ struct WorkloadRecord {
   std::optional<int> exitCode;
   std::string message;
   Reservation reservation;  // what it holds of the host while it runs (scheduler/admission.h)
+  std::string restartPolicy = "no";  // scheduler/restart_policy.h
+  unsigned restartCount = 0;
 };
 
 // The record as `tandem ps --json` and `tandem inspect` show it.
@@ -63,12 +65,18 @@ class WorkloadStore {
   // is short): the check and the record are one transaction.
   Status begin(const Workload& workload, Isolation level, const std::string& reason,
                const Reservation& reservation = {},
-               const std::optional<Capacity>& capacity = std::nullopt);
+               const std::optional<Capacity>& capacity = std::nullopt,
+               const std::string& restartPolicy = "no");
   // The workload's process is `workloadPid`.
   Status started(const std::string& id, pid_t workloadPid);
   // The workload ended with `exitCode` (125: tandem failed to run it), and what tandem said about
   // it, if anything (why it could not start, an OOM kill).
   Status finish(const std::string& id, int exitCode, const std::string& message = "");
+  // Its monitor runs it again, for the `count`th time; the last run ended with `lastExitCode`.
+  Status restarted(const std::string& id, unsigned count, int lastExitCode);
+  // A user stopped it (tandem stop, kill, rm -f): its monitor must not restart it.
+  Status requestStop(const std::string& id);
+  Result<bool> stopRequested(const std::string& id);
   // A record that reads as lost is marked so for good, unless its owner changed since it was
   // read.
   Status markLost(const WorkloadRecord& record);

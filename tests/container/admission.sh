@@ -21,13 +21,18 @@ try_run() {  # ARGS...: a run that may be refused; sets status, out, err
   err=$(<"$SCRATCH/err")
 }
 cpus=$(nproc)
+# CPU is oversubscribed up to 4 times the host's CPUs (scheduler/admission.h): four workloads
+# with a quota of every CPU fill it.
+full=4
 # More than half the host's memory: a limit reserves it (the workload never touches it), and two
 # such cannot both run.
 half_kib=$(($(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) / 2 + 1024))
 
-t run -d --isolation container --rootfs "$ROOTFS" --name all-cpus --cpus "$cpus" -- \
-  sleep 600 </dev/null >/dev/null
-assert_eq "$((cpus * 1000))" "$(t inspect all-cpus | jq -r '.[0].reserved.cpu_milli')" \
+for ((i = 1; i <= full; i++)); do
+  t run -d --isolation container --rootfs "$ROOTFS" --name "all-cpus-$i" --cpus "$cpus" -- \
+    sleep 600 </dev/null >/dev/null
+done
+assert_eq "$((cpus * 1000))" "$(t inspect all-cpus-1 | jq -r '.[0].reserved.cpu_milli')" \
   "the CPU reservation of --cpus $cpus"
 try_run --cpus 0.5 -- true
 assert_runtime_error "a CPU quota beyond the host's CPUs"
@@ -41,11 +46,11 @@ t run -d --isolation container --rootfs "$ROOTFS" --name half-memory --memory "$
   sleep 600 </dev/null >/dev/null
 try_run --memory "${half_kib}k" -- true
 assert_runtime_error "a memory limit beyond what is left"
-[[ $err == *"the host is full; memory: it reserves"*"reserved by 2 running workloads"* ]] ||
+[[ $err == *"the host is full; memory: it reserves"*"reserved by $((full + 1)) running workloads"* ]] ||
   fail "the memory refusal: $err"
 
 # Queued: it waits, says so once, and runs when room is given back.
-(sleep 1 && t stop -t 0 all-cpus >/dev/null) &
+(sleep 1 && t stop -t 0 all-cpus-1 >/dev/null) &
 stopper=$!
 try_run --queue 30 --cpus 1 -- echo admitted
 wait "$stopper"
@@ -71,4 +76,4 @@ wait "$queued" || status=$?
 assert_eq 125 "$status" "a queued run cancelled by SIGTERM"
 [[ $(<"$SCRATCH/err") == *"cancelled in the queue by SIGTERM"* ]] ||
   fail "the cancelled run's word: $(<"$SCRATCH/err")"
-t rm -f half-memory all-cpus >/dev/null
+t rm -f half-memory all-cpus-{2..4} >/dev/null

@@ -375,6 +375,12 @@ kept-in-the-layer" && ${#layers[@]} == 1 && -f ${layers[0]} ]] &&
     grep " / " /proc/mounts | cut -d" " -f4 | cut -d, -f1'
   expect "--read-only: an image's microVM gets a read-only root disk" 0 "refused
 ro"
+
+  # Restarted by its monitor, a microVM boots again on its own root disk's layer: the second
+  # run reads what the first wrote.
+  image_vm --restart on-failure:1 "$image" sh -c 'cat /root/runs 2>/dev/null
+    echo run >>/root/runs && sync; exit 4'
+  expect "--restart on-failure:1: the microVM runs again, on its own root disk's layer" 4 "run"
   rm -rf "$GUEST_STORE"/vms
 fi
 

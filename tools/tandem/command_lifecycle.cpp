@@ -90,7 +90,9 @@ int stopCommand(const GlobalOptions& global, const std::vector<std::string>& arg
       continue;
     }
     if (record->state == scheduler::WorkloadState::kRunning) {
-      Status stopped = deliver(*record, SIGTERM);
+      // Stopped by a user, it is not restarted by its policy.
+      Status stopped = store->requestStop(record->id);
+      if (stopped) stopped = deliver(*record, SIGTERM);
       auto ended =
           stopped ? awaitEnd(*record,
                              std::chrono::milliseconds(static_cast<std::int64_t>(grace * 1000)))

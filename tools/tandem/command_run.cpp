@@ -99,6 +99,9 @@ po::options_description runOptions() {
       "its start time matters more than its isolation: a container, unless untrusted")(
       "policy", po::value<std::string>(),
       "the operator's isolation policy (default: /etc/tandem/policy.json, if there is one)")(
+      "restart", po::value<std::string>()->default_value("no"),
+      "run it again when it ends: no, on-failure[:N] (after a non-zero exit, at most N times) or "
+      "always (until stopped), waiting 100 ms, doubling up to a minute, in between")(
       "queue", po::value<double>(),
       "when the host's CPUs or memory are all reserved, wait up to SECONDS for room instead of "
       "failing at once");
@@ -464,6 +467,13 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
     if (!(seconds >= 0)) return fail(Error("--queue takes a number of seconds, 0 or more"));
     queueFor = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
   }
+  auto restart = scheduler::parseRestartPolicy(vm["restart"].as<std::string>());
+  if (!restart) {
+    return fail(restart.error());
+  }
+  if (restart->kind != scheduler::RestartPolicy::Kind::kNo && workload->removeOnExit) {
+    return fail(Error("--restart and --rm conflict: a workload that runs again keeps its state"));
+  }
   auto monitor = scheduler::WorkloadMonitor::start(
       *workload, backend,
       {.stateRoot = global.stateRoot,
@@ -472,7 +482,8 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
        .detached = detached,
        .reservation = scheduler::reservationFor(choice->level, *request),
        .capacity = scheduler::hostCapacity(),
-       .queueFor = queueFor});
+       .queueFor = queueFor,
+       .restart = *restart});
   if (!monitor) {
     return fail(monitor.error());
   }

@@ -53,7 +53,13 @@ std::string ago(std::int64_t thenNs) {
 std::string status(const scheduler::WorkloadRecord& record) {
   switch (record.state) {
     case scheduler::WorkloadState::kRunning:
-      return record.workloadPid != 0 ? "running" : "starting";
+      if (record.workloadPid == 0) {
+        return record.restartCount ? "restarting (" + std::to_string(record.restartCount) + ")"
+                                   : "starting";
+      }
+      return record.restartCount
+                 ? "running (restarted " + std::to_string(record.restartCount) + "x)"
+                 : "running";
     case scheduler::WorkloadState::kExited:
       return "exited (" + std::to_string(record.exitCode.value_or(-1)) + ") " +
              ago(record.finishedNs);
@@ -119,6 +125,7 @@ Status removeWorkload(const GlobalOptions& global, scheduler::WorkloadStore& sto
     }
     // A workload still starting has no process to kill yet: its monitor takes the SIGTERM
     // and passes it on once the workload runs.
+    TANDEM_TRY(store.requestStop(record.id));
     TANDEM_TRY(deliver(record, record.workloadPid != 0 ? SIGKILL : SIGTERM));
     TANDEM_ASSIGN_OR_RETURN(bool ended, awaitEnd(record, std::chrono::seconds(30)));
     if (!ended) {
