@@ -73,6 +73,13 @@ kill_marked() {
 }
 at_exit kill_marked
 
+# A state root of the test's own, for tests of the store's verbs: other tests' workloads never
+# show in its ps, count in its admission or hold its names. t ARGS... runs tandem there, bounded.
+OWN_STATE=$SCRATCH/state
+t() {
+  timeout --kill-after=5 60 "$TANDEM" --state-root "$OWN_STATE" "$@"
+}
+
 # monitor_pid: the tandem-monitor that runs this test's workload (its command line holds MARKER).
 monitor_pid() {
   local pid _

@@ -9,10 +9,6 @@ source "$(dirname "$0")/../lib.sh"
 need_root "creates namespaces and cgroups"
 make_rootfs
 
-state=$SCRATCH/state
-t() {
-  timeout --kill-after=5 60 "$TANDEM" --state-root "$state" "$@"
-}
 try_run() {  # ARGS...: a run that may be refused; sets status, out, err
   status=0
   t run --isolation container --rootfs "$ROOTFS" "$@" </dev/null >"$SCRATCH/out" \
@@ -66,7 +62,7 @@ assert_status 125 "a queue wait that ran out"
   fail "a queue timeout: $err"
 : >"$SCRATCH/out"
 # tandem itself, not under timeout(1), which would take the signal for its own.
-"$TANDEM" --state-root "$state" run --isolation container --rootfs "$ROOTFS" --queue 30 \
+"$TANDEM" --state-root "$OWN_STATE" run --isolation container --rootfs "$ROOTFS" --queue 30 \
   --memory "${half_kib}k" -- true </dev/null >"$SCRATCH/out" 2>"$SCRATCH/err" &
 queued=$!
 until_true 10 grep -q queued "$SCRATCH/err" || fail "the run never said it was queued"

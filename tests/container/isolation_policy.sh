@@ -9,10 +9,6 @@ source "$(dirname "$0")/../lib.sh"
 need_root "creates namespaces and cgroups"
 make_rootfs
 
-state=$SCRATCH/state
-t() {
-  timeout --kill-after=5 60 "$TANDEM" --state-root "$state" "$@"
-}
 explain() {  # ARGS...: sets decision (the isolation line or "refused"), said (all of it), status
   status=0
   said=$(t explain --policy "$SCRATCH/none.json" --rootfs "$ROOTFS" "$@" -- true 2>&1) || status=$?

@@ -9,10 +9,6 @@ source "$(dirname "$0")/../lib.sh"
 need_root "creates namespaces and cgroups"
 make_rootfs
 
-state=$SCRATCH/state
-t() {
-  timeout --kill-after=5 60 "$TANDEM" --state-root "$state" "$@"
-}
 detach() {  # ARGS...: run -d; sets id, or fails
   id=$(t run -d --isolation container --rootfs "$ROOTFS" "$@" </dev/null 2>"$SCRATCH/err") ||
     fail "run -d $*: $(<"$SCRATCH/err")"
@@ -106,7 +102,7 @@ t rm talker 2>"$SCRATCH/err" && fail "rm without -f took a running workload"
 [[ $(<"$SCRATCH/err") == *"rm -f"* ]] || fail "rm's refusal: $(<"$SCRATCH/err")"
 assert_eq talker "$(t rm -f talker)" "rm -f prints the workload"
 t inspect talker 2>/dev/null && fail "the record outlived rm -f"
-[[ ! -e $state/workloads/$id_talker && ! -e $state/containers/$id_talker ]] ||
+[[ ! -e $OWN_STATE/workloads/$id_talker && ! -e $OWN_STATE/containers/$id_talker ]] ||
   fail "rm -f left the workload's folders"
 gone() { [[ -z $(processes_matching "$MARKER") ]]; }
 until_true 10 gone || fail "rm -f left processes: $(processes_matching "$MARKER")"

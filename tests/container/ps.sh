@@ -10,16 +10,15 @@ need_root "creates namespaces and cgroups"
 need_tools jq
 make_rootfs
 
-state=$SCRATCH/state
 run_here() {
   status=0
-  timeout --kill-after=5 30 "$TANDEM" --state-root "$state" run --isolation container \
+  timeout --kill-after=5 30 "$TANDEM" --state-root "$OWN_STATE" run --isolation container \
     --rootfs "$ROOTFS" "$@" </dev/null >"$SCRATCH/out" 2>"$SCRATCH/err" || status=$?
   out=$(<"$SCRATCH/out")
   err=$(<"$SCRATCH/err")
 }
 record() {  # NAME: the JSON record of the workload of that name, "" if none
-  "$TANDEM" --state-root "$state" ps -a --json | jq -c --arg name "$1" 'select(.name == $name)'
+  "$TANDEM" --state-root "$OWN_STATE" ps -a --json | jq -c --arg name "$1" 'select(.name == $name)'
 }
 
 run_here --name ended -- sh -c 'exit 3'
@@ -29,29 +28,29 @@ assert_eq 'exited 3 container ["sh","-c","exit 3"]' \
   "the record of an ended workload"
 
 assert_match "^container container: requested with --isolation container \(weighed: " \
-  "$("$TANDEM" --state-root "$state" inspect ended | jq -r '.[0] | "\(.isolation) \(.reason)"')" \
+  "$("$TANDEM" --state-root "$OWN_STATE" inspect ended | jq -r '.[0] | "\(.isolation) \(.reason)"')" \
   "inspect: the level and the reason for it"
 id=$(record ended | jq -r .id)
-[[ -d $state/containers/$id ]] || fail "the ended container kept no state to remove"
-"$TANDEM" --state-root "$state" rm ended >/dev/null || fail "tandem rm of an ended workload"
+[[ -d $OWN_STATE/containers/$id ]] || fail "the ended container kept no state to remove"
+"$TANDEM" --state-root "$OWN_STATE" rm ended >/dev/null || fail "tandem rm of an ended workload"
 assert_eq "" "$(record ended)" "the record after tandem rm"
-[[ ! -e $state/containers/$id ]] || fail "tandem rm left the container's state folder"
+[[ ! -e $OWN_STATE/containers/$id ]] || fail "tandem rm left the container's state folder"
 
 run_here --rm --name removed -- true
 assert_status 0 "a run with --rm"
 assert_eq "" "$(record removed)" "the record of a workload run with --rm"
 
-"$TANDEM" --state-root "$state" run --isolation container --rootfs "$ROOTFS" --name held \
+"$TANDEM" --state-root "$OWN_STATE" run --isolation container --rootfs "$ROOTFS" --name held \
   -- /bin/sh -c "sleep 30; : $MARKER" </dev/null >/dev/null 2>&1 &
 held=$!
 at_exit kill -KILL "$held"
 running() { [[ $(record held | jq -r .state) == running ]]; }
 until_true 10 running || fail "the running workload is not listed as running: $(record held)"
-[[ $("$TANDEM" --state-root "$state" ps) == *held* ]] || fail "ps without -a omits a running one"
+[[ $("$TANDEM" --state-root "$OWN_STATE" ps) == *held* ]] || fail "ps without -a omits a running one"
 run_here --name held -- true
 assert_runtime_error "a second workload under a running one's name"
 [[ $err == *'belongs to the running workload'* ]] || fail "the refusal names the holder: $err"
-"$TANDEM" --state-root "$state" rm held 2>"$SCRATCH/err" && fail "tandem rm took a running workload"
+"$TANDEM" --state-root "$OWN_STATE" rm held 2>"$SCRATCH/err" && fail "tandem rm took a running workload"
 [[ $(<"$SCRATCH/err") == *"is running"* ]] || fail "rm's refusal: $(<"$SCRATCH/err")"
 
 # A killed tandem loses nothing: the monitor runs the workload on.
@@ -65,7 +64,7 @@ lost() { [[ $(record held 2>/dev/null | jq -r .state) == lost ]]; }
 until_true 10 lost || fail "a killed monitor's workload is not shown as lost: $(record held)"
 gone() { [[ -z $(processes_matching "$MARKER") ]]; }
 until_true 10 gone || fail "the workload outlived its monitor: $(processes_matching "$MARKER")"
-"$TANDEM" --state-root "$state" rm "$(record held | jq -r 'select(.state == "lost") | .id')" \
+"$TANDEM" --state-root "$OWN_STATE" rm "$(record held | jq -r 'select(.state == "lost") | .id')" \
   >/dev/null || fail "tandem rm of a lost workload"
 run_here --name held -- true
 assert_status 0 "a lost workload's name, taken again"

@@ -10,10 +10,6 @@ need_root "creates namespaces and cgroups"
 need_tools jq
 make_rootfs
 
-state=$SCRATCH/state
-t() {
-  timeout --kill-after=5 60 "$TANDEM" --state-root "$state" "$@"
-}
 
 status=0
 t run --isolation container --rootfs "$ROOTFS" --name flaky --restart on-failure:2 -- \
