@@ -19,6 +19,7 @@ int rmCommand(const GlobalOptions& global, const std::vector<std::string>& args,
 int killCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int stopCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int waitCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
+int taskCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int statsCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int logsCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int execCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);

@@ -25,6 +25,7 @@ constexpr const char* kUsage =
     "  kill    send running workloads a signal\n"
     "  wait    wait for workloads to end and print their exit codes\n"
     "  stats   CPU, memory and processes of running workloads, both levels side by side\n"
+    "  task    validate an ECS-like task definition and show its start order\n"
     "  images  list the stored images\n"
     "  rmi     remove images\n"
     "  load    import an OCI image layout or a docker save archive\n"
@@ -53,6 +54,7 @@ constexpr Verb kVerbs[] = {
     {"kill", tandem::cli::killCommand},
     {"wait", tandem::cli::waitCommand},
     {"stats", tandem::cli::statsCommand},
+    {"task", tandem::cli::taskCommand},
     {"images", tandem::cli::imagesCommand},
     {"rmi", tandem::cli::rmiCommand},
     {"load", tandem::cli::loadCommand},
