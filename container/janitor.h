@@ -1,6 +1,7 @@
-// A small process that outlives the runtime only to clean up after it: if `tandem` dies (even
-// by SIGKILL) before dismissing it, it kills the workload's processes and removes its cgroup
-// and, with --rm, its state directory. The scheduler's per-workload monitor takes this role later.
+// A small process that outlives the runtime only to clean up after it: if the process running the
+// runtime (the workload's monitor, scheduler/workload_monitor.h) dies, even by SIGKILL, before
+// dismissing it, it kills the workload's processes and removes its cgroup and, with --rm, its
+// state directory.
 #pragma once
 
 #include <sys/types.h>
