@@ -208,19 +208,7 @@ Status WorkloadStore::begin(const Workload& workload, Isolation level, const std
   }
   if (capacity) {
     // In the same transaction as the insert: two tandems cannot both take the last room.
-    TANDEM_ASSIGN_OR_RETURN(SqliteStatement held,
-                            db_.prepare("SELECT reserved_memory, reserved_cpu_milli, owner_pid, "
-                                        "owner_start FROM workloads WHERE state = 'running'"));
-    std::vector<Reservation> running;
-    for (;;) {
-      TANDEM_ASSIGN_OR_RETURN(bool row, held.step());
-      if (!row) break;
-      if (sameProcess(static_cast<pid_t>(held.integer(2)),
-                      static_cast<std::uint64_t>(held.integer(3)))) {
-        running.push_back({static_cast<std::uint64_t>(held.integer(0)),
-                           static_cast<std::uint64_t>(held.integer(1))});
-      }
-    }
+    TANDEM_ASSIGN_OR_RETURN(std::vector<Reservation> running, runningReservations());
     TANDEM_TRY(admit(*capacity, running, reservation));
   }
   TANDEM_ASSIGN_OR_RETURN(
@@ -273,6 +261,23 @@ Status WorkloadStore::finish(const std::string& id, int exitCode, const std::str
       .bind(3, std::int64_t{exitCode})
       .bindNullable(4, message.empty() ? std::nullopt : std::optional<std::string>(message));
   return update.run();
+}
+
+Result<std::vector<Reservation>> WorkloadStore::runningReservations() {
+  TANDEM_ASSIGN_OR_RETURN(SqliteStatement held,
+                          db_.prepare("SELECT reserved_memory, reserved_cpu_milli, owner_pid, "
+                                      "owner_start FROM workloads WHERE state = 'running'"));
+  std::vector<Reservation> running;
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(bool row, held.step());
+    if (!row) break;
+    if (sameProcess(static_cast<pid_t>(held.integer(2)),
+                    static_cast<std::uint64_t>(held.integer(3)))) {
+      running.push_back({static_cast<std::uint64_t>(held.integer(0)),
+                         static_cast<std::uint64_t>(held.integer(1))});
+    }
+  }
+  return running;
 }
 
 Status WorkloadStore::restarted(const std::string& id, unsigned count, int lastExitCode) {

@@ -82,6 +82,8 @@ class WorkloadStore {
   Status markLost(const WorkloadRecord& record);
   Status remove(const std::string& id);
 
+  // What the running workloads (their owners alive) hold of the host.
+  Result<std::vector<Reservation>> runningReservations();
   // The records still marked running whose owner is gone.
   Result<std::vector<WorkloadRecord>> unmarkedLost();
   // Every record, newest first.

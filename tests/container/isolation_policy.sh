@@ -19,6 +19,9 @@ echo '{"classes": {}}' >"$SCRATCH/none.json"
 explain --trust trusted
 assert_eq "isolation: container" "$decision" "trusted code"
 [[ $said == *"because: trusted code"* && $said == *"weighed:"* ]] || fail "explain's reasons: $said"
+explain --trust trusted --memory 64M --cpus 0.5
+[[ $(tail -n 1 <<<"$said") == "admission: it would reserve 64 MiB and 0.5 CPU; it fits beside the 0 running workloads" ]] ||
+  fail "explain's admission line: $said"
 explain --latency-sensitive
 assert_eq "isolation: container" "$decision" "latency-sensitive code"
 explain --trust untrusted

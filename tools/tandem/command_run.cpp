@@ -16,6 +16,7 @@
 #include "scheduler/isolation_policy.h"
 #include "scheduler/operator_policy.h"
 #include "scheduler/workload_monitor.h"
+#include "scheduler/workload_store.h"
 #include "tools/tandem/commands.h"
 #include "tools/tandem/image_workload.h"
 #include "tools/tandem/registry_client.h"
@@ -365,6 +366,23 @@ int explainCommand(const GlobalOptions& global, const std::vector<std::string>& 
   for (const std::string& line : choice->considered) {
     std::cout << "  - " << line << "\n";
   }
+  auto request = placementFromOptions(vm, *workload);
+  auto store = scheduler::WorkloadStore::open(global.stateRoot);
+  auto running = store ? store->runningReservations()
+                       : Result<std::vector<scheduler::Reservation>>(store.error());
+  if (!request || !running) {
+    std::cout << "admission: unknown (" << (request ? running.error() : request.error()).describe()
+              << ")\n";
+    return 0;
+  }
+  scheduler::Reservation wanted = scheduler::reservationFor(choice->level, *request);
+  Status admitted = scheduler::admit(scheduler::hostCapacity(), *running, wanted);
+  std::cout << "admission: it would reserve " << formatApproximateSize(wanted.memoryBytes)
+            << " and " << static_cast<double>(wanted.cpuMilli) / 1000 << " CPU; "
+            << (admitted ? "it fits beside the " + std::to_string(running->size()) +
+                               " running workload" + (running->size() == 1 ? "" : "s")
+                         : admitted.error().message())
+            << "\n";
   return 0;
 }
 
