@@ -52,10 +52,8 @@ static void parses_millis(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(parses_units),
-      cmocka_unit_test(rejects_garbage),
-      cmocka_unit_test(formats_whole_units),
-      cmocka_unit_test(formats_approximately_for_readers),
+      cmocka_unit_test(parses_units),        cmocka_unit_test(rejects_garbage),
+      cmocka_unit_test(formats_whole_units), cmocka_unit_test(formats_approximately_for_readers),
       cmocka_unit_test(parses_millis),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
