@@ -5,13 +5,16 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 
 #include "common/file.h"
 #include "common/process.h"
+#include "common/size.h"
 #include "common/workload_log.h"
 
 namespace tandem::scheduler {
@@ -29,7 +32,26 @@ std::int64_t realtimeNs() {
       .count();
 }
 
-[[noreturn]] void runRelay(bool copyToCaller) {
+// Moves log → log.1 → log.2 ... (the oldest past `maxFiles` dropped) and opens a new log on
+// kLogFd. On any failure the relay keeps writing where it was: output is never dropped.
+void rotate(const std::string& logPath, unsigned maxFiles) {
+  if (maxFiles <= 1) {
+    // Only the current file is kept: it starts again empty.
+    if (::ftruncate(kLogFd, 0) == 0) ::lseek(kLogFd, 0, SEEK_SET);
+    return;
+  }
+  for (unsigned n = maxFiles - 1; n >= 1; --n) {
+    std::string from = n == 1 ? logPath : logPath + "." + std::to_string(n - 1);
+    ::rename(from.c_str(), (logPath + "." + std::to_string(n)).c_str());
+  }
+  int fresh = ::open(logPath.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fresh >= 0) {
+    ::dup2(fresh, kLogFd);
+    ::close(fresh);
+  }
+}
+
+[[noreturn]] void runRelay(bool copyToCaller, const std::string& logPath, const LogLimits& limits) {
   ::prctl(PR_SET_NAME, "tandem-log", 0, 0, 0);
   // A caller's pipe whose reader left costs an EPIPE, and the copy stops; the log goes on.
   ::signal(SIGPIPE, SIG_IGN);
@@ -45,6 +67,9 @@ std::int64_t realtimeNs() {
   } sources[2] = {{kStdoutReader, LogStream::kStdout, copyToCaller ? STDOUT_FILENO : -1},
                   {kStderrReader, LogStream::kStderr, copyToCaller ? STDERR_FILENO : -1}};
   static char buffer[65536];
+  struct stat current {};
+  std::uint64_t written =
+      ::fstat(kLogFd, &current) == 0 ? static_cast<std::uint64_t>(current.st_size) : 0;
   for (;;) {
     pollfd fds[2] = {{sources[0].fd, POLLIN, 0}, {sources[1].fd, POLLIN, 0}};
     if (fds[0].fd < 0 && fds[1].fd < 0) break;
@@ -61,7 +86,25 @@ std::int64_t realtimeNs() {
         continue;
       }
       std::string_view data(buffer, static_cast<std::size_t>(n));
-      (void)writeAll(kLogFd, formatLogRecords(sources[i].stream, data, realtimeNs()), "the log");
+      std::string records = formatLogRecords(sources[i].stream, data, realtimeNs());
+      // Whole records only, each file kept under the limit (a record longer than the limit
+      // gets a file to itself).
+      std::string_view left(records);
+      while (!left.empty()) {
+        std::size_t take = left.size();
+        if (limits.maxBytes != 0 && written + take > limits.maxBytes) {
+          std::size_t room = limits.maxBytes > written ? limits.maxBytes - written : 0;
+          std::size_t end = left.substr(0, room).rfind('\n');
+          if (end == std::string_view::npos && written > 0) {
+            rotate(logPath, limits.maxFiles);
+            written = 0;
+            continue;
+          }
+          take = end == std::string_view::npos ? left.find('\n') + 1 : end + 1;
+        }
+        if (writeAll(kLogFd, left.substr(0, take), "the log")) written += take;
+        left.remove_prefix(take);
+      }
       if (sources[i].copyTo >= 0 && !writeAll(sources[i].copyTo, data, "the caller")) {
         sources[i].copyTo = -1;
       }
@@ -72,7 +115,41 @@ std::int64_t realtimeNs() {
 
 }  // namespace
 
-Result<LogRelay> LogRelay::start(const std::string& logPath, bool copyToCaller) {
+Status applyLogOption(const std::string& option, LogLimits& limits) {
+  auto equals = option.find('=');
+  std::string key = option.substr(0, equals);
+  std::string value = equals == std::string::npos ? "" : option.substr(equals + 1);
+  if (key == "max-size" && !value.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(limits.maxBytes, parseSize(value).context("--log-opt max-size"));
+    if (limits.maxBytes < 4096) {
+      return Error("--log-opt max-size must be at least 4k, not " + value);
+    }
+    return okStatus();
+  }
+  if (key == "max-file" && !value.empty()) {
+    unsigned files = 0;
+    auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), files);
+    if (error != std::errc() || end != value.data() + value.size() || files < 1 || files > 100) {
+      return Error("--log-opt max-file takes a number from 1 to 100, not \"" + value + "\"");
+    }
+    limits.maxFiles = files;
+    return okStatus();
+  }
+  return Error("unknown --log-opt \"" + option + "\"; tandem takes max-size=SIZE and max-file=N");
+}
+
+std::vector<std::string> logFiles(const std::string& logPath, unsigned maxFiles) {
+  std::vector<std::string> files;
+  for (unsigned n = maxFiles > 1 ? maxFiles - 1 : 0; n >= 1; --n) {
+    std::string rotated = logPath + "." + std::to_string(n);
+    if (pathExists(rotated)) files.push_back(rotated);
+  }
+  files.push_back(logPath);
+  return files;
+}
+
+Result<LogRelay> LogRelay::start(const std::string& logPath, bool copyToCaller,
+                                 const LogLimits& limits) {
   UniqueFd log(::open(logPath.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
   if (!log) {
     return Error::fromErrno("cannot open the workload's log " + logPath);
@@ -92,7 +169,7 @@ Result<LogRelay> LogRelay::start(const std::string& logPath, bool copyToCaller) 
       if (fds[i] < 0 || ::dup2(fds[i], kLogFd + i) < 0) ::_exit(1);
     }
     ::syscall(SYS_close_range, 6U, ~0U, 0U);
-    runRelay(copyToCaller);
+    runRelay(copyToCaller, logPath, limits);
   }
   return LogRelay(pid, std::move(out.write), std::move(err.write));
 }

@@ -7,18 +7,36 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
 
 namespace tandem::scheduler {
 
+// How big a log may grow, as docker's json-file max-size and max-file: past `maxBytes` the log
+// becomes log.1 (log.1 becomes log.2, and so on, keeping `maxFiles` files in all) and a new log
+// begins. 0: no limit.
+struct LogLimits {
+  std::uint64_t maxBytes = 0;
+  unsigned maxFiles = 1;
+};
+
+// Parses docker's --log-opt max-size=SIZE and max-file=N into `limits`.
+Status applyLogOption(const std::string& option, LogLimits& limits);
+
+// The log's files, oldest first: the rotated ones that exist, then the current one.
+std::vector<std::string> logFiles(const std::string& logPath, unsigned maxFiles);
+
 class LogRelay {
  public:
-  // Appends to `logPath` (created 0640). With `copyToCaller`, this process's stdout and stderr
-  // get the output too, until writing to one fails (a reader that went away).
-  static Result<LogRelay> start(const std::string& logPath, bool copyToCaller);
+  // Appends to `logPath` (created 0640), rotating it by `limits`. With `copyToCaller`, this
+  // process's stdout and stderr get the output too, until writing to one fails (a reader that
+  // went away).
+  static Result<LogRelay> start(const std::string& logPath, bool copyToCaller,
+                                const LogLimits& limits = {});
 
   LogRelay(LogRelay&&) noexcept = default;
   LogRelay& operator=(LogRelay&&) noexcept = default;

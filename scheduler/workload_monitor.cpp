@@ -113,10 +113,10 @@ Status beginWhenAdmitted(WorkloadStore& store, const Workload& workload,
     endBeforeStart(begun.error());
   }
   std::string directory = workloadDirectory(request.stateRoot, workload.id);
-  auto relay =
-      makeDirectories(directory, 0700).ok()
-          ? LogRelay::start(workloadLogPath(request.stateRoot, workload.id), !request.detached)
-          : Result<LogRelay>(Error::fromErrno("cannot create " + directory));
+  auto relay = makeDirectories(directory, 0700).ok()
+                   ? LogRelay::start(workloadLogPath(request.stateRoot, workload.id),
+                                     !request.detached, request.logLimits)
+                   : Result<LogRelay>(Error::fromErrno("cannot create " + directory));
   if (!relay) {
     (void)store->finish(workload.id, kExitRuntimeError, relay.error().describe());
     endBeforeStart(relay.error());

@@ -19,6 +19,7 @@
 #include "common/unique_fd.h"
 #include "common/workload.h"
 #include "scheduler/admission.h"
+#include "scheduler/log_relay.h"
 #include "scheduler/restart_policy.h"
 
 namespace tandem::scheduler {
@@ -37,6 +38,8 @@ struct MonitorRequest {
   std::chrono::milliseconds queueFor{0};
   // Whether the workload runs again when it ends (scheduler/restart_policy.h).
   RestartPolicy restart;
+  // How big its log may grow (scheduler/log_relay.h).
+  LogLimits logLimits;
 };
 
 // What the monitor tells the tandem that started it.

@@ -82,6 +82,25 @@ assert_eq "line-1
 line-2
 line-3" "$(t logs -f counter)" "logs -f: everything, then back at the end"
 
+# --log-opt: the log rotates past max-size, keeping max-file files, each under the limit, and
+# logs reads them in order; logs -f follows across a rotation without losing a line.
+consecutive() {  # the lines on stdin are line-N, line-N+1, ..., line-$1
+  awk -v last="$1" -F- 'NR == 1 { n = $2 } $2 != n++ { exit 1 } END { exit !(NR > 0 && n - 1 == last) }'
+}
+t run --isolation container --rootfs "$ROOTFS" --name rotated --log-opt max-size=4k \
+  --log-opt max-file=3 -- sh -c 'for i in $(seq 1 300); do echo line-$i; done' >/dev/null </dev/null
+id_rotated=$(t inspect rotated | jq -r '.[0].id')
+files=$(find "$OWN_STATE/workloads/$id_rotated" -name 'log*' | sort)
+assert_eq "log log.1 log.2" "$(xargs -n1 basename <<<"$files" | tr '\n' ' ' | sed 's/ $//')" \
+  "a rotated log's files"
+for file in $files; do
+  (($(stat -c %s "$file") <= 4096)) || fail "$file is past max-size: $(stat -c %s "$file") bytes"
+done
+t logs rotated | consecutive 300 || fail "the rotated log's lines: $(t logs rotated | head -3)"
+detach --name chatty --log-opt max-size=4k --log-opt max-file=2 -- \
+  sh -c 'for i in $(seq 1 400); do echo line-$i; sleep 0.005; done'
+t logs -f chatty | consecutive 400 || fail "logs -f across rotations: $(t logs chatty | head -3)"
+
 # A detached workload's stdin is /dev/null: it reads EOF at once.
 detach --name reader -- sh -c 'cat; echo stdin-closed'
 assert_eq 0 "$(t wait reader)" "a detached workload reading stdin"

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -12,6 +13,7 @@
 #include "common/file.h"
 #include "common/process_identity.h"
 #include "common/workload_log.h"
+#include "scheduler/log_relay.h"
 #include "scheduler/workload_monitor.h"
 #include "tools/tandem/commands.h"
 #include "tools/tandem/verb_options.h"
@@ -76,6 +78,27 @@ Status readMore(int fd, std::string& pending) {
   }
 }
 
+// The most files a rotated log keeps (--log-opt max-file).
+constexpr unsigned kMaxLogFiles = 100;
+
+// After the relay rotated the log: with the old file read to its end, the new one at `path`
+// from its start (watched instead), or, when the log was started again in place, its start.
+Status followRotation(const std::string& path, UniqueFd& log, std::string& pending) {
+  struct stat reading {
+  }, named{};
+  if (::fstat(log.get(), &reading) != 0) return Error::fromErrno("cannot read the log " + path);
+  if (::stat(path.c_str(), &named) == 0 && named.st_ino != reading.st_ino) {
+    log.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!log) return Error::fromErrno("cannot open the rotated log " + path);
+    return readMore(log.get(), pending);
+  }
+  if (::lseek(log.get(), 0, SEEK_CUR) > reading.st_size) {
+    ::lseek(log.get(), 0, SEEK_SET);
+    return readMore(log.get(), pending);
+  }
+  return okStatus();
+}
+
 }  // namespace
 
 int logsCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
@@ -97,25 +120,37 @@ int logsCommand(const GlobalOptions& global, const std::vector<std::string>& arg
   auto record = store->find(vm["workload"].as<std::string>());
   if (!record) return fail(record.error());
   std::string path = scheduler::workloadLogPath(global.stateRoot, record->id);
-  UniqueFd log(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!log) {
-    return fail(
-        Error::fromErrno("workload " + record->id.substr(0, 12) + " has no log at " + path));
+  if (!pathExists(path)) {
+    return fail(Error("workload " + record->id.substr(0, 12) + " has no log at " + path, ENOENT));
   }
   // Watched before the first read, so that nothing written in between goes unnoticed.
   UniqueFd changes;
   UniqueFd monitor;
   if (vm["follow"].as<bool>() && record->state == scheduler::WorkloadState::kRunning) {
     changes.reset(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-    if (!changes || ::inotify_add_watch(changes.get(), path.c_str(), IN_MODIFY) < 0) {
-      return fail(Error::fromErrno("cannot watch " + path));
+    // The folder, not the file: a rotation puts a new file at the log's name, which a watch on
+    // the old one would never hear of.
+    std::string folder = path.substr(0, path.rfind('/'));
+    if (!changes || ::inotify_add_watch(changes.get(), folder.c_str(),
+                                        IN_MODIFY | IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO) < 0) {
+      return fail(Error::fromErrno("cannot watch " + folder));
     }
     if (auto opened = openProcess(record->ownerPid, record->ownerStart)) {
       monitor = std::move(opened).value();
     }
   }
+  // The rotated files first (scheduler/log_relay.h), oldest first, then the current one.
   std::string pending;
-  if (auto read = readMore(log.get(), pending); !read) return fail(read.error());
+  UniqueFd log;
+  for (const std::string& file : scheduler::logFiles(path, kMaxLogFiles)) {
+    log.reset(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!log) {
+      // Rotated away between the listing and the open: what it held is in the next file.
+      if (errno == ENOENT) continue;
+      return fail(Error::fromErrno("cannot open the log " + file));
+    }
+    if (auto read = readMore(log.get(), pending); !read) return fail(read.error());
+  }
   std::vector<LogRecord> records = takeRecords(pending);
   std::size_t first = vm.count("tail") ? tailStart(records, vm["tail"].as<std::size_t>()) : 0;
   LogPrinter printer(vm["timestamps"].as<bool>());
@@ -136,6 +171,9 @@ int logsCommand(const GlobalOptions& global, const std::vector<std::string>& arg
     }
     if (fds[1].revents & POLLIN) monitor.reset();
     if (auto read = readMore(log.get(), pending); !read) return fail(read.error());
+    if (auto followed = followRotation(path, log, pending); !followed) {
+      return fail(followed.error());
+    }
     for (const LogRecord& next : takeRecords(pending)) {
       if (!printer.print(next)) return 0;
     }

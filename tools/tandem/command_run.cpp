@@ -75,6 +75,9 @@ po::options_description runOptions() {
       "accepted for docker compatibility: stdin is always attached")(
       "init", po::bool_switch(), "run tandem's init as PID 1 to reap zombies and forward signals")(
       "rm", po::bool_switch(), "remove the workload's state when it exits")(
+      "log-opt", po::value<std::vector<std::string>>()->composing(),
+      "max-size=SIZE: rotate the workload's log past SIZE; max-file=N: keep N files in all "
+      "(default 1: the log starts again)")(
       "detach,d", po::bool_switch(),
       "run in the background: print the workload's id once it runs, and leave it to its "
       "monitor (its output goes to its log: tandem logs)")(
@@ -492,6 +495,12 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
   if (restart->kind != scheduler::RestartPolicy::Kind::kNo && workload->removeOnExit) {
     return fail(Error("--restart and --rm conflict: a workload that runs again keeps its state"));
   }
+  scheduler::LogLimits logLimits;
+  for (const auto& option : many<std::string>(vm, "log-opt")) {
+    if (auto applied = scheduler::applyLogOption(option, logLimits); !applied) {
+      return fail(applied.error());
+    }
+  }
   auto monitor = scheduler::WorkloadMonitor::start(
       *workload, backend,
       {.stateRoot = global.stateRoot,
@@ -501,7 +510,8 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
        .reservation = scheduler::reservationFor(choice->level, *request),
        .capacity = scheduler::hostCapacity(),
        .queueFor = queueFor,
-       .restart = *restart});
+       .restart = *restart,
+       .logLimits = logLimits});
   if (!monitor) {
     return fail(monitor.error());
   }
