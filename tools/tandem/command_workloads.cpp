@@ -193,6 +193,12 @@ int rmCommand(const GlobalOptions& global, const std::vector<std::string>& args,
 
 int psCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
   po::options_description options = psOptions();
+  for (const std::string& arg : args) {
+    if (!arg.starts_with("-")) {
+      return fail(Error("tandem ps lists every workload and takes no names (\"" + arg +
+                        "\"); tandem inspect shows one"));
+    }
+  }
   po::variables_map vm;
   if (auto done = parse(args, options, "ps", vm)) return *done;
   auto store = openWorkloadStore(global);
