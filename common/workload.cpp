@@ -75,6 +75,8 @@ const char* toString(NetworkMode mode) {
       return "none";
     case NetworkMode::kHost:
       return "host";
+    case NetworkMode::kContainer:
+      return "container";
     case NetworkMode::kBridge:
       return "bridge";
   }
@@ -92,7 +94,8 @@ Result<NetworkMode> parseNetworkMode(const std::string& text) {
   if (text == "none") return NetworkMode::kNone;
   if (text == "host") return NetworkMode::kHost;
   if (text == "bridge") return NetworkMode::kBridge;
-  return Error("unknown network mode \"" + text + "\"; use none, host or bridge");
+  if (text == "container") return NetworkMode::kContainer;
+  return Error("unknown network mode \"" + text + "\"; use none, host, bridge or container:NAME");
 }
 
 Result<IdMapping> parseIdMapping(const std::string& text) {
@@ -166,6 +169,14 @@ Status validate(const Workload& workload) {
     return Error(
         "published ports (-p) lead to the workload's address on the bridge network; "
         "add --network bridge");
+  }
+  if ((workload.network == NetworkMode::kContainer) != workload.networkPeer.has_value()) {
+    return Error("--network container:NAME names the container whose network to join");
+  }
+  if (workload.network == NetworkMode::kContainer && !workload.uidMappings.empty()) {
+    return Error(
+        "--network container:NAME cannot be joined from a user namespace (--uidmap): the "
+        "network namespace belongs to the host's");
   }
   for (std::size_t i = 0; i < workload.volumes.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {
@@ -320,6 +331,10 @@ nlohmann::json toJson(const Workload& w) {
       {"rootfsDisk", w.rootfsDisk},
       {"readOnlyRootfs", w.readOnlyRootfs},
       {"network", toString(w.network)},
+      {"networkPeer", w.networkPeer ? nlohmann::json{{"id", w.networkPeer->id},
+                                                     {"pid", w.networkPeer->pid},
+                                                     {"startTime", w.networkPeer->startTime}}
+                                    : nlohmann::json()},
       {"ports", texts(w.ports)},
       {"volumes", texts(w.volumes)},
       {"tty", w.tty},
@@ -359,6 +374,11 @@ Result<Workload> workloadFromJson(const nlohmann::json& json) {
     w.rootfsDisk = json.value("rootfsDisk", "");
     w.readOnlyRootfs = json.value("readOnlyRootfs", false);
     TANDEM_ASSIGN_OR_RETURN(w.network, parseNetworkMode(json.value("network", "none")));
+    if (json.contains("networkPeer") && json["networkPeer"].is_object()) {
+      const auto& peer = json["networkPeer"];
+      w.networkPeer = NetworkPeer{peer.at("id").get<std::string>(), peer.at("pid").get<pid_t>(),
+                                  peer.at("startTime").get<std::uint64_t>()};
+    }
     for (const auto& text : json.value("ports", std::vector<std::string>{})) {
       TANDEM_ASSIGN_OR_RETURN(PortMapping port, parsePortMapping(text));
       w.ports.push_back(port);

@@ -19,8 +19,17 @@ namespace tandem {
 
 enum class Isolation { kAuto, kContainer, kVm };
 // none: loopback only; host: the host's own network; bridge: an address on tandem's bridge
-// (bridge_network.h).
-enum class NetworkMode { kNone, kHost, kBridge };
+// (bridge_network.h); container: another running container's network namespace, as a pod's
+// containers share one.
+enum class NetworkMode { kNone, kHost, kBridge, kContainer };
+
+// With NetworkMode::kContainer, the container whose network namespace is joined: its id, and its
+// first process by pid and start time (common/process_identity.h), resolved from the store.
+struct NetworkPeer {
+  std::string id;
+  pid_t pid = 0;
+  std::uint64_t startTime = 0;
+};
 
 struct IdMapping {
   std::uint32_t containerId = 0;
@@ -73,6 +82,7 @@ struct Workload {
   std::string rootfsDisk;
   bool readOnlyRootfs = false;
   NetworkMode network = NetworkMode::kNone;
+  std::optional<NetworkPeer> networkPeer;  // with NetworkMode::kContainer
   // Host ports relayed to the workload's address on the bridge network (-p).
   std::vector<PortMapping> ports;
   // Host storage shown inside the workload (-v), mounted in this order.

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/net_link.h"
 #include "common/process.h"
+#include "common/process_identity.h"
 #include "container/capabilities.h"
 #include "container/child_report.h"
 #include "container/init_process.h"
@@ -198,6 +199,22 @@ void awaitRuntime(const ContainerProcessConfig& config, char expected) {
   }
 }
 
+// Enters the network namespace of the peer container's first process, checked to be that
+// process still (pid and start time): before the root is built, so /sys shows the peer's links.
+Status joinNetworkOf(const NetworkPeer& peer) {
+  std::string path = "/proc/" + std::to_string(peer.pid) + "/ns/net";
+  UniqueFd namespaceFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!namespaceFd || !sameProcess(peer.pid, peer.startTime)) {
+    return Error("container " + peer.id.substr(0, 12) +
+                     ", whose network this one joins, is no longer running",
+                 ESRCH);
+  }
+  if (::setns(namespaceFd.get(), CLONE_NEWNET) != 0) {
+    return Error::fromErrno("cannot join the network of container " + peer.id.substr(0, 12));
+  }
+  return okStatus();
+}
+
 }  // namespace
 
 sigset_t forwardedSignals() {
@@ -245,6 +262,9 @@ void continueContainerProcess(const ContainerProcessConfig& config) {
   }
   if (config.ownNetwork) {
     orFail(config, bringLoopbackUp());
+  }
+  if (workload.networkPeer) {
+    orFail(config, joinNetworkOf(*workload.networkPeer));
   }
   orFail(config, buildRootfs(config.rootfs, workload.volumes, std::move(diskMounts)));
   Console console;

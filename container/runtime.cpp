@@ -210,7 +210,11 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
     workload.hostname = workload.id.substr(0, 12);
   }
   bool userNamespace = !workload.uidMappings.empty();
-  bool ownNetwork = workload.network != NetworkMode::kHost;
+  // A network namespace of its own, unless it shares the host's or joins a peer container's
+  // (which the container process enters itself, before it builds its root).
+  bool ownNetwork =
+      workload.network != NetworkMode::kHost && workload.network != NetworkMode::kContainer;
+  bool joinsPeer = workload.network == NetworkMode::kContainer;
   // Taken before the container exists, so that a full subnet fails with nothing to undo.
   std::optional<AddressLease> lease;
   BridgeNetwork bridge = defaultBridgeNetwork(config.stateRoot);
@@ -228,7 +232,7 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
   RootfsLayout rootfs{lowerLayers,          skeleton,
                       stateDir + "/upper",  stateDir + "/work",
                       stateDir + "/rootfs", workload.readOnlyRootfs,
-                      userNamespace,        {ownNetwork, true}};
+                      userNamespace,        {ownNetwork || joinsPeer, true}};
   int sync[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) != 0) {
     return Error::fromErrno("cannot create the runtime's socket pair");

@@ -92,6 +92,19 @@ Result<IsolationChoice> chooseIsolation(const PlacementRequest& request, const H
   considered.push_back(container ? "a container can run"
                                  : "a container cannot run: " + whyNotContainer);
 
+  if (request.joinsContainerNetwork) {
+    // Sharing a container's network namespace is a container's affair only.
+    if (request.requested == Isolation::kVm || request.trust == Trust::kUntrusted ||
+        request.needsOwnKernel) {
+      return Error(
+          "a microVM cannot join a container's network namespace "
+          "(--network container:NAME), and this workload needs a microVM");
+    }
+    if (!container) return Error("cannot join a container's network: " + whyNotContainer);
+    return chosen(Isolation::kContainer,
+                  "it joins a container's network namespace, which only a container can",
+                  std::move(considered));
+  }
   if (request.requested != Isolation::kAuto) {
     Isolation level = request.requested;
     bool possible = level == Isolation::kVm ? vm : container;

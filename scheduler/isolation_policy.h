@@ -33,8 +33,9 @@ struct PlacementRequest {
   Isolation requested = Isolation::kAuto;
   std::string workloadClass;  // empty: its trust names its class
   Trust trust = Trust::kUnknown;
-  bool needsOwnKernel = false;    // modules, sysctls outside its namespaces, another kernel
-  bool latencySensitive = false;  // its start time matters more than its isolation
+  bool needsOwnKernel = false;         // modules, sysctls outside its namespaces, another kernel
+  bool latencySensitive = false;       // its start time matters more than its isolation
+  bool joinsContainerNetwork = false;  // --network container:NAME, which only a container can do
   std::optional<std::uint64_t> memoryBytes;  // its memory limit (a microVM's guest memory)
   std::optional<std::uint64_t> cpuMilli;     // its CPU quota (a microVM's vCPUs, rounded up)
 };

@@ -275,6 +275,23 @@ void policy_files_are_checked_field_by_field(void**) {
   assert_false(loadOperatorPolicy("/nonexistent/policy.json", true).ok());
 }
 
+void joining_a_containers_network_takes_a_container(void**) {
+  PlacementRequest joining = req(A);
+  joining.joinsContainerNetwork = true;
+  HostFacts both{okStatus(), okStatus(), std::nullopt};
+  auto chosen = chooseIsolation(joining, both);
+  assert_true(chosen.ok() && chosen->level == C);
+  assert_true(chosen->reason.find("joins a container's network") != std::string::npos);
+  for (PlacementRequest needsVm : {req(V), req(A, U)}) {
+    needsVm.joinsContainerNetwork = true;
+    auto refused = chooseIsolation(needsVm, both);
+    assert_false(refused.ok());
+    assert_true(refused.error().message().find("a microVM cannot join") != std::string::npos);
+  }
+  auto noCgroups = chooseIsolation(joining, HostFacts{kNoCgroups, okStatus(), std::nullopt});
+  assert_false(noCgroups.ok());
+}
+
 void each_level_is_charged_its_host_memory(void**) {
   assert_int_equal(hostMemoryFor(C, req(A)), 0);
   assert_int_equal(hostMemoryFor(C, req(A, T, "", false, false, 64)), 64 * kMiB);
@@ -289,6 +306,7 @@ int main() {
       cmocka_unit_test(the_table_holds),
       cmocka_unit_test(an_explicit_refusal_keeps_the_backends_errno),
       cmocka_unit_test(policy_files_are_checked_field_by_field),
+      cmocka_unit_test(joining_a_containers_network_takes_a_container),
       cmocka_unit_test(each_level_is_charged_its_host_memory),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

@@ -221,7 +221,7 @@ static void parses_isolation_and_network(void**) {
   for (const char* text : {"", "BRIDGE", "HOST", "host ", "container:abc", "auto"}) {
     expectErrorMentioning(parseNetworkMode(text), "unknown network mode");
   }
-  expectErrorMentioning(parseNetworkMode("slirp"), "none, host or bridge");
+  expectErrorMentioning(parseNetworkMode("slirp"), "none, host, bridge or container:NAME");
 }
 
 static void accepts_a_minimal_workload(void**) {
@@ -467,6 +467,7 @@ static void json_round_trips_every_field(void**) {
   assert_string_equal(back->rootfs.c_str(), w.rootfs.c_str());
   assert_true(back->readOnlyRootfs);
   assert_true(back->network == NetworkMode::kHost);
+  assert_false(back->networkPeer.has_value());
   assert_true(back->tty);
   assert_true(back->init);
   assert_true(back->removeOnExit);
@@ -570,6 +571,27 @@ static void json_rejects_wrong_types(void**) {
   expectJsonRejected(withField("capDrop", {{"x", 1}}));
 }
 
+static void json_keeps_the_network_peer(void**) {
+  Workload w;
+  w.command = {"true"};
+  w.network = NetworkMode::kContainer;
+  w.networkPeer = tandem::NetworkPeer{"peer-id", 4321, 987654321};
+  auto back = workloadFromJson(json::parse(toJson(w).dump()));
+  if (!back.ok()) fail_msg("%s", back.error().describe().c_str());
+  assert_true(back->network == NetworkMode::kContainer);
+  assert_true(back->networkPeer.has_value());
+  assert_string_equal(back->networkPeer->id.c_str(), "peer-id");
+  assert_int_equal(back->networkPeer->pid, 4321);
+  assert_int_equal(back->networkPeer->startTime, 987654321);
+  // The mode without its peer, or a peer in a user namespace, is refused.
+  w.networkPeer.reset();
+  assert_false(tandem::validate(w).ok());
+  w.networkPeer = tandem::NetworkPeer{"peer-id", 4321, 987654321};
+  w.uidMappings = {{0, 100000, 65536}};
+  w.gidMappings = {{0, 100000, 65536}};
+  assert_false(tandem::validate(w).ok());
+}
+
 static void json_rejects_malformed_rlimits(void**) {
   expectJsonRejected(withField("rlimits", {{{"type", "bogus"}, {"soft", 1}, {"hard", 1}}}));
   expectJsonRejected(withField("rlimits", {{{"type", "nofile"}, {"soft", 2}, {"hard", 1}}}));
@@ -667,6 +689,7 @@ int main() {
       cmocka_unit_test(json_rejects_malformed_rlimits),
       cmocka_unit_test(json_rejects_malformed_mappings),
       cmocka_unit_test(json_rejects_numbers_out_of_range),
+      cmocka_unit_test(json_keeps_the_network_peer),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -68,9 +68,10 @@ po::options_description runOptions() {
       "relay a host port to the workload's port on the bridge network, "
       "[ADDRESS:]HOSTPORT:PORT (TCP; repeatable; needs --network bridge)")(
       "network", po::value<std::string>()->default_value("none"),
-      "none (loopback only), host (the host's network; containers only) or bridge (an address on "
-      "tandem's bridge tandem0, 10.89.0.0/16, for containers and microVMs alike)")(
-      "tty,t", po::bool_switch(), "give the workload a terminal")(
+      "none (loopback only), host (the host's network; containers only), bridge (an address on "
+      "tandem's bridge tandem0, 10.89.0.0/16, for containers and microVMs alike) or "
+      "container:NAME (the network namespace of running container NAME, as a pod's containers "
+      "share one)")("tty,t", po::bool_switch(), "give the workload a terminal")(
       "interactive,i", po::bool_switch(),
       "accepted for docker compatibility: stdin is always attached")(
       "init", po::bool_switch(), "run tandem's init as PID 1 to reap zombies and forward signals")(
@@ -144,7 +145,14 @@ std::vector<T> many(const po::variables_map& vm, const char* key) {
 Result<Workload> workloadFromOptions(const po::variables_map& vm) {
   Workload w;
   TANDEM_ASSIGN_OR_RETURN(w.isolation, parseIsolation(vm["isolation"].as<std::string>()));
-  TANDEM_ASSIGN_OR_RETURN(w.network, parseNetworkMode(vm["network"].as<std::string>()));
+  std::string network = vm["network"].as<std::string>();
+  if (network.starts_with("container:")) {
+    // Resolved to the running container once the store is at hand (resolveNetworkPeer).
+    w.network = NetworkMode::kContainer;
+    w.networkPeer = NetworkPeer{network.substr(10), 0, 0};
+  } else {
+    TANDEM_ASSIGN_OR_RETURN(w.network, parseNetworkMode(network));
+  }
   for (const auto& text : many<std::string>(vm, "publish")) {
     TANDEM_ASSIGN_OR_RETURN(PortMapping port, parsePortMapping(text));
     w.ports.push_back(port);
@@ -251,6 +259,7 @@ Result<scheduler::PlacementRequest> placementFromOptions(const po::variables_map
   if (vm.count("class")) request.workloadClass = vm["class"].as<std::string>();
   request.needsOwnKernel = vm["own-kernel"].as<bool>();
   request.latencySensitive = vm["latency-sensitive"].as<bool>();
+  request.joinsContainerNetwork = workload.network == NetworkMode::kContainer;
   request.memoryBytes = workload.limits.memoryBytes;
   request.cpuMilli = workload.limits.cpuMilli;
   return request;
@@ -272,6 +281,27 @@ Result<scheduler::IsolationChoice> decide(const po::variables_map& vm, const Wor
   scheduler::HostFacts host{containers.available(), vms.available(),
                             scheduler::hostMemoryAvailable()};
   return scheduler::chooseIsolation(request, host, policy);
+}
+
+// --network container:NAME: the running container NAME names, by its first process.
+Status resolveNetworkPeer(const std::string& stateRoot, Workload& workload) {
+  if (!workload.networkPeer) return okStatus();
+  TANDEM_ASSIGN_OR_RETURN(scheduler::WorkloadStore store,
+                          scheduler::WorkloadStore::open(stateRoot));
+  const std::string reference = workload.networkPeer->id;
+  TANDEM_ASSIGN_OR_RETURN(scheduler::WorkloadRecord peer,
+                          store.find(reference).context("--network container:" + reference));
+  if (peer.isolation != Isolation::kContainer) {
+    return Error("--network container:" + reference +
+                 " names a microVM; only a container's "
+                 "network namespace can be joined");
+  }
+  if (peer.state != scheduler::WorkloadState::kRunning || peer.workloadPid == 0) {
+    return Error("--network container:" + reference + ": that container is not running (" +
+                 scheduler::toString(peer.state) + ")");
+  }
+  workload.networkPeer = NetworkPeer{peer.id, peer.workloadPid, peer.workloadStart};
+  return okStatus();
 }
 
 enum class PullPolicy { kMissing, kAlways, kNever };
@@ -428,6 +458,9 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
   }
   if (auto status = validate(*workload); !status) {
     return fail(status.error());
+  }
+  if (auto peer = resolveNetworkPeer(global.stateRoot, *workload); !peer) {
+    return fail(peer.error());
   }
 
   auto vmConfig = vmConfigFromOptions(vm);
