@@ -45,6 +45,18 @@ assert_eq "exited $count" "$(t inspect forever | jq -r '.[0] | "\(.state) \(.res
 gone() { [[ -z $(processes_matching "$MARKER") ]]; }
 until_true 10 gone || fail "a stopped workload left processes: $(processes_matching "$MARKER")"
 
+# tandem kill ends it for good too; a signal it handles (SIGUSR1) leaves the policy alone.
+t run -d --isolation container --rootfs "$ROOTFS" --name killed --restart always -- \
+  sh -c 'trap "echo usr1" USR1; echo up; while :; do sleep 0.1; done' </dev/null >/dev/null
+up() { t logs killed 2>/dev/null | grep -q up; }
+until_true 10 up || fail "the killed-to-be workload never started"
+t kill -s USR1 killed >/dev/null
+t kill killed >/dev/null
+assert_eq 137 "$(t wait killed)" "a restart=always workload after tandem kill"
+sleep 1
+assert_eq "exited 0" "$(t inspect killed | jq -r '.[0] | "\(.state) \(.restart_count)"')" \
+  "always, after tandem kill: not restarted"
+
 status=0
 t run --isolation container --rootfs "$ROOTFS" --rm --restart always -- true \
   </dev/null >"$SCRATCH/out" 2>"$SCRATCH/err" || status=$?

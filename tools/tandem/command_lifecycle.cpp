@@ -57,7 +57,13 @@ int killCommand(const GlobalOptions& global, const std::vector<std::string>& arg
     auto record = store->find(reference);
     Status sent = !record                                               ? Status(record.error())
                   : record->state != scheduler::WorkloadState::kRunning ? notRunning(*record)
-                                                                        : deliver(*record, *signal);
+                                                                        : okStatus();
+    // Ended by a user, it is not restarted by its policy; a signal it may handle and live on
+    // (SIGUSR1, SIGHUP) leaves its policy alone.
+    if (sent && (*signal == SIGKILL || *signal == SIGTERM || *signal == SIGINT)) {
+      sent = store->requestStop(record->id);
+    }
+    if (sent) sent = deliver(*record, *signal);
     if (!sent) {
       status = fail(sent.error());
       continue;
