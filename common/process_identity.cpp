@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/file.h"
+#include "common/kib_field.h"
 
 namespace tandem {
 
@@ -76,13 +77,7 @@ Result<ProcessUsage> processUsage(pid_t pid) {
   ProcessUsage usage;
   usage.cpuNanos = (stat->userTicks + stat->systemTicks) * 1'000'000'000ull /
                    static_cast<std::uint64_t>(ticksPerSecond);
-  // "VmRSS:     2048 kB"
-  if (auto at = status->find("\nVmRSS:"); at != std::string::npos) {
-    std::istringstream line(status->substr(at + 7));
-    std::uint64_t kib = 0;
-    line >> kib;
-    usage.rssBytes = kib * 1024;
-  }
+  usage.rssBytes = kibField(*status, "VmRSS:").value_or(0);
   return usage;
 }
 

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/file.h"
+#include "common/kib_field.h"
 #include "common/size.h"
 
 namespace tandem::scheduler {
@@ -27,18 +28,9 @@ Capacity hostCapacity() {
   Capacity capacity;
   long online = ::sysconf(_SC_NPROCESSORS_ONLN);
   capacity.cpuMilli = static_cast<std::uint64_t>(online > 0 ? online : 1) * 1000 * kCpuOvercommit;
-  if (auto text = readFile("/proc/meminfo")) {
-    std::istringstream lines(*text);
-    std::string key;
-    std::uint64_t kib = 0;
-    while (lines >> key >> kib) {
-      if (key == "MemTotal:") {
-        std::uint64_t total = kib * 1024;
-        capacity.memoryBytes = total - std::min(total, hostReserveBytes(total));
-        break;
-      }
-      lines.ignore(64, '\n');
-    }
+  auto text = readFile("/proc/meminfo");
+  if (auto total = text ? kibField(*text, "MemTotal:") : std::nullopt) {
+    capacity.memoryBytes = *total - std::min(*total, hostReserveBytes(*total));
   }
   return capacity;
 }

@@ -1,9 +1,9 @@
 #include "scheduler/isolation_policy.h"
 
 #include <algorithm>
-#include <sstream>
 
 #include "common/file.h"
+#include "common/kib_field.h"
 #include "common/size.h"
 
 namespace tandem::scheduler {
@@ -192,12 +192,7 @@ std::string describe(const IsolationChoice& choice) {
 std::optional<std::uint64_t> hostMemoryAvailable() {
   auto text = readFile("/proc/meminfo");
   if (!text) return std::nullopt;
-  auto at = text->find("MemAvailable:");
-  if (at == std::string::npos) return std::nullopt;
-  std::istringstream line(text->substr(at + 13));
-  std::uint64_t kib = 0;
-  if (!(line >> kib)) return std::nullopt;
-  return kib * 1024;
+  return kibField(*text, "MemAvailable:");
 }
 
 }  // namespace tandem::scheduler

@@ -65,6 +65,16 @@ void toDevNull(int fd, int flags) {
   if (devNull) ::dup2(devNull.get(), fd);
 }
 
+// Waits `wait` for one of the signals meant for the workload (blocked in the monitor); the
+// signal, or 0 when none came.
+int awaitPassedOnSignal(std::chrono::milliseconds wait) {
+  sigset_t passedOn = signalsPassedOn();
+  timespec pause{static_cast<time_t>(wait.count() / 1000),
+                 static_cast<long>(wait.count() % 1000) * 1'000'000L};
+  int sig = ::sigtimedwait(&passedOn, nullptr, &pause);
+  return sig > 0 ? sig : 0;
+}
+
 // Records the workload once the host has room for it: at once, or, queued, as soon as running
 // workloads give enough back. A signal meant for the workload cancels the wait.
 Status beginWhenAdmitted(WorkloadStore& store, const Workload& workload,
@@ -87,9 +97,7 @@ Status beginWhenAdmitted(WorkloadStore& store, const Workload& workload,
       send(reports, {.kind = MonitorReport::Kind::kQueued, .message = begun.error().message()});
       told = true;
     }
-    sigset_t passedOn = signalsPassedOn();
-    timespec pause{0, std::min<long>(250'000'000L, left.count() * 1'000'000L)};
-    if (int sig = ::sigtimedwait(&passedOn, nullptr, &pause); sig > 0) {
+    if (int sig = awaitPassedOnSignal(std::min(left, std::chrono::milliseconds(250)))) {
       return Error(std::string("cancelled in the queue by SIG") + ::sigabbrev_np(sig));
     }
   }
@@ -148,12 +156,8 @@ Status beginWhenAdmitted(WorkloadStore& store, const Workload& workload,
     (void)store->restarted(workload.id, restarts + 1, ended.exitCode);
     auto ranFor = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - runStarted);
-    auto delay = restartDelay(restarts + 1, ranFor);
     // A signal meant for the workload, between its runs, ends it for good.
-    sigset_t passedOn = signalsPassedOn();
-    timespec pause{static_cast<time_t>(delay.count() / 1000),
-                   static_cast<long>(delay.count() % 1000) * 1'000'000L};
-    if (::sigtimedwait(&passedOn, nullptr, &pause) > 0) break;
+    if (awaitPassedOnSignal(restartDelay(restarts + 1, ranFor))) break;
   }
   // The workload's copies of the output pipes are gone; with this process's, the relay sees the
   // end and finishes the log before anyone hears that the workload ended.

@@ -80,23 +80,20 @@ Result<std::string> prepareStateDirectory(Workload& workload, const std::string&
     TANDEM_ASSIGN_OR_RETURN(workload.id, newWorkloadId());
   }
   std::string directory = vmStateDirectory(stateRoot, workload.id);
-  // Its own folder from an earlier run is the workload's to reuse: its monitor restarts it,
-  // and its root disk's layer carries over, as a container's writable layer does.
-  auto earlier =
-      pathExists(directory) ? readWorkloadConfig(directory) : Result<Workload>(Error(""));
-  if (earlier && earlier->id == workload.id) {
+  if (pathExists(directory)) {
+    // Its own folder from an earlier run is the workload's to reuse: its monitor restarts it,
+    // and its root disk's layer carries over, as a container's writable layer does.
+    auto earlier = readWorkloadConfig(directory);
+    if (!earlier || earlier->id != workload.id) {
+      return Error("the state of a microVM " + workload.id + " already exists in " + directory +
+                       "; give another id or remove that folder",
+                   EEXIST);
+    }
     // The earlier VM is gone, but a tandem-vmm killed outright leaves its socket behind.
     TANDEM_TRY(removeTree(directory + "/" + kVsockSocketName));
-    state.emplace(directory);
-    TANDEM_TRY(writeFile(directory + "/config.json", toJson(workload).dump(2) + "\n"));
-    return directory;
+  } else {
+    TANDEM_TRY(makeDirectories(directory, 0700));
   }
-  if (pathExists(directory)) {
-    return Error("the state of a microVM " + workload.id + " already exists in " + directory +
-                     "; give another id or remove that folder",
-                 EEXIST);
-  }
-  TANDEM_TRY(makeDirectories(directory, 0700));
   state.emplace(directory);
   TANDEM_TRY(writeFile(directory + "/config.json", toJson(workload).dump(2) + "\n"));
   return directory;

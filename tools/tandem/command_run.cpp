@@ -272,11 +272,11 @@ Result<scheduler::OperatorPolicy> policyFromOptions(const po::variables_map& vm)
   return scheduler::loadOperatorPolicy(scheduler::kDefaultPolicyPath, /*required=*/false);
 }
 
-// The decision for a workload, from its options, this host and the operator's policy.
-Result<scheduler::IsolationChoice> decide(const po::variables_map& vm, const Workload& workload,
+// The decision for `request`, from this host and the operator's policy.
+Result<scheduler::IsolationChoice> decide(const po::variables_map& vm,
+                                          const scheduler::PlacementRequest& request,
                                           const IsolationBackend& containers,
                                           const IsolationBackend& vms) {
-  TANDEM_ASSIGN_OR_RETURN(scheduler::PlacementRequest request, placementFromOptions(vm, workload));
   TANDEM_ASSIGN_OR_RETURN(scheduler::OperatorPolicy policy, policyFromOptions(vm));
   scheduler::HostFacts host{containers.available(), vms.available(),
                             scheduler::hostMemoryAvailable()};
@@ -387,7 +387,9 @@ int explainCommand(const GlobalOptions& global, const std::vector<std::string>& 
   vmConfig->stateRoot = global.stateRoot;
   container::ContainerBackend containerBackend(container::RuntimeConfig{global.stateRoot});
   vmm::VmBackend vmBackend(*vmConfig);
-  auto choice = decide(vm, *workload, containerBackend, vmBackend);
+  auto request = placementFromOptions(vm, *workload);
+  if (!request) return fail(request.error());
+  auto choice = decide(vm, *request, containerBackend, vmBackend);
   if (!choice) {
     // What would be refused, and why, is the answer: printed as such, with a failing status.
     std::cout << "refused: " << choice.error().describe() << "\n";
@@ -399,13 +401,11 @@ int explainCommand(const GlobalOptions& global, const std::vector<std::string>& 
   for (const std::string& line : choice->considered) {
     std::cout << "  - " << line << "\n";
   }
-  auto request = placementFromOptions(vm, *workload);
   auto store = scheduler::WorkloadStore::open(global.stateRoot);
   auto running = store ? store->runningReservations()
                        : Result<std::vector<scheduler::Reservation>>(store.error());
-  if (!request || !running) {
-    std::cout << "admission: unknown (" << (request ? running.error() : request.error()).describe()
-              << ")\n";
+  if (!running) {
+    std::cout << "admission: unknown (" << running.error().describe() << ")\n";
     return 0;
   }
   scheduler::Reservation wanted = scheduler::reservationFor(choice->level, *request);
@@ -470,7 +470,11 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
   vmConfig->stateRoot = global.stateRoot;
   container::ContainerBackend containerBackend(container::RuntimeConfig{global.stateRoot});
   vmm::VmBackend vmBackend(*vmConfig);
-  auto choice = decide(vm, *workload, containerBackend, vmBackend);
+  auto request = placementFromOptions(vm, *workload);
+  if (!request) {
+    return fail(request.error());
+  }
+  auto choice = decide(vm, *request, containerBackend, vmBackend);
   if (!choice) {
     return fail(choice.error());
   }
@@ -510,10 +514,6 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
   UniqueFd signals(::signalfd(-1, &passedOn, SFD_CLOEXEC));
   if (!signals) {
     return fail(Error::fromErrno("cannot create a signalfd to pass signals on to the workload"));
-  }
-  auto request = placementFromOptions(vm, *workload);
-  if (!request) {
-    return fail(request.error());
   }
   std::chrono::milliseconds queueFor{0};
   if (vm.count("queue")) {
