@@ -7,6 +7,7 @@ set -euo pipefail
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 need_root "creates namespaces and cgroups"
+need_tools jq
 make_rootfs
 
 explain() {  # ARGS...: sets decision (the isolation line or "refused"), said (all of it), status

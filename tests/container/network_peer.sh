@@ -6,6 +6,7 @@ set -euo pipefail
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 need_root "creates namespaces and cgroups"
+need_tools jq
 make_rootfs
 mkdir -p "$ROOTFS/www"
 echo from-the-peer >"$ROOTFS/www/index.html"

@@ -5,6 +5,7 @@
 set -euo pipefail
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
+need_tools jq
 tasks=$(dirname "$0")/tasks
 
 status=0
