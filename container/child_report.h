@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 namespace tandem::container {
@@ -15,5 +16,9 @@ struct ChildFailure {
 // Fills and writes the record, then exits with its code. Only async-signal-safe enough for a
 // child of a single-threaded process, which is where it runs.
 [[noreturn]] void reportChildFailure(int pipe, int exitCode, const std::string& message);
+
+// The failure record a child left, if any, else nullopt. Blocks until a record arrives or no
+// writer of the pipe is left: a successful exec closes the child's end.
+std::optional<ChildFailure> readChildFailure(int pipe);
 
 }  // namespace tandem::container

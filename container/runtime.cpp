@@ -108,19 +108,6 @@ Status recordFinalState(const std::string& stateDir, const WorkloadOutcome& outc
   return writeFile(stateDir + "/state.json", state.dump(2) + "\n");
 }
 
-// A failure record the container process left before exiting, if any. Call once the process is
-// reaped, when no writer of the pipe is left and the read cannot block.
-std::optional<ChildFailure> readChildFailure(int errorPipe) {
-  ChildFailure failure;
-  ssize_t n;
-  while ((n = ::read(errorPipe, &failure, sizeof failure)) < 0 && errno == EINTR) {
-  }
-  if (n != static_cast<ssize_t>(sizeof failure)) {
-    return std::nullopt;
-  }
-  return failure;
-}
-
 // The writable layer, the overlay's work dir and mount point, and the recorded config.
 Status prepareStateDirectory(const Workload& workload, const RootfsLayout& rootfs,
                              const std::string& stateDir) {

@@ -1,5 +1,6 @@
-// tandem exec: another process in a running microVM, through its guest agent over vsock, with
-// stdout and stderr kept apart and the process's exit code as tandem's.
+// tandem exec: another process in a running workload, with the process's exit code as tandem's.
+// In a container, it joins the container's namespaces and cgroup (container/container_exec.h);
+// in a microVM, the guest agent starts it over vsock, with stdout and stderr kept apart.
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -8,8 +9,11 @@
 
 #include "common/log.h"
 #include "common/process.h"
+#include "container/container_exec.h"
 #include "tools/tandem/commands.h"
 #include "tools/tandem/verb_options.h"
+#include "tools/tandem/workload_control.h"
+#include "tools/tandem/workload_state.h"
 #include "vmm/agent_client.h"
 
 namespace po = boost::program_options;
@@ -19,16 +23,17 @@ namespace {
 
 po::options_description execOptions() {
   po::options_description options(
-      "usage: tandem exec [OPTIONS] MICROVM COMMAND [ARG...]\n"
-      "Runs COMMAND in the running microVM named MICROVM (its --name, id or id prefix), beside "
-      "its workload, with the workload's environment, working directory and user unless given "
-      "here. Exits with COMMAND's exit code (128+N for signal N).\n"
+      "usage: tandem exec [OPTIONS] WORKLOAD COMMAND [ARG...]\n"
+      "Runs COMMAND in the running container or microVM named WORKLOAD (its --name, id or id "
+      "prefix), beside its workload, with the workload's environment, working directory and user "
+      "unless given here. Exits with COMMAND's exit code (128+N for signal N).\n"
       "options");
   options.add_options()("help,h", "show this help")(
       "interactive,i", po::bool_switch(), "pass stdin to COMMAND (else it reads end-of-input)")(
       "env,e", po::value<std::vector<std::string>>(), "KEY=VALUE, added to the workload's")(
       "workdir,w", po::value<std::string>(), "working directory")(
-      "user,u", po::value<std::string>(), "UID[:GID], numbers");
+      "user,u", po::value<std::string>(),
+      "UID[:GID], or NAME[:GROUP] from a container's /etc/passwd");
   return options;
 }
 
@@ -64,26 +69,14 @@ std::vector<std::string> mergedEnvironment(std::vector<std::string> env,
   return env;
 }
 
-}  // namespace
-
-int execCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
-  po::options_description options = execOptions();
-  auto operands = args.begin() + static_cast<std::ptrdiff_t>(firstOperand(args, options));
-  std::vector<std::string> ours(args.begin(), operands);
-  if (operands != args.end() && *operands == "--") ++operands;
-  po::variables_map vm;
-  if (auto code = parseVerbOptions(ours, options, po::positional_options_description(), vm)) {
-    return *code;
-  }
-  if (std::distance(operands, args.end()) < 2) {
-    return fail(Error("tandem exec needs a microVM and a command; see tandem exec --help"));
-  }
-  auto target = vmm::findRunningVm(global.stateRoot, *operands);
+int execInMicroVm(const GlobalOptions& global, const std::string& reference,
+                  std::vector<std::string> command, const po::variables_map& vm) {
+  auto target = vmm::findRunningVm(global.stateRoot, reference);
   if (!target) {
     return fail(target.error());
   }
   Workload process = target->workload;
-  process.command.assign(operands + 1, args.end());
+  process.command = std::move(command);
   if (vm.count("env")) {
     process.env = mergedEnvironment(process.env, vm["env"].as<std::vector<std::string>>());
   }
@@ -106,6 +99,59 @@ int execCommand(const GlobalOptions& global, const std::vector<std::string>& arg
   spdlog::debug("guest memory: {} bytes of {} available", exit->guestMemoryAvailableBytes,
                 exit->guestMemoryTotalBytes);
   return exit->signal ? 128 + *exit->signal : *exit->exitCode;
+}
+
+int execInContainer(const GlobalOptions& global, const scheduler::WorkloadRecord& record,
+                    std::vector<std::string> command, const po::variables_map& vm) {
+  if (record.state != scheduler::WorkloadState::kRunning || record.workloadPid == 0) {
+    return fail(notRunning(record).error());
+  }
+  container::RuntimeConfig config{global.stateRoot};
+  auto recorded = container::recordedContainer(config, record.id);
+  if (!recorded) return fail(recorded.error());
+  Workload process = std::move(recorded).value();
+  process.command = std::move(command);
+  if (vm.count("env")) {
+    process.env = mergedEnvironment(process.env, vm["env"].as<std::vector<std::string>>());
+  }
+  if (vm.count("workdir")) process.workdir = vm["workdir"].as<std::string>();
+  if (vm.count("user")) {
+    process.user = User{};
+    process.user.spec = vm["user"].as<std::string>();
+  }
+  container::ExecTarget target{record.id, record.workloadPid, record.workloadStart};
+  auto outcome =
+      container::execInContainer(config, target, std::move(process), vm["interactive"].as<bool>());
+  if (!outcome)
+    return fail(outcome.error().context("exec in container " + record.id.substr(0, 12)));
+  if (!outcome->launchError.empty()) {
+    std::cerr << "tandem: " << outcome->launchError << "\n";
+  }
+  return outcome->exitCode();
+}
+
+}  // namespace
+
+int execCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
+  po::options_description options = execOptions();
+  auto operands = args.begin() + static_cast<std::ptrdiff_t>(firstOperand(args, options));
+  std::vector<std::string> ours(args.begin(), operands);
+  if (operands != args.end() && *operands == "--") ++operands;
+  po::variables_map vm;
+  if (auto code = parseVerbOptions(ours, options, po::positional_options_description(), vm)) {
+    return *code;
+  }
+  if (std::distance(operands, args.end()) < 2) {
+    return fail(Error("tandem exec needs a workload and a command; see tandem exec --help"));
+  }
+  std::vector<std::string> command(operands + 1, args.end());
+  auto store = openWorkloadStore(global);
+  if (!store) return fail(store.error());
+  auto record = store->find(*operands);
+  if (record && record->isolation == Isolation::kContainer) {
+    return execInContainer(global, *record, std::move(command), vm);
+  }
+  return execInMicroVm(global, *operands, std::move(command), vm);
 }
 
 }  // namespace tandem::cli

@@ -33,5 +33,7 @@ int pushCommand(const GlobalOptions& global, const std::vector<std::string>& arg
 int tagCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int containerProcessCommand(const GlobalOptions& global, const std::vector<std::string>& args,
                             char** argv);
+int execProcessCommand(const GlobalOptions& global, const std::vector<std::string>& args,
+                       char** argv);
 
 }  // namespace tandem::cli

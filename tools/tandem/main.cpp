@@ -64,6 +64,7 @@ constexpr Verb kVerbs[] = {
     {"push", tandem::cli::pushCommand},
     {"tag", tandem::cli::tagCommand},
     {"container-process", tandem::cli::containerProcessCommand},
+    {"exec-process", tandem::cli::execProcessCommand},
 };
 // clang-format on
 
