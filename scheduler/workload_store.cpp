@@ -5,103 +5,16 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "common/file.h"
 #include "common/process_identity.h"
+#include "scheduler/state_db.h"
 
 namespace tandem::scheduler {
 namespace {
-
-constexpr auto kBusyTimeout = std::chrono::milliseconds(5000);
-
-// The schema's version lives in SQLite's user_version. Version 1 (user_version 0) knew neither
-// the workload's own process nor a lost state.
-constexpr std::int64_t kSchemaVersion = 2;
-
-constexpr const char* kCreateTable = R"(
-CREATE TABLE workloads (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  isolation TEXT NOT NULL,
-  reason TEXT NOT NULL,
-  command TEXT NOT NULL,
-  state TEXT NOT NULL CHECK (state IN ('running', 'exited', 'lost')),
-  owner_pid INTEGER NOT NULL,
-  owner_start INTEGER NOT NULL,
-  workload_pid INTEGER,
-  workload_start INTEGER,
-  reserved_memory INTEGER NOT NULL DEFAULT 0,
-  reserved_cpu_milli INTEGER NOT NULL DEFAULT 0,
-  restart_policy TEXT NOT NULL DEFAULT 'no',
-  restart_count INTEGER NOT NULL DEFAULT 0,
-  stop_requested INTEGER NOT NULL DEFAULT 0,
-  created_ns INTEGER NOT NULL,
-  started_ns INTEGER,
-  finished_ns INTEGER,
-  exit_code INTEGER,
-  message TEXT
-);
-CREATE INDEX workloads_by_name ON workloads (name);
-)";
-
-// SQLite cannot change a CHECK constraint in place: the version 1 table is copied into a new one.
-constexpr const char* kMigrateFromVersion1 = R"(
-ALTER TABLE workloads RENAME TO workloads_v1;
-DROP INDEX IF EXISTS workloads_by_name;
-)";
-constexpr const char* kCopyVersion1 = R"(
-INSERT INTO workloads (id, name, isolation, reason, command, state, owner_pid, owner_start,
-                       created_ns, finished_ns, exit_code)
-  SELECT id, name, isolation, reason, command, state, owner_pid, owner_start, created_ns,
-         finished_ns, exit_code FROM workloads_v1;
-DROP TABLE workloads_v1;
-)";
 
 constexpr const char* kColumns =
     "id, name, isolation, reason, command, state, owner_pid, owner_start, workload_pid, "
     "workload_start, created_ns, started_ns, finished_ns, exit_code, message, reserved_memory, "
     "reserved_cpu_milli, restart_policy, restart_count";
-
-std::int64_t nowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-Result<std::int64_t> schemaVersion(SqliteDb& db) {
-  TANDEM_ASSIGN_OR_RETURN(SqliteStatement version, db.prepare("PRAGMA user_version"));
-  TANDEM_ASSIGN_OR_RETURN(bool row, version.step());
-  return row ? version.integer(0) : 0;
-}
-
-Result<bool> hasWorkloadsTable(SqliteDb& db) {
-  TANDEM_ASSIGN_OR_RETURN(
-      SqliteStatement table,
-      db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'workloads'"));
-  return table.step();
-}
-
-// Brings the database to kSchemaVersion in one transaction: a tandem killed halfway leaves the
-// old schema whole, and the next one migrates again.
-Status migrate(SqliteDb& db) {
-  TANDEM_ASSIGN_OR_RETURN(std::int64_t version, schemaVersion(db));
-  if (version == kSchemaVersion) return okStatus();
-  TANDEM_ASSIGN_OR_RETURN(SqliteTransaction transaction, SqliteTransaction::write(db));
-  // Another tandem may have migrated while this one waited for the write lock.
-  TANDEM_ASSIGN_OR_RETURN(version, schemaVersion(db));
-  if (version == kSchemaVersion) return okStatus();
-  if (version > kSchemaVersion) {
-    return Error("the state database " + db.path() + " has schema version " +
-                     std::to_string(version) + ", newer than this tandem knows (" +
-                     std::to_string(kSchemaVersion) + "); run the tandem that wrote it",
-                 EPROTO);
-  }
-  TANDEM_ASSIGN_OR_RETURN(bool existing, hasWorkloadsTable(db));
-  if (existing) TANDEM_TRY(db.exec(kMigrateFromVersion1));
-  TANDEM_TRY(db.exec(kCreateTable));
-  if (existing) TANDEM_TRY(db.exec(kCopyVersion1));
-  TANDEM_TRY(db.exec("PRAGMA user_version = 2"));
-  return transaction.commit();
-}
 
 WorkloadRecord recordFrom(const SqliteStatement& row) {
   WorkloadRecord record;
@@ -176,9 +89,7 @@ nlohmann::json toJson(const WorkloadRecord& record) {
 }
 
 Result<WorkloadStore> WorkloadStore::open(const std::string& stateRoot) {
-  TANDEM_TRY(makeDirectories(stateRoot, 0700));
-  TANDEM_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::open(stateRoot + "/state.db", kBusyTimeout));
-  TANDEM_TRY(migrate(db));
+  TANDEM_ASSIGN_OR_RETURN(SqliteDb db, openStateDb(stateRoot));
   return WorkloadStore(std::move(db));
 }
 

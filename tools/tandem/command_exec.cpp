@@ -10,9 +10,9 @@
 #include "common/log.h"
 #include "common/process.h"
 #include "container/container_exec.h"
+#include "scheduler/workload_control.h"
 #include "tools/tandem/commands.h"
 #include "tools/tandem/verb_options.h"
-#include "tools/tandem/workload_control.h"
 #include "tools/tandem/workload_state.h"
 #include "vmm/agent_client.h"
 
@@ -104,7 +104,7 @@ int execInMicroVm(const GlobalOptions& global, const std::string& reference,
 int execInContainer(const GlobalOptions& global, const scheduler::WorkloadRecord& record,
                     std::vector<std::string> command, const po::variables_map& vm) {
   if (record.state != scheduler::WorkloadState::kRunning || record.workloadPid == 0) {
-    return fail(notRunning(record).error());
+    return fail(scheduler::notRunning(record).error());
   }
   container::RuntimeConfig config{global.stateRoot};
   auto recorded = container::recordedContainer(config, record.id);

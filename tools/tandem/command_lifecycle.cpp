@@ -11,9 +11,9 @@
 
 #include "common/process.h"
 #include "common/signal_name.h"
+#include "scheduler/workload_control.h"
 #include "tools/tandem/commands.h"
 #include "tools/tandem/verb_options.h"
-#include "tools/tandem/workload_control.h"
 #include "tools/tandem/workload_state.h"
 
 namespace po = boost::program_options;
@@ -55,15 +55,16 @@ int killCommand(const GlobalOptions& global, const std::vector<std::string>& arg
   int status = 0;
   for (const std::string& reference : references) {
     auto record = store->find(reference);
-    Status sent = !record                                               ? Status(record.error())
-                  : record->state != scheduler::WorkloadState::kRunning ? notRunning(*record)
-                                                                        : okStatus();
+    Status sent = !record ? Status(record.error())
+                  : record->state != scheduler::WorkloadState::kRunning
+                      ? scheduler::notRunning(*record)
+                      : okStatus();
     // Ended by a user, it is not restarted by its policy; a signal it may handle and live on
     // (SIGUSR1, SIGHUP) leaves its policy alone.
     if (sent && (*signal == SIGKILL || *signal == SIGTERM || *signal == SIGINT)) {
       sent = store->requestStop(record->id);
     }
-    if (sent) sent = deliver(*record, *signal);
+    if (sent) sent = scheduler::deliver(*record, *signal);
     if (!sent) {
       status = fail(sent.error());
       continue;
@@ -98,16 +99,17 @@ int stopCommand(const GlobalOptions& global, const std::vector<std::string>& arg
     if (record->state == scheduler::WorkloadState::kRunning) {
       // Stopped by a user, it is not restarted by its policy.
       Status stopped = store->requestStop(record->id);
-      if (stopped) stopped = deliver(*record, SIGTERM);
+      if (stopped) stopped = scheduler::deliver(*record, SIGTERM);
       auto ended =
-          stopped ? awaitEnd(*record,
-                             std::chrono::milliseconds(static_cast<std::int64_t>(grace * 1000)))
+          stopped ? scheduler::awaitEnd(
+                        *record, std::chrono::milliseconds(static_cast<std::int64_t>(grace * 1000)))
                   : Result<bool>(stopped.error());
       if (ended && !*ended) {
         // Read again: a workload that was starting at the SIGTERM has its process now.
         auto current = store->find(record->id);
-        stopped = current ? deliver(*current, SIGKILL) : Status(current.error());
-        ended = stopped ? awaitEnd(*record, std::nullopt) : Result<bool>(stopped.error());
+        stopped = current ? scheduler::deliver(*current, SIGKILL) : Status(current.error());
+        ended =
+            stopped ? scheduler::awaitEnd(*record, std::nullopt) : Result<bool>(stopped.error());
       }
       if (!ended) {
         status = fail(ended.error());
@@ -134,7 +136,7 @@ int waitCommand(const GlobalOptions& global, const std::vector<std::string>& arg
   for (const std::string& reference : references) {
     auto record = store->find(reference);
     if (record && record->state == scheduler::WorkloadState::kRunning) {
-      if (auto ended = awaitEnd(*record, std::nullopt); !ended) {
+      if (auto ended = scheduler::awaitEnd(*record, std::nullopt); !ended) {
         status = fail(ended.error());
         continue;
       }

@@ -14,11 +14,11 @@
 #include <optional>
 
 #include "common/file.h"
+#include "scheduler/workload_control.h"
 #include "scheduler/workload_monitor.h"
 #include "scheduler/workload_store.h"
 #include "tools/tandem/commands.h"
 #include "tools/tandem/verb_options.h"
-#include "tools/tandem/workload_control.h"
 #include "tools/tandem/workload_state.h"
 #include "vmm/vm_backend.h"
 
@@ -126,8 +126,8 @@ Status removeWorkload(const GlobalOptions& global, scheduler::WorkloadStore& sto
     // A workload still starting has no process to kill yet: its monitor takes the SIGTERM
     // and passes it on once the workload runs.
     TANDEM_TRY(store.requestStop(record.id));
-    TANDEM_TRY(deliver(record, record.workloadPid != 0 ? SIGKILL : SIGTERM));
-    TANDEM_ASSIGN_OR_RETURN(bool ended, awaitEnd(record, std::chrono::seconds(30)));
+    TANDEM_TRY(scheduler::deliver(record, record.workloadPid != 0 ? SIGKILL : SIGTERM));
+    TANDEM_ASSIGN_OR_RETURN(bool ended, scheduler::awaitEnd(record, std::chrono::seconds(30)));
     if (!ended) {
       return Error("workload " + record.id.substr(0, 12) + " did not end within 30 s of a kill",
                    ETIMEDOUT);

@@ -1,4 +1,4 @@
-#include "tools/tandem/workload_control.h"
+#include "scheduler/workload_control.h"
 
 #include <signal.h>
 #include <string.h>
@@ -6,16 +6,16 @@
 #include "common/process_identity.h"
 #include "scheduler/workload_monitor.h"
 
-namespace tandem::cli {
+namespace tandem::scheduler {
 
-Status notRunning(const scheduler::WorkloadRecord& record) {
+Status notRunning(const WorkloadRecord& record) {
   return Error(
       "workload " + record.id.substr(0, 12) + " is not running (" + toString(record.state) + ")",
       ESRCH);
 }
 
-Status deliver(const scheduler::WorkloadRecord& record, int signal) {
-  sigset_t passedOn = scheduler::signalsPassedOn();
+Status deliver(const WorkloadRecord& record, int signal) {
+  sigset_t passedOn = signalsPassedOn();
   bool viaMonitor = sigismember(&passedOn, signal) == 1;
   bool vmTakes = signal == SIGINT || signal == SIGTERM || signal == SIGHUP || signal == SIGKILL;
   if (record.isolation == Isolation::kVm && !vmTakes) {
@@ -36,7 +36,7 @@ Status deliver(const scheduler::WorkloadRecord& record, int signal) {
   return signalProcess(process->get(), signal);
 }
 
-Result<bool> awaitEnd(const scheduler::WorkloadRecord& record,
+Result<bool> awaitEnd(const WorkloadRecord& record,
                       std::optional<std::chrono::milliseconds> timeout) {
   auto monitor = openProcess(record.ownerPid, record.ownerStart);
   if (!monitor) {
@@ -46,4 +46,4 @@ Result<bool> awaitEnd(const scheduler::WorkloadRecord& record,
   return waitProcessEnd(monitor->get(), timeout);
 }
 
-}  // namespace tandem::cli
+}  // namespace tandem::scheduler
