@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "common/process.h"
 #include "common/process_identity.h"
@@ -338,6 +339,20 @@ TaskReport Supervision::run(int signals) {
   return {.kind = TaskReport::Kind::kEnded, .exitCode = code, .message = reason};
 }
 
+Status openSupervisorLog(const TaskPlan& plan) {
+  std::string folder = plan.stateRoot + "/tasks";
+  TANDEM_TRY(makeDirectories(folder, 0700));
+  std::string path = folder + "/" + plan.record.id + ".log";
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd log,
+                          openPath(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd devNull, openPath("/dev/null", O_RDWR | O_CLOEXEC));
+  if (::dup2(devNull.get(), STDIN_FILENO) < 0 || ::dup2(devNull.get(), STDOUT_FILENO) < 0 ||
+      ::dup2(log.get(), STDERR_FILENO) < 0) {
+    return Error::fromErrno("cannot point the task supervisor's output at " + path);
+  }
+  return okStatus();
+}
+
 [[noreturn]] void runSupervisor(int reports, const TaskPlan& plan, IsolationBackend& backend) {
   // Out of the caller's session: a terminal's signals reach the caller, which passes them on.
   ::setsid();
@@ -348,6 +363,11 @@ TaskReport Supervision::run(int signals) {
                    .message = error.describe()});
     ::_exit(kExitRuntimeError);
   };
+  // Off the caller's terminal and pipes, which may close when it leaves (task run -d under
+  // $(...)); what the supervisor logs goes to the task's log.
+  if (auto log = openSupervisorLog(plan); !log) {
+    endEarly(log.error());
+  }
   auto tasks = TaskStore::open(plan.stateRoot);
   if (!tasks) endEarly(tasks.error());
   if (auto begun = tasks->begin(plan.record); !begun) endEarly(begun.error());

@@ -1,12 +1,29 @@
-// tandem task: ECS-like task definitions (scheduler/task_definition.h). `task validate FILE`
-// checks one, naming the field of each error, and shows how it would start: the order its
-// containers start in and what each waits for.
+// tandem task: ECS-like task definitions (scheduler/task_definition.h).
+//   validate FILE    checks one, naming the field of each error, and shows its start order;
+//   run FILE         runs it under a supervisor of its own (scheduler/task_supervisor.h):
+//                    attached until it ends (its exit code is the essential container's), or
+//                    with -d until it runs, printing its id;
+//   ps [-a]          lists running (or all) tasks;
+//   inspect REF      shows a task's record, with each container's workload state;
+//   stop REF         stops its containers (SIGTERM, then SIGKILL) and its sandbox.
+#include <sys/signalfd.h>
+
 #include <boost/program_options.hpp>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
+#include "common/child_process.h"
 #include "common/file.h"
+#include "common/process_identity.h"
+#include "container/runtime.h"
 #include "scheduler/task_definition.h"
+#include "scheduler/task_store.h"
+#include "scheduler/task_supervisor.h"
+#include "scheduler/workload_control.h"
+#include "scheduler/workload_monitor.h"
+#include "scheduler/workload_store.h"
 #include "tools/tandem/commands.h"
+#include "tools/tandem/task_plan.h"
 #include "tools/tandem/verb_options.h"
 
 namespace po = boost::program_options;
@@ -14,7 +31,9 @@ namespace po = boost::program_options;
 namespace tandem::cli {
 namespace {
 
-constexpr const char* kUsage = "usage: tandem task validate FILE";
+constexpr const char* kUsage =
+    "usage: tandem task validate FILE | run [-d] [--isolation LEVEL] FILE | ps [-a] [--json] | "
+    "inspect REF | stop REF";
 
 int validate(const std::string& path) {
   auto text = readFile(path);
@@ -40,14 +59,138 @@ int validate(const std::string& path) {
   return 0;
 }
 
+int run(const GlobalOptions& global, const std::string& path, bool detached, Isolation requested) {
+  auto text = readFile(path);
+  if (!text) return fail(text.error().context("cannot read the task definition"));
+  auto task = scheduler::parseTaskDefinition(*text, path);
+  if (!task) return fail(task.error());
+  auto plan = planTask(global.stateRoot, *task, *text, requested);
+  if (!plan) return fail(plan.error());
+  container::ContainerBackend backend(container::RuntimeConfig{global.stateRoot});
+  sigset_t passedOn = scheduler::signalsPassedOn();
+  SignalBlock blocked(passedOn);
+  UniqueFd signals(::signalfd(-1, &passedOn, SFD_CLOEXEC));
+  if (!signals) return fail(Error::fromErrno("cannot create a signalfd to pass signals on"));
+  auto supervisor = scheduler::TaskSupervisor::start(*plan, backend);
+  if (!supervisor) return fail(supervisor.error());
+  for (;;) {
+    auto report = supervisor->nextReport(detached ? -1 : signals.get());
+    if (!report) return fail(report.error());
+    if (report->kind == scheduler::TaskReport::Kind::kRunning) {
+      if (detached) {
+        std::cout << plan->record.id << "\n";
+        return 0;
+      }
+      continue;
+    }
+    if (report->exitCode != 0 || detached) {
+      std::cerr << "tandem: task " << plan->record.id.substr(0, 12)
+                << " stopped: " << report->message << "\n";
+    }
+    return report->exitCode;
+  }
+}
+
+// Each record, read as lost when its supervisor is gone, and marked so for good.
+Result<std::vector<scheduler::TaskRecord>> tasksOf(scheduler::TaskStore& store) {
+  TANDEM_ASSIGN_OR_RETURN(std::vector<scheduler::TaskRecord> records, store.list());
+  for (const scheduler::TaskRecord& record : records) {
+    if (record.state == scheduler::TaskState::kLost && record.finishedNs == 0) {
+      (void)store.markLost(record);
+    }
+  }
+  return records;
+}
+
+int ps(const GlobalOptions& global, bool all, bool json) {
+  auto store = scheduler::TaskStore::open(global.stateRoot);
+  if (!store) return fail(store.error());
+  auto records = tasksOf(*store);
+  if (!records) return fail(records.error());
+  if (!json) std::cout << "TASK ID       FAMILY           STATUS     CONTAINERS\n";
+  for (const scheduler::TaskRecord& record : *records) {
+    if (!all && record.state != scheduler::TaskState::kRunning) continue;
+    if (json) {
+      std::cout << scheduler::toJson(record).dump() << "\n";
+      continue;
+    }
+    std::string status = scheduler::toString(record.state);
+    if (record.exitCode) status += " (" + std::to_string(*record.exitCode) + ")";
+    std::string names;
+    for (const auto& container : record.containers) {
+      names += (names.empty() ? "" : ",") + container.name;
+    }
+    std::printf("%-13s %-16s %-10s %s\n", record.id.substr(0, 12).c_str(), record.family.c_str(),
+                status.c_str(), names.c_str());
+  }
+  return 0;
+}
+
+int inspect(const GlobalOptions& global, const std::string& reference) {
+  auto store = scheduler::TaskStore::open(global.stateRoot);
+  if (!store) return fail(store.error());
+  auto record = store->find(reference);
+  if (!record) return fail(record.error());
+  auto workloads = scheduler::WorkloadStore::open(global.stateRoot);
+  if (!workloads) return fail(workloads.error());
+  nlohmann::json json = scheduler::toJson(*record);
+  for (nlohmann::json& container : json["containers"]) {
+    if (!container.contains("workload_id")) continue;
+    auto member = workloads->find(container["workload_id"].get<std::string>());
+    if (!member) continue;
+    container["name_of_workload"] = member->name;
+    container["state"] = scheduler::toString(member->state);
+    if (member->exitCode) container["exit_code"] = *member->exitCode;
+  }
+  std::cout << json.dump(2) << "\n";
+  return 0;
+}
+
+// A running task's supervisor stops it; a lost one's containers are stopped here.
+int stop(const GlobalOptions& global, const std::string& reference) {
+  auto store = scheduler::TaskStore::open(global.stateRoot);
+  if (!store) return fail(store.error());
+  auto record = store->find(reference);
+  if (!record) return fail(record.error());
+  if (record->state == scheduler::TaskState::kRunning) {
+    if (auto requested = store->requestStop(record->id); !requested) return fail(requested.error());
+    ::kill(record->ownerPid, SIGTERM);
+    while (sameProcess(record->ownerPid, record->ownerStart)) ::usleep(50'000);
+    std::cout << record->id << "\n";
+    return 0;
+  }
+  auto workloads = scheduler::WorkloadStore::open(global.stateRoot);
+  if (!workloads) return fail(workloads.error());
+  std::vector<std::string> ids;
+  for (const auto& container : record->containers) ids.push_back(container.workloadId);
+  ids.push_back(record->sandboxId);
+  for (const std::string& id : ids) {
+    if (id.empty()) continue;
+    auto member = workloads->find(id);
+    if (!member || member->state != scheduler::WorkloadState::kRunning) continue;
+    (void)workloads->requestStop(id);
+    (void)scheduler::deliver(*member, SIGKILL);
+    (void)scheduler::awaitEnd(*member, std::nullopt);
+  }
+  if (record->state == scheduler::TaskState::kLost) {
+    (void)store->finish(record->id, 137, "its supervisor was lost; stopped by a user");
+  }
+  std::cout << record->id << "\n";
+  return 0;
+}
+
 }  // namespace
 
-int taskCommand(const GlobalOptions&, const std::vector<std::string>& args, char**) {
+int taskCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {
   po::options_description options(std::string(kUsage) +
-                                  "\nChecks an ECS-like task definition and shows its start "
-                                  "order.\noptions");
-  options.add_options()("help,h", "show this help")("words", po::value<std::vector<std::string>>(),
-                                                    "validate, then the file");
+                                  "\nRuns and checks ECS-like tasks.\noptions");
+  options.add_options()("help,h", "show this help")(
+      "detach,d", po::bool_switch(), "run: return once the task runs, printing its id")(
+      "isolation", po::value<std::string>()->default_value("auto"),
+      "run: vm, container or auto (the definition's, else policy)")(
+      "all,a", po::bool_switch(), "ps: ended and lost tasks too")("json", po::bool_switch(),
+                                                                  "ps: one JSON record a line")(
+      "words", po::value<std::vector<std::string>>(), "the verb, then its operand");
   po::positional_options_description positional;
   positional.add("words", -1);
   po::variables_map vm;
@@ -55,7 +198,17 @@ int taskCommand(const GlobalOptions&, const std::vector<std::string>& args, char
   std::vector<std::string> words;
   if (vm.count("words")) words = vm["words"].as<std::vector<std::string>>();
   if (words.size() == 2 && words[0] == "validate") return validate(words[1]);
-  return fail(Error(std::string(kUsage) + " (running tasks is not built yet)"));
+  if (words.size() == 2 && words[0] == "run") {
+    auto isolation = parseIsolation(vm["isolation"].as<std::string>());
+    if (!isolation) return fail(isolation.error());
+    return run(global, words[1], vm["detach"].as<bool>(), *isolation);
+  }
+  if (words.size() == 1 && words[0] == "ps") {
+    return ps(global, vm["all"].as<bool>(), vm["json"].as<bool>());
+  }
+  if (words.size() == 2 && words[0] == "inspect") return inspect(global, words[1]);
+  if (words.size() == 2 && words[0] == "stop") return stop(global, words[1]);
+  return fail(Error(kUsage));
 }
 
 }  // namespace tandem::cli

@@ -35,7 +35,8 @@ po::options_description psOptions() {
       "options");
   options.add_options()("help,h", "show this help")("all,a", po::bool_switch(),
                                                     "also list workloads that ended or were lost")(
-      "json", po::bool_switch(), "one JSON object per workload and line");
+      "json", po::bool_switch(), "one JSON object per workload and line")(
+      "quiet,q", po::bool_switch(), "only the workloads' short ids, one a line");
   return options;
 }
 
@@ -207,7 +208,8 @@ int psCommand(const GlobalOptions& global, const std::vector<std::string>& args,
   if (!records) return fail(records.error());
   bool all = vm["all"].as<bool>();
   bool json = vm["json"].as<bool>();
-  if (!json) {
+  bool quiet = vm["quiet"].as<bool>();
+  if (!json && !quiet) {
     std::cout << std::left << std::setw(14) << "ID" << std::setw(16) << "NAME" << std::setw(11)
               << "ISOLATION" << std::setw(42) << "STATUS" << std::setw(18) << "CREATED"
               << "COMMAND\n";
@@ -216,6 +218,10 @@ int psCommand(const GlobalOptions& global, const std::vector<std::string>& args,
     if (!all && record.state != scheduler::WorkloadState::kRunning) continue;
     if (json) {
       std::cout << scheduler::toJson(record).dump() << "\n";
+      continue;
+    }
+    if (quiet) {
+      std::cout << record.id.substr(0, 12) << "\n";
       continue;
     }
     std::cout << std::left << std::setw(14) << record.id.substr(0, 12) << std::setw(16)

@@ -1,0 +1,162 @@
+#include "tools/tandem/task_plan.h"
+
+#include <iostream>
+
+#include "common/child_process.h"
+#include "common/file.h"
+#include "common/process.h"
+#include "tools/tandem/image_workload.h"
+#include "tools/tandem/registry_client.h"
+
+namespace tandem::cli {
+namespace {
+
+using scheduler::ContainerDefinition;
+using scheduler::TaskDefinition;
+
+constexpr std::uint64_t kMiB = 1024 * 1024;
+
+// The stored image a container names, pulled when the store lacks it (ECS pulls each task's
+// images). What the pull prints goes to stderr.
+Result<ImageWorkload> imageFor(const std::string& stateRoot, const std::string& reference) {
+  auto found = ImageWorkload::find(stateRoot, reference);
+  if (found || found.error().errnum() != ENOENT) return found;
+  std::cerr << "Unable to find image '" << reference << "' locally\n";
+  PullRequest pull;
+  pull.reference = reference;
+  TANDEM_TRY(pullAndRegister(stateRoot, pull, std::cerr));
+  return ImageWorkload::find(stateRoot, reference);
+}
+
+Result<Workload> containerWorkload(const std::string& stateRoot, const std::string& taskId,
+                                   const TaskDefinition& task,
+                                   const ContainerDefinition& container) {
+  auto image = imageFor(stateRoot, container.image);
+  if (!image) return image.error().context("container \"" + container.name + "\"");
+  TANDEM_ASSIGN_OR_RETURN(std::string id, newWorkloadId());
+  Workload workload;
+  workload.id = id;
+  workload.name = task.family + "-" + taskId.substr(0, 8) + "-" + container.name;
+  workload.isolation = Isolation::kContainer;
+  workload.env = container.environment;
+  workload.network = NetworkMode::kContainer;
+  image::RunOverrides given;
+  given.entrypoint = container.entryPoint;
+  if (container.command) given.args = *container.command;
+  if (auto applied = image->applyDefaults(given, workload); !applied) {
+    return applied.error().context("container \"" + container.name + "\"");
+  }
+  if (container.memoryMiB) workload.limits.memoryBytes = *container.memoryMiB * kMiB;
+  if (container.cpuUnits) workload.limits.cpuShares = std::max(2u, *container.cpuUnits);
+  TANDEM_TRY(image->prepareRootfs(Isolation::kContainer, workload));
+  return workload;
+}
+
+// The sandbox's root: only the pause program, replaced atomically when tandem's differs, so a
+// running sandbox keeps the one it started with.
+Result<std::string> sandboxRootfs(const std::string& stateRoot) {
+  std::string root = stateRoot + "/task-sandbox";
+  for (const char* dir : {"", "/proc", "/dev", "/sys", "/tmp", "/etc"}) {
+    TANDEM_TRY(makeDirectories(root + dir));
+  }
+  std::string pause = companionProgramPath("TANDEM_PAUSE", "tandem-pause", "pause");
+  auto program = readFile(pause);
+  if (!program) {
+    return program.error().context(
+        "cannot read tandem-pause, which holds a task's network; set TANDEM_PAUSE to its path");
+  }
+  auto current = readFile(root + "/pause");
+  if (!current || *current != *program) {
+    std::string temporary = root + "/pause.tmp-" + std::to_string(::getpid());
+    TANDEM_TRY(writeFile(temporary, *program, 0755));
+    if (::rename(temporary.c_str(), (root + "/pause").c_str()) != 0) {
+      Error error = Error::fromErrno("cannot put the pause program in " + root);
+      ::unlink(temporary.c_str());
+      return error;
+    }
+  }
+  return root;
+}
+
+// Ports the task publishes, from every container's portMappings: ECS's hostPort defaults to the
+// containerPort.
+std::vector<PortMapping> publishedPorts(const TaskDefinition& task) {
+  std::vector<PortMapping> ports;
+  for (const ContainerDefinition& container : task.containers) {
+    for (const scheduler::TaskPortMapping& mapping : container.portMappings) {
+      ports.push_back({.hostPort = mapping.hostPort.value_or(mapping.containerPort),
+                       .workloadPort = mapping.containerPort});
+    }
+  }
+  return ports;
+}
+
+// What each container reserves: its own memory (or reservation) and CPU units, as ECS places
+// them; a task that states task-level figures reserves those, on its first container.
+std::vector<scheduler::Reservation> reservations(const TaskDefinition& task) {
+  std::vector<scheduler::Reservation> each;
+  for (const ContainerDefinition& container : task.containers) {
+    scheduler::Reservation reservation;
+    if (!task.memoryMiB) {
+      reservation.memoryBytes =
+          container.memoryMiB.value_or(container.memoryReservationMiB.value_or(0)) * kMiB;
+    }
+    if (!task.cpuUnits) reservation.cpuMilli = container.cpuUnits.value_or(0) * 1000 / 1024;
+    each.push_back(reservation);
+  }
+  if (task.memoryMiB) each.front().memoryBytes = *task.memoryMiB * kMiB;
+  if (task.cpuUnits) each.front().cpuMilli = std::uint64_t{*task.cpuUnits} * 1000 / 1024;
+  return each;
+}
+
+}  // namespace
+
+Result<scheduler::TaskPlan> planTask(const std::string& stateRoot, const TaskDefinition& definition,
+                                     const std::string& definitionText, Isolation requested) {
+  Isolation level = requested != Isolation::kAuto ? requested : definition.isolation;
+  std::string reason;
+  if (level == Isolation::kVm) {
+    return Error(
+        "a task at VM level (all of its containers in one microVM) is not built yet; run it "
+        "with --isolation container");
+  }
+  if (level == Isolation::kContainer) {
+    reason = requested == Isolation::kContainer ? "requested: --isolation container"
+                                                : "requested: the task definition's isolation";
+  } else {
+    reason =
+        "auto: at container level, as tandem runs every task for now: its containers share one "
+        "network namespace";
+  }
+  scheduler::TaskPlan plan;
+  plan.stateRoot = stateRoot;
+  plan.definition = definition;
+  TANDEM_ASSIGN_OR_RETURN(std::string taskId, newWorkloadId());
+  plan.record.id = taskId;
+  plan.record.family = definition.family;
+  plan.record.isolation = Isolation::kContainer;
+  plan.record.reason = reason;
+  plan.record.definition = definitionText;
+  for (const ContainerDefinition& container : definition.containers) {
+    plan.record.containers.push_back({container.name, "", scheduler::HealthStatus::kNone});
+    TANDEM_ASSIGN_OR_RETURN(Workload workload,
+                            containerWorkload(stateRoot, taskId, definition, container));
+    plan.containers.push_back(std::move(workload));
+  }
+  TANDEM_ASSIGN_OR_RETURN(plan.sandbox.id, newWorkloadId());
+  plan.sandbox.name = definition.family + "-" + taskId.substr(0, 8);
+  plan.sandbox.isolation = Isolation::kContainer;
+  TANDEM_ASSIGN_OR_RETURN(plan.sandbox.rootfs, sandboxRootfs(stateRoot));
+  plan.sandbox.readOnlyRootfs = true;
+  plan.sandbox.command = {"/pause"};
+  plan.sandbox.hostname = plan.sandbox.name;
+  plan.sandbox.network = definition.network;
+  plan.sandbox.ports = publishedPorts(definition);
+  plan.reservations = reservations(definition);
+  plan.capacity = scheduler::hostCapacity();
+  TANDEM_ASSIGN_OR_RETURN(std::string self, ownExecutablePath());
+  plan.execCommand = {self, "--state-root", stateRoot, "exec"};
+  return plan;
+}
+
+}  // namespace tandem::cli
