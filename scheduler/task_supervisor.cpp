@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/file.h"
@@ -90,6 +91,7 @@ class Supervision {
     std::optional<std::string> failure;  // why it never ran; its record says how it ended
   };
   Started startWorkload(const Workload& workload, const Reservation& reservation);
+  Status reopenStores();
   Status startSandbox();
   void startMember(std::size_t index);
   void observe();
@@ -102,8 +104,11 @@ class Supervision {
 
   const TaskPlan& plan_;
   IsolationBackend& backend_;
-  TaskStore tasks_;
-  WorkloadStore workloads_;
+  // Closed while a monitor is forked: SQLite's per-process state must not be copied into a
+  // child that opens the database itself, or the child's writes are lost once this process
+  // dies (a monitor outlives a killed supervisor).
+  std::optional<TaskStore> tasks_;
+  std::optional<WorkloadStore> workloads_;
   int reports_;
   std::vector<Member> members_;
   std::vector<pid_t> monitors_;
@@ -112,6 +117,8 @@ class Supervision {
 
 Supervision::Started Supervision::startWorkload(const Workload& workload,
                                                 const Reservation& reservation) {
+  tasks_.reset();
+  workloads_.reset();
   auto monitor = WorkloadMonitor::start(workload, backend_,
                                         {.stateRoot = plan_.stateRoot,
                                          .level = Isolation::kContainer,
@@ -119,6 +126,12 @@ Supervision::Started Supervision::startWorkload(const Workload& workload,
                                          .detached = true,
                                          .reservation = reservation,
                                          .capacity = plan_.capacity});
+  if (auto reopened = reopenStores(); !reopened) {
+    // Without its records the supervisor cannot follow the task: it ends as a crash would, and
+    // the task reads as lost; task stop ends what it started.
+    spdlog::error("task {}: {}", plan_.record.id.substr(0, 12), reopened.error().describe());
+    ::_exit(kExitRuntimeError);
+  }
   if (!monitor) return {0, monitor.error().describe()};
   monitors_.push_back(monitor->pid());
   for (;;) {
@@ -133,14 +146,22 @@ Supervision::Started Supervision::startWorkload(const Workload& workload,
   }
 }
 
+Status Supervision::reopenStores() {
+  TANDEM_ASSIGN_OR_RETURN(TaskStore tasks, TaskStore::open(plan_.stateRoot));
+  TANDEM_ASSIGN_OR_RETURN(WorkloadStore workloads, WorkloadStore::open(plan_.stateRoot));
+  tasks_.emplace(std::move(tasks));
+  workloads_.emplace(std::move(workloads));
+  return okStatus();
+}
+
 Status Supervision::startSandbox() {
   Started started = startWorkload(plan_.sandbox, Reservation{});
   if (started.failure) {
     return Error("the task's sandbox, which holds its network, did not start: " + *started.failure);
   }
-  TANDEM_ASSIGN_OR_RETURN(WorkloadRecord record, workloads_.find(plan_.sandbox.id));
+  TANDEM_ASSIGN_OR_RETURN(WorkloadRecord record, workloads_->find(plan_.sandbox.id));
   sandbox_ = record;
-  return tasks_.setSandbox(plan_.record.id, record.id);
+  return tasks_->setSandbox(plan_.record.id, record.id);
 }
 
 void Supervision::startMember(std::size_t index) {
@@ -151,13 +172,13 @@ void Supervision::startMember(std::size_t index) {
   member.monitorPid = started.monitorPid;
   member.workloadId = workload.id;
   member.startedAt = Clock::now();
-  (void)tasks_.containerStarted(plan_.record.id, plan_.definition.containers[index].name,
-                                workload.id);
+  (void)tasks_->containerStarted(plan_.record.id, plan_.definition.containers[index].name,
+                                 workload.id);
   if (started.failure) {
     // Refused before it had a record (admission), or ended at once (a missing command).
     member.status = {ContainerPhase::kExited, kExitRuntimeError, HealthStatus::kNone,
                      *started.failure};
-    if (auto record = workloads_.find(workload.id); record && record->exitCode) {
+    if (auto record = workloads_->find(workload.id); record && record->exitCode) {
       member.status.exitCode = record->exitCode;
     }
     return;
@@ -167,15 +188,15 @@ void Supervision::startMember(std::size_t index) {
     member.health.emplace(*check);
     member.status.health = HealthStatus::kStarting;
     member.nextCheck = member.startedAt + std::chrono::seconds(check->intervalSeconds);
-    (void)tasks_.setHealth(plan_.record.id, plan_.definition.containers[index].name,
-                           HealthStatus::kStarting);
+    (void)tasks_->setHealth(plan_.record.id, plan_.definition.containers[index].name,
+                            HealthStatus::kStarting);
   }
 }
 
 void Supervision::observe() {
   for (Member& member : members_) {
     if (member.status.phase != ContainerPhase::kRunning) continue;
-    auto record = workloads_.find(member.workloadId);
+    auto record = workloads_->find(member.workloadId);
     if (!record || record->state == WorkloadState::kRunning) continue;
     member.status.phase = ContainerPhase::kExited;
     member.status.exitCode = record->exitCode.value_or(137);
@@ -201,7 +222,7 @@ void Supervision::finishCheck(std::size_t index, bool passed) {
   if (member.status.health != before) {
     spdlog::info("task {}: container {} is {}", plan_.record.id.substr(0, 12), container.name,
                  toString(member.status.health));
-    (void)tasks_.setHealth(plan_.record.id, container.name, member.status.health);
+    (void)tasks_->setHealth(plan_.record.id, container.name, member.status.health);
   }
 }
 
@@ -251,9 +272,9 @@ void Supervision::runChecks() {
 void Supervision::stopMembers(bool kill) {
   for (Member& member : members_) {
     if (member.status.phase != ContainerPhase::kRunning) continue;
-    auto record = workloads_.find(member.workloadId);
+    auto record = workloads_->find(member.workloadId);
     if (!record || record->state != WorkloadState::kRunning) continue;
-    (void)workloads_.requestStop(member.workloadId);
+    (void)workloads_->requestStop(member.workloadId);
     (void)deliver(*record, kill ? SIGKILL : SIGTERM);
   }
 }
@@ -281,14 +302,14 @@ bool Supervision::userAskedToStop(int signals) {
       if (signal == SIGTERM || signal == SIGINT || signal == SIGHUP) return true;
     }
   }
-  auto requested = tasks_.stopRequested(plan_.record.id);
+  auto requested = tasks_->stopRequested(plan_.record.id);
   return requested && *requested;
 }
 
 TaskReport Supervision::run(int signals) {
   if (auto started = startSandbox(); !started) {
     stopSandbox();
-    (void)tasks_.finish(plan_.record.id, kExitRuntimeError, started.error().describe());
+    (void)tasks_->finish(plan_.record.id, kExitRuntimeError, started.error().describe());
     return {.kind = TaskReport::Kind::kEnded,
             .exitCode = kExitRuntimeError,
             .message = started.error().describe()};
@@ -307,6 +328,11 @@ TaskReport Supervision::run(int signals) {
       exitCode = step.exitCode;
     }
     if (step.over) break;
+    // Stopping, a container that never started never will: the task is over once none runs.
+    bool anyRunning = std::any_of(members_.begin(), members_.end(), [](const Member& member) {
+      return member.status.phase == ContainerPhase::kRunning;
+    });
+    if (stopReason && !anyRunning) break;
     if (stopReason) {
       if (!killAt) {
         spdlog::info("task {} stops: {}", plan_.record.id.substr(0, 12), *stopReason);
@@ -335,14 +361,13 @@ TaskReport Supervision::run(int signals) {
   for (const Member& member : members_) statuses.push_back(member.status);
   int code = exitCode.value_or(taskExitCode(plan_.definition, statuses));
   std::string reason = stopReason.value_or("every container exited");
-  (void)tasks_.finish(plan_.record.id, code, reason);
+  (void)tasks_->finish(plan_.record.id, code, reason);
   return {.kind = TaskReport::Kind::kEnded, .exitCode = code, .message = reason};
 }
 
 Status openSupervisorLog(const TaskPlan& plan) {
-  std::string folder = plan.stateRoot + "/tasks";
-  TANDEM_TRY(makeDirectories(folder, 0700));
-  std::string path = folder + "/" + plan.record.id + ".log";
+  TANDEM_TRY(makeDirectories(plan.stateRoot + "/tasks", 0700));
+  std::string path = taskLogPath(plan.stateRoot, plan.record.id);
   TANDEM_ASSIGN_OR_RETURN(UniqueFd log,
                           openPath(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   TANDEM_ASSIGN_OR_RETURN(UniqueFd devNull, openPath("/dev/null", O_RDWR | O_CLOEXEC));
@@ -391,6 +416,10 @@ Status openSupervisorLog(const TaskPlan& plan) {
 }
 
 }  // namespace
+
+std::string taskLogPath(const std::string& stateRoot, const std::string& taskId) {
+  return stateRoot + "/tasks/" + taskId + ".log";
+}
 
 Result<TaskSupervisor> TaskSupervisor::start(const TaskPlan& plan, IsolationBackend& backend) {
   int pair[2];

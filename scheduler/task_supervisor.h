@@ -50,6 +50,9 @@ struct TaskReport {
   std::string message;  // kEnded: why it stopped
 };
 
+// Where a task's supervisor logs.
+std::string taskLogPath(const std::string& stateRoot, const std::string& taskId);
+
 class TaskSupervisor {
  public:
   // Forks the supervisor. Call with scheduler::signalsPassedOn() blocked: SIGTERM or SIGINT to

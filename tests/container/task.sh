@@ -97,6 +97,9 @@ assert_eq lost "$(t task ps -a --json | jq -r "select(.id == \"$id\") | .state")
 [[ -n $(t ps -q) ]] || fail "the lost task's containers did not run on"
 t task stop "$id" >/dev/null || fail "task stop of a lost task failed"
 assert_eq "" "$(t ps -q)" "running workloads once the lost task was stopped"
+# Their monitors, forked by the supervisor that died, still recorded how each ended.
+assert_eq "" "$(t ps -a --json | jq -r 'select(.state != "exited") | .name')" \
+  "workloads not recorded as exited once the lost task was stopped"
 
 # At VM level, a task is one microVM, which is not built yet: refused at once.
 status=0
@@ -105,5 +108,20 @@ t task run --isolation vm "$SCRATCH/task.json" </dev/null >"$SCRATCH/out" 2>"$SC
 err=$(<"$SCRATCH/err")
 assert_runtime_error "a task at VM level"
 
-t rm -f $(t ps -aq) >/dev/null
+# task rm: refused for a running task, which -f stops first; then every task's record goes, with
+# its containers' and sandbox's records and its supervisor's log.
+id=$(t task run -d "$SCRATCH/long.json" </dev/null) || fail "task run -d failed"
+status=0
+t task rm "$id" </dev/null >"$SCRATCH/out" 2>"$SCRATCH/err" || status=$?
+err=$(<"$SCRATCH/err")
+assert_runtime_error "task rm of a running task"
+[[ $err == *"stop it first"* ]] || fail "task rm of a running task: $err"
+assert_eq "$id" "$(t task rm -f "$id")" "task rm -f's output"
+assert_eq "" "$(t ps -q)" "running workloads once a running task was removed"
+for task in $(t task ps -a --json | jq -r .id); do
+  t task rm "$task" >/dev/null || fail "task rm $task failed"
+done
+assert_eq "" "$(t task ps -a | tail -n +2)" "tasks once each was removed"
+assert_eq "" "$(t ps -aq)" "workload records once every task was removed"
+assert_eq "" "$(ls "$OWN_STATE/tasks")" "supervisor logs once every task was removed"
 assert_nothing_left "$before" "tasks"

@@ -5,7 +5,8 @@
 //                    with -d until it runs, printing its id;
 //   ps [-a]          lists running (or all) tasks;
 //   inspect REF      shows a task's record, with each container's workload state;
-//   stop REF         stops its containers (SIGTERM, then SIGKILL) and its sandbox.
+//   stop REF         stops its containers (SIGTERM, then SIGKILL) and its sandbox;
+//   rm [-f] REF      removes an ended task's record and its containers' (-f stops it first).
 #include <sys/signalfd.h>
 
 #include <boost/program_options.hpp>
@@ -25,6 +26,7 @@
 #include "tools/tandem/commands.h"
 #include "tools/tandem/task_plan.h"
 #include "tools/tandem/verb_options.h"
+#include "tools/tandem/workload_state.h"
 
 namespace po = boost::program_options;
 
@@ -33,7 +35,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: tandem task validate FILE | run [-d] [--isolation LEVEL] FILE | ps [-a] [--json] | "
-    "inspect REF | stop REF";
+    "inspect REF | stop REF | rm [-f] REF";
 
 int validate(const std::string& path) {
   auto text = readFile(path);
@@ -102,6 +104,16 @@ Result<std::vector<scheduler::TaskRecord>> tasksOf(scheduler::TaskStore& store) 
   return records;
 }
 
+// The workloads a task ran: its containers' and its sandbox's.
+std::vector<std::string> memberIds(const scheduler::TaskRecord& record) {
+  std::vector<std::string> ids;
+  for (const auto& container : record.containers) {
+    if (!container.workloadId.empty()) ids.push_back(container.workloadId);
+  }
+  if (!record.sandboxId.empty()) ids.push_back(record.sandboxId);
+  return ids;
+}
+
 int ps(const GlobalOptions& global, bool all, bool json) {
   auto store = scheduler::TaskStore::open(global.stateRoot);
   if (!store) return fail(store.error());
@@ -131,7 +143,7 @@ int inspect(const GlobalOptions& global, const std::string& reference) {
   if (!store) return fail(store.error());
   auto record = store->find(reference);
   if (!record) return fail(record.error());
-  auto workloads = scheduler::WorkloadStore::open(global.stateRoot);
+  auto workloads = openWorkloadStore(global);
   if (!workloads) return fail(workloads.error());
   nlohmann::json json = scheduler::toJson(*record);
   for (nlohmann::json& container : json["containers"]) {
@@ -146,35 +158,73 @@ int inspect(const GlobalOptions& global, const std::string& reference) {
   return 0;
 }
 
-// A running task's supervisor stops it; a lost one's containers are stopped here.
+// A running task's supervisor stops it; a lost one's containers are killed here.
+Status stopTask(const GlobalOptions& global, scheduler::TaskStore& store,
+                const scheduler::TaskRecord& record) {
+  if (record.state == scheduler::TaskState::kRunning) {
+    TANDEM_TRY(store.requestStop(record.id));
+    ::kill(record.ownerPid, SIGTERM);
+    // The supervisor records the end before it exits; a zombie it leaves is no sign of it.
+    for (;;) {
+      TANDEM_ASSIGN_OR_RETURN(scheduler::TaskRecord now, store.find(record.id));
+      if (now.state != scheduler::TaskState::kRunning) break;
+      ::usleep(50'000);
+    }
+    return okStatus();
+  }
+  TANDEM_ASSIGN_OR_RETURN(scheduler::WorkloadStore workloads, openWorkloadStore(global));
+  for (const std::string& id : memberIds(record)) {
+    auto member = workloads.find(id);
+    if (!member || member->state != scheduler::WorkloadState::kRunning) continue;
+    TANDEM_TRY(workloads.requestStop(id));
+    TANDEM_TRY(scheduler::deliver(*member, SIGKILL));
+    TANDEM_ASSIGN_OR_RETURN(bool ended, scheduler::awaitEnd(*member, std::nullopt));
+    (void)ended;  // waited for without a deadline: it ended
+  }
+  if (record.state == scheduler::TaskState::kLost) {
+    TANDEM_TRY(store.finish(record.id, 137, "its supervisor was lost; stopped by a user"));
+  }
+  return okStatus();
+}
+
 int stop(const GlobalOptions& global, const std::string& reference) {
   auto store = scheduler::TaskStore::open(global.stateRoot);
   if (!store) return fail(store.error());
   auto record = store->find(reference);
   if (!record) return fail(record.error());
-  if (record->state == scheduler::TaskState::kRunning) {
-    if (auto requested = store->requestStop(record->id); !requested) return fail(requested.error());
-    ::kill(record->ownerPid, SIGTERM);
-    while (sameProcess(record->ownerPid, record->ownerStart)) ::usleep(50'000);
-    std::cout << record->id << "\n";
-    return 0;
+  if (auto stopped = stopTask(global, *store, *record); !stopped) return fail(stopped.error());
+  std::cout << record->id << "\n";
+  return 0;
+}
+
+// The task's record, its containers' and sandbox's records with what their runs kept, and its
+// supervisor's log. A running task is refused unless `force`, which stops it first.
+int remove(const GlobalOptions& global, const std::string& reference, bool force) {
+  auto store = scheduler::TaskStore::open(global.stateRoot);
+  if (!store) return fail(store.error());
+  auto record = store->find(reference);
+  if (!record) return fail(record.error());
+  if (record->state == scheduler::TaskState::kRunning && !force) {
+    return fail(Error("task " + record->id.substr(0, 12) + " is running under its supervisor, " +
+                          "process " + std::to_string(record->ownerPid) +
+                          "; stop it first (tandem task stop), or use task rm -f",
+                      EBUSY));
   }
-  auto workloads = scheduler::WorkloadStore::open(global.stateRoot);
+  if (force) {
+    if (auto stopped = stopTask(global, *store, *record); !stopped) return fail(stopped.error());
+  }
+  auto workloads = openWorkloadStore(global);
   if (!workloads) return fail(workloads.error());
-  std::vector<std::string> ids;
-  for (const auto& container : record->containers) ids.push_back(container.workloadId);
-  ids.push_back(record->sandboxId);
-  for (const std::string& id : ids) {
-    if (id.empty()) continue;
-    auto member = workloads->find(id);
-    if (!member || member->state != scheduler::WorkloadState::kRunning) continue;
-    (void)workloads->requestStop(id);
-    (void)scheduler::deliver(*member, SIGKILL);
-    (void)scheduler::awaitEnd(*member, std::nullopt);
+  for (const std::string& id : memberIds(*record)) {
+    if (!workloads->find(id)) continue;  // removed already, by tandem rm
+    if (auto removed = removeWorkload(global, *workloads, id, force); !removed) {
+      return fail(removed.error().context("task " + record->id.substr(0, 12)));
+    }
   }
-  if (record->state == scheduler::TaskState::kLost) {
-    (void)store->finish(record->id, 137, "its supervisor was lost; stopped by a user");
+  if (auto removed = removeTree(scheduler::taskLogPath(global.stateRoot, record->id)); !removed) {
+    return fail(removed.error());
   }
+  if (auto removed = store->remove(record->id); !removed) return fail(removed.error());
   std::cout << record->id << "\n";
   return 0;
 }
@@ -187,9 +237,10 @@ int taskCommand(const GlobalOptions& global, const std::vector<std::string>& arg
   options.add_options()("help,h", "show this help")(
       "detach,d", po::bool_switch(), "run: return once the task runs, printing its id")(
       "isolation", po::value<std::string>()->default_value("auto"),
-      "run: vm, container or auto (the definition's, else policy)")(
-      "all,a", po::bool_switch(), "ps: ended and lost tasks too")("json", po::bool_switch(),
-                                                                  "ps: one JSON record a line")(
+      "run: vm, container or auto (the definition's, else policy)")("all,a", po::bool_switch(),
+                                                                    "ps: ended and lost tasks too")(
+      "json", po::bool_switch(), "ps: one JSON record a line")("force,f", po::bool_switch(),
+                                                               "rm: stop a running task first")(
       "words", po::value<std::vector<std::string>>(), "the verb, then its operand");
   po::positional_options_description positional;
   positional.add("words", -1);
@@ -208,6 +259,8 @@ int taskCommand(const GlobalOptions& global, const std::vector<std::string>& arg
   }
   if (words.size() == 2 && words[0] == "inspect") return inspect(global, words[1]);
   if (words.size() == 2 && words[0] == "stop") return stop(global, words[1]);
+  if (words.size() == 2 && words[0] == "rm")
+    return remove(global, words[1], vm["force"].as<bool>());
   return fail(Error(kUsage));
 }
 

@@ -114,35 +114,6 @@ std::optional<int> parseWorkloads(const std::vector<std::string>& args, const ch
   return std::nullopt;
 }
 
-Status removeWorkload(const GlobalOptions& global, scheduler::WorkloadStore& store,
-                      const std::string& reference, bool force) {
-  TANDEM_ASSIGN_OR_RETURN(scheduler::WorkloadRecord record, store.find(reference));
-  if (record.state == scheduler::WorkloadState::kRunning) {
-    if (!force) {
-      return Error("workload " + record.id.substr(0, 12) +
-                       " is running under its monitor, process " + std::to_string(record.ownerPid) +
-                       "; stop it first, or use rm -f",
-                   EBUSY);
-    }
-    // A workload still starting has no process to kill yet: its monitor takes the SIGTERM
-    // and passes it on once the workload runs.
-    TANDEM_TRY(store.requestStop(record.id));
-    TANDEM_TRY(scheduler::deliver(record, record.workloadPid != 0 ? SIGKILL : SIGTERM));
-    TANDEM_ASSIGN_OR_RETURN(bool ended, scheduler::awaitEnd(record, std::chrono::seconds(30)));
-    if (!ended) {
-      return Error("workload " + record.id.substr(0, 12) + " did not end within 30 s of a kill",
-                   ETIMEDOUT);
-    }
-  }
-  // What a kept run leaves: its folder under each part of the state root.
-  for (const std::string& folder : {global.stateRoot + "/containers/" + record.id,
-                                    vmm::vmStateDirectory(global.stateRoot, record.id),
-                                    scheduler::workloadDirectory(global.stateRoot, record.id)}) {
-    TANDEM_TRY(removeTree(folder));
-  }
-  return store.remove(record.id);
-}
-
 }  // namespace
 
 int inspectCommand(const GlobalOptions& global, const std::vector<std::string>& args, char**) {

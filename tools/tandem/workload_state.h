@@ -24,4 +24,9 @@ class Backends {
 
 Result<scheduler::WorkloadStore> openWorkloadStore(const GlobalOptions& global);
 
+// tandem rm: an ended or lost workload's record and what its run kept under the state root;
+// with `force`, a running one is killed (SIGKILL) first.
+Status removeWorkload(const GlobalOptions& global, scheduler::WorkloadStore& store,
+                      const std::string& reference, bool force);
+
 }  // namespace tandem::cli
