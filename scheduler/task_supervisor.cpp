@@ -16,6 +16,7 @@
 #include "common/process.h"
 #include "common/process_identity.h"
 #include "scheduler/health_check.h"
+#include "scheduler/report_channel.h"
 #include "scheduler/task_progress.h"
 #include "scheduler/workload_control.h"
 #include "scheduler/workload_monitor.h"
@@ -31,13 +32,9 @@ using std::chrono::milliseconds;
 constexpr milliseconds kTick{100};
 
 void send(int socket, const TaskReport& report) {
-  nlohmann::json json =
-      report.kind == TaskReport::Kind::kRunning
-          ? nlohmann::json{{"running", true}}
-          : nlohmann::json{{"ended", report.exitCode}, {"message", report.message}};
-  std::string text = json.dump();
-  // The tandem that started the supervisor may be gone (task run -d, or killed).
-  (void)::send(socket, text.data(), text.size(), MSG_NOSIGNAL);
+  sendReport(socket, report.kind == TaskReport::Kind::kRunning
+                         ? nlohmann::json{{"running", true}}
+                         : nlohmann::json{{"ended", report.exitCode}, {"message", report.message}});
 }
 
 Result<TaskReport> parseReport(std::string_view text) {
@@ -440,31 +437,14 @@ Result<TaskSupervisor> TaskSupervisor::start(const TaskPlan& plan, IsolationBack
 }
 
 Result<TaskReport> TaskSupervisor::nextReport(int signalFd) {
-  for (;;) {
-    pollfd fds[2] = {{reports_.get(), POLLIN, 0}, {signalFd, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return Error::fromErrno("cannot wait for the task's supervisor");
-    }
-    if (fds[1].revents & POLLIN) {
-      signalfd_siginfo info{};
-      if (::read(signalFd, &info, sizeof info) == sizeof info) {
-        ::kill(pid_, static_cast<int>(info.ssi_signo));
-      }
-    }
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      char buffer[65536];
-      ssize_t n = ::recv(reports_.get(), buffer, sizeof buffer, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Error::fromErrno("cannot read the task supervisor's report");
-      if (n == 0) {
-        return Error("the task's supervisor (process " + std::to_string(pid_) +
-                         ") ended without saying how the task did; see tandem task ps -a",
-                     EPIPE);
-      }
-      return parseReport(std::string_view(buffer, static_cast<std::size_t>(n)));
-    }
+  TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> text,
+                          awaitReport(reports_.get(), signalFd, pid_, "the task's supervisor"));
+  if (!text) {
+    return Error("the task's supervisor (process " + std::to_string(pid_) +
+                     ") ended without saying how the task did; see tandem task ps -a",
+                 EPIPE);
   }
+  return parseReport(*text);
 }
 
 }  // namespace tandem::scheduler

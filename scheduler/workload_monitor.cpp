@@ -1,10 +1,8 @@
 #include "scheduler/workload_monitor.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +12,7 @@
 #include "common/log.h"
 #include "common/size.h"
 #include "scheduler/log_relay.h"
+#include "scheduler/report_channel.h"
 #include "scheduler/workload_store.h"
 
 namespace tandem::scheduler {
@@ -29,10 +28,7 @@ void send(int socket, const MonitorReport& report) {
   } else {
     json = {{"ended", report.exitCode}, {"message", report.message}};
   }
-  std::string text = json.dump();
-  // The tandem that started the monitor may be gone (run -d, or killed): an EPIPE, not a
-  // SIGPIPE, and nobody to tell.
-  (void)::send(socket, text.data(), text.size(), MSG_NOSIGNAL);
+  sendReport(socket, json);
 }
 
 Result<MonitorReport> parseReport(std::string_view text) {
@@ -222,31 +218,14 @@ Result<WorkloadMonitor> WorkloadMonitor::start(const Workload& workload, Isolati
 }
 
 Result<MonitorReport> WorkloadMonitor::nextReport(int signalFd) {
-  for (;;) {
-    pollfd fds[2] = {{reports_.get(), POLLIN, 0}, {signalFd, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return Error::fromErrno("cannot wait for the workload's monitor");
-    }
-    if (fds[1].revents & POLLIN) {
-      signalfd_siginfo info{};
-      if (::read(signalFd, &info, sizeof info) == sizeof info) {
-        ::kill(pid_, static_cast<int>(info.ssi_signo));
-      }
-    }
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      char buffer[65536];
-      ssize_t n = ::recv(reports_.get(), buffer, sizeof buffer, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Error::fromErrno("cannot read the workload monitor's report");
-      if (n == 0) {
-        return Error("the workload's monitor (process " + std::to_string(pid_) +
-                         ") ended without saying how the workload did; see tandem ps -a",
-                     EPIPE);
-      }
-      return parseReport(std::string_view(buffer, static_cast<std::size_t>(n)));
-    }
+  TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> text,
+                          awaitReport(reports_.get(), signalFd, pid_, "the workload's monitor"));
+  if (!text) {
+    return Error("the workload's monitor (process " + std::to_string(pid_) +
+                     ") ended without saying how the workload did; see tandem ps -a",
+                 EPIPE);
   }
+  return parseReport(*text);
 }
 
 Result<ExitStatus> WorkloadMonitor::reap() {
