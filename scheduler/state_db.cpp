@@ -136,4 +136,41 @@ Result<SqliteDb> openStateDb(const std::string& stateRoot) {
   return db;
 }
 
+Status requestStop(SqliteDb& db, std::string_view table, const std::string& id) {
+  TANDEM_ASSIGN_OR_RETURN(
+      SqliteStatement update,
+      db.prepare("UPDATE " + std::string(table) + " SET stop_requested = 1 WHERE id = ?1"));
+  update.bind(1, id);
+  return update.run();
+}
+
+Result<bool> stopRequested(SqliteDb& db, std::string_view table, const std::string& id) {
+  TANDEM_ASSIGN_OR_RETURN(
+      SqliteStatement select,
+      db.prepare("SELECT stop_requested FROM " + std::string(table) + " WHERE id = ?1"));
+  select.bind(1, id);
+  TANDEM_ASSIGN_OR_RETURN(bool row, select.step());
+  return row && select.integer(0) != 0;
+}
+
+Status markLost(SqliteDb& db, std::string_view table, const std::string& id, pid_t ownerPid,
+                std::uint64_t ownerStart) {
+  TANDEM_ASSIGN_OR_RETURN(SqliteStatement update,
+                          db.prepare("UPDATE " + std::string(table) +
+                                     " SET state = 'lost', finished_ns = ?2 WHERE id = ?1 AND "
+                                     "state = 'running' AND owner_pid = ?3 AND owner_start = ?4"));
+  update.bind(1, id)
+      .bind(2, nowNs())
+      .bind(3, std::int64_t{ownerPid})
+      .bind(4, static_cast<std::int64_t>(ownerStart));
+  return update.run();
+}
+
+Status removeRow(SqliteDb& db, std::string_view table, const std::string& id) {
+  TANDEM_ASSIGN_OR_RETURN(SqliteStatement erase,
+                          db.prepare("DELETE FROM " + std::string(table) + " WHERE id = ?1"));
+  erase.bind(1, id);
+  return erase.run();
+}
+
 }  // namespace tandem::scheduler

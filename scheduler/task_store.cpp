@@ -158,36 +158,19 @@ Status TaskStore::finish(const std::string& taskId, int exitCode, const std::str
 }
 
 Status TaskStore::requestStop(const std::string& taskId) {
-  TANDEM_ASSIGN_OR_RETURN(SqliteStatement update,
-                          db_.prepare("UPDATE tasks SET stop_requested = 1 WHERE id = ?1"));
-  update.bind(1, taskId);
-  return update.run();
+  return scheduler::requestStop(db_, "tasks", taskId);
 }
 
 Result<bool> TaskStore::stopRequested(const std::string& taskId) {
-  TANDEM_ASSIGN_OR_RETURN(SqliteStatement select,
-                          db_.prepare("SELECT stop_requested FROM tasks WHERE id = ?1"));
-  select.bind(1, taskId);
-  TANDEM_ASSIGN_OR_RETURN(bool row, select.step());
-  return row && select.integer(0) != 0;
+  return scheduler::stopRequested(db_, "tasks", taskId);
 }
 
 Status TaskStore::markLost(const TaskRecord& record) {
-  TANDEM_ASSIGN_OR_RETURN(SqliteStatement update,
-                          db_.prepare("UPDATE tasks SET state = 'lost', finished_ns = ?2 "
-                                      "WHERE id = ?1 AND state = 'running' AND owner_pid = ?3 "
-                                      "AND owner_start = ?4"));
-  update.bind(1, record.id)
-      .bind(2, nowNs())
-      .bind(3, std::int64_t{record.ownerPid})
-      .bind(4, static_cast<std::int64_t>(record.ownerStart));
-  return update.run();
+  return scheduler::markLost(db_, "tasks", record.id, record.ownerPid, record.ownerStart);
 }
 
 Status TaskStore::remove(const std::string& taskId) {
-  TANDEM_ASSIGN_OR_RETURN(SqliteStatement erase, db_.prepare("DELETE FROM tasks WHERE id = ?1"));
-  erase.bind(1, taskId);
-  return erase.run();
+  return removeRow(db_, "tasks", taskId);
 }
 
 Result<std::vector<TaskContainerRecord>> TaskStore::containersOf(const std::string& taskId) {

@@ -201,38 +201,19 @@ Status WorkloadStore::restarted(const std::string& id, unsigned count, int lastE
 }
 
 Status WorkloadStore::requestStop(const std::string& id) {
-  TANDEM_ASSIGN_OR_RETURN(SqliteStatement update,
-                          db_.prepare("UPDATE workloads SET stop_requested = 1 WHERE id = ?1"));
-  update.bind(1, id);
-  return update.run();
+  return scheduler::requestStop(db_, "workloads", id);
 }
 
 Result<bool> WorkloadStore::stopRequested(const std::string& id) {
-  TANDEM_ASSIGN_OR_RETURN(SqliteStatement select,
-                          db_.prepare("SELECT stop_requested FROM workloads WHERE id = ?1"));
-  select.bind(1, id);
-  TANDEM_ASSIGN_OR_RETURN(bool row, select.step());
-  return row && select.integer(0) != 0;
+  return scheduler::stopRequested(db_, "workloads", id);
 }
 
 Status WorkloadStore::markLost(const WorkloadRecord& record) {
-  // Only while its owner is still the dead one: a monitor that claimed it since is alive.
-  TANDEM_ASSIGN_OR_RETURN(SqliteStatement update,
-                          db_.prepare("UPDATE workloads SET state = 'lost', finished_ns = ?2 "
-                                      "WHERE id = ?1 AND state = 'running' AND owner_pid = ?3 "
-                                      "AND owner_start = ?4"));
-  update.bind(1, record.id)
-      .bind(2, nowNs())
-      .bind(3, std::int64_t{record.ownerPid})
-      .bind(4, static_cast<std::int64_t>(record.ownerStart));
-  return update.run();
+  return scheduler::markLost(db_, "workloads", record.id, record.ownerPid, record.ownerStart);
 }
 
 Status WorkloadStore::remove(const std::string& id) {
-  TANDEM_ASSIGN_OR_RETURN(SqliteStatement erase,
-                          db_.prepare("DELETE FROM workloads WHERE id = ?1"));
-  erase.bind(1, id);
-  return erase.run();
+  return removeRow(db_, "workloads", id);
 }
 
 Result<std::vector<WorkloadRecord>> WorkloadStore::list() {
