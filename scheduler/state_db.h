@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "common/sqlite_db.h"
@@ -30,5 +31,34 @@ Result<bool> stopRequested(SqliteDb& db, std::string_view table, const std::stri
 Status markLost(SqliteDb& db, std::string_view table, const std::string& id, pid_t ownerPid,
                 std::uint64_t ownerStart);
 Status removeRow(SqliteDb& db, std::string_view table, const std::string& id);
+
+// The record `reference` names among `records` (newest first): a full id, else the one id it
+// begins (4 characters or more), else the newest whose nameOf(record) it equals; nullptr for
+// none, EINVAL for a prefix of several ids, with `kind` ("workload") in the error.
+template <class Record, class NameOf>
+Result<const Record*> findReference(const std::vector<Record>& records,
+                                    const std::string& reference, std::string_view kind,
+                                    NameOf nameOf) {
+  const Record* prefixed = nullptr;
+  int prefixMatches = 0;
+  for (const Record& record : records) {
+    if (record.id == reference) return &record;
+    if (reference.size() >= 4 && record.id.starts_with(reference)) {
+      prefixed = &record;
+      ++prefixMatches;
+    }
+  }
+  if (prefixMatches > 1) {
+    return Error("\"" + reference + "\" begins " + std::to_string(prefixMatches) + " " +
+                     std::string(kind) + " ids; give more of the id",
+                 EINVAL);
+  }
+  if (prefixed != nullptr) return prefixed;
+  for (const Record& record : records) {
+    const std::string& name = nameOf(record);
+    if (!name.empty() && name == reference) return &record;
+  }
+  return static_cast<const Record*>(nullptr);
+}
 
 }  // namespace tandem::scheduler

@@ -205,26 +205,15 @@ Result<std::vector<TaskRecord>> TaskStore::list() {
 
 Result<TaskRecord> TaskStore::find(const std::string& reference) {
   TANDEM_ASSIGN_OR_RETURN(std::vector<TaskRecord> records, list());
-  const TaskRecord* prefixed = nullptr;
-  int prefixMatches = 0;
-  for (const TaskRecord& record : records) {
-    if (record.id == reference) return record;
-    if (reference.size() >= 4 && record.id.starts_with(reference)) {
-      prefixed = &record;
-      ++prefixMatches;
-    }
+  TANDEM_ASSIGN_OR_RETURN(
+      const TaskRecord* found,
+      findReference(records, reference, "task",
+                    [](const TaskRecord& record) -> const std::string& { return record.family; }));
+  if (found == nullptr) {
+    return Error("no task has the family or id \"" + reference + "\"; tandem task ps -a lists them",
+                 ENOENT);
   }
-  if (prefixMatches > 1) {
-    return Error("\"" + reference + "\" begins " + std::to_string(prefixMatches) +
-                     " task ids; give more of the id",
-                 EINVAL);
-  }
-  if (prefixed != nullptr) return *prefixed;
-  for (const TaskRecord& record : records) {
-    if (record.family == reference) return record;
-  }
-  return Error("no task has the family or id \"" + reference + "\"; tandem task ps -a lists them",
-               ENOENT);
+  return *found;
 }
 
 }  // namespace tandem::scheduler

@@ -245,27 +245,18 @@ Result<std::vector<WorkloadRecord>> WorkloadStore::unmarkedLost() {
 
 Result<WorkloadRecord> WorkloadStore::find(const std::string& reference) {
   TANDEM_ASSIGN_OR_RETURN(std::vector<WorkloadRecord> records, list());
-  const WorkloadRecord* prefixed = nullptr;
-  int prefixMatches = 0;
-  for (const WorkloadRecord& record : records) {
-    if (record.id == reference) return record;
-    if (reference.size() >= 4 && record.id.starts_with(reference)) {
-      prefixed = &record;
-      ++prefixMatches;
-    }
-  }
-  if (prefixMatches > 1) {
-    return Error("\"" + reference + "\" begins " + std::to_string(prefixMatches) +
-                     " workload ids; give more of the id",
-                 EINVAL);
-  }
-  if (prefixed != nullptr) return *prefixed;
   // Newest first: of several ended workloads that had the name, the latest.
-  for (const WorkloadRecord& record : records) {
-    if (!record.name.empty() && record.name == reference) return record;
+  TANDEM_ASSIGN_OR_RETURN(const WorkloadRecord* found,
+                          findReference(records, reference, "workload",
+                                        [](const WorkloadRecord& record) -> const std::string& {
+                                          return record.name;
+                                        }));
+  if (found == nullptr) {
+    return Error(
+        "no workload is named or has the id \"" + reference + "\"; tandem ps -a lists them",
+        ENOENT);
   }
-  return Error("no workload is named or has the id \"" + reference + "\"; tandem ps -a lists them",
-               ENOENT);
+  return *found;
 }
 
 }  // namespace tandem::scheduler
