@@ -118,7 +118,7 @@ Supervision::Started Supervision::startWorkload(const Workload& workload,
   workloads_.reset();
   auto monitor = WorkloadMonitor::start(workload, backend_,
                                         {.stateRoot = plan_.stateRoot,
-                                         .level = Isolation::kContainer,
+                                         .level = workload.isolation,
                                          .reason = plan_.record.reason,
                                          .detached = true,
                                          .reservation = reservation,
@@ -152,7 +152,7 @@ Status Supervision::reopenStores() {
 }
 
 Status Supervision::startSandbox() {
-  Started started = startWorkload(plan_.sandbox, Reservation{});
+  Started started = startWorkload(plan_.sandbox, plan_.sandboxReservation);
   if (started.failure) {
     return Error("the task's sandbox, which holds its network, did not start: " + *started.failure);
   }

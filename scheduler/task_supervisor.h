@@ -29,12 +29,16 @@ struct TaskPlan {
   std::string stateRoot;
   TaskRecord record;  // id, family, isolation, reason, definition and container names
   TaskDefinition definition;
-  // Holds the task's network and publishes its ports; its id set.
+  // Holds the task's network and publishes its ports; its id set. At VM level, the microVM the
+  // task's containers run in (vmm/task_vm.h).
   Workload sandbox;
   // One per container of the definition, in its order, ids set; each joins the sandbox's
   // network when it starts.
   std::vector<Workload> containers;
   std::vector<Reservation> reservations;  // one per container
+  // What the sandbox holds of the host: nothing at container level; at VM level, the task's
+  // microVM's memory and CPU, which its containers then share.
+  Reservation sandboxReservation;
   std::optional<Capacity> capacity;
   // The command line that runs a command in a running workload when given the workload's id and
   // the command after it (tandem exec): how health checks run.

@@ -1,6 +1,7 @@
 #include "vmm/agent_client.h"
 
 #include <poll.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -9,6 +10,7 @@
 
 #include "common/file.h"
 #include "common/unix_socket.h"
+#include "vmm/task_vm.h"
 #include "vmm/vm_backend.h"
 
 namespace tandem::vmm {
@@ -18,19 +20,23 @@ namespace {
 constexpr std::size_t kMaxReplyLine = 64;
 
 // The microVMs under the state root whose folder holds a vsock socket (no socket: finished, or
-// from before vsock), as they were started.
+// from before vsock), as they were started; and the task containers inside one, which reach
+// it through their task's microVM's socket.
 std::vector<RunningVm> microVms(const std::string& stateRoot) {
   std::vector<RunningVm> found;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(stateRoot + "/vms", error)) {
-    std::string folder = entry.path().string();
-    std::string socket = folder + "/" + kVsockSocketName;
-    if (!pathExists(socket)) continue;
-    auto text = readFile(folder + "/config.json");
-    if (!text) continue;
-    auto json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-    auto workload = workloadFromJson(json);
+    auto workload = readWorkloadConfig(entry.path().string());
     if (!workload) continue;
+    if (runsInTaskVm(*workload)) {
+      std::string socket =
+          vmStateDirectory(stateRoot, workload->networkPeer->id) + "/" + kVsockSocketName;
+      if (!pathExists(socket)) continue;
+      found.push_back({std::move(workload).value(), socket, guest::AgentFrame::kContainerExec});
+      continue;
+    }
+    std::string socket = entry.path().string() + "/" + kVsockSocketName;
+    if (!pathExists(socket)) continue;
     found.push_back({std::move(workload).value(), socket});
   }
   return found;
@@ -97,9 +103,10 @@ Result<UniqueFd> connectToAgent(const std::string& socketPath) {
   return stream;
 }
 
-Result<guest::ExecExit> execInGuest(int agent, const Workload& process, ExecStreams streams) {
+Result<guest::ExecExit> execInGuest(int agent, guest::AgentFrame request, const Workload& process,
+                                    ExecStreams streams) {
   std::vector<std::uint8_t> out;
-  guest::encodeAgentFrame(guest::AgentFrame::kExec, toJson(process).dump(), out);
+  guest::encodeAgentFrame(request, toJson(process).dump(), out);
   if (streams.stdinFd < 0) {
     guest::encodeAgentFrame(guest::AgentFrame::kStdinEnd, std::string_view(), out);
   }
@@ -109,10 +116,20 @@ Result<guest::ExecExit> execInGuest(int agent, const Workload& process, ExecStre
   std::vector<guest::AgentMessage> messages;
   std::vector<std::uint8_t> buffer(64 * 1024);
   for (;;) {
-    pollfd fds[] = {{agent, POLLIN, 0}, {inputOpen ? streams.stdinFd : -1, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    pollfd fds[] = {{agent, POLLIN, 0},
+                    {inputOpen ? streams.stdinFd : -1, POLLIN, 0},
+                    {streams.signalFd, POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
       if (errno == EINTR) continue;
       return Error::fromErrno("cannot wait for the guest agent");
+    }
+    if (fds[2].revents) {
+      signalfd_siginfo info{};
+      if (::read(streams.signalFd, &info, sizeof info) == sizeof info) {
+        out.clear();
+        guest::encodeAgentFrame(guest::AgentFrame::kSignal, std::to_string(info.ssi_signo), out);
+        TANDEM_TRY(writeAll(agent, out, "the guest agent"));
+      }
     }
     if (fds[1].revents) {
       ssize_t n = ::read(streams.stdinFd, buffer.data(), buffer.size());

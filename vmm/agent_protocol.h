@@ -3,8 +3,14 @@
 // the .cpp itself.
 //
 // Each message is a frame: a kind byte, a little-endian 32-bit length, then that many bytes.
-// - host to guest: kExec once (the process as workload JSON, common/workload.h: command, env,
-//   workdir, user, rlimits), then kStdin bytes and one kStdinEnd;
+// - host to guest: one request, then kStdin bytes and one kStdinEnd, and kSignal (the number as
+//   decimal text) for each signal the process should get. The request is the process as
+//   workload JSON (common/workload.h), and its kind says where the process runs:
+//   - kExec: in the guest's own root (command, env, workdir, user, rlimits);
+//   - kRunContainer: as a container of its own, the way a task's containers run in one microVM:
+//     its id, hostname and limits besides, and its rootfs an image disk the guest has mounted;
+//   - kContainerExec: in the running container whose id the request's id is, joining its
+//     namespaces and cgroup (tandem exec into such a container);
 // - guest to host: kStdout and kStderr bytes as the process writes them, then kExit (JSON: the
 //   exit code or the signal, and the guest's memory), or kError (text) when it could not start.
 #pragma once
@@ -30,6 +36,9 @@ enum class AgentFrame : std::uint8_t {
   kStderr = 5,
   kExit = 6,
   kError = 7,
+  kRunContainer = 8,
+  kContainerExec = 9,
+  kSignal = 10,
 };
 
 inline constexpr std::size_t kAgentFrameHeaderBytes = 5;

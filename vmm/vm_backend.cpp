@@ -22,6 +22,7 @@
 #include "vmm/host_virtualization.h"
 #include "vmm/kvm.h"
 #include "vmm/process_memory.h"
+#include "vmm/task_vm.h"
 #include "vmm/vmm_invocation.h"
 #include "vmm/volume_drives.h"
 
@@ -174,6 +175,9 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& given, const StartedCallb
   std::optional<StateDirectory> state;
   TANDEM_ASSIGN_OR_RETURN(std::string directory,
                           prepareStateDirectory(workload, config.stateRoot, state));
+  if (runsInTaskVm(workload)) {
+    return runInTaskVm(config, workload, started);
+  }
   config.vsockSocket = directory + "/" + kVsockSocketName;
   TANDEM_ASSIGN_OR_RETURN(FolderVolumeCopies volumeCopies,
                           FolderVolumeCopies::make(workload, directory));

@@ -101,12 +101,16 @@ assert_eq "" "$(t ps -q)" "running workloads once the lost task was stopped"
 assert_eq "" "$(t ps -a --json | jq -r 'select(.state != "exited") | .name')" \
   "workloads not recorded as exited once the lost task was stopped"
 
-# At VM level, a task is one microVM, which is not built yet: refused at once.
-status=0
-t task run --isolation vm "$SCRATCH/task.json" </dev/null >"$SCRATCH/out" 2>"$SCRATCH/err" ||
-  status=$?
-err=$(<"$SCRATCH/err")
-assert_runtime_error "a task at VM level"
+# At VM level, a task is one microVM (the vm suite runs it): on a host without KVM, refused at
+# once with the reason.
+if [[ ! -e /dev/kvm ]]; then
+  status=0
+  t task run --isolation vm "$SCRATCH/task.json" </dev/null >"$SCRATCH/out" 2>"$SCRATCH/err" ||
+    status=$?
+  err=$(<"$SCRATCH/err")
+  assert_runtime_error "a task at VM level without /dev/kvm"
+  [[ $err == *"one microVM"*"/dev/kvm"* ]] || fail "the reason a task at VM level was refused: $err"
+fi
 
 # task rm: refused for a running task, which -f stops first; then every task's record goes, with
 # its containers' and sandbox's records and its supervisor's log.

@@ -35,7 +35,8 @@ void frames_split_anywhere_decode_whole(void**) {
 void unknown_kinds_and_oversized_frames_break_the_stream(void**) {
   AgentFrameDecoder unknown;
   std::vector<AgentMessage> messages;
-  std::vector<std::uint8_t> bad = {99, 0, 0, 0, 0};
+  // One past the last kind there is (kSignal), as well as far past it.
+  std::vector<std::uint8_t> bad = {static_cast<std::uint8_t>(AgentFrame::kSignal) + 1, 0, 0, 0, 0};
   assert_false(unknown.decode(bad, messages).ok());
   std::vector<std::uint8_t> good;
   encodeAgentFrame(AgentFrame::kStdout, "x", good);
@@ -48,6 +49,22 @@ void unknown_kinds_and_oversized_frames_break_the_stream(void**) {
   auto decoded = oversized.decode(huge, messages);
   assert_false(decoded.ok());
   assert_non_null(std::strstr(decoded.error().message().c_str(), "2097152 bytes"));
+}
+
+void every_request_and_the_signal_frame_decode(void**) {
+  std::vector<std::uint8_t> stream;
+  encodeAgentFrame(AgentFrame::kRunContainer, "{}", stream);
+  encodeAgentFrame(AgentFrame::kContainerExec, "{}", stream);
+  encodeAgentFrame(AgentFrame::kSignal, "15", stream);
+  AgentFrameDecoder decoder;
+  std::vector<AgentMessage> messages;
+  assert_true(decoder.decode(stream, messages).ok());
+  assert_int_equal(messages.size(), 3);
+  assert_int_equal(static_cast<int>(messages[0].kind), static_cast<int>(AgentFrame::kRunContainer));
+  assert_int_equal(static_cast<int>(messages[1].kind),
+                   static_cast<int>(AgentFrame::kContainerExec));
+  assert_int_equal(static_cast<int>(messages[2].kind), static_cast<int>(AgentFrame::kSignal));
+  assert_string_equal(textOf(messages[2]).c_str(), "15");
 }
 
 void exit_reports_round_trip(void**) {
@@ -86,6 +103,7 @@ int main() {
   const CMUnitTest tests[] = {
       cmocka_unit_test(frames_split_anywhere_decode_whole),
       cmocka_unit_test(unknown_kinds_and_oversized_frames_break_the_stream),
+      cmocka_unit_test(every_request_and_the_signal_frame_decode),
       cmocka_unit_test(exit_reports_round_trip),
       cmocka_unit_test(impossible_exit_reports_are_errors),
   };

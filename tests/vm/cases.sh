@@ -627,6 +627,76 @@ else
     "monitor: $monitor" "leftover: $leftover" "said: $said" "state: $state" "rm: $removed"
 fi
 
+# A task at VM level, as Fargate runs one: its three containers run in one microVM (one
+# tandem-vmm, under the sandbox's monitor), each a container of the guest's: PID 1 of a PID
+# namespace of its own, in a cgroup of its own, with a writable layer of its own, all sharing the
+# guest's loopback. dependsOn SUCCESS and HEALTHY hold as at container level; the health check
+# and the test's own exec reach a member through the guest agent; the essential container's exit
+# code ends the task; nothing is left running.
+if [[ -n ${GUEST_STORE:-} && -n ${TANDEM_PAUSE:-} ]]; then
+  task_state=$scratch/task-state
+  cp -a "$GUEST_STORE" "$task_state"
+  cat >"$scratch/task.json" <<JSON
+{"family": "vmshop", "isolation": "vm", "networkMode": "none",
+ "containerDefinitions": [
+  {"name": "setup", "image": "localhost/tandem/busybox", "essential": false,
+   "command": ["sh", "-c", "echo pid \$\$; cat /proc/self/cgroup /sys/fs/cgroup/memory.max; echo mine >/etc/setup-was-here"]},
+  {"name": "web", "image": "localhost/tandem/busybox", "memory": 64,
+   "command": ["sh", "-c", "echo served >/tmp/index.html; cat /etc/setup-was-here 2>/dev/null; cat /sys/fs/cgroup/memory.max; httpd -p 8080 -h /tmp; trap 'exit 0' TERM; while sleep 0.2; do :; done"],
+   "dependsOn": [{"containerName": "setup", "condition": "SUCCESS"}],
+   "healthCheck": {"command": ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:8080/"],
+                   "interval": 5, "timeout": 3, "retries": 3}},
+  {"name": "client", "image": "localhost/tandem/busybox",
+   "command": ["sh", "-c", "wget -q -O - http://127.0.0.1:8080/; echo pid \$\$; while [ ! -e /tmp/done ]; do sleep 0.2; done; exit 3"],
+   "dependsOn": [{"containerName": "web", "condition": "HEALTHY"}]}
+ ]}
+JSON
+  task_t() { bounded "$TANDEM" --state-root "$task_state" "$@"; }
+  task_id=$(task_t task run -d "$scratch/task.json" </dev/null 2>"$scratch/task-err")
+  client_state=
+  for ((i = 0; i < 600; i++)); do
+    client_state=$(task_t task inspect vmshop 2>/dev/null | grep -A6 '"name": "client"' |
+      grep -o '"state": "[a-z]*"')
+    [[ $client_state == '"state": "running"' || $client_state == '"state": "exited"' ]] && break
+    sleep 0.2
+  done
+  vmms=0
+  for pid in $(tandem_pids); do
+    read -r -d '' arg0 2>/dev/null <"/proc/$pid/cmdline"
+    [[ $arg0 == "$TANDEM_VMM" ]] && vmms=$((vmms + 1))
+  done
+  client_out=
+  for ((i = 0; i < 300; i++)); do
+    client_out=$(task_t logs vmshop-"${task_id:0:8}"-client 2>&1)
+    [[ $client_out == *pid* ]] && break
+    sleep 0.2
+  done
+  task_t exec vmshop-"${task_id:0:8}"-client touch /tmp/done </dev/null
+  exec_status=$?
+  for ((i = 0; i < 300; i++)); do
+    [[ $(task_t task ps -a 2>/dev/null) == *"stopped (3)"* ]] && break
+    sleep 0.2
+  done
+  inspect=$(task_t task inspect vmshop 2>&1)
+  setup_out=$(task_t logs vmshop-"${task_id:0:8}"-setup 2>&1)
+  web_out=$(task_t logs vmshop-"${task_id:0:8}"-web 2>&1)
+  leftover=$(tandem_pids)
+  if [[ ${#task_id} == 64 && $vmms == 1 && $exec_status == 0 && $client_out == "served
+pid 1" && $setup_out == "pid 1
+0::/
+max" && $web_out == "67108864" && $inspect == *'"isolation": "vm"'* &&
+    $inspect == *'"exit_code": 3,
+  "family"'* && $inspect == *'"health": "healthy"'* && -z $leftover ]]; then
+    ok "a 3-container task at VM level runs in one microVM, each container in its own namespaces and cgroup"
+  else
+    not_ok "a 3-container task at VM level runs in one microVM, each container in its own namespaces and cgroup" \
+      "task id: $task_id $(cat "$scratch/task-err")" "tandem-vmm processes: $vmms" \
+      "exec: $exec_status" "client: $client_out" "setup: $setup_out" \
+      "web: $web_out" "leftover: $leftover" "$inspect" "$(cat "$task_state"/tasks/*.log)"
+  fi
+  task_t task rm -f vmshop >/dev/null 2>&1
+fi
+
 vm --stats -- true
 # The emulated host has busybox, not python: the JSON is checked field by field with grep.
 stat() { grep -o "\"$1\": [0-9.]*" "$scratch/err" | head -n 1 | sed 's/.*: //'; }

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "common/unique_fd.h"
 #include "common/workload.h"
 #include "tools/guest-init/console.h"
+#include "tools/guest-init/guest_container.h"
 #include "tools/guest-init/launch_rules.h"
 #include "tools/guest-init/meminfo.h"
 #include "tools/guest-init/spawn.h"
@@ -36,28 +38,59 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 // pipes ends the session even if a background child still holds them.
 constexpr int kDrainSilenceMs = 1000;
 
+struct Request {
+  AgentFrame kind = AgentFrame::kExec;
+  Workload workload;
+};
+
+bool isRequest(AgentFrame kind) {
+  return kind == AgentFrame::kExec || kind == AgentFrame::kRunContainer ||
+         kind == AgentFrame::kContainerExec;
+}
+
 class Session {
  public:
   explicit Session(UniqueFd socket) : socket_(std::move(socket)), input_(process_.stdinPipe) {}
 
   void run() {
-    auto workload = receiveRequest();
-    if (!workload) {
-      send(AgentFrame::kError, workload.error().describe());
+    auto request = receiveRequest();
+    if (!request) {
+      send(AgentFrame::kError, request.error().describe());
       return;
     }
-    auto started = startWorkload(*workload, workloadEnvironment(*workload));
+    const Workload& workload = request->workload;
+    ChildEntry enter;
+    if (request->kind == AgentFrame::kRunContainer) {
+      auto prepared = GuestContainer::prepare(workload);
+      if (!prepared) {
+        send(AgentFrame::kError, prepared.error().describe());
+        return;
+      }
+      container_.emplace(std::move(prepared).value());
+      enter = [this, &workload] { return container_->enter(workload); };
+    } else if (request->kind == AgentFrame::kContainerExec) {
+      if (Status joined = joinContainer(workload.id); !joined) {
+        send(AgentFrame::kError, joined.error().describe());
+        return;
+      }
+    }
+    auto started = startWorkload(workload, workloadEnvironment(workload), enter);
     if (!started) {
       send(AgentFrame::kError, started.error().describe());
       return;
     }
     process_ = std::move(started).value();
+    if (container_) {
+      if (Status recorded = container_->started(process_.pid); !recorded) {
+        consoleMessage(recorded.error().describe() + "; tandem exec cannot reach this container");
+      }
+    }
     relay();
     reportExit();
   }
 
  private:
-  Result<Workload> receiveRequest() {
+  Result<Request> receiveRequest() {
     while (messages_.empty()) {
       std::uint8_t buffer[4096];
       ssize_t n = ::read(socket_.get(), buffer, sizeof buffer);
@@ -67,18 +100,18 @@ class Session {
     }
     AgentMessage request = std::move(messages_.front());
     messages_.erase(messages_.begin());
-    if (request.kind != AgentFrame::kExec) {
-      return Error("an exec session must begin with its request", EPROTO);
+    if (!isRequest(request.kind)) {
+      return Error("an agent session must begin with its request", EPROTO);
     }
     auto json = nlohmann::json::parse(request.payload, nullptr, /*allow_exceptions=*/false);
     if (json.is_discarded()) {
-      return Error("the exec request is not valid JSON", EINVAL);
+      return Error("the agent request is not valid JSON", EINVAL);
     }
     TANDEM_ASSIGN_OR_RETURN(Workload workload, workloadFromJson(json));
     if (workload.command.empty()) {
-      return Error("the exec request has no command", EINVAL);
+      return Error("the agent request has no command", EINVAL);
     }
-    return workload;
+    return Request{request.kind, std::move(workload)};
   }
 
   void relay() {
@@ -151,9 +184,24 @@ class Session {
         input_.add(message.payload);
       } else if (message.kind == AgentFrame::kStdinEnd) {
         input_.end();
+      } else if (message.kind == AgentFrame::kSignal) {
+        deliver(message.payload);
       }
     }
     messages_.clear();
+  }
+
+  // To the process itself, as a signal to a container goes to its first process.
+  void deliver(const std::vector<std::uint8_t>& payload) {
+    int signal = 0;
+    auto text = reinterpret_cast<const char*>(payload.data());
+    auto [end, error] = std::from_chars(text, text + payload.size(), signal);
+    if (error != std::errc() || end != text + payload.size() || signal <= 0 || signal >= NSIG) {
+      consoleMessage("agent session: ignoring a request for signal \"" +
+                     std::string(text, payload.size()) + "\"");
+      return;
+    }
+    if (!exit_) ::kill(process_.pid, signal);
   }
 
   void forward(UniqueFd& pipe, AgentFrame kind) {
@@ -196,6 +244,8 @@ class Session {
   StartedWorkload process_;
   std::optional<ExitStatus> exit_;
   StdinFeed input_;
+  // Declared last, so destroyed first: its cgroup and pid file go once the session is over.
+  std::optional<GuestContainer> container_;
 };
 
 [[noreturn]] void serve(UniqueFd listener) {

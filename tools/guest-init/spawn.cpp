@@ -34,7 +34,8 @@ struct ChildEnds {
 }
 
 [[noreturn]] void runChild(const Workload& workload, const ChildEnds& ends,
-                           std::vector<char*>& argv, std::vector<char*>& envp) {
+                           std::vector<char*>& argv, std::vector<char*>& envp,
+                           const ChildEntry& enter) {
   // init's reserved fds 0-2 guarantee the pipes are numbered above 2, so no dup2 here
   // overwrites another's source.
   if (::dup2(ends.stdinRead, 0) != 0 || ::dup2(ends.stdoutWrite, 1) != 1 ||
@@ -47,6 +48,11 @@ struct ChildEnds {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::setsid();
+  if (enter) {
+    if (Status entered = enter(); !entered) {
+      failChild(ends.report, kExitRuntimeError, entered.error().describe());
+    }
+  }
   for (const auto& limit : workload.rlimits) {
     rlimit value{limit.soft, limit.hard};
     if (::setrlimit(limit.resource, &value) != 0) {
@@ -92,8 +98,8 @@ std::vector<char*> pointersTo(const std::vector<std::string>& strings) {
 
 }  // namespace
 
-Result<StartedWorkload> startWorkload(const Workload& workload,
-                                      const std::vector<std::string>& env) {
+Result<StartedWorkload> startWorkload(const Workload& workload, const std::vector<std::string>& env,
+                                      const ChildEntry& enter) {
   TANDEM_ASSIGN_OR_RETURN(Pipe in, makePipe());
   TANDEM_ASSIGN_OR_RETURN(Pipe out, makePipe());
   TANDEM_ASSIGN_OR_RETURN(Pipe err, makePipe());
@@ -109,7 +115,7 @@ Result<StartedWorkload> startWorkload(const Workload& workload,
   }
   if (pid == 0) {
     runChild(workload, {in.read.get(), out.write.get(), err.write.get(), report.write.get()}, argv,
-             envp);
+             envp, enter);
   }
   // Only the child may hold these, so that EOF on each pipe means what it says.
   in.read.reset();

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,10 +24,14 @@ struct StartedWorkload {
   std::optional<int> failureCode;
 };
 
-// Forks, and in the child: rlimits, working directory (created if missing, as docker does),
-// supplementary groups, gid and uid from the workload's numeric ids, then execvp with `env` as
-// the whole environment. Returns once the child has exec'd or failed to.
-Result<StartedWorkload> startWorkload(const Workload& workload,
-                                      const std::vector<std::string>& env);
+// What the child does first, before anything else of the workload's: entering a container's
+// root (guest_container.h). Its error ends the child with kExitRuntimeError.
+using ChildEntry = std::function<Status()>;
+
+// Forks, and in the child: `enter` when given, rlimits, working directory (created if missing, as
+// docker does), supplementary groups, gid and uid from the workload's numeric ids, then execvp with
+// `env` as the whole environment. Returns once the child has exec'd or failed to.
+Result<StartedWorkload> startWorkload(const Workload& workload, const std::vector<std::string>& env,
+                                      const ChildEntry& enter = {});
 
 }  // namespace tandem::guest_init

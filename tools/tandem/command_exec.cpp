@@ -92,7 +92,7 @@ int execInMicroVm(const GlobalOptions& global, const std::string& reference,
   }
   vmm::ExecStreams streams;
   streams.stdinFd = vm["interactive"].as<bool>() ? STDIN_FILENO : -1;
-  auto exit = vmm::execInGuest(agent->get(), process, streams);
+  auto exit = vmm::execInGuest(agent->get(), target->execRequest, process, streams);
   if (!exit) {
     return fail(exit.error().context("exec in microVM " + target->workload.id));
   }

@@ -1,12 +1,15 @@
 #include "tools/tandem/task_plan.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include "common/child_process.h"
 #include "common/file.h"
 #include "common/process.h"
+#include "scheduler/isolation_policy.h"
 #include "tools/tandem/image_workload.h"
 #include "tools/tandem/registry_client.h"
+#include "vmm/task_vm.h"
 
 namespace tandem::cli {
 namespace {
@@ -29,15 +32,15 @@ Result<ImageWorkload> imageFor(const std::string& stateRoot, const std::string& 
 }
 
 Result<Workload> containerWorkload(const std::string& stateRoot, const std::string& taskId,
-                                   const TaskDefinition& task,
-                                   const ContainerDefinition& container) {
+                                   const TaskDefinition& task, const ContainerDefinition& container,
+                                   Isolation level) {
   auto image = imageFor(stateRoot, container.image);
   if (!image) return image.error().context("container \"" + container.name + "\"");
   TANDEM_ASSIGN_OR_RETURN(std::string id, newWorkloadId());
   Workload workload;
   workload.id = id;
   workload.name = task.family + "-" + taskId.substr(0, 8) + "-" + container.name;
-  workload.isolation = Isolation::kContainer;
+  workload.isolation = level;
   workload.env = container.environment;
   workload.network = NetworkMode::kContainer;
   image::RunOverrides given;
@@ -48,7 +51,7 @@ Result<Workload> containerWorkload(const std::string& stateRoot, const std::stri
   }
   if (container.memoryMiB) workload.limits.memoryBytes = *container.memoryMiB * kMiB;
   if (container.cpuUnits) workload.limits.cpuShares = std::max(2u, *container.cpuUnits);
-  TANDEM_TRY(image->prepareRootfs(Isolation::kContainer, workload));
+  TANDEM_TRY(image->prepareRootfs(level, workload));
   return workload;
 }
 
@@ -109,24 +112,64 @@ std::vector<scheduler::Reservation> reservations(const TaskDefinition& task) {
   return each;
 }
 
+// The guest memory of a task's microVM: the task's memory, as Fargate sizes a task; else what its
+// containers ask for, on top of what the guest's kernel and tandem's init take for themselves.
+constexpr std::uint64_t kTaskGuestBaseBytes = 64 * kMiB;
+
+std::uint64_t taskVmMemory(const TaskDefinition& task) {
+  if (task.memoryMiB) return *task.memoryMiB * kMiB;
+  std::uint64_t sum = kTaskGuestBaseBytes;
+  for (const ContainerDefinition& container : task.containers) {
+    sum += container.memoryMiB.value_or(container.memoryReservationMiB.value_or(0)) * kMiB;
+  }
+  return std::max(sum, scheduler::kDefaultGuestMemoryBytes);
+}
+
+// The microVM that is the task's isolation unit: it boots the sandbox's root (the pause
+// program) with every image the task's containers run from attached read-only, and reserves its
+// guest memory and overhead for the whole task.
+Status makeTaskVm(const TaskDefinition& task, const std::vector<Workload>& containers,
+                  scheduler::TaskPlan& plan) {
+  if (task.network == NetworkMode::kHost) {
+    return Error(
+        "a task at VM level cannot use the host's network (networkMode \"host\"): its "
+        "containers share the microVM's; use \"awsvpc\", \"bridge\" or \"none\", or run it "
+        "with --isolation container",
+        EINVAL);
+  }
+  Workload& sandbox = plan.sandbox;
+  for (const Workload& container : containers) {
+    Volume image = vmm::imageDiskVolume(container.rootfsDisk);
+    if (std::find(sandbox.volumes.begin(), sandbox.volumes.end(), image) == sandbox.volumes.end()) {
+      sandbox.volumes.push_back(std::move(image));
+    }
+  }
+  sandbox.limits.memoryBytes = taskVmMemory(task);
+  if (task.cpuUnits) sandbox.limits.cpuMilli = std::uint64_t{*task.cpuUnits} * 1000 / 1024;
+  scheduler::PlacementRequest request;
+  request.memoryBytes = sandbox.limits.memoryBytes;
+  request.cpuMilli = sandbox.limits.cpuMilli;
+  plan.sandboxReservation = scheduler::reservationFor(Isolation::kVm, request);
+  // Inside the microVM, its containers take from its memory, not the host's.
+  for (scheduler::Reservation& reservation : plan.reservations) reservation = {};
+  return okStatus();
+}
+
 }  // namespace
 
 Result<scheduler::TaskPlan> planTask(const std::string& stateRoot, const TaskDefinition& definition,
                                      const std::string& definitionText, Isolation requested) {
   Isolation level = requested != Isolation::kAuto ? requested : definition.isolation;
   std::string reason;
-  if (level == Isolation::kVm) {
-    return Error(
-        "a task at VM level (all of its containers in one microVM) is not built yet; run it "
-        "with --isolation container");
-  }
-  if (level == Isolation::kContainer) {
-    reason = requested == Isolation::kContainer ? "requested: --isolation container"
-                                                : "requested: the task definition's isolation";
-  } else {
+  if (level == Isolation::kAuto) {
+    level = Isolation::kContainer;
     reason =
-        "auto: at container level, as tandem runs every task for now: its containers share one "
-        "network namespace";
+        "auto: at container level, as tandem runs a task that asks for no level: its containers "
+        "share one network namespace";
+  } else {
+    reason = std::string("requested: ") +
+             (requested != Isolation::kAuto ? "--isolation " : "the task definition's isolation ") +
+             toString(level);
   }
   scheduler::TaskPlan plan;
   plan.stateRoot = stateRoot;
@@ -134,25 +177,27 @@ Result<scheduler::TaskPlan> planTask(const std::string& stateRoot, const TaskDef
   TANDEM_ASSIGN_OR_RETURN(std::string taskId, newWorkloadId());
   plan.record.id = taskId;
   plan.record.family = definition.family;
-  plan.record.isolation = Isolation::kContainer;
+  plan.record.isolation = level;
   plan.record.reason = reason;
   plan.record.definition = definitionText;
   for (const ContainerDefinition& container : definition.containers) {
     plan.record.containers.push_back({container.name, "", scheduler::HealthStatus::kNone});
     TANDEM_ASSIGN_OR_RETURN(Workload workload,
-                            containerWorkload(stateRoot, taskId, definition, container));
+                            containerWorkload(stateRoot, taskId, definition, container, level));
     plan.containers.push_back(std::move(workload));
   }
   TANDEM_ASSIGN_OR_RETURN(plan.sandbox.id, newWorkloadId());
   plan.sandbox.name = definition.family + "-" + taskId.substr(0, 8);
-  plan.sandbox.isolation = Isolation::kContainer;
+  plan.sandbox.isolation = level;
   TANDEM_ASSIGN_OR_RETURN(plan.sandbox.rootfs, sandboxRootfs(stateRoot));
-  plan.sandbox.readOnlyRootfs = true;
+  // A microVM's root is its own copy, in an initramfs, where the images' mount points are made.
+  plan.sandbox.readOnlyRootfs = level == Isolation::kContainer;
   plan.sandbox.command = {"/pause"};
   plan.sandbox.hostname = plan.sandbox.name;
   plan.sandbox.network = definition.network;
   plan.sandbox.ports = publishedPorts(definition);
   plan.reservations = reservations(definition);
+  if (level == Isolation::kVm) TANDEM_TRY(makeTaskVm(definition, plan.containers, plan));
   plan.capacity = scheduler::hostCapacity();
   TANDEM_ASSIGN_OR_RETURN(std::string self, ownExecutablePath());
   plan.execCommand = {self, "--state-root", stateRoot, "exec"};
