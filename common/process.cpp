@@ -7,6 +7,8 @@
 #include <climits>
 #include <cstring>
 
+#include "common/file.h"
+
 namespace tandem {
 
 ExitStatus ExitStatus::fromWaitStatus(int status) {
@@ -53,6 +55,18 @@ Result<ExitStatus> waitForExit(pid_t pid) {
     }
   }
   return ExitStatus::fromWaitStatus(status);
+}
+
+Status detachOutputTo(const std::string& logPath) {
+  TANDEM_TRY(makeDirectories(logPath.substr(0, logPath.rfind('/')), 0700));
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd log,
+                          openPath(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd devNull, openPath("/dev/null", O_RDWR | O_CLOEXEC));
+  if (::dup2(devNull.get(), STDIN_FILENO) < 0 || ::dup2(devNull.get(), STDOUT_FILENO) < 0 ||
+      ::dup2(log.get(), STDERR_FILENO) < 0) {
+    return Error::fromErrno("cannot point this process's output at " + logPath);
+  }
+  return okStatus();
 }
 
 }  // namespace tandem

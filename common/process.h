@@ -41,4 +41,9 @@ Result<std::string> ownExecutablePath();
 // Waits for `pid`, retrying on EINTR.
 Result<ExitStatus> waitForExit(pid_t pid);
 
+// For a process that outlives the command that started it (and that command's terminal and
+// pipes): stdin and stdout from and to /dev/null, stderr appended to `logPath` (made 0600, its
+// folder 0700), where the process logs.
+Status detachOutputTo(const std::string& logPath);
+
 }  // namespace tandem

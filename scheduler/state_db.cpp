@@ -10,8 +10,8 @@ namespace {
 constexpr auto kBusyTimeout = std::chrono::milliseconds(5000);
 
 // The schema's version lives in SQLite's user_version. Version 1 (user_version 0) knew neither
-// the workload's own process nor a lost state; version 2 had no tasks.
-constexpr std::int64_t kSchemaVersion = 3;
+// the workload's own process nor a lost state; version 2 had no tasks, version 3 no services.
+constexpr std::int64_t kSchemaVersion = 4;
 
 constexpr const char* kCreateWorkloads = R"(
 CREATE TABLE workloads (
@@ -81,6 +81,27 @@ CREATE TABLE task_containers (
 );
 )";
 
+// A service's owner is its controller, which keeps `desired` tasks of its definition running;
+// each task it started names it.
+constexpr const char* kCreateServices = R"(
+CREATE TABLE services (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  isolation TEXT NOT NULL,
+  definition TEXT NOT NULL,
+  desired INTEGER NOT NULL CHECK (desired >= 0),
+  state TEXT NOT NULL CHECK (state IN ('running', 'stopped', 'lost')),
+  owner_pid INTEGER NOT NULL,
+  owner_start INTEGER NOT NULL,
+  stop_requested INTEGER NOT NULL DEFAULT 0,
+  created_ns INTEGER NOT NULL,
+  finished_ns INTEGER,
+  replaced INTEGER NOT NULL DEFAULT 0,
+  last_event TEXT NOT NULL DEFAULT ''
+);
+ALTER TABLE tasks ADD COLUMN service_id TEXT;
+)";
+
 Result<std::int64_t> schemaVersion(SqliteDb& db) {
   TANDEM_ASSIGN_OR_RETURN(SqliteStatement version, db.prepare("PRAGMA user_version"));
   TANDEM_ASSIGN_OR_RETURN(bool row, version.step());
@@ -115,8 +136,9 @@ Status migrate(SqliteDb& db) {
     TANDEM_TRY(db.exec(kCreateWorkloads));
     if (existing) TANDEM_TRY(db.exec(kCopyVersion1));
   }
-  TANDEM_TRY(db.exec(kCreateTasks));
-  TANDEM_TRY(db.exec("PRAGMA user_version = 3"));
+  if (version < 3) TANDEM_TRY(db.exec(kCreateTasks));
+  TANDEM_TRY(db.exec(kCreateServices));
+  TANDEM_TRY(db.exec("PRAGMA user_version = 4"));
   return transaction.commit();
 }
 

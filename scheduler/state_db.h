@@ -1,5 +1,6 @@
 // The state database, <root>/state.db: one SQLite file for the records of workloads
-// (scheduler/workload_store.h) and of tasks (scheduler/task_store.h), brought to this tandem's
+// (scheduler/workload_store.h), tasks (scheduler/task_store.h) and services
+// (scheduler/service_store.h), brought to this tandem's
 // schema when opened.
 #pragma once
 
@@ -22,9 +23,9 @@ Result<SqliteDb> openStateDb(const std::string& stateRoot);
 // Nanoseconds since the epoch (CLOCK_REALTIME), as the records keep times.
 std::int64_t nowNs();
 
-// What the `workloads` and `tasks` tables share: rows named by id, a flag a user sets to ask
-// the row's owner to stop, and an owner (owner_pid, owner_start) whose death makes a running
-// row lost. `table` is one of the two, never user input.
+// What the `workloads`, `tasks` and `services` tables share: rows named by id, a flag a user
+// sets to ask the row's owner to stop, and an owner (owner_pid, owner_start) whose death makes
+// a running row lost. `table` is one of the three, never user input.
 Status requestStop(SqliteDb& db, std::string_view table, const std::string& id);
 Result<bool> stopRequested(SqliteDb& db, std::string_view table, const std::string& id);
 // Only while its owner is still the dead one: an owner that claimed it since is alive.

@@ -12,7 +12,7 @@ namespace {
 
 constexpr const char* kColumns =
     "id, family, isolation, reason, definition, state, owner_pid, owner_start, sandbox_id, "
-    "created_ns, finished_ns, exit_code, stopped_reason";
+    "created_ns, finished_ns, exit_code, stopped_reason, service_id";
 
 HealthStatus parseHealth(const std::string& text) {
   for (HealthStatus status :
@@ -36,6 +36,7 @@ TaskRecord recordFrom(const SqliteStatement& row) {
   record.finishedNs = row.integer(10);
   if (!row.isNull(11)) record.exitCode = static_cast<int>(row.integer(11));
   record.stoppedReason = row.text(12);
+  record.serviceId = row.text(13);
   std::string state = row.text(5);
   if (state == "stopped") {
     record.state = TaskState::kStopped;
@@ -78,6 +79,7 @@ nlohmann::json toJson(const TaskRecord& record) {
                          {"created_ns", record.createdNs},
                          {"containers", std::move(containers)}};
   if (!record.sandboxId.empty()) json["sandbox_id"] = record.sandboxId;
+  if (!record.serviceId.empty()) json["service_id"] = record.serviceId;
   if (record.exitCode) json["exit_code"] = *record.exitCode;
   if (!record.stoppedReason.empty()) json["stopped_reason"] = record.stoppedReason;
   if (record.finishedNs != 0) json["finished_ns"] = record.finishedNs;
@@ -98,8 +100,8 @@ Status TaskStore::begin(const TaskRecord& task) {
   TANDEM_ASSIGN_OR_RETURN(
       SqliteStatement insert,
       db_.prepare("INSERT INTO tasks (id, family, isolation, reason, definition, state, "
-                  "owner_pid, owner_start, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, 'running', "
-                  "?6, ?7, ?8)"));
+                  "owner_pid, owner_start, created_ns, service_id) VALUES (?1, ?2, ?3, ?4, ?5, "
+                  "'running', ?6, ?7, ?8, NULLIF(?9, ''))"));
   insert.bind(1, task.id)
       .bind(2, task.family)
       .bind(3, toString(task.isolation))
@@ -107,7 +109,8 @@ Status TaskStore::begin(const TaskRecord& task) {
       .bind(5, task.definition)
       .bind(6, std::int64_t{::getpid()})
       .bind(7, static_cast<std::int64_t>(*start))
-      .bind(8, nowNs());
+      .bind(8, nowNs())
+      .bind(9, task.serviceId);
   TANDEM_TRY(insert.run());
   std::int64_t position = 0;
   for (const TaskContainerRecord& container : task.containers) {
@@ -152,13 +155,21 @@ Status TaskStore::setHealth(const std::string& taskId, const std::string& name,
 Status TaskStore::finish(const std::string& taskId, int exitCode, const std::string& reason) {
   TANDEM_ASSIGN_OR_RETURN(SqliteStatement update,
                           db_.prepare("UPDATE tasks SET state = 'stopped', finished_ns = ?2, "
-                                      "exit_code = ?3, stopped_reason = ?4 WHERE id = ?1"));
+                                      "exit_code = ?3, stopped_reason = COALESCE(stopped_reason, "
+                                      "?4) WHERE id = ?1"));
   update.bind(1, taskId).bind(2, nowNs()).bind(3, std::int64_t{exitCode}).bind(4, reason);
   return update.run();
 }
 
-Status TaskStore::requestStop(const std::string& taskId) {
-  return scheduler::requestStop(db_, "tasks", taskId);
+Status TaskStore::requestStop(const std::string& taskId, const std::string& reason) {
+  TANDEM_ASSIGN_OR_RETURN(SqliteTransaction transaction, SqliteTransaction::write(db_));
+  TANDEM_TRY(scheduler::requestStop(db_, "tasks", taskId));
+  TANDEM_ASSIGN_OR_RETURN(
+      SqliteStatement update,
+      db_.prepare("UPDATE tasks SET stopped_reason = ?2 WHERE id = ?1 AND stopped_reason IS NULL"));
+  update.bind(1, taskId).bind(2, reason);
+  TANDEM_TRY(update.run());
+  return transaction.commit();
 }
 
 Result<bool> TaskStore::stopRequested(const std::string& taskId) {

@@ -45,6 +45,7 @@ struct TaskRecord {
   std::optional<int> exitCode;
   std::string stoppedReason;
   std::vector<TaskContainerRecord> containers;  // in the definition's order
+  std::string serviceId;  // the service that started it (service_store.h); empty for task run
 };
 
 nlohmann::json toJson(const TaskRecord& record);
@@ -61,8 +62,9 @@ class TaskStore {
                           const std::string& workloadId);
   Status setHealth(const std::string& taskId, const std::string& name, HealthStatus health);
   Status finish(const std::string& taskId, int exitCode, const std::string& reason);
-  // A user asked it to stop (tandem task stop); its supervisor stops its containers.
-  Status requestStop(const std::string& taskId);
+  // A user (tandem task stop) or a service's controller asked it to stop, for `reason`, which
+  // becomes its stopped reason; its supervisor stops its containers.
+  Status requestStop(const std::string& taskId, const std::string& reason = "stopped by a user");
   Result<bool> stopRequested(const std::string& taskId);
   Status markLost(const TaskRecord& record);
   Status remove(const std::string& taskId);

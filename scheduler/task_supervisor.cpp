@@ -362,19 +362,6 @@ TaskReport Supervision::run(int signals) {
   return {.kind = TaskReport::Kind::kEnded, .exitCode = code, .message = reason};
 }
 
-Status openSupervisorLog(const TaskPlan& plan) {
-  TANDEM_TRY(makeDirectories(plan.stateRoot + "/tasks", 0700));
-  std::string path = taskLogPath(plan.stateRoot, plan.record.id);
-  TANDEM_ASSIGN_OR_RETURN(UniqueFd log,
-                          openPath(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-  TANDEM_ASSIGN_OR_RETURN(UniqueFd devNull, openPath("/dev/null", O_RDWR | O_CLOEXEC));
-  if (::dup2(devNull.get(), STDIN_FILENO) < 0 || ::dup2(devNull.get(), STDOUT_FILENO) < 0 ||
-      ::dup2(log.get(), STDERR_FILENO) < 0) {
-    return Error::fromErrno("cannot point the task supervisor's output at " + path);
-  }
-  return okStatus();
-}
-
 [[noreturn]] void runSupervisor(int reports, const TaskPlan& plan, IsolationBackend& backend) {
   // Out of the caller's session: a terminal's signals reach the caller, which passes them on.
   ::setsid();
@@ -387,7 +374,7 @@ Status openSupervisorLog(const TaskPlan& plan) {
   };
   // Off the caller's terminal and pipes, which may close when it leaves (task run -d under
   // $(...)); what the supervisor logs goes to the task's log.
-  if (auto log = openSupervisorLog(plan); !log) {
+  if (auto log = detachOutputTo(taskLogPath(plan.stateRoot, plan.record.id)); !log) {
     endEarly(log.error());
   }
   auto tasks = TaskStore::open(plan.stateRoot);

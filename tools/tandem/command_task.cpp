@@ -27,7 +27,6 @@
 #include "tools/tandem/task_plan.h"
 #include "tools/tandem/verb_options.h"
 #include "tools/tandem/workload_state.h"
-#include "vmm/vm_backend.h"
 
 namespace po = boost::program_options;
 
@@ -67,20 +66,13 @@ int run(const GlobalOptions& global, const std::string& path, bool detached, Iso
   if (!text) return fail(text.error().context("cannot read the task definition"));
   auto task = scheduler::parseTaskDefinition(*text, path);
   if (!task) return fail(task.error());
-  container::ContainerBackend containers(container::RuntimeConfig{global.stateRoot});
-  vmm::VmBackend vms(vmm::VmBackendConfig{.kernelPath = vmm::defaultGuestKernel(),
-                                          .guestInitPath = vmm::defaultGuestInit(),
-                                          .stateRoot = global.stateRoot});
-  Isolation level = requested != Isolation::kAuto ? requested : task->isolation;
-  if (level == Isolation::kVm) {
-    if (Status available = vms.available(); !available) {
-      return fail(available.error().context("a task at VM level runs in one microVM"));
-    }
+  Backends backends(global);
+  if (auto level = taskLevel(*task, requested, backends.of(Isolation::kVm)); !level) {
+    return fail(level.error());
   }
   auto plan = planTask(global.stateRoot, *task, *text, requested);
   if (!plan) return fail(plan.error());
-  IsolationBackend& backend =
-      plan->record.isolation == Isolation::kVm ? static_cast<IsolationBackend&>(vms) : containers;
+  IsolationBackend& backend = backends.of(plan->record.isolation);
   sigset_t passedOn = scheduler::signalsPassedOn();
   SignalBlock blocked(passedOn);
   UniqueFd signals(::signalfd(-1, &passedOn, SFD_CLOEXEC));

@@ -20,6 +20,7 @@ int killCommand(const GlobalOptions& global, const std::vector<std::string>& arg
 int stopCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int waitCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int taskCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
+int serviceCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int statsCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int logsCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int execCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);

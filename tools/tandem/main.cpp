@@ -25,7 +25,8 @@ constexpr const char* kUsage =
     "  kill    send running workloads a signal\n"
     "  wait    wait for workloads to end and print their exit codes\n"
     "  stats   CPU, memory and processes of running workloads, both levels side by side\n"
-    "  task    validate an ECS-like task definition and show its start order\n"
+    "  task    run ECS-like tasks (one microVM, or containers sharing a network), list, stop\n"
+    "  service keep N tasks of a definition running, replacing failed ones; scale, remove\n"
     "  images  list the stored images\n"
     "  rmi     remove images\n"
     "  load    import an OCI image layout or a docker save archive\n"
@@ -55,6 +56,7 @@ constexpr Verb kVerbs[] = {
     {"wait", tandem::cli::waitCommand},
     {"stats", tandem::cli::statsCommand},
     {"task", tandem::cli::taskCommand},
+    {"service", tandem::cli::serviceCommand},
     {"images", tandem::cli::imagesCommand},
     {"rmi", tandem::cli::rmiCommand},
     {"load", tandem::cli::loadCommand},

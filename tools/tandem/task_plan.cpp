@@ -157,6 +157,17 @@ Status makeTaskVm(const TaskDefinition& task, const std::vector<Workload>& conta
 
 }  // namespace
 
+Result<Isolation> taskLevel(const TaskDefinition& definition, Isolation requested,
+                            const IsolationBackend& vms) {
+  Isolation level = requested != Isolation::kAuto ? requested : definition.isolation;
+  if (level == Isolation::kVm) {
+    if (Status available = vms.available(); !available) {
+      return std::move(available).error().context("a task at VM level runs in one microVM");
+    }
+  }
+  return level;
+}
+
 Result<scheduler::TaskPlan> planTask(const std::string& stateRoot, const TaskDefinition& definition,
                                      const std::string& definitionText, Isolation requested) {
   Isolation level = requested != Isolation::kAuto ? requested : definition.isolation;

@@ -7,12 +7,18 @@
 
 #include <string>
 
+#include "common/isolation_backend.h"
 #include "common/result.h"
 #include "common/workload.h"
 #include "scheduler/task_definition.h"
 #include "scheduler/task_supervisor.h"
 
 namespace tandem::cli {
+
+// The level a task runs at: --isolation (`requested`) unless auto, else the definition's; an
+// error when that is VM level and this host cannot run microVMs, saying why.
+Result<Isolation> taskLevel(const scheduler::TaskDefinition& definition, Isolation requested,
+                            const IsolationBackend& vms);
 
 // `requested` is --isolation; kAuto leaves the choice to the definition's and then to policy.
 Result<scheduler::TaskPlan> planTask(const std::string& stateRoot,

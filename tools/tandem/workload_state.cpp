@@ -11,7 +11,9 @@ namespace tandem::cli {
 
 Backends::Backends(const GlobalOptions& global)
     : containers_(container::RuntimeConfig{global.stateRoot}),
-      vms_(vmm::VmBackendConfig{.stateRoot = global.stateRoot}) {}
+      vms_(vmm::VmBackendConfig{.kernelPath = vmm::defaultGuestKernel(),
+                                .guestInitPath = vmm::defaultGuestInit(),
+                                .stateRoot = global.stateRoot}) {}
 
 IsolationBackend& Backends::of(Isolation level) {
   if (level == Isolation::kVm) return vms_;
