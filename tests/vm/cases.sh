@@ -697,6 +697,80 @@ max" && $web_out == "67108864" && $inspect == *'"isolation": "vm"'* &&
   task_t task rm -f vmshop >/dev/null 2>&1
 fi
 
+# A service at VM level: each of its tasks is a microVM of its own. It keeps 2 running (2
+# tandem-vmm); a task stopped with tandem task stop is replaced by a new microVM; service rm
+# stops them all and leaves no process behind.
+if [[ -n ${GUEST_STORE:-} && -n ${TANDEM_PAUSE:-} ]]; then
+  service_state=$scratch/service-state
+  cp -a "$GUEST_STORE" "$service_state"
+  cat >"$scratch/service.json" <<JSON
+{"family": "vmsvc", "networkMode": "none",
+ "containerDefinitions": [
+  {"name": "idle", "image": "localhost/tandem/busybox",
+   "command": ["sh", "-c", "trap 'exit 0' TERM; while sleep 0.2; do :; done"]}
+ ]}
+JSON
+  svc_t() { bounded "$TANDEM" --state-root "$service_state" "$@"; }
+  vmm_count() {
+    local n=0 pid arg0
+    for pid in $(tandem_pids); do
+      read -r -d '' arg0 2>/dev/null <"/proc/$pid/cmdline"
+      [[ $arg0 == "$TANDEM_VMM" ]] && n=$((n + 1))
+    done
+    echo "$n"
+  }
+  # service_running N [REPLACED]: waits until N tasks run (and REPLACED were replaced).
+  service_running() {
+    local i line
+    for ((i = 0; i < 600; i++)); do
+      line=$(svc_t service ls 2>/dev/null | grep ' vmsvc ')
+      [[ $line =~ \ vm\ +[0-9]+\ +$1\ +running\ +${2:-0}$ ]] && return 0
+      sleep 0.2
+    done
+    return 1
+  }
+  # members_answer: every running task's container answers tandem exec from inside its microVM.
+  members_answer() {
+    local i task member answered
+    for ((i = 0; i < 300; i++)); do
+      answered=0
+      for task in $(svc_t task ps 2>/dev/null | awk '$2 == "vmsvc" { print $1 }'); do
+        member=$(svc_t task inspect "$task" 2>/dev/null | grep name_of_workload | cut -d'"' -f4)
+        [[ -n $member ]] && svc_t exec "$member" true </dev/null 2>/dev/null &&
+          answered=$((answered + 1))
+      done
+      [[ $answered == "$1" ]] && return 0
+      sleep 0.2
+    done
+    return 1
+  }
+  svc_t service create --isolation vm --replicas 2 "$scratch/service.json" >/dev/null \
+    2>"$scratch/service-err"
+  service_running 2 && members_answer 2
+  answered=$?
+  first=$(vmm_count)
+  victim=$(svc_t task ps 2>/dev/null | awk '$2 == "vmsvc" { print $1; exit }')
+  svc_t task stop "$victim" >/dev/null 2>&1
+  service_running 2 1 && members_answer 2
+  replaced=$?
+  second=$(vmm_count)
+  svc_t service rm vmsvc >/dev/null 2>>"$scratch/service-err"
+  removed=$?
+  sleep 1
+  leftover=$(tandem_pids)
+  if [[ $answered == 0 && $first == 2 && $replaced == 0 && $second == 2 && $removed == 0 &&
+    -z $leftover ]]; then
+    ok "a service at VM level keeps 2 microVMs running, replaces a stopped one, and rm ends them"
+  else
+    not_ok "a service at VM level keeps 2 microVMs running, replaces a stopped one, and rm ends them" \
+      "answered: $answered" "microVMs: $first, then $second" "replaced: $replaced" \
+      "rm: $removed" \
+      "leftover: $leftover" "$(svc_t service ls 2>&1)" "$(svc_t task ps -a 2>&1)" \
+      "$(cat "$scratch/service-err" "$service_state"/services/*.log 2>/dev/null)" \
+      "$(ls -la "$service_state" "$service_state"/services 2>&1)"
+  fi
+fi
+
 vm --stats -- true
 # The emulated host has busybox, not python: the JSON is checked field by field with grep.
 stat() { grep -o "\"$1\": [0-9.]*" "$scratch/err" | head -n 1 | sed 's/.*: //'; }

@@ -118,6 +118,17 @@ Result<scheduler::ServiceStore> openServices(const GlobalOptions& global) {
   return store;
 }
 
+struct FoundService {
+  scheduler::ServiceStore store;
+  scheduler::ServiceRecord record;
+};
+
+Result<FoundService> findService(const GlobalOptions& global, const std::string& reference) {
+  TANDEM_ASSIGN_OR_RETURN(scheduler::ServiceStore store, openServices(global));
+  TANDEM_ASSIGN_OR_RETURN(scheduler::ServiceRecord record, store.find(reference));
+  return FoundService{std::move(store), std::move(record)};
+}
+
 // The running tasks of each service, by service id.
 Result<std::vector<scheduler::TaskRecord>> runningTasksOf(const GlobalOptions& global,
                                                           const std::string& serviceId) {
@@ -183,13 +194,12 @@ int list(const GlobalOptions& global, bool json) {
 }
 
 int inspect(const GlobalOptions& global, const std::string& reference) {
-  auto store = openServices(global);
-  if (!store) return fail(store.error());
-  auto record = store->find(reference);
-  if (!record) return fail(record.error());
-  auto running = runningTasksOf(global, record->id);
+  auto found = findService(global, reference);
+  if (!found) return fail(found.error());
+  const scheduler::ServiceRecord& record = found->record;
+  auto running = runningTasksOf(global, record.id);
   if (!running) return fail(running.error());
-  nlohmann::json json = scheduler::toJson(*record);
+  nlohmann::json json = scheduler::toJson(record);
   json["running"] = running->size();
   json["tasks"] = nlohmann::json::array();
   for (const scheduler::TaskRecord& task : *running) {
@@ -200,44 +210,43 @@ int inspect(const GlobalOptions& global, const std::string& reference) {
 }
 
 int scale(const GlobalOptions& global, const std::string& reference, unsigned replicas) {
-  auto store = openServices(global);
-  if (!store) return fail(store.error());
-  auto record = store->find(reference);
-  if (!record) return fail(record.error());
-  if (record->stopRequested) {
-    return fail(Error("service " + record->name + " is being removed", EINVAL));
+  auto found = findService(global, reference);
+  if (!found) return fail(found.error());
+  scheduler::ServiceStore& store = found->store;
+  const scheduler::ServiceRecord& record = found->record;
+  if (record.stopRequested) {
+    return fail(Error("service " + record.name + " is being removed", EINVAL));
   }
-  if (auto set = store->setDesired(record->id, replicas); !set) return fail(set.error());
-  std::cout << record->name << " scaled to " << replicas << "\n";
+  if (auto set = store.setDesired(record.id, replicas); !set) return fail(set.error());
+  std::cout << record.name << " scaled to " << replicas << "\n";
   return 0;
 }
 
 int remove(const GlobalOptions& global, const std::string& reference) {
-  auto store = openServices(global);
-  if (!store) return fail(store.error());
-  auto record = store->find(reference);
-  if (!record) return fail(record.error());
-  if (auto asked = store->requestStop(record->id); !asked) return fail(asked.error());
+  auto found = findService(global, reference);
+  if (!found) return fail(found.error());
+  scheduler::ServiceStore& store = found->store;
+  const scheduler::ServiceRecord& record = found->record;
+  if (auto asked = store.requestStop(record.id); !asked) return fail(asked.error());
   // The controller stops the tasks, each within its stop timeout, and then records the end.
   for (;;) {
-    auto now = store->find(record->id);
+    auto now = store.find(record.id);
     if (!now) return fail(now.error());
     if (now->state == scheduler::ServiceState::kStopped) break;
     if (now->state == scheduler::ServiceState::kLost) {
-      return fail(Error("the controller of service " + record->name +
+      return fail(Error("the controller of service " + record.name +
                             " ended before it stopped the service's tasks; see " +
-                            scheduler::serviceLogPath(global.stateRoot, record->id) +
+                            scheduler::serviceLogPath(global.stateRoot, record.id) +
                             " and run tandem service rm again",
                         EIO));
     }
     std::this_thread::sleep_for(kPoll);
   }
-  if (auto removed = removeTree(scheduler::serviceLogPath(global.stateRoot, record->id));
-      !removed) {
+  if (auto removed = removeTree(scheduler::serviceLogPath(global.stateRoot, record.id)); !removed) {
     return fail(removed.error());
   }
-  if (auto removed = store->remove(record->id); !removed) return fail(removed.error());
-  std::cout << record->id << "\n";
+  if (auto removed = store.remove(record.id); !removed) return fail(removed.error());
+  std::cout << record.id << "\n";
   return 0;
 }
 
