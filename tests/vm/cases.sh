@@ -8,7 +8,9 @@ set -uo pipefail
 VMLINUX=${TANDEM_GUEST_VMLINUX:-}
 
 scratch=$(mktemp -d /tmp/tandem-vm.XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
+# Only this shell's own exit removes it: a subshell that a signal ends before it has reset its
+# traps (bounded's watchdog, killed as soon as it starts) runs the EXIT trap it inherited.
+trap '[[ $BASHPID == '"$$"' ]] && rm -rf "$scratch"' EXIT
 
 count=0
 failures=0
@@ -88,7 +90,9 @@ bounded() {
   local pid=$!
   (
     trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
-    sleep "$run_deadline" &
+    # Off the caller's pipes: a sleep the watchdog could not kill (it was killed before it knew
+    # the sleep's pid) must not hold a $(...) open until the deadline.
+    sleep "$run_deadline" >/dev/null 2>&1 &
     sleeper=$!
     wait "$sleeper"
     {
@@ -625,6 +629,22 @@ if [[ -n $monitor && -z $leftover && $said == *"was lost: its monitor"* &&
 else
   not_ok "a killed monitor takes its tandem-vmm along, and the next command reports it lost" \
     "monitor: $monitor" "leftover: $leftover" "said: $said" "state: $state" "rm: $removed"
+fi
+
+# auto, where KVM works: explain says untrusted code gets a microVM, without running anything;
+# run does as it said, and inspect keeps the reason.
+auto_state=$scratch/auto-state
+explained=$("$TANDEM" --state-root "$auto_state" explain --trust untrusted --rootfs "$GUEST_ROOTFS" \
+  -- true 2>&1)
+auto_out=$(bounded "$TANDEM" --state-root "$auto_state" run --trust untrusted --name auto-vm \
+  --rootfs "$GUEST_ROOTFS" -- sh -c 'echo in-guest; cat /proc/cmdline' </dev/null 2>&1)
+auto_inspect=$("$TANDEM" --state-root "$auto_state" inspect auto-vm 2>&1)
+if [[ $(head -n 1 <<<"$explained") == "isolation: vm" && $auto_out == "in-guest"*"reboot=k"* &&
+  $auto_inspect == *'"isolation": "vm"'* && $auto_inspect == *'"reason": "vm: untrusted'* ]]; then
+  ok "auto: explain and run give untrusted code a microVM, and inspect says why"
+else
+  not_ok "auto: explain and run give untrusted code a microVM, and inspect says why" \
+    "explain: $explained" "run: $auto_out" "inspect: $auto_inspect"
 fi
 
 # A task at VM level, as Fargate runs one: its three containers run in one microVM (one
