@@ -18,8 +18,10 @@
 #include "scheduler/service_reconcile.h"
 #include "scheduler/service_store.h"
 #include "scheduler/state_db.h"
+#include "scheduler/task_control.h"
 #include "scheduler/task_store.h"
 #include "scheduler/workload_monitor.h"
+#include "scheduler/workload_store.h"
 
 namespace tandem::scheduler {
 namespace {
@@ -54,6 +56,7 @@ class Controller {
   Status reopenStores();
   Status tick(bool signalled);
   void noteEnded(const TaskRecord& task);
+  void endLostTask(const TaskRecord& task);
   void startTask();
   void reapSupervisors();
   void event(const std::string& text, bool replacement = false);
@@ -106,6 +109,18 @@ void Controller::noteEnded(const TaskRecord& task) {
   }
 }
 
+// What a task whose supervisor died left running is ended here, before its replacement starts.
+void Controller::endLostTask(const TaskRecord& task) {
+  auto workloads = WorkloadStore::open(plan_.stateRoot);
+  Status ended = workloads ? stopLeftovers(*tasks_, *workloads, task,
+                                           "its supervisor was lost; replaced by its service")
+                           : Status(workloads.error());
+  if (!ended) {
+    (void)tasks_->markLost(task);
+    event("cannot end what lost task " + shortId(task.id) + " left: " + ended.error().describe());
+  }
+}
+
 void Controller::startTask() {
   auto planned = plan_.planTask();
   if (!planned) {
@@ -154,7 +169,7 @@ Status Controller::tick(bool signalled) {
     if (task.serviceId != plan_.serviceId) continue;
     bool known = pending_.erase(task.id) > 0 || seenRunning_.contains(task.id);
     if (task.state != TaskState::kRunning) {
-      if (task.state == TaskState::kLost && task.finishedNs == 0) (void)tasks_->markLost(task);
+      if (task.state == TaskState::kLost && task.finishedNs == 0) endLostTask(task);
       if (known) noteEnded(task);
       continue;
     }

@@ -1,7 +1,8 @@
 #!/bin/bash
 # tandem service, as an ECS service: it keeps its desired count of tasks running. Scaling up
 # starts tasks and scaling down stops the newest; a task whose essential container fails its
-# health check is stopped and replaced, and so is one that ends; a killed controller is started
+# health check is stopped and replaced, and so is one that ends or whose supervisor was killed
+# (what it left is ended first); a killed controller is started
 # again by the next service command and takes the running tasks over without starting more; rm
 # stops every task. A name is one service's only. Nothing is left behind.
 set -euo pipefail
@@ -72,6 +73,18 @@ ended=$(running_tasks | head -n 1)
 t task stop "$ended" >/dev/null
 now_replaced() { [[ $(service .replaced) == 2 ]] && has_running 3; }
 until_true 40 now_replaced || fail "the stopped task was not replaced: $(t service ls --json)"
+
+# A task whose supervisor is killed: the controller ends what it left running and replaces it.
+lost=$(running_tasks | head -n 1)
+kill -KILL "$(t task inspect "$lost" | jq -r .supervisor_pid)"
+lost_replaced() { [[ $(service .replaced) == 3 ]] && has_running 3; }
+until_true 40 lost_replaced || fail "the task that lost its supervisor was not replaced"
+assert_eq "stopped: its supervisor was lost; replaced by its service" \
+  "$(t task inspect "$lost" | jq -r '"\(.state): \(.stopped_reason)"')" "the lost task"
+assert_eq "exited" "$(t task inspect "$lost" | jq -r '.containers[].state' | sort -u)" \
+  "the lost task's container"
+assert_eq "exited" "$(t ps -a --json | jq -r "select(.id == \"$(t task inspect "$lost" |
+  jq -r .sandbox_id)\") | .state")" "the lost task's sandbox"
 
 # Scaling down stops the newest; rm stops the rest and removes the record.
 newest=$(t task ps --json | jq -sr 'sort_by(.created_ns) | .[-2:] | .[].id' | sort)

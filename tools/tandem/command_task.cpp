@@ -17,6 +17,7 @@
 #include "common/file.h"
 #include "common/process_identity.h"
 #include "container/runtime.h"
+#include "scheduler/task_control.h"
 #include "scheduler/task_definition.h"
 #include "scheduler/task_store.h"
 #include "scheduler/task_supervisor.h"
@@ -108,16 +109,6 @@ Result<std::vector<scheduler::TaskRecord>> tasksOf(scheduler::TaskStore& store) 
   return records;
 }
 
-// The workloads a task ran: its containers' and its sandbox's.
-std::vector<std::string> memberIds(const scheduler::TaskRecord& record) {
-  std::vector<std::string> ids;
-  for (const auto& container : record.containers) {
-    if (!container.workloadId.empty()) ids.push_back(container.workloadId);
-  }
-  if (!record.sandboxId.empty()) ids.push_back(record.sandboxId);
-  return ids;
-}
-
 int ps(const GlobalOptions& global, bool all, bool json) {
   auto store = scheduler::TaskStore::open(global.stateRoot);
   if (!store) return fail(store.error());
@@ -177,18 +168,8 @@ Status stopTask(const GlobalOptions& global, scheduler::TaskStore& store,
     return okStatus();
   }
   TANDEM_ASSIGN_OR_RETURN(scheduler::WorkloadStore workloads, openWorkloadStore(global));
-  for (const std::string& id : memberIds(record)) {
-    auto member = workloads.find(id);
-    if (!member || member->state != scheduler::WorkloadState::kRunning) continue;
-    TANDEM_TRY(workloads.requestStop(id));
-    TANDEM_TRY(scheduler::deliver(*member, SIGKILL));
-    TANDEM_ASSIGN_OR_RETURN(bool ended, scheduler::awaitEnd(*member, std::nullopt));
-    (void)ended;  // waited for without a deadline: it ended
-  }
-  if (record.state == scheduler::TaskState::kLost) {
-    TANDEM_TRY(store.finish(record.id, 137, "its supervisor was lost; stopped by a user"));
-  }
-  return okStatus();
+  return scheduler::stopLeftovers(store, workloads, record,
+                                  "its supervisor was lost; stopped by a user");
 }
 
 int stop(const GlobalOptions& global, const std::string& reference) {
@@ -219,7 +200,7 @@ int remove(const GlobalOptions& global, const std::string& reference, bool force
   }
   auto workloads = openWorkloadStore(global);
   if (!workloads) return fail(workloads.error());
-  for (const std::string& id : memberIds(*record)) {
+  for (const std::string& id : scheduler::memberWorkloads(*record)) {
     if (!workloads->find(id)) continue;  // removed already, by tandem rm
     if (auto removed = removeWorkload(global, *workloads, id, force); !removed) {
       return fail(removed.error().context("task " + record->id.substr(0, 12)));
