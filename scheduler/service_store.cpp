@@ -12,7 +12,7 @@ namespace {
 
 constexpr const char* kColumns =
     "id, name, isolation, definition, desired, state, owner_pid, owner_start, stop_requested, "
-    "created_ns, finished_ns, replaced, last_event";
+    "created_ns, finished_ns, replaced, last_event, reason";
 
 constexpr std::size_t kMaxNameLength = 255;
 
@@ -30,6 +30,7 @@ ServiceRecord recordFrom(const SqliteStatement& row) {
   record.finishedNs = row.integer(10);
   record.replaced = static_cast<unsigned>(row.integer(11));
   record.lastEvent = row.text(12);
+  record.reason = row.text(13);
   std::string state = row.text(5);
   if (state == "stopped") {
     record.state = ServiceState::kStopped;
@@ -61,6 +62,7 @@ nlohmann::json toJson(const ServiceRecord& record) {
   nlohmann::json json = {{"id", record.id},
                          {"name", record.name},
                          {"isolation", toString(record.isolation)},
+                         {"reason", record.reason},
                          {"desired", record.desired},
                          {"state", toString(record.state)},
                          {"controller_pid", record.ownerPid},
@@ -107,14 +109,15 @@ Status ServiceStore::create(const ServiceRecord& service) {
   TANDEM_ASSIGN_OR_RETURN(
       SqliteStatement insert,
       db_.prepare("INSERT INTO services (id, name, isolation, definition, desired, state, "
-                  "owner_pid, owner_start, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, 'running', 0, "
-                  "0, ?6)"));
+                  "owner_pid, owner_start, created_ns, reason) VALUES (?1, ?2, ?3, ?4, ?5, "
+                  "'running', 0, 0, ?6, ?7)"));
   insert.bind(1, service.id)
       .bind(2, service.name)
       .bind(3, toString(service.isolation))
       .bind(4, service.definition)
       .bind(5, std::int64_t{service.desired})
-      .bind(6, nowNs());
+      .bind(6, nowNs())
+      .bind(7, service.reason);
   TANDEM_TRY(insert.run());
   return transaction.commit();
 }

@@ -25,8 +25,10 @@ const char* toString(ServiceState state);
 struct ServiceRecord {
   std::string id;
   std::string name;
-  Isolation isolation = Isolation::kAuto;  // as asked for; each task records the level chosen
-  std::string definition;                  // the task definition's JSON, as given
+  // The level chosen for its tasks when it was created, and why.
+  Isolation isolation = Isolation::kContainer;
+  std::string reason;
+  std::string definition;  // the task definition's JSON, as given
   unsigned desired = 0;
   ServiceState state = ServiceState::kRunning;
   pid_t ownerPid = 0;  // the controller

@@ -88,6 +88,7 @@ CREATE TABLE services (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
   isolation TEXT NOT NULL,
+  reason TEXT NOT NULL,
   definition TEXT NOT NULL,
   desired INTEGER NOT NULL CHECK (desired >= 0),
   state TEXT NOT NULL CHECK (state IN ('running', 'stopped', 'lost')),

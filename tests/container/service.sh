@@ -33,7 +33,7 @@ id=$(t service create --replicas 2 "$SCRATCH/web.json") || fail "service create 
 assert_match '^[0-9a-f]{64}$' "$id" "service create's output"
 until_true 30 has_running 2 || fail "2 tasks did not start: $(t service ls)"
 until_true 30 all_healthy 2 || fail "the 2 tasks did not turn healthy: $(t task ps -a)"
-assert_match "^${id:0:12} +websvc +auto +2 +2 +running +0$" "$(t service ls | tail -n +2)" "service ls"
+assert_match "^${id:0:12} +websvc +container +2 +2 +running +0$" "$(t service ls | tail -n +2)" "service ls"
 
 status=0
 t service create "$SCRATCH/web.json" >"$SCRATCH/out" 2>"$SCRATCH/err" || status=$?

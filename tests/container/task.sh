@@ -103,13 +103,25 @@ assert_eq "" "$(t ps -a --json | jq -r 'select(.state != "exited") | .name')" \
 
 # At VM level, a task is one microVM (the vm suite runs it): on a host without KVM, refused at
 # once with the reason.
-if [[ ! -e /dev/kvm ]]; then
+if ! kvm_usable; then
   status=0
   t task run --isolation vm "$SCRATCH/task.json" </dev/null >"$SCRATCH/out" 2>"$SCRATCH/err" ||
     status=$?
   err=$(<"$SCRATCH/err")
   assert_runtime_error "a task at VM level without /dev/kvm"
-  [[ $err == *"one microVM"*"/dev/kvm"* ]] || fail "the reason a task at VM level was refused: $err"
+  [[ $err == *"--isolation vm"*"/dev/kvm"* ]] || fail "the reason a task at VM level was refused: $err"
+fi
+
+# auto weighs a task as it weighs a workload: untrusted code needs a microVM, which a host
+# without a usable KVM refuses rather than weakening it to containers.
+if ! kvm_usable; then
+  status=0
+  t task run --trust untrusted "$SCRATCH/task.json" </dev/null >"$SCRATCH/out" 2>"$SCRATCH/err" ||
+    status=$?
+  err=$(<"$SCRATCH/err")
+  assert_runtime_error "an untrusted task without a usable KVM"
+  [[ $err == *"untrusted code gets a kernel of its own, but a microVM cannot run"* ]] ||
+    fail "the reason an untrusted task was refused: $err"
 fi
 
 # task rm: refused for a running task, which -f stops first; then every task's record goes, with

@@ -717,7 +717,7 @@ max" && $web_out == "67108864" && $inspect == *'"isolation": "vm"'* &&
   task_t task rm -f vmshop >/dev/null 2>&1
 fi
 
-# A service at VM level: each of its tasks is a microVM of its own. It keeps 2 running (2
+# A service at VM level (auto, for untrusted code): each of its tasks is a microVM of its own. It keeps 2 running (2
 # tandem-vmm); a task stopped with tandem task stop is replaced by a new microVM; service rm
 # stops them all and leaves no process behind.
 if [[ -n ${GUEST_STORE:-} && -n ${TANDEM_PAUSE:-} ]]; then
@@ -764,7 +764,7 @@ JSON
     done
     return 1
   }
-  svc_t service create --isolation vm --replicas 2 "$scratch/service.json" >/dev/null \
+  svc_t service create --trust untrusted --replicas 2 "$scratch/service.json" >/dev/null \
     2>"$scratch/service-err"
   service_running 2 && members_answer 2
   answered=$?

@@ -36,7 +36,8 @@ namespace tandem::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: tandem service create [--replicas N] [--isolation LEVEL] [--name NAME] FILE | ls "
+    "usage: tandem service create [--replicas N] [--isolation LEVEL] [--trust T] [--class C] "
+    "[--policy FILE] [--name NAME] FILE | ls "
     "[--json] | inspect REF | scale REF --replicas N | rm REF";
 
 constexpr auto kPoll = std::chrono::milliseconds(100);
@@ -90,7 +91,9 @@ Result<pid_t> startController(const GlobalOptions& global, const scheduler::Serv
   plan.serviceId = record->id;
   plan.definition = *definition;
   plan.planTask = [&] {
-    return planTask(global.stateRoot, *definition, record->definition, record->isolation);
+    return planTask(
+        global.stateRoot, *definition, record->definition,
+        scheduler::IsolationChoice{record->isolation, "the service's: " + record->reason, {}});
   };
   plan.backendFor = [&backends](Isolation level) -> IsolationBackend& {
     return backends.of(level);
@@ -141,24 +144,21 @@ Result<std::vector<scheduler::TaskRecord>> runningTasksOf(const GlobalOptions& g
 }
 
 int create(const GlobalOptions& global, const std::string& path, unsigned replicas,
-           Isolation requested, std::string name) {
-  auto text = readFile(path);
-  if (!text) return fail(text.error().context("cannot read the task definition"));
-  auto task = scheduler::parseTaskDefinition(*text, path);
-  if (!task) return fail(task.error());
+           const TaskPlacement& placement, std::string name) {
   Backends backends(global);
-  if (auto level = taskLevel(*task, requested, backends.of(Isolation::kVm)); !level) {
-    return fail(level.error());
-  }
+  auto task =
+      loadTask(path, placement, backends.of(Isolation::kContainer), backends.of(Isolation::kVm));
+  if (!task) return fail(task.error());
   auto store = openServices(global);
   if (!store) return fail(store.error());
   scheduler::ServiceRecord record;
   auto id = newWorkloadId();
   if (!id) return fail(id.error());
   record.id = *id;
-  record.name = name.empty() ? task->family : std::move(name);
-  record.isolation = requested;
-  record.definition = *text;
+  record.name = name.empty() ? task->definition.family : std::move(name);
+  record.isolation = task->choice.level;
+  record.reason = scheduler::describe(task->choice);
+  record.definition = task->text;
   record.desired = replicas;
   if (auto created = store->create(record); !created) return fail(created.error());
   if (auto started = startController(global, record); !started) {
@@ -260,12 +260,11 @@ int serviceCommand(const GlobalOptions& global, const std::vector<std::string>& 
   options.add_options()("help,h", "show this help")(
       "replicas", po::value<unsigned>(),
       "create (default 1), scale: how many tasks to keep running")(
-      "isolation", po::value<std::string>()->default_value("auto"),
-      "create: vm, container or auto (the definition's, else policy), for every task")(
       "name", po::value<std::string>()->default_value(""),
       "create: the service's name (default: the task family)")("json", po::bool_switch(),
                                                                "ls: one JSON record a line")(
       "words", po::value<std::vector<std::string>>(), "the verb, then its operand");
+  options.add(taskPlacementOptions());
   po::positional_options_description positional;
   positional.add("words", -1);
   po::variables_map vm;
@@ -273,10 +272,10 @@ int serviceCommand(const GlobalOptions& global, const std::vector<std::string>& 
   std::vector<std::string> words;
   if (vm.count("words")) words = vm["words"].as<std::vector<std::string>>();
   if (words.size() == 2 && words[0] == "create") {
-    auto isolation = parseIsolation(vm["isolation"].as<std::string>());
-    if (!isolation) return fail(isolation.error());
+    auto placement = taskPlacementFrom(vm);
+    if (!placement) return fail(placement.error());
     unsigned replicas = vm.count("replicas") ? vm["replicas"].as<unsigned>() : 1;
-    return create(global, words[1], replicas, *isolation, vm["name"].as<std::string>());
+    return create(global, words[1], replicas, *placement, vm["name"].as<std::string>());
   }
   if (words.size() == 1 && words[0] == "ls") return list(global, vm["json"].as<bool>());
   if (words.size() == 2 && words[0] == "inspect") return inspect(global, words[1]);

@@ -35,7 +35,8 @@ namespace tandem::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: tandem task validate FILE | run [-d] [--isolation LEVEL] FILE | ps [-a] [--json] | "
+    "usage: tandem task validate FILE | run [-d] [--isolation LEVEL] [--trust T] [--class C] "
+    "[--policy FILE] FILE | ps [-a] [--json] | "
     "inspect REF | stop REF | rm [-f] REF";
 
 int validate(const std::string& path) {
@@ -62,16 +63,13 @@ int validate(const std::string& path) {
   return 0;
 }
 
-int run(const GlobalOptions& global, const std::string& path, bool detached, Isolation requested) {
-  auto text = readFile(path);
-  if (!text) return fail(text.error().context("cannot read the task definition"));
-  auto task = scheduler::parseTaskDefinition(*text, path);
-  if (!task) return fail(task.error());
+int run(const GlobalOptions& global, const std::string& path, bool detached,
+        const TaskPlacement& placement) {
   Backends backends(global);
-  if (auto level = taskLevel(*task, requested, backends.of(Isolation::kVm)); !level) {
-    return fail(level.error());
-  }
-  auto plan = planTask(global.stateRoot, *task, *text, requested);
+  auto task =
+      loadTask(path, placement, backends.of(Isolation::kContainer), backends.of(Isolation::kVm));
+  if (!task) return fail(task.error());
+  auto plan = planTask(global.stateRoot, task->definition, task->text, task->choice);
   if (!plan) return fail(plan.error());
   IsolationBackend& backend = backends.of(plan->record.isolation);
   sigset_t passedOn = scheduler::signalsPassedOn();
@@ -221,12 +219,11 @@ int taskCommand(const GlobalOptions& global, const std::vector<std::string>& arg
                                   "\nRuns and checks ECS-like tasks.\noptions");
   options.add_options()("help,h", "show this help")(
       "detach,d", po::bool_switch(), "run: return once the task runs, printing its id")(
-      "isolation", po::value<std::string>()->default_value("auto"),
-      "run: vm, container or auto (the definition's, else policy)")("all,a", po::bool_switch(),
-                                                                    "ps: ended and lost tasks too")(
+      "all,a", po::bool_switch(), "ps: ended and lost tasks too")(
       "json", po::bool_switch(), "ps: one JSON record a line")("force,f", po::bool_switch(),
                                                                "rm: stop a running task first")(
       "words", po::value<std::vector<std::string>>(), "the verb, then its operand");
+  options.add(taskPlacementOptions());
   po::positional_options_description positional;
   positional.add("words", -1);
   po::variables_map vm;
@@ -235,9 +232,9 @@ int taskCommand(const GlobalOptions& global, const std::vector<std::string>& arg
   if (vm.count("words")) words = vm["words"].as<std::vector<std::string>>();
   if (words.size() == 2 && words[0] == "validate") return validate(words[1]);
   if (words.size() == 2 && words[0] == "run") {
-    auto isolation = parseIsolation(vm["isolation"].as<std::string>());
-    if (!isolation) return fail(isolation.error());
-    return run(global, words[1], vm["detach"].as<bool>(), *isolation);
+    auto placement = taskPlacementFrom(vm);
+    if (!placement) return fail(placement.error());
+    return run(global, words[1], vm["detach"].as<bool>(), *placement);
   }
   if (words.size() == 1 && words[0] == "ps") {
     return ps(global, vm["all"].as<bool>(), vm["json"].as<bool>());

@@ -7,6 +7,7 @@
 #include "common/file.h"
 #include "common/process.h"
 #include "scheduler/isolation_policy.h"
+#include "scheduler/operator_policy.h"
 #include "tools/tandem/image_workload.h"
 #include "tools/tandem/registry_client.h"
 #include "vmm/task_vm.h"
@@ -157,31 +158,70 @@ Status makeTaskVm(const TaskDefinition& task, const std::vector<Workload>& conta
 
 }  // namespace
 
-Result<Isolation> taskLevel(const TaskDefinition& definition, Isolation requested,
-                            const IsolationBackend& vms) {
-  Isolation level = requested != Isolation::kAuto ? requested : definition.isolation;
-  if (level == Isolation::kVm) {
-    if (Status available = vms.available(); !available) {
-      return std::move(available).error().context("a task at VM level runs in one microVM");
-    }
-  }
-  return level;
+boost::program_options::options_description taskPlacementOptions() {
+  boost::program_options::options_description options("what --isolation auto weighs");
+  options.add_options()("isolation",
+                        boost::program_options::value<std::string>()->default_value("auto"),
+                        "vm (one microVM for the task), container (containers sharing a network) "
+                        "or auto (the definition's, else the policy's choice)")(
+      "trust", boost::program_options::value<std::string>()->default_value("unknown"),
+      "trusted, untrusted (always a microVM) or unknown (the strongest level that can run)")(
+      "class", boost::program_options::value<std::string>()->default_value(""),
+      "the task's class for the operator's policy (default: its trust)")(
+      "policy", boost::program_options::value<std::string>()->default_value(""),
+      "the operator's isolation policy (default: /etc/tandem/policy.json, if there is one)");
+  return options;
+}
+
+Result<TaskPlacement> taskPlacementFrom(const boost::program_options::variables_map& vm) {
+  TaskPlacement placement;
+  TANDEM_ASSIGN_OR_RETURN(placement.requested, parseIsolation(vm["isolation"].as<std::string>()));
+  placement.trust = vm["trust"].as<std::string>();
+  placement.workloadClass = vm["class"].as<std::string>();
+  placement.policyPath = vm["policy"].as<std::string>();
+  return placement;
+}
+
+Result<scheduler::IsolationChoice> chooseTaskLevel(const TaskDefinition& definition,
+                                                   const TaskPlacement& placement,
+                                                   const IsolationBackend& containers,
+                                                   const IsolationBackend& vms) {
+  scheduler::PlacementRequest request;
+  request.requested =
+      placement.requested != Isolation::kAuto ? placement.requested : definition.isolation;
+  TANDEM_ASSIGN_OR_RETURN(request.trust, scheduler::parseTrust(placement.trust));
+  request.workloadClass = placement.workloadClass;
+  // At VM level the task is one microVM of this size; at container level its containers
+  // together hold at most as much.
+  request.memoryBytes = taskVmMemory(definition);
+  if (definition.cpuUnits) request.cpuMilli = std::uint64_t{*definition.cpuUnits} * 1000 / 1024;
+  TANDEM_ASSIGN_OR_RETURN(
+      scheduler::OperatorPolicy policy,
+      placement.policyPath.empty()
+          ? scheduler::loadOperatorPolicy(scheduler::kDefaultPolicyPath, /*required=*/false)
+          : scheduler::loadOperatorPolicy(placement.policyPath, /*required=*/true));
+  scheduler::HostFacts host{containers.available(), vms.available(),
+                            scheduler::hostMemoryAvailable()};
+  return scheduler::chooseIsolation(request, host, policy);
+}
+
+Result<LoadedTask> loadTask(const std::string& path, const TaskPlacement& placement,
+                            const IsolationBackend& containers, const IsolationBackend& vms) {
+  LoadedTask task;
+  auto text = readFile(path);
+  if (!text) return std::move(text).error().context("cannot read the task definition");
+  task.text = std::move(text).value();
+  TANDEM_ASSIGN_OR_RETURN(task.definition, scheduler::parseTaskDefinition(task.text, path));
+  TANDEM_ASSIGN_OR_RETURN(task.choice,
+                          chooseTaskLevel(task.definition, placement, containers, vms));
+  return task;
 }
 
 Result<scheduler::TaskPlan> planTask(const std::string& stateRoot, const TaskDefinition& definition,
-                                     const std::string& definitionText, Isolation requested) {
-  Isolation level = requested != Isolation::kAuto ? requested : definition.isolation;
-  std::string reason;
-  if (level == Isolation::kAuto) {
-    level = Isolation::kContainer;
-    reason =
-        "auto: at container level, as tandem runs a task that asks for no level: its containers "
-        "share one network namespace";
-  } else {
-    reason = std::string("requested: ") +
-             (requested != Isolation::kAuto ? "--isolation " : "the task definition's isolation ") +
-             toString(level);
-  }
+                                     const std::string& definitionText,
+                                     const scheduler::IsolationChoice& choice) {
+  Isolation level = choice.level;
+  std::string reason = scheduler::describe(choice);
   scheduler::TaskPlan plan;
   plan.stateRoot = stateRoot;
   plan.definition = definition;
