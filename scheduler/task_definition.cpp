@@ -133,10 +133,10 @@ Result<DependencyCondition> parseCondition(const json& value, const std::string&
 
 Result<ContainerDefinition> parseContainer(const json& value, const std::string& path) {
   if (!value.is_object()) return bad(path, "an object", value);
-  TANDEM_TRY(
-      onlyKnown(value, path,
-                {"name", "image", "command", "entryPoint", "environment", "cpu", "memory",
-                 "memoryReservation", "portMappings", "essential", "healthCheck", "dependsOn"}));
+  TANDEM_TRY(onlyKnown(value, path,
+                       {"name", "image", "command", "entryPoint", "environment", "cpu", "memory",
+                        "memoryReservation", "portMappings", "essential", "healthCheck",
+                        "dependsOn", "stopTimeout"}));
   ContainerDefinition container;
   TANDEM_ASSIGN_OR_RETURN(container.name, requiredString(value, path, "name"));
   if (!validName(container.name)) {
@@ -178,6 +178,8 @@ Result<ContainerDefinition> parseContainer(const json& value, const std::string&
                           optionalNumber(value, path, "memory", 6, 1024 * 1024));
   TANDEM_ASSIGN_OR_RETURN(container.memoryReservationMiB,
                           optionalNumber(value, path, "memoryReservation", 4, 1024 * 1024));
+  TANDEM_ASSIGN_OR_RETURN(auto stopTimeout, optionalNumber(value, path, "stopTimeout", 2, 120));
+  if (stopTimeout) container.stopTimeoutSeconds = static_cast<unsigned>(*stopTimeout);
   if (container.memoryMiB && container.memoryReservationMiB &&
       *container.memoryReservationMiB > *container.memoryMiB) {
     return Error(path + ".memoryReservation: " + std::to_string(*container.memoryReservationMiB) +

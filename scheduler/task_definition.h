@@ -50,6 +50,8 @@ struct ContainerDefinition {
   bool essential = true;
   std::optional<HealthCheck> healthCheck;
   std::vector<ContainerDependency> dependsOn;
+  // Between SIGTERM and SIGKILL when the task stops; unset: the supervisor's default.
+  std::optional<unsigned> stopTimeoutSeconds;
 };
 
 struct TaskDefinition {

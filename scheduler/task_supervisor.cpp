@@ -66,6 +66,8 @@ struct Member {
   std::optional<HealthTracker> health;
   Clock::time_point nextCheck;
   std::optional<RunningCheck> check;
+  bool terminated = false;  // sent SIGTERM, the task stopping
+  bool killed = false;
 };
 
 class Supervision {
@@ -94,7 +96,9 @@ class Supervision {
   void observe();
   void runChecks();
   void finishCheck(std::size_t index, bool passed);
-  void stopMembers(bool kill);
+  // SIGTERM to each running container when the stop began, SIGKILL to each still running once
+  // its stopTimeout has passed since.
+  void stopMembers(Clock::time_point began);
   void stopSandbox();
   void reapMonitors();
   bool userAskedToStop(int signals);
@@ -266,13 +270,23 @@ void Supervision::runChecks() {
   }
 }
 
-void Supervision::stopMembers(bool kill) {
-  for (Member& member : members_) {
-    if (member.status.phase != ContainerPhase::kRunning) continue;
+void Supervision::stopMembers(Clock::time_point began) {
+  auto now = Clock::now();
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    Member& member = members_[i];
+    if (member.status.phase != ContainerPhase::kRunning || member.killed) continue;
     auto record = workloads_->find(member.workloadId);
     if (!record || record->state != WorkloadState::kRunning) continue;
-    (void)workloads_->requestStop(member.workloadId);
-    (void)deliver(*record, kill ? SIGKILL : SIGTERM);
+    const auto& seconds = plan_.definition.containers[i].stopTimeoutSeconds;
+    milliseconds timeout = seconds ? std::chrono::seconds(*seconds) : plan_.stopTimeout;
+    if (!member.terminated) {
+      (void)workloads_->requestStop(member.workloadId);
+      (void)deliver(*record, SIGTERM);
+      member.terminated = true;
+    } else if (now >= began + timeout) {
+      (void)deliver(*record, SIGKILL);
+      member.killed = true;
+    }
   }
 }
 
@@ -314,7 +328,7 @@ TaskReport Supervision::run(int signals) {
   bool told = false;
   std::optional<std::string> stopReason;
   std::optional<int> exitCode;
-  std::optional<Clock::time_point> killAt;
+  std::optional<Clock::time_point> stopBegan;
   for (;;) {
     observe();
     std::vector<ContainerStatus> statuses;
@@ -331,13 +345,11 @@ TaskReport Supervision::run(int signals) {
     });
     if (stopReason && !anyRunning) break;
     if (stopReason) {
-      if (!killAt) {
+      if (!stopBegan) {
         spdlog::info("task {} stops: {}", plan_.record.id.substr(0, 12), *stopReason);
-        stopMembers(false);
-        killAt = Clock::now() + plan_.stopTimeout;
-      } else if (Clock::now() >= *killAt) {
-        stopMembers(true);
+        stopBegan = Clock::now();
       }
+      stopMembers(*stopBegan);
     } else {
       for (std::size_t index : step.start) startMember(index);
       if (!told && !step.start.empty()) continue;  // observe them before saying it runs

@@ -43,7 +43,8 @@ struct TaskPlan {
   // The command line that runs a command in a running workload when given the workload's id and
   // the command after it (tandem exec): how health checks run.
   std::vector<std::string> execCommand;
-  // How long a stopping container has between SIGTERM and SIGKILL, as ECS's stopTimeout.
+  // How long a stopping container has between SIGTERM and SIGKILL when its definition gives no
+  // stopTimeout.
   std::chrono::milliseconds stopTimeout{std::chrono::seconds(10)};
 };
 

@@ -27,7 +27,8 @@ constexpr const char* kWebTask = R"({
      "environment": [{"name": "MODE", "value": "primary"}],
      "healthCheck": {"command": ["CMD-SHELL", "true"], "interval": 5, "retries": 2}},
     {"name": "migrate", "image": "localhost/tandem/busybox", "essential": false,
-     "command": ["true"], "dependsOn": [{"containerName": "db", "condition": "START"}]}
+     "command": ["true"], "stopTimeout": 2,
+     "dependsOn": [{"containerName": "db", "condition": "START"}]}
   ]
 })";
 
@@ -58,6 +59,8 @@ void a_full_task_is_read_field_by_field(void**) {
   assert_int_equal(db.healthCheck->retries, 2);
   assert_int_equal(db.healthCheck->timeoutSeconds, 5);  // the default
   assert_false(task->containers[2].essential);
+  assert_int_equal(task->containers[2].stopTimeoutSeconds.value_or(0), 2);
+  assert_false(db.stopTimeoutSeconds.has_value());
   // db first, then what waits for it, in the definition's order.
   assert_true(startOrder(*task) == (std::vector<std::size_t>{1, 2, 0}));
 }
@@ -116,6 +119,8 @@ void broken_tasks_are_refused_naming_the_field(void**) {
        "healthCheck.command: expected [\"CMD\", ARG...]"},
       {R"({"family": "f", "containerDefinitions": [{"name": "a", "image": "i", "healthCheck": {"command": ["CMD", "true"], "interval": 1}}]})",
        "healthCheck.interval: expected a whole number from 5 to 300"},
+      {R"({"family": "f", "containerDefinitions": [{"name": "a", "image": "i", "stopTimeout": 121}]})",
+       "stopTimeout: expected a whole number from 2 to 120"},
       {R"({"family": "f", "containerDefinitions": [{"name": "a", "image": "i"}, {"name": "a", "image": "i"}]})",
        "containerDefinitions[1].name: \"a\" names another container too"},
       {R"({"family": "f", "containerDefinitions": [{"name": "a", "image": "i", "dependsOn": [{"containerName": "b", "condition": "START"}]}]})",

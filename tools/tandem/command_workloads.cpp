@@ -6,6 +6,7 @@
 //   state root; with -f, running ones too, killed first.
 #include <signal.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <iomanip>
@@ -180,13 +181,19 @@ int psCommand(const GlobalOptions& global, const std::vector<std::string>& args,
   bool all = vm["all"].as<bool>();
   bool json = vm["json"].as<bool>();
   bool quiet = vm["quiet"].as<bool>();
+  std::erase_if(*records, [&](const scheduler::WorkloadRecord& record) {
+    return !all && record.state != scheduler::WorkloadState::kRunning;
+  });
+  // As wide as the longest name shown (a task's containers are FAMILY-TASKID8-NAME), and a gap.
+  std::size_t nameWidth = 16;
+  for (const auto& record : *records) nameWidth = std::max(nameWidth, record.name.size() + 2);
   if (!json && !quiet) {
-    std::cout << std::left << std::setw(14) << "ID" << std::setw(16) << "NAME" << std::setw(11)
-              << "ISOLATION" << std::setw(42) << "STATUS" << std::setw(18) << "CREATED"
+    std::cout << std::left << std::setw(14) << "ID" << std::setw(static_cast<int>(nameWidth))
+              << "NAME" << std::setw(11) << "ISOLATION" << std::setw(42) << "STATUS"
+              << std::setw(18) << "CREATED"
               << "COMMAND\n";
   }
   for (const auto& record : *records) {
-    if (!all && record.state != scheduler::WorkloadState::kRunning) continue;
     if (json) {
       std::cout << scheduler::toJson(record).dump() << "\n";
       continue;
@@ -195,10 +202,10 @@ int psCommand(const GlobalOptions& global, const std::vector<std::string>& args,
       std::cout << record.id.substr(0, 12) << "\n";
       continue;
     }
-    std::cout << std::left << std::setw(14) << record.id.substr(0, 12) << std::setw(16)
-              << (record.name.empty() ? "-" : record.name) << std::setw(11)
-              << toString(record.isolation) << std::setw(42) << status(record) << std::setw(18)
-              << ago(record.createdNs) << joined(record.command) << "\n";
+    std::cout << std::left << std::setw(14) << record.id.substr(0, 12)
+              << std::setw(static_cast<int>(nameWidth)) << (record.name.empty() ? "-" : record.name)
+              << std::setw(11) << toString(record.isolation) << std::setw(42) << status(record)
+              << std::setw(18) << ago(record.createdNs) << joined(record.command) << "\n";
   }
   return 0;
 }
