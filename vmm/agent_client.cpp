@@ -174,4 +174,28 @@ Result<guest::ExecExit> execInGuest(int agent, guest::AgentFrame request, const 
   }
 }
 
+Result<guest::ContainerUsage> containerUsageInGuest(int agent, const std::string& id) {
+  std::vector<std::uint8_t> out;
+  guest::encodeAgentFrame(guest::AgentFrame::kUsageRequest, id, out);
+  TANDEM_TRY(writeAll(agent, out, "the guest agent"));
+  guest::AgentFrameDecoder decoder;
+  std::vector<guest::AgentMessage> messages;
+  std::vector<std::uint8_t> buffer(4096);
+  while (messages.empty()) {
+    ssize_t n = ::read(agent, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error("the microVM closed the session before it answered", EPIPE);
+    TANDEM_TRY(decoder.decode({buffer.data(), static_cast<std::size_t>(n)}, messages));
+  }
+  std::string_view text(reinterpret_cast<const char*>(messages.front().payload.data()),
+                        messages.front().payload.size());
+  if (messages.front().kind == guest::AgentFrame::kError) {
+    return Error("the guest agent could not read it: " + std::string(text), EIO);
+  }
+  if (messages.front().kind != guest::AgentFrame::kUsage) {
+    return Error("the guest agent answered a usage request with another frame", EPROTO);
+  }
+  return guest::containerUsageFromJson(text);
+}
+
 }  // namespace tandem::vmm

@@ -40,4 +40,7 @@ struct ExecStreams {
 Result<guest::ExecExit> execInGuest(int agent, guest::AgentFrame request, const Workload& process,
                                     ExecStreams streams);
 
+// What running container `id` of a task's microVM uses now, as its guest's agent reads it.
+Result<guest::ContainerUsage> containerUsageInGuest(int agent, const std::string& id);
+
 }  // namespace tandem::vmm

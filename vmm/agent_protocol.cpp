@@ -33,7 +33,7 @@ Status AgentFrameDecoder::decode(std::span<const std::uint8_t> bytes,
       length |= static_cast<std::uint32_t>(pending_[at + 1 + i]) << (8 * i);
     }
     if (kind < static_cast<std::uint8_t>(AgentFrame::kExec) ||
-        kind > static_cast<std::uint8_t>(AgentFrame::kSignal)) {
+        kind > static_cast<std::uint8_t>(AgentFrame::kUsage)) {
       broken_ = true;
       return Error("an agent frame of unknown kind " + std::to_string(kind), EPROTO);
     }
@@ -95,6 +95,31 @@ Result<ExecExit> execExitFromJson(std::string_view text) {
     exit.guestMemoryAvailableBytes = bytes("available_bytes");
   }
   return exit;
+}
+
+std::string containerUsageToJson(const ContainerUsage& usage) {
+  return nlohmann::json{{"cpu_ns", usage.cpuNanos},
+                        {"memory_bytes", usage.memoryBytes},
+                        {"memory_limit_bytes", usage.memoryLimitBytes},
+                        {"processes", usage.processes}}
+      .dump();
+}
+
+Result<ContainerUsage> containerUsageFromJson(std::string_view text) {
+  auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  ContainerUsage usage;
+  std::pair<const char*, std::uint64_t*> fields[] = {
+      {"cpu_ns", &usage.cpuNanos},
+      {"memory_bytes", &usage.memoryBytes},
+      {"memory_limit_bytes", &usage.memoryLimitBytes},
+      {"processes", &usage.processes}};
+  for (const auto& [key, into] : fields) {
+    if (!json.is_object() || !json.contains(key) || !json[key].is_number_unsigned()) {
+      return Error(std::string("the guest agent's usage report lacks a count of ") + key, EPROTO);
+    }
+    *into = json[key].get<std::uint64_t>();
+  }
+  return usage;
 }
 
 }  // namespace tandem::guest

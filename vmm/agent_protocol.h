@@ -13,6 +13,8 @@
 //     namespaces and cgroup (tandem exec into such a container);
 // - guest to host: kStdout and kStderr bytes as the process writes them, then kExit (JSON: the
 //   exit code or the signal, and the guest's memory), or kError (text) when it could not start.
+// A session may instead be one kUsageRequest (a running container's id) answered by one kUsage
+// (JSON, ContainerUsage) or kError: `tandem stats` of a task's container in a microVM.
 #pragma once
 
 #include <cstddef>
@@ -39,6 +41,8 @@ enum class AgentFrame : std::uint8_t {
   kRunContainer = 8,
   kContainerExec = 9,
   kSignal = 10,
+  kUsageRequest = 11,
+  kUsage = 12,
 };
 
 inline constexpr std::size_t kAgentFrameHeaderBytes = 5;
@@ -75,5 +79,16 @@ struct ExecExit {
 
 std::string execExitToJson(const ExecExit& exit);
 Result<ExecExit> execExitFromJson(std::string_view text);
+
+// What a container in the guest uses now, from its cgroup.
+struct ContainerUsage {
+  std::uint64_t cpuNanos = 0;
+  std::uint64_t memoryBytes = 0;
+  std::uint64_t memoryLimitBytes = 0;  // 0: none
+  std::uint64_t processes = 0;
+};
+
+std::string containerUsageToJson(const ContainerUsage& usage);
+Result<ContainerUsage> containerUsageFromJson(std::string_view text);
 
 }  // namespace tandem::guest

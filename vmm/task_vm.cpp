@@ -164,4 +164,16 @@ Result<WorkloadOutcome> runInTaskVm(const VmBackendConfig& config, const Workloa
   return outcome;
 }
 
+Result<ResourceUsage> taskContainerUsage(const VmBackendConfig& config, const Workload& workload) {
+  std::string socket =
+      vmStateDirectory(config.stateRoot, workload.networkPeer->id) + "/" + kVsockSocketName;
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd agent, connectToAgent(socket));
+  TANDEM_ASSIGN_OR_RETURN(guest::ContainerUsage usage,
+                          containerUsageInGuest(agent.get(), workload.id));
+  return ResourceUsage{.cpuNanos = usage.cpuNanos,
+                       .memoryBytes = usage.memoryBytes,
+                       .memoryLimitBytes = usage.memoryLimitBytes,
+                       .processes = usage.processes};
+}
+
 }  // namespace tandem::vmm

@@ -39,4 +39,8 @@ Result<WorkloadOutcome> runInTaskVm(const VmBackendConfig& config, const Workloa
 
 inline constexpr std::chrono::seconds kTaskVmBootTimeout{120};
 
+// What such a container uses now, from its cgroup in the guest, as its task's microVM's agent
+// reads it.
+Result<ResourceUsage> taskContainerUsage(const VmBackendConfig& config, const Workload& workload);
+
 }  // namespace tandem::vmm

@@ -156,6 +156,11 @@ Status VmBackend::available() const {
 }
 
 Result<ResourceUsage> VmBackend::usage(const std::string& id, pid_t workloadPid) const {
+  // A task's container in its microVM: its cgroup in the guest, not its relay on the host.
+  if (auto recorded = readWorkloadConfig(vmStateDirectory(config_.stateRoot, id));
+      recorded && runsInTaskVm(*recorded)) {
+    return taskContainerUsage(config_, *recorded);
+  }
   TANDEM_ASSIGN_OR_RETURN(ProcessUsage process, processUsage(workloadPid));
   ResourceUsage usage{.cpuNanos = process.cpuNanos, .memoryBytes = process.rssBytes};
   auto recorded = readWorkloadConfig(vmStateDirectory(config_.stateRoot, id));

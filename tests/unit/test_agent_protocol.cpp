@@ -35,8 +35,8 @@ void frames_split_anywhere_decode_whole(void**) {
 void unknown_kinds_and_oversized_frames_break_the_stream(void**) {
   AgentFrameDecoder unknown;
   std::vector<AgentMessage> messages;
-  // One past the last kind there is (kSignal), as well as far past it.
-  std::vector<std::uint8_t> bad = {static_cast<std::uint8_t>(AgentFrame::kSignal) + 1, 0, 0, 0, 0};
+  // One past the last kind there is (kUsage), as well as far past it.
+  std::vector<std::uint8_t> bad = {static_cast<std::uint8_t>(AgentFrame::kUsage) + 1, 0, 0, 0, 0};
   assert_false(unknown.decode(bad, messages).ok());
   std::vector<std::uint8_t> good;
   encodeAgentFrame(AgentFrame::kStdout, "x", good);
@@ -86,6 +86,22 @@ void exit_reports_round_trip(void**) {
   assert_int_equal(*back->signal, 9);
 }
 
+void usage_reports_round_trip_and_incomplete_ones_are_errors(void**) {
+  ContainerUsage usage{
+      .cpuNanos = 5000, .memoryBytes = 1 << 20, .memoryLimitBytes = 64 << 20, .processes = 3};
+  auto back = containerUsageFromJson(containerUsageToJson(usage));
+  assert_true(back.ok());
+  assert_int_equal(back->cpuNanos, 5000);
+  assert_int_equal(back->memoryBytes, 1 << 20);
+  assert_int_equal(back->memoryLimitBytes, 64 << 20);
+  assert_int_equal(back->processes, 3);
+  for (const char* text : {"", "[]", "{}", R"({"cpu_ns": 1, "memory_bytes": 1, "processes": 1})",
+                           R"({"cpu_ns": -1, "memory_bytes": 1, "memory_limit_bytes": 0,
+                               "processes": 1})"}) {
+    assert_false(containerUsageFromJson(text).ok());
+  }
+}
+
 void impossible_exit_reports_are_errors(void**) {
   for (const char* text : {"", "[]", "{}", R"({"exit_code": 256})", R"({"exit_code": -1})",
                            R"({"exit_code": "0"})", R"({"signal": 0})", R"({"signal": 65})"}) {
@@ -106,6 +122,7 @@ int main() {
       cmocka_unit_test(every_request_and_the_signal_frame_decode),
       cmocka_unit_test(exit_reports_round_trip),
       cmocka_unit_test(impossible_exit_reports_are_errors),
+      cmocka_unit_test(usage_reports_round_trip_and_incomplete_ones_are_errors),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

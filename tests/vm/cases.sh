@@ -691,6 +691,8 @@ JSON
     [[ $client_out == *pid* ]] && break
     sleep 0.2
   done
+  # stats reads web's cgroup in the guest: its 64 MiB limit, its memory and its processes.
+  web_stats=$(task_t stats --no-stream --json vmshop-"${task_id:0:8}"-web 2>&1)
   task_t exec vmshop-"${task_id:0:8}"-client touch /tmp/done </dev/null
   exec_status=$?
   for ((i = 0; i < 300; i++)); do
@@ -701,7 +703,9 @@ JSON
   setup_out=$(task_t logs vmshop-"${task_id:0:8}"-setup 2>&1)
   web_out=$(task_t logs vmshop-"${task_id:0:8}"-web 2>&1)
   leftover=$(tandem_pids)
-  if [[ ${#task_id} == 64 && $vmms == 1 && $exec_status == 0 && $client_out == "served
+  if [[ ${#task_id} == 64 && $vmms == 1 && $exec_status == 0 &&
+    $web_stats == *'"memory_limit_bytes":67108864'* && $web_stats =~ \"memory_bytes\":[1-9] &&
+    $web_stats =~ \"processes\":[2-9] && $client_out == "served
 pid 1" && $setup_out == "pid 1
 0::/
 max" && $web_out == "67108864" && $inspect == *'"isolation": "vm"'* &&
@@ -711,7 +715,7 @@ max" && $web_out == "67108864" && $inspect == *'"isolation": "vm"'* &&
   else
     not_ok "a 3-container task at VM level runs in one microVM, each container in its own namespaces and cgroup" \
       "task id: $task_id $(cat "$scratch/task-err")" "tandem-vmm processes: $vmms" \
-      "exec: $exec_status" "client: $client_out" "setup: $setup_out" \
+      "exec: $exec_status" "web's stats: $web_stats" "client: $client_out" "setup: $setup_out" \
       "web: $web_out" "leftover: $leftover" "$inspect" "$(cat "$task_state"/tasks/*.log)"
   fi
   task_t task rm -f vmshop >/dev/null 2>&1

@@ -59,6 +59,15 @@ class Session {
       return;
     }
     const Workload& workload = request->workload;
+    if (request->kind == AgentFrame::kUsageRequest) {
+      auto usage = containerUsage(workload.id);
+      if (usage) {
+        send(AgentFrame::kUsage, guest::containerUsageToJson(*usage));
+      } else {
+        send(AgentFrame::kError, usage.error().describe());
+      }
+      return;
+    }
     ChildEntry enter;
     if (request->kind == AgentFrame::kRunContainer) {
       auto prepared = GuestContainer::prepare(workload);
@@ -100,6 +109,11 @@ class Session {
     }
     AgentMessage request = std::move(messages_.front());
     messages_.erase(messages_.begin());
+    if (request.kind == AgentFrame::kUsageRequest) {
+      Request usage{request.kind, Workload{}};
+      usage.workload.id.assign(request.payload.begin(), request.payload.end());
+      return usage;
+    }
     if (!isRequest(request.kind)) {
       return Error("an agent session must begin with its request", EPROTO);
     }

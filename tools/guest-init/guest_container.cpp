@@ -91,6 +91,16 @@ Result<UniqueFd> openNamespace(const std::string& proc, const char* name) {
   return openPath(proc + "/ns/" + name, O_RDONLY | O_CLOEXEC);
 }
 
+// A cgroup file's one number; "max" reads as 0 (no limit).
+Result<std::uint64_t> cgroupNumber(const std::string& path) {
+  TANDEM_ASSIGN_OR_RETURN(std::string text, readFile(path));
+  if (text.starts_with("max")) return std::uint64_t{0};
+  std::uint64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc()) return Error("cannot read a number in " + path, EPROTO);
+  return value;
+}
+
 }  // namespace
 
 Status checkContainerId(const std::string& id) {
@@ -246,6 +256,26 @@ Status joinContainer(const std::string& id) {
     return Error::fromErrno("cannot enter the root of container " + id);
   }
   return okStatus();
+}
+
+Result<guest::ContainerUsage> containerUsage(const std::string& id) {
+  TANDEM_TRY(checkContainerId(id));
+  std::string cgroup = containerCgroup(id);
+  if (!isDirectory(cgroup)) {
+    return Error("no container " + id + " runs in this microVM", ESRCH);
+  }
+  guest::ContainerUsage usage;
+  TANDEM_ASSIGN_OR_RETURN(std::string cpu, readFile(cgroup + "/cpu.stat"));
+  constexpr std::string_view kUsage = "usage_usec ";
+  if (auto at = cpu.find(kUsage); at != std::string::npos) {
+    std::uint64_t micros = 0;
+    std::from_chars(cpu.data() + at + kUsage.size(), cpu.data() + cpu.size(), micros);
+    usage.cpuNanos = micros * 1000;
+  }
+  TANDEM_ASSIGN_OR_RETURN(usage.memoryBytes, cgroupNumber(cgroup + "/memory.current"));
+  TANDEM_ASSIGN_OR_RETURN(usage.memoryLimitBytes, cgroupNumber(cgroup + "/memory.max"));
+  TANDEM_ASSIGN_OR_RETURN(usage.processes, cgroupNumber(cgroup + "/pids.current"));
+  return usage;
 }
 
 }  // namespace tandem::guest_init

@@ -16,6 +16,7 @@
 
 #include "common/result.h"
 #include "common/workload.h"
+#include "vmm/agent_protocol.h"
 
 namespace tandem::guest_init {
 
@@ -56,6 +57,9 @@ class GuestContainer {
   std::string id_;      // empty once moved from
   std::string folder_;  // its tmpfs: the writable layer, and the root mounted at root/
 };
+
+// What running container `id` uses now, from its cgroup (kUsageRequest).
+Result<guest::ContainerUsage> containerUsage(const std::string& id);
 
 // For kContainerExec, in the session process: joins the running container `id` (its cgroup,
 // namespaces and root), so that the next child forked runs inside it.
