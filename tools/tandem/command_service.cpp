@@ -262,15 +262,11 @@ int serviceCommand(const GlobalOptions& global, const std::vector<std::string>& 
       "create (default 1), scale: how many tasks to keep running")(
       "name", po::value<std::string>()->default_value(""),
       "create: the service's name (default: the task family)")("json", po::bool_switch(),
-                                                               "ls: one JSON record a line")(
-      "words", po::value<std::vector<std::string>>(), "the verb, then its operand");
+                                                               "ls: one JSON record a line");
   options.add(taskPlacementOptions());
-  po::positional_options_description positional;
-  positional.add("words", -1);
   po::variables_map vm;
-  if (auto done = parseVerbOptions(args, options, positional, vm)) return *done;
   std::vector<std::string> words;
-  if (vm.count("words")) words = vm["words"].as<std::vector<std::string>>();
+  if (auto done = parseSubVerb(args, options, vm, words)) return *done;
   if (words.size() == 2 && words[0] == "create") {
     auto placement = taskPlacementFrom(vm);
     if (!placement) return fail(placement.error());

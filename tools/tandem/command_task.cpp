@@ -221,15 +221,11 @@ int taskCommand(const GlobalOptions& global, const std::vector<std::string>& arg
       "detach,d", po::bool_switch(), "run: return once the task runs, printing its id")(
       "all,a", po::bool_switch(), "ps: ended and lost tasks too")(
       "json", po::bool_switch(), "ps: one JSON record a line")("force,f", po::bool_switch(),
-                                                               "rm: stop a running task first")(
-      "words", po::value<std::vector<std::string>>(), "the verb, then its operand");
+                                                               "rm: stop a running task first");
   options.add(taskPlacementOptions());
-  po::positional_options_description positional;
-  positional.add("words", -1);
   po::variables_map vm;
-  if (auto done = parseVerbOptions(args, options, positional, vm)) return *done;
   std::vector<std::string> words;
-  if (vm.count("words")) words = vm["words"].as<std::vector<std::string>>();
+  if (auto done = parseSubVerb(args, options, vm, words)) return *done;
   if (words.size() == 2 && words[0] == "validate") return validate(words[1]);
   if (words.size() == 2 && words[0] == "run") {
     auto placement = taskPlacementFrom(vm);

@@ -60,4 +60,18 @@ std::size_t firstOperand(const std::vector<std::string>& args,
   return args.size();
 }
 
+std::optional<int> parseSubVerb(const std::vector<std::string>& args,
+                                boost::program_options::options_description options,
+                                boost::program_options::variables_map& vm,
+                                std::vector<std::string>& words) {
+  namespace po = boost::program_options;
+  options.add_options()("words", po::value<std::vector<std::string>>(),
+                        "the verb, then its operands");
+  po::positional_options_description positional;
+  positional.add("words", -1);
+  if (auto done = parseVerbOptions(args, options, positional, vm)) return done;
+  if (vm.count("words")) words = vm["words"].as<std::vector<std::string>>();
+  return std::nullopt;
+}
+
 }  // namespace tandem::cli
