@@ -163,6 +163,11 @@ Result<guest::ExecExit> execInGuest(int agent, guest::AgentFrame request, const 
           static_cast<void>(writeAll(fd, message.payload, "exec output"));
           break;
         }
+        case guest::AgentFrame::kStarted:
+          if (streams.startedFd >= 0) {
+            static_cast<void>(writeAll(streams.startedFd, std::string_view("s"), "started"));
+          }
+          break;
         case guest::AgentFrame::kExit:
           return guest::execExitFromJson(text);
         case guest::AgentFrame::kError:

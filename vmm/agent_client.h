@@ -32,6 +32,8 @@ struct ExecStreams {
   int stderrFd = 2;
   // A signalfd, or -1: each signal read from it goes on to the process.
   int signalFd = -1;
+  // Or -1: where a byte is written once a kRunContainer's container runs.
+  int startedFd = -1;
 };
 
 // Runs `process` through the agent as `request` says (agent_protocol.h), relaying its stdio, and

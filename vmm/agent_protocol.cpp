@@ -33,7 +33,7 @@ Status AgentFrameDecoder::decode(std::span<const std::uint8_t> bytes,
       length |= static_cast<std::uint32_t>(pending_[at + 1 + i]) << (8 * i);
     }
     if (kind < static_cast<std::uint8_t>(AgentFrame::kExec) ||
-        kind > static_cast<std::uint8_t>(AgentFrame::kUsage)) {
+        kind > static_cast<std::uint8_t>(AgentFrame::kStarted)) {
       broken_ = true;
       return Error("an agent frame of unknown kind " + std::to_string(kind), EPROTO);
     }

@@ -11,7 +11,8 @@
 //     its id, hostname and limits besides, and its rootfs an image disk the guest has mounted;
 //   - kContainerExec: in the running container whose id the request's id is, joining its
 //     namespaces and cgroup (tandem exec into such a container);
-// - guest to host: kStdout and kStderr bytes as the process writes them, then kExit (JSON: the
+// - guest to host: for kRunContainer, kStarted once the container's first process runs; then
+//   kStdout and kStderr bytes as the process writes them, then kExit (JSON: the
 //   exit code or the signal, and the guest's memory), or kError (text) when it could not start.
 // A session may instead be one kUsageRequest (a running container's id) answered by one kUsage
 // (JSON, ContainerUsage) or kError: `tandem stats` of a task's container in a microVM.
@@ -43,6 +44,7 @@ enum class AgentFrame : std::uint8_t {
   kSignal = 10,
   kUsageRequest = 11,
   kUsage = 12,
+  kStarted = 13,
 };
 
 inline constexpr std::size_t kAgentFrameHeaderBytes = 5;

@@ -49,8 +49,34 @@ Result<std::optional<UniqueFd>> awaitAgent(const std::string& socket, int signal
   }
 }
 
-// The relay process: the agent session, its result as JSON on `result`.
-[[noreturn]] void relay(const std::string& socket, const Workload& request, int result) {
+// True once the relay says the container runs; false when it ended first (end of file). Signals
+// meanwhile go on to the relay, which passes them to the guest or gives up waiting for it.
+bool awaitRunning(int running, int signals, pid_t relay) {
+  for (;;) {
+    pollfd fds[] = {{running, POLLIN, 0}, {signals, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    if (fds[1].revents) {
+      signalfd_siginfo info{};
+      if (::read(signals, &info, sizeof info) == sizeof info && info.ssi_signo != SIGCHLD) {
+        ::kill(relay, static_cast<int>(info.ssi_signo));
+      }
+    }
+    if (fds[0].revents) {
+      char byte = 0;
+      ssize_t n = ::read(running, &byte, 1);
+      if (n < 0 && errno == EINTR) continue;
+      return n == 1;
+    }
+  }
+}
+
+// The relay process: the agent session, its result as JSON on `result`, a byte on `startedFd`
+// once the container runs.
+[[noreturn]] void relay(const std::string& socket, const Workload& request, int result,
+                        int startedFd) {
   sigset_t passedOn = signalsOf({SIGINT, SIGTERM, SIGHUP});
   UniqueFd signals(::signalfd(-1, &passedOn, SFD_CLOEXEC));
   nlohmann::json outcome;
@@ -64,9 +90,12 @@ Result<std::optional<UniqueFd>> awaitAgent(const std::string& socket, int signal
   } else if (!*agent) {
     outcome = {{"stopped_before_start", signal}};
   } else {
-    auto exit =
-        execInGuest((*agent)->get(), guest::AgentFrame::kRunContainer, request,
-                    {.stdinFd = -1, .stdoutFd = 1, .stderrFd = 2, .signalFd = signals.get()});
+    auto exit = execInGuest((*agent)->get(), guest::AgentFrame::kRunContainer, request,
+                            {.stdinFd = -1,
+                             .stdoutFd = 1,
+                             .stderrFd = 2,
+                             .signalFd = signals.get(),
+                             .startedFd = startedFd});
     outcome = exit ? nlohmann::json::parse(guest::execExitToJson(*exit))
                    : nlohmann::json{{"error", exit.error().describe()}};
   }
@@ -117,6 +146,7 @@ Result<WorkloadOutcome> runInTaskVm(const VmBackendConfig& config, const Workloa
   request.ports.clear();
 
   TANDEM_ASSIGN_OR_RETURN(Pipe result, makePipe());
+  TANDEM_ASSIGN_OR_RETURN(Pipe running, makePipe());
   sigset_t supervised = signalsOf({SIGINT, SIGTERM, SIGHUP, SIGCHLD});
   SignalBlock blocked(supervised);
   UniqueFd signals(::signalfd(-1, &supervised, SFD_CLOEXEC));
@@ -130,11 +160,15 @@ Result<WorkloadOutcome> runInTaskVm(const VmBackendConfig& config, const Workloa
   if (pid == 0) {
     signals.reset();
     result.read.reset();
-    relay(socket, request, result.write.get());
+    running.read.reset();
+    relay(socket, request, result.write.get(), running.write.get());
   }
   result.write.reset();
+  running.write.reset();
   ChildGuard guard(pid);
-  if (started) started(pid);
+  // Started once it runs in the guest, as a container on the host once it execs: dependsOn
+  // START and task run -d mean the container, not the relay.
+  if (awaitRunning(running.read.get(), signals.get(), pid) && started) started(pid);
   TANDEM_ASSIGN_OR_RETURN(ExitStatus status, waitForwardingSignals(pid, signals.get()));
   guard.reaped();
   WorkloadOutcome outcome;

@@ -30,7 +30,7 @@ Volume imageDiskVolume(const std::string& diskPath);
 
 // Runs `workload` (runsInTaskVm) in its task's microVM and returns how it ended. A relay process
 // of tandem's holds the agent session: it is the workload's process on the host, and `started`
-// gets it. SIGINT, SIGTERM and SIGHUP sent to this process or the relay reach the container's
+// gets it once the container runs in the guest (not at all when it never does). SIGINT, SIGTERM and SIGHUP sent to this process or the relay reach the container's
 // first process; SIGKILL of the relay ends the session, and the guest kills the container.
 // The task's microVM may still be booting: the relay waits for its agent, at most
 // kTaskVmBootTimeout.

@@ -35,8 +35,8 @@ void frames_split_anywhere_decode_whole(void**) {
 void unknown_kinds_and_oversized_frames_break_the_stream(void**) {
   AgentFrameDecoder unknown;
   std::vector<AgentMessage> messages;
-  // One past the last kind there is (kUsage), as well as far past it.
-  std::vector<std::uint8_t> bad = {static_cast<std::uint8_t>(AgentFrame::kUsage) + 1, 0, 0, 0, 0};
+  // One past the last kind there is (kStarted), as well as far past it.
+  std::vector<std::uint8_t> bad = {static_cast<std::uint8_t>(AgentFrame::kStarted) + 1, 0, 0, 0, 0};
   assert_false(unknown.decode(bad, messages).ok());
   std::vector<std::uint8_t> good;
   encodeAgentFrame(AgentFrame::kStdout, "x", good);

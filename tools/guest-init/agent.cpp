@@ -93,6 +93,7 @@ class Session {
       if (Status recorded = container_->started(process_.pid); !recorded) {
         consoleMessage(recorded.error().describe() + "; tandem exec cannot reach this container");
       }
+      if (!process_.failureCode) send(AgentFrame::kStarted, std::string_view());
     }
     relay();
     reportExit();
