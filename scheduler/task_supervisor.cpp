@@ -139,11 +139,8 @@ Supervision::Started Supervision::startWorkload(const Workload& workload,
     auto report = monitor->nextReport(-1);
     if (!report) return {monitor->pid(), report.error().describe()};
     if (report->kind == MonitorReport::Kind::kStarted) return {monitor->pid(), std::nullopt};
-    if (report->kind == MonitorReport::Kind::kEnded) {
-      return {monitor->pid(), report->message.empty()
-                                  ? "exited with " + std::to_string(report->exitCode)
-                                  : report->message};
-    }
+    // Its exit code is in its record; the message says more, when there is more to say.
+    if (report->kind == MonitorReport::Kind::kEnded) return {monitor->pid(), report->message};
   }
 }
 
@@ -158,7 +155,8 @@ Status Supervision::reopenStores() {
 Status Supervision::startSandbox() {
   Started started = startWorkload(plan_.sandbox, plan_.sandboxReservation);
   if (started.failure) {
-    return Error("the task's sandbox, which holds its network, did not start: " + *started.failure);
+    return Error("the task's sandbox, which holds its network, did not start: " +
+                 (started.failure->empty() ? std::string("it ended at once") : *started.failure));
   }
   TANDEM_ASSIGN_OR_RETURN(WorkloadRecord record, workloads_->find(plan_.sandbox.id));
   sandbox_ = record;

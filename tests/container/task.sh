@@ -101,27 +101,22 @@ assert_eq "" "$(t ps -q)" "running workloads once the lost task was stopped"
 assert_eq "" "$(t ps -a --json | jq -r 'select(.state != "exited") | .name')" \
   "workloads not recorded as exited once the lost task was stopped"
 
-# At VM level, a task is one microVM (the vm suite runs it): on a host without KVM, refused at
-# once with the reason.
-if ! kvm_usable; then
+# A task that needs a microVM, on a host without a usable KVM, is refused at once with the
+# reason, never weakened to containers: asked for at VM level (the vm suite runs one), or left
+# to auto for untrusted code.
+refused_without_kvm() {  # WHAT WANT-IN-REASON TASK-RUN-OPTION...
+  local what=$1 want=$2
+  shift 2
   status=0
-  t task run --isolation vm "$SCRATCH/task.json" </dev/null >"$SCRATCH/out" 2>"$SCRATCH/err" ||
-    status=$?
+  t task run "$@" "$SCRATCH/task.json" </dev/null >"$SCRATCH/out" 2>"$SCRATCH/err" || status=$?
   err=$(<"$SCRATCH/err")
-  assert_runtime_error "a task at VM level without /dev/kvm"
-  [[ $err == *"--isolation vm"*"/dev/kvm"* ]] || fail "the reason a task at VM level was refused: $err"
-fi
-
-# auto weighs a task as it weighs a workload: untrusted code needs a microVM, which a host
-# without a usable KVM refuses rather than weakening it to containers.
+  assert_runtime_error "$what"
+  [[ $err == *$want* ]] || fail "the reason $what was refused: $err"
+}
 if ! kvm_usable; then
-  status=0
-  t task run --trust untrusted "$SCRATCH/task.json" </dev/null >"$SCRATCH/out" 2>"$SCRATCH/err" ||
-    status=$?
-  err=$(<"$SCRATCH/err")
-  assert_runtime_error "an untrusted task without a usable KVM"
-  [[ $err == *"untrusted code gets a kernel of its own, but a microVM cannot run"* ]] ||
-    fail "the reason an untrusted task was refused: $err"
+  refused_without_kvm "a task at VM level" "--isolation vm*/dev/kvm" --isolation vm
+  refused_without_kvm "an untrusted task" \
+    "untrusted code gets a kernel of its own, but a microVM cannot run" --trust untrusted
 fi
 
 # task rm: refused for a running task, which -f stops first; then every task's record goes, with
