@@ -29,13 +29,12 @@ std::vector<RunningVm> microVms(const std::string& stateRoot) {
     auto workload = readWorkloadConfig(entry.path().string());
     if (!workload) continue;
     if (runsInTaskVm(*workload)) {
-      std::string socket =
-          vmStateDirectory(stateRoot, workload->networkPeer->id) + "/" + kVsockSocketName;
+      std::string socket = vsockSocketPath(stateRoot, workload->networkPeer->id);
       if (!pathExists(socket)) continue;
       found.push_back({std::move(workload).value(), socket, guest::AgentFrame::kContainerExec});
       continue;
     }
-    std::string socket = entry.path().string() + "/" + kVsockSocketName;
+    std::string socket = vsockSocketPath(stateRoot, workload->id);
     if (!pathExists(socket)) continue;
     found.push_back({std::move(workload).value(), socket});
   }

@@ -136,8 +136,7 @@ Result<WorkloadOutcome> runInTaskVm(const VmBackendConfig& config, const Workloa
                      " of a task's microVM has no image disk to run from; start it from an image",
                  EINVAL);
   }
-  std::string socket =
-      vmStateDirectory(config.stateRoot, workload.networkPeer->id) + "/" + kVsockSocketName;
+  std::string socket = vsockSocketPath(config.stateRoot, workload.networkPeer->id);
   Workload request = workload;
   request.rootfs = guestImageMount(workload.rootfsDisk);
   request.rootfsDisk.clear();
@@ -199,8 +198,7 @@ Result<WorkloadOutcome> runInTaskVm(const VmBackendConfig& config, const Workloa
 }
 
 Result<ResourceUsage> taskContainerUsage(const VmBackendConfig& config, const Workload& workload) {
-  std::string socket =
-      vmStateDirectory(config.stateRoot, workload.networkPeer->id) + "/" + kVsockSocketName;
+  std::string socket = vsockSocketPath(config.stateRoot, workload.networkPeer->id);
   TANDEM_ASSIGN_OR_RETURN(UniqueFd agent, connectToAgent(socket));
   TANDEM_ASSIGN_OR_RETURN(guest::ContainerUsage usage,
                           containerUsageInGuest(agent.get(), workload.id));

@@ -91,7 +91,7 @@ Result<std::string> prepareStateDirectory(Workload& workload, const std::string&
                    EEXIST);
     }
     // The earlier VM is gone, but a tandem-vmm killed outright leaves its socket behind.
-    TANDEM_TRY(removeTree(directory + "/" + kVsockSocketName));
+    TANDEM_TRY(removeTree(vsockSocketPath(stateRoot, workload.id)));
   } else {
     TANDEM_TRY(makeDirectories(directory, 0700));
   }
@@ -104,6 +104,10 @@ Result<std::string> prepareStateDirectory(Workload& workload, const std::string&
 
 std::string vmStateDirectory(const std::string& stateRoot, const std::string& id) {
   return stateRoot + "/vms/" + id;
+}
+
+std::string vsockSocketPath(const std::string& stateRoot, const std::string& id) {
+  return vmStateDirectory(stateRoot, id) + "/vsock.sock";
 }
 
 std::string defaultGuestKernel() {
@@ -183,7 +187,7 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& given, const StartedCallb
   if (runsInTaskVm(workload)) {
     return runInTaskVm(config, workload, started);
   }
-  config.vsockSocket = directory + "/" + kVsockSocketName;
+  config.vsockSocket = vsockSocketPath(config.stateRoot, workload.id);
   TANDEM_ASSIGN_OR_RETURN(FolderVolumeCopies volumeCopies,
                           FolderVolumeCopies::make(workload, directory));
   if (!workload.rootfsDisk.empty()) {

@@ -48,7 +48,7 @@ struct VmBackendConfig {
 
 // A microVM's folder under the state root, and its vsock's socket there.
 std::string vmStateDirectory(const std::string& stateRoot, const std::string& id);
-inline constexpr const char* kVsockSocketName = "vsock.sock";
+std::string vsockSocketPath(const std::string& stateRoot, const std::string& id);
 
 // Where the guest kernel is looked for when no --kernel is given: $TANDEM_GUEST_KERNEL, else
 // the build cache's current entry (guest-kernel-config/build.sh).
