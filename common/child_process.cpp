@@ -11,6 +11,13 @@
 
 namespace tandem {
 
+sigset_t signalSet(std::initializer_list<int> signals) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signal : signals) sigaddset(&set, signal);
+  return set;
+}
+
 SignalBlock::SignalBlock(const sigset_t& signals) {
   ::pthread_sigmask(SIG_BLOCK, &signals, &original_);
 }

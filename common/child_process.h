@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,9 @@
 #include "common/result.h"
 
 namespace tandem {
+
+// The set of exactly these signals.
+sigset_t signalSet(std::initializer_list<int> signals);
 
 // Blocks `signals` for the calling thread while it lives (so that a signalfd can take them), and
 // restores the previous mask after.

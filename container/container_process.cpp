@@ -15,6 +15,7 @@
 #include <cstring>
 #include <optional>
 
+#include "common/child_process.h"
 #include "common/fd_passing.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -90,12 +91,7 @@ Status joinNetworkOf(const NetworkPeer& peer) {
 }  // namespace
 
 sigset_t forwardedSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD}) {
-    sigaddset(&set, sig);
-  }
-  return set;
+  return signalSet({SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD});
 }
 
 void runContainerProcess(const ContainerProcessConfig& config) {

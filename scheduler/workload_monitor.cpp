@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/child_process.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/size.h"
@@ -173,12 +174,7 @@ Status beginWhenAdmitted(WorkloadStore& store, const Workload& workload,
 }  // namespace
 
 sigset_t signalsPassedOn() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
-    sigaddset(&set, sig);
-  }
-  return set;
+  return signalSet({SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH});
 }
 
 std::string workloadDirectory(const std::string& stateRoot, const std::string& id) {

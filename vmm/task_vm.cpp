@@ -20,13 +20,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kRetryMilliseconds = 100;
 
-sigset_t signalsOf(std::initializer_list<int> numbers) {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int number : numbers) sigaddset(&set, number);
-  return set;
-}
-
 // The agent of the task's microVM, once it listens. A signal meanwhile means the container is
 // stopped before it started: nullopt, and the signal.
 Result<std::optional<UniqueFd>> awaitAgent(const std::string& socket, int signals, int& signal) {
@@ -77,18 +70,18 @@ bool awaitRunning(int running, int signals, pid_t relay) {
 // once the container runs.
 [[noreturn]] void relay(const std::string& socket, const Workload& request, int result,
                         int startedFd) {
-  sigset_t passedOn = signalsOf({SIGINT, SIGTERM, SIGHUP});
+  sigset_t passedOn = signalSet({SIGINT, SIGTERM, SIGHUP});
   UniqueFd signals(::signalfd(-1, &passedOn, SFD_CLOEXEC));
-  nlohmann::json outcome;
+  std::string outcome;
   int signal = 0;
   auto agent =
       signals
           ? awaitAgent(socket, signals.get(), signal)
           : Result<std::optional<UniqueFd>>(Error::fromErrno("cannot create the relay's signalfd"));
   if (!agent) {
-    outcome = {{"error", agent.error().describe()}};
+    outcome = nlohmann::json{{"error", agent.error().describe()}}.dump();
   } else if (!*agent) {
-    outcome = {{"stopped_before_start", signal}};
+    outcome = nlohmann::json{{"stopped_before_start", signal}}.dump();
   } else {
     auto exit = execInGuest((*agent)->get(), guest::AgentFrame::kRunContainer, request,
                             {.stdinFd = -1,
@@ -96,10 +89,10 @@ bool awaitRunning(int running, int signals, pid_t relay) {
                              .stderrFd = 2,
                              .signalFd = signals.get(),
                              .startedFd = startedFd});
-    outcome = exit ? nlohmann::json::parse(guest::execExitToJson(*exit))
-                   : nlohmann::json{{"error", exit.error().describe()}};
+    outcome = exit ? guest::execExitToJson(*exit)
+                   : nlohmann::json{{"error", exit.error().describe()}}.dump();
   }
-  static_cast<void>(writeAll(result, outcome.dump(), "the relay's result"));
+  static_cast<void>(writeAll(result, outcome, "the relay's result"));
   std::fflush(nullptr);
   ::_exit(0);
 }
@@ -146,7 +139,7 @@ Result<WorkloadOutcome> runInTaskVm(const VmBackendConfig& config, const Workloa
 
   TANDEM_ASSIGN_OR_RETURN(Pipe result, makePipe());
   TANDEM_ASSIGN_OR_RETURN(Pipe running, makePipe());
-  sigset_t supervised = signalsOf({SIGINT, SIGTERM, SIGHUP, SIGCHLD});
+  sigset_t supervised = signalSet({SIGINT, SIGTERM, SIGHUP, SIGCHLD});
   SignalBlock blocked(supervised);
   UniqueFd signals(::signalfd(-1, &supervised, SFD_CLOEXEC));
   if (!signals) {

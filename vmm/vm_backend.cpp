@@ -54,12 +54,7 @@ Result<UniqueFd> memoryFile(const char* name, std::string_view content) {
 
 // The signals tandem passes on to its VMM; SIGCHLD tells it that the VMM ended.
 sigset_t supervisedSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) {
-    sigaddset(&set, sig);
-  }
-  return set;
+  return signalSet({SIGINT, SIGTERM, SIGHUP, SIGCHLD});
 }
 
 // Adds what the supervising tandem costs to the VMM's own figures, so that a reader of --stats
