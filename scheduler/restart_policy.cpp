@@ -8,7 +8,6 @@ namespace {
 
 constexpr std::chrono::milliseconds kFirstDelay{100};
 constexpr std::chrono::milliseconds kMaxDelay{60'000};
-constexpr std::chrono::milliseconds kResetAfter{10'000};
 
 }  // namespace
 
@@ -58,7 +57,7 @@ bool shouldRestart(const RestartPolicy& policy, int exitCode, unsigned restarts,
 }
 
 std::chrono::milliseconds restartDelay(unsigned restart, std::chrono::milliseconds ranFor) {
-  if (ranFor >= kResetAfter || restart <= 1) return kFirstDelay;
+  if (ranFor >= kStableRun || restart <= 1) return kFirstDelay;
   std::chrono::milliseconds delay = kFirstDelay;
   for (unsigned i = 1; i < restart && delay < kMaxDelay; ++i) delay *= 2;
   return std::min(delay, kMaxDelay);

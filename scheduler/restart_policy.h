@@ -24,6 +24,9 @@ std::string toString(const RestartPolicy& policy);
 bool shouldRestart(const RestartPolicy& policy, int exitCode, unsigned restarts,
                    bool stopRequested);
 
+// A run that lasted this long was no failure at start: the delays start over after it.
+inline constexpr std::chrono::milliseconds kStableRun{10'000};
+
 // The wait before restart number `restart` (1 for the first), given how long the run lasted.
 std::chrono::milliseconds restartDelay(unsigned restart, std::chrono::milliseconds ranFor);
 

@@ -30,6 +30,7 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kTick{500};
+constexpr std::int64_t kEndedMarginNs = 10'000'000'000;
 
 std::string shortId(const std::string& id) {
   return id.substr(0, 12);
@@ -72,6 +73,8 @@ class Controller {
   // Tasks seen running, and those this controller asked to stop.
   std::set<std::string> seenRunning_;
   std::set<std::string> stopAsked_;
+  // When tick last read the tasks.
+  std::int64_t lastLookNs_ = 0;
   unsigned quickFailures_ = 0;
   Clock::time_point nextStart_ = Clock::now();
   bool removing_ = false;
@@ -102,7 +105,7 @@ void Controller::noteEnded(const TaskRecord& task) {
   auto ranFor = std::chrono::nanoseconds(std::max<std::int64_t>(
       0, (task.finishedNs != 0 ? task.finishedNs : nowNs()) - task.createdNs));
   auto ran = std::chrono::duration_cast<milliseconds>(ranFor);
-  bool failedAtOnce = ran < std::chrono::seconds(10) && task.exitCode.value_or(1) != 0;
+  bool failedAtOnce = ran < kStableRun && task.exitCode.value_or(1) != 0;
   quickFailures_ = failedAtOnce ? quickFailures_ + 1 : 0;
   if (quickFailures_ > 0) {
     nextStart_ = Clock::now() + restartDelay(quickFailures_, ran);
@@ -163,10 +166,13 @@ Status Controller::tick(bool signalled) {
     removing_ = true;
     event("removing the service: stopping its tasks");
   }
-  TANDEM_ASSIGN_OR_RETURN(std::vector<TaskRecord> records, tasks_->list());
+  // Tasks that ended since the last look, with room for a record written late.
+  std::int64_t lookedAt = nowNs();
+  TANDEM_ASSIGN_OR_RETURN(std::vector<TaskRecord> records,
+                          tasks_->listOfService(plan_.serviceId, lastLookNs_ - kEndedMarginNs));
+  lastLookNs_ = lookedAt;
   std::vector<ServiceTask> running;
   for (const TaskRecord& task : records) {
-    if (task.serviceId != plan_.serviceId) continue;
     bool known = pending_.erase(task.id) > 0 || seenRunning_.contains(task.id);
     if (task.state != TaskState::kRunning) {
       if (task.state == TaskState::kLost && task.finishedNs == 0) endLostTask(task);

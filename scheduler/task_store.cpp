@@ -202,6 +202,21 @@ Result<std::vector<TaskRecord>> TaskStore::list() {
   TANDEM_ASSIGN_OR_RETURN(
       SqliteStatement select,
       db_.prepare(std::string("SELECT ") + kColumns + " FROM tasks ORDER BY created_ns DESC, id"));
+  return recordsOf(select);
+}
+
+Result<std::vector<TaskRecord>> TaskStore::listOfService(const std::string& serviceId,
+                                                         std::int64_t endedSinceNs) {
+  TANDEM_ASSIGN_OR_RETURN(
+      SqliteStatement select,
+      db_.prepare(std::string("SELECT ") + kColumns +
+                  " FROM tasks WHERE service_id = ?1 AND (state = 'running' OR finished_ns >= ?2)"
+                  " ORDER BY created_ns DESC, id"));
+  select.bind(1, serviceId).bind(2, endedSinceNs);
+  return recordsOf(select);
+}
+
+Result<std::vector<TaskRecord>> TaskStore::recordsOf(SqliteStatement& select) {
   std::vector<TaskRecord> records;
   for (;;) {
     TANDEM_ASSIGN_OR_RETURN(bool row, select.step());

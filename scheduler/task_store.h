@@ -71,6 +71,11 @@ class TaskStore {
 
   // Every record, newest first.
   Result<std::vector<TaskRecord>> list();
+  // The records of service `serviceId`'s tasks that are running (or lost, not yet marked) or
+  // ended at `endedSinceNs` or later, newest first: what its controller looks at every tick,
+  // without reading every task the service ever ran.
+  Result<std::vector<TaskRecord>> listOfService(const std::string& serviceId,
+                                                std::int64_t endedSinceNs);
   // By full id, else the one id it begins (4 characters or more), else the newest of that
   // family.
   Result<TaskRecord> find(const std::string& reference);
@@ -78,6 +83,7 @@ class TaskStore {
  private:
   explicit TaskStore(SqliteDb db) : db_(std::move(db)) {}
   Result<std::vector<TaskContainerRecord>> containersOf(const std::string& taskId);
+  Result<std::vector<TaskRecord>> recordsOf(SqliteStatement& select);
 
   SqliteDb db_;
 };

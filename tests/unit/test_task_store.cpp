@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <limits>
+
 #include "tests/unit/temp_dir.h"
 #include "tests/unit/unit_test.h"
 
@@ -90,6 +92,27 @@ void a_task_whose_supervisor_died_reads_as_lost(void** state) {
   assert_true(marked->finishedNs > 0);
 }
 
+// A service's controller reads its running tasks and those that ended since it last looked;
+// not another service's, nor its own that ended before.
+void a_service_lists_its_running_and_recently_ended_tasks(void** state) {
+  auto store = TaskStore::open(tempDir(state));
+  for (const char* id : {"old", "running", "recent", "other"}) {
+    TaskRecord record = task(id, "shop");
+    record.serviceId = std::string(id) == "other" ? "s2" : "s1";
+    assert_true(store->begin(record).ok());
+  }
+  assert_true(store->finish("old", 0, "done").ok());
+  std::int64_t since = store->find("old")->finishedNs + 1;
+  assert_true(store->finish("recent", 1, "failed").ok());
+  auto listed = store->listOfService("s1", since);
+  assert_true(listed.ok());
+  std::string ids;
+  for (const TaskRecord& record : *listed) ids += record.id + " ";
+  assert_true(ids == "recent running " || ids == "running recent ");
+  assert_int_equal((*listed)[0].containers.size(), 2);
+  assert_int_equal(store->listOfService("s1", std::numeric_limits<std::int64_t>::max())->size(), 1);
+}
+
 }  // namespace
 
 int main() {
@@ -98,6 +121,8 @@ int main() {
                                       removeTempDir),
       cmocka_unit_test_setup_teardown(references_name_an_id_a_prefix_or_a_family, makeTempDir,
                                       removeTempDir),
+      cmocka_unit_test_setup_teardown(a_service_lists_its_running_and_recently_ended_tasks,
+                                      makeTempDir, removeTempDir),
       cmocka_unit_test_setup_teardown(a_task_whose_supervisor_died_reads_as_lost, makeTempDir,
                                       removeTempDir),
   };

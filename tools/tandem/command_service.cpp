@@ -16,6 +16,7 @@
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -132,13 +133,14 @@ Result<FoundService> findService(const GlobalOptions& global, const std::string&
   return FoundService{std::move(store), std::move(record)};
 }
 
-// The running tasks of each service, by service id.
+// The running tasks of service `serviceId`.
 Result<std::vector<scheduler::TaskRecord>> runningTasksOf(const GlobalOptions& global,
                                                           const std::string& serviceId) {
   TANDEM_ASSIGN_OR_RETURN(scheduler::TaskStore tasks, scheduler::TaskStore::open(global.stateRoot));
-  TANDEM_ASSIGN_OR_RETURN(std::vector<scheduler::TaskRecord> records, tasks.list());
-  std::erase_if(records, [&](const scheduler::TaskRecord& task) {
-    return task.serviceId != serviceId || task.state != scheduler::TaskState::kRunning;
+  TANDEM_ASSIGN_OR_RETURN(std::vector<scheduler::TaskRecord> records,
+                          tasks.listOfService(serviceId, std::numeric_limits<std::int64_t>::max()));
+  std::erase_if(records, [](const scheduler::TaskRecord& task) {
+    return task.state != scheduler::TaskState::kRunning;
   });
   return records;
 }
