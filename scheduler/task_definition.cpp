@@ -366,6 +366,14 @@ std::vector<std::size_t> startOrder(const TaskDefinition& task) {
   return order;
 }
 
+std::uint64_t reservedMemoryMiB(const ContainerDefinition& container) {
+  return container.memoryMiB.value_or(container.memoryReservationMiB.value_or(0));
+}
+
+std::uint64_t cpuMilliFromUnits(unsigned units) {
+  return std::uint64_t{units} * 1000 / 1024;
+}
+
 Result<TaskDefinition> parseTaskDefinition(const std::string& text, const std::string& source) {
   auto context = [&](Error error) { return std::move(error).context("task definition " + source); };
   json document = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -436,7 +444,7 @@ Result<TaskDefinition> parseTaskDefinition(const std::string& text, const std::s
   if (auto checked = checkDependencies(task); !checked) return context(checked.error());
   std::uint64_t memory = 0, cpu = 0;
   for (const ContainerDefinition& c : task.containers) {
-    memory += c.memoryMiB.value_or(c.memoryReservationMiB.value_or(0));
+    memory += reservedMemoryMiB(c);
     cpu += c.cpuUnits.value_or(0);
   }
   if (task.memoryMiB && memory > *task.memoryMiB) {

@@ -63,6 +63,13 @@ struct TaskDefinition {
   std::vector<ContainerDefinition> containers;
 };
 
+// The memory a container holds, in MiB, as ECS places it: its limit, else its reservation, else
+// none.
+std::uint64_t reservedMemoryMiB(const ContainerDefinition& container);
+
+// ECS CPU units (1024 to a vCPU) as thousandths of a CPU.
+std::uint64_t cpuMilliFromUnits(unsigned units);
+
 // Parses and checks a task definition; `source` names it in errors.
 Result<TaskDefinition> parseTaskDefinition(const std::string& text, const std::string& source);
 

@@ -102,14 +102,14 @@ std::vector<scheduler::Reservation> reservations(const TaskDefinition& task) {
   for (const ContainerDefinition& container : task.containers) {
     scheduler::Reservation reservation;
     if (!task.memoryMiB) {
-      reservation.memoryBytes =
-          container.memoryMiB.value_or(container.memoryReservationMiB.value_or(0)) * kMiB;
+      reservation.memoryBytes = scheduler::reservedMemoryMiB(container) * kMiB;
     }
-    if (!task.cpuUnits) reservation.cpuMilli = container.cpuUnits.value_or(0) * 1000 / 1024;
+    if (!task.cpuUnits)
+      reservation.cpuMilli = scheduler::cpuMilliFromUnits(container.cpuUnits.value_or(0));
     each.push_back(reservation);
   }
   if (task.memoryMiB) each.front().memoryBytes = *task.memoryMiB * kMiB;
-  if (task.cpuUnits) each.front().cpuMilli = std::uint64_t{*task.cpuUnits} * 1000 / 1024;
+  if (task.cpuUnits) each.front().cpuMilli = scheduler::cpuMilliFromUnits(*task.cpuUnits);
   return each;
 }
 
@@ -121,7 +121,7 @@ std::uint64_t taskVmMemory(const TaskDefinition& task) {
   if (task.memoryMiB) return *task.memoryMiB * kMiB;
   std::uint64_t sum = kTaskGuestBaseBytes;
   for (const ContainerDefinition& container : task.containers) {
-    sum += container.memoryMiB.value_or(container.memoryReservationMiB.value_or(0)) * kMiB;
+    sum += scheduler::reservedMemoryMiB(container) * kMiB;
   }
   return std::max(sum, scheduler::kDefaultGuestMemoryBytes);
 }
@@ -146,7 +146,7 @@ Status makeTaskVm(const TaskDefinition& task, const std::vector<Workload>& conta
     }
   }
   sandbox.limits.memoryBytes = taskVmMemory(task);
-  if (task.cpuUnits) sandbox.limits.cpuMilli = std::uint64_t{*task.cpuUnits} * 1000 / 1024;
+  if (task.cpuUnits) sandbox.limits.cpuMilli = scheduler::cpuMilliFromUnits(*task.cpuUnits);
   scheduler::PlacementRequest request;
   request.memoryBytes = sandbox.limits.memoryBytes;
   request.cpuMilli = sandbox.limits.cpuMilli;
@@ -194,7 +194,7 @@ Result<scheduler::IsolationChoice> chooseTaskLevel(const TaskDefinition& definit
   // At VM level the task is one microVM of this size; at container level its containers
   // together hold at most as much.
   request.memoryBytes = taskVmMemory(definition);
-  if (definition.cpuUnits) request.cpuMilli = std::uint64_t{*definition.cpuUnits} * 1000 / 1024;
+  if (definition.cpuUnits) request.cpuMilli = scheduler::cpuMilliFromUnits(*definition.cpuUnits);
   TANDEM_ASSIGN_OR_RETURN(
       scheduler::OperatorPolicy policy,
       placement.policyPath.empty()
