@@ -9,6 +9,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "common/log.h"
+
 namespace tandem::container {
 namespace {
 
@@ -189,6 +191,51 @@ Status applyCapabilities(const std::vector<cap_value_t>& keep) {
   // Ambient capabilities survive execve of an unprivileged binary; the workload gets none.
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
     return Error::fromErrno("cannot clear the ambient capability set");
+  }
+  return okStatus();
+}
+
+std::vector<cap_value_t> parseCapabilityNames(const std::vector<std::string>& names,
+                                              std::vector<std::string>& unknown) {
+  std::set<cap_value_t> caps;
+  for (const std::string& name : names) {
+    if (auto cap = parseCapability(name, "config.json")) {
+      caps.insert(*cap);
+    } else {
+      unknown.push_back(name);
+    }
+  }
+  return std::vector<cap_value_t>(caps.begin(), caps.end());
+}
+
+Status applyCapabilitySets(const CapabilitySets& sets) {
+  CapState state(cap_init());
+  if (!state) {
+    return Error::fromErrno("cannot allocate a libcap capability state");
+  }
+  for (auto [flag, caps] :
+       {std::pair{CAP_EFFECTIVE, &sets.effective}, std::pair{CAP_PERMITTED, &sets.permitted},
+        std::pair{CAP_INHERITABLE, &sets.inheritable}}) {
+    if (!caps->empty() && cap_set_flag(state.get(), flag, static_cast<int>(caps->size()),
+                                       caps->data(), CAP_SET) != 0) {
+      return Error::fromErrno("libcap rejects the capability set " + joinNames(*caps));
+    }
+  }
+  if (cap_set_proc(state.get()) != 0) {
+    return Error::fromErrno("cannot set the capabilities: effective " + joinNames(sets.effective) +
+                            ", permitted " + joinNames(sets.permitted) + ", inheritable " +
+                            joinNames(sets.inheritable));
+  }
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
+    return Error::fromErrno("cannot clear the ambient capability set");
+  }
+  for (cap_value_t cap : sets.ambient) {
+    // As runc: an ambient capability that is not also permitted and inheritable cannot be
+    // raised, which config.json's writers often overlook; it is left out with a warning.
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) {
+      spdlog::debug("{} stays out of the ambient set: it is not both permitted and inheritable",
+                    capabilityName(cap));
+    }
   }
   return okStatus();
 }

@@ -35,4 +35,24 @@ Status dropBoundingSet(const std::vector<cap_value_t>& keep);
 // permitted to `keep`, and clears the inheritable and ambient sets.
 Status applyCapabilities(const std::vector<cap_value_t>& keep);
 
+// An OCI process's five capability sets (runtime-spec config.md, "capabilities").
+struct CapabilitySets {
+  std::vector<cap_value_t> bounding;
+  std::vector<cap_value_t> effective;
+  std::vector<cap_value_t> permitted;
+  std::vector<cap_value_t> inheritable;
+  std::vector<cap_value_t> ambient;
+};
+
+// Names as config.json spells them ("CAP_CHOWN"). Like runc, a name this kernel or libcap does
+// not know is left out, not an error, so that one config.json serves older kernels; the names
+// left out are returned in `unknown`.
+std::vector<cap_value_t> parseCapabilityNames(const std::vector<std::string>& names,
+                                              std::vector<std::string>& unknown);
+
+// Runs after the user switch (with PR_SET_KEEPCAPS): effective, permitted and inheritable as
+// given, then each ambient capability raised that can be (see the warning it logs otherwise).
+// The bounding set is dropBoundingSet's.
+Status applyCapabilitySets(const CapabilitySets& sets);
+
 }  // namespace tandem::container

@@ -103,24 +103,38 @@ Status enableV2Controllers(const std::string& directory) {
 
 Result<Cgroup> Cgroup::create(const CgroupMounts& mounts, const std::string& name,
                               const ResourceLimits& limits) {
+  return createAt(mounts, std::string(kParentName) + "/" + name, limits, defaultDeviceRules());
+}
+
+Result<Cgroup> Cgroup::createAt(const CgroupMounts& mounts, const std::string& path,
+                                const ResourceLimits& limits,
+                                const std::vector<DeviceRule>& devices) {
+  auto slash = path.rfind('/');
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  std::vector<std::string> ancestors;
+  for (std::size_t at = path.find('/'); at != std::string::npos; at = path.find('/', at + 1)) {
+    ancestors.push_back(path.substr(0, at));
+  }
   Cgroup cgroup(mounts.layout, name);
   bool useV2 = mounts.layout == CgroupLayout::kV2;
   if (mounts.layout != CgroupLayout::kV1) {
     // In the hybrid layout the unified tree carries no limits, but joining it keeps the
     // workload's cgroup namespace and /proc/self/cgroup consistent, as runc does.
-    std::string parent = mounts.unified + "/" + kParentName;
     if (useV2) {
       TANDEM_TRY(enableV2Controllers(mounts.unified));
     }
-    TANDEM_TRY(makeCgroupDirectory(parent));
-    if (useV2) {
-      TANDEM_TRY(enableV2Controllers(parent));
+    for (const std::string& ancestor : ancestors) {
+      std::string parent = mounts.unified + "/" + ancestor;
+      TANDEM_TRY(makeCgroupDirectory(parent));
+      if (useV2) {
+        TANDEM_TRY(enableV2Controllers(parent));
+      }
     }
-    std::string path = parent + "/" + name;
-    if (::mkdir(path.c_str(), 0755) != 0) {
-      return Error::fromErrno("cannot create cgroup " + path);
+    std::string directory = mounts.unified + "/" + path;
+    if (::mkdir(directory.c_str(), 0755) != 0) {
+      return Error::fromErrno("cannot create cgroup " + directory);
     }
-    cgroup.directories_.push_back({path, true, {}});
+    cgroup.directories_.push_back({directory, true, {}});
   }
   if (mounts.layout != CgroupLayout::kV2) {
     std::vector<std::string> hierarchies;
@@ -130,17 +144,21 @@ Result<Cgroup> Cgroup::create(const CgroupMounts& mounts, const std::string& nam
       }
     }
     for (const auto& mountPoint : hierarchies) {
-      Directory directory{mountPoint + "/" + kParentName + "/" + name, false, {}};
+      Directory directory{mountPoint + "/" + path, false, {}};
       for (const auto& [controller, point] : mounts.v1) {
         if (point == mountPoint) {
           directory.controllers.push_back(controller);
         }
       }
-      std::string parent = mountPoint + "/" + kParentName;
-      TANDEM_TRY(makeCgroupDirectory(parent));
       bool cpuset = contains(directory.controllers, "cpuset");
-      if (cpuset) {
-        TANDEM_TRY(inheritCpuset(mountPoint, parent));
+      std::string parent = mountPoint;
+      for (const std::string& ancestor : ancestors) {
+        std::string next = mountPoint + "/" + ancestor;
+        TANDEM_TRY(makeCgroupDirectory(next));
+        if (cpuset) {
+          TANDEM_TRY(inheritCpuset(parent, next));
+        }
+        parent = next;
       }
       if (::mkdir(directory.path.c_str(), 0755) != 0) {
         return Error::fromErrno("cannot create cgroup " + directory.path);
@@ -150,33 +168,37 @@ Result<Cgroup> Cgroup::create(const CgroupMounts& mounts, const std::string& nam
         TANDEM_TRY(inheritCpuset(parent, directory.path));
       }
     }
-    TANDEM_TRY(cgroup.applyWrites(v1DeviceRules()));
+    TANDEM_TRY(cgroup.applyWrites(v1DeviceRules(devices)));
     TANDEM_TRY(cgroup.applyWrites(v1LimitWrites(limits)));
   } else {
-    TANDEM_TRY(attachDeviceFilter(cgroup.directories_.front().path,
-                                  deviceFilterProgram(defaultDeviceRules())));
+    TANDEM_TRY(attachDeviceFilter(cgroup.directories_.front().path, deviceFilterProgram(devices)));
     TANDEM_TRY(cgroup.applyWrites(v2LimitWrites(limits)));
   }
   return cgroup;
 }
 
 Cgroup Cgroup::adopt(const CgroupMounts& mounts, const std::string& name) {
-  Cgroup cgroup(mounts.layout, name);
+  return adoptAt(mounts, std::string(kParentName) + "/" + name);
+}
+
+Cgroup Cgroup::adoptAt(const CgroupMounts& mounts, const std::string& path) {
+  auto slash = path.rfind('/');
+  Cgroup cgroup(mounts.layout, slash == std::string::npos ? path : path.substr(slash + 1));
   if (mounts.layout != CgroupLayout::kV1) {
-    std::string path = mounts.unified + "/" + kParentName + "/" + name;
-    if (isDirectory(path)) {
-      cgroup.directories_.push_back({path, true, {}});
+    std::string directory = mounts.unified + "/" + path;
+    if (isDirectory(directory)) {
+      cgroup.directories_.push_back({directory, true, {}});
     }
   }
   if (mounts.layout != CgroupLayout::kV2) {
     for (const auto& [controller, mountPoint] : mounts.v1) {
-      std::string path = mountPoint + "/" + kParentName + "/" + name;
+      std::string directory = mountPoint + "/" + path;
       auto known = std::find_if(cgroup.directories_.begin(), cgroup.directories_.end(),
-                                [&](const Directory& d) { return d.path == path; });
+                                [&](const Directory& d) { return d.path == directory; });
       if (known != cgroup.directories_.end()) {
         known->controllers.push_back(controller);
-      } else if (isDirectory(path)) {
-        cgroup.directories_.push_back({path, false, {controller}});
+      } else if (isDirectory(directory)) {
+        cgroup.directories_.push_back({directory, false, {controller}});
       }
     }
   }

@@ -12,6 +12,7 @@
 #include "common/result.h"
 #include "common/workload.h"
 #include "container/cgroup_layout.h"
+#include "container/device_rules.h"
 
 namespace tandem::container {
 
@@ -29,9 +30,17 @@ class Cgroup {
   static Result<Cgroup> create(const CgroupMounts& mounts, const std::string& name,
                                const ResourceLimits& limits);
 
+  // Creates `<hierarchy>/<path>` (and the folders above it) in every hierarchy, as an OCI
+  // bundle's cgroupsPath asks, allowing exactly the devices `devices` lists.
+  static Result<Cgroup> createAt(const CgroupMounts& mounts, const std::string& path,
+                                 const ResourceLimits& limits,
+                                 const std::vector<DeviceRule>& devices);
+
   // Takes ownership of whatever directories of `name` exist, e.g. to clean up after a runtime
   // that died before it could.
   static Cgroup adopt(const CgroupMounts& mounts, const std::string& name);
+  // The same for `<hierarchy>/<path>`.
+  static Cgroup adoptAt(const CgroupMounts& mounts, const std::string& path);
 
   Cgroup(Cgroup&& other) noexcept;
   Cgroup& operator=(Cgroup&& other) noexcept;

@@ -84,9 +84,9 @@ std::vector<CgroupWrite> v2LimitWrites(const ResourceLimits& limits) {
   return writes;
 }
 
-std::vector<CgroupWrite> v1DeviceRules() {
+std::vector<CgroupWrite> v1DeviceRules(const std::vector<DeviceRule>& allowed) {
   std::vector<CgroupWrite> rules{{"devices", "devices.deny", "a"}};
-  for (const auto& rule : defaultDeviceRules()) {
+  for (const auto& rule : allowed) {
     rules.push_back({"devices", "devices.allow", toV1Rule(rule)});
   }
   return rules;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/workload.h"
+#include "container/device_rules.h"
 
 namespace tandem::container {
 
@@ -23,8 +24,9 @@ inline constexpr unsigned kCpuPeriodMicros = 100000;
 std::vector<CgroupWrite> v1LimitWrites(const ResourceLimits& limits);
 std::vector<CgroupWrite> v2LimitWrites(const ResourceLimits& limits);
 
-// v1's devices controller: deny everything, then allow defaultDeviceRules().
-std::vector<CgroupWrite> v1DeviceRules();
+// v1's devices controller: deny everything, then allow `allowed`.
+std::vector<CgroupWrite> v1DeviceRules(
+    const std::vector<DeviceRule>& allowed = defaultDeviceRules());
 
 // cgroup v2's cpu.weight for v1 shares, with the mapping runc and crun use.
 std::uint64_t cpuWeightFromShares(std::uint64_t shares);

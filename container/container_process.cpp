@@ -48,22 +48,6 @@ void orFail(const ContainerProcessConfig& config, Status status) {
   if (!status) fail(config, status.error());
 }
 
-[[noreturn]] void enterProtectedCopy(const ContainerProcessConfig& config) {
-  UniqueFd self = orFail(config, protectedSelf());
-  // The sync socket and the error pipe cross the exec (the runtime sends the configuration over
-  // the socket); the protected copy marks them close-on-exec again before the workload runs.
-  for (int fd : {config.syncSocket, config.errorPipe}) {
-    ::fcntl(fd, F_SETFD, 0);
-  }
-  std::string configArg = std::to_string(config.syncSocket);
-  std::string errorArg = std::to_string(config.errorPipe);
-  char* argv[] = {const_cast<char*>("tandem"), const_cast<char*>("container-process"),
-                  configArg.data(), errorArg.data(), nullptr};
-  char* envp[] = {nullptr};
-  ::execveat(self.get(), "", argv, envp, AT_EMPTY_PATH);
-  fail(config, Error::fromErrno("cannot execute tandem's protected copy"));
-}
-
 void awaitRuntime(const ContainerProcessConfig& config, char expected) {
   char byte = 0;
   if (::read(config.syncSocket, &byte, 1) != 1 || byte != expected) {
@@ -90,6 +74,24 @@ Status joinNetworkOf(const NetworkPeer& peer) {
 
 }  // namespace
 
+void reexecProtected(const char* program, const char* verb, int syncSocket, int errorPipe) {
+  auto self = protectedSelf();
+  if (!self) reportChildFailure(errorPipe, kExitRuntimeError, self.error().describe());
+  // The sync socket and the error pipe cross the exec (the runtime sends the configuration over
+  // the socket); the protected copy marks them close-on-exec again before the workload runs.
+  for (int fd : {syncSocket, errorPipe}) {
+    ::fcntl(fd, F_SETFD, 0);
+  }
+  std::string configArg = std::to_string(syncSocket);
+  std::string errorArg = std::to_string(errorPipe);
+  char* argv[] = {const_cast<char*>(program), const_cast<char*>(verb), configArg.data(),
+                  errorArg.data(), nullptr};
+  char* envp[] = {nullptr};
+  ::execveat(self->get(), "", argv, envp, AT_EMPTY_PATH);
+  reportChildFailure(errorPipe, kExitRuntimeError,
+                     Error::fromErrno("cannot execute the runtime's protected copy").describe());
+}
+
 sigset_t forwardedSignals() {
   return signalSet({SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD});
 }
@@ -109,7 +111,7 @@ void runContainerProcess(const ContainerProcessConfig& config) {
                                     "map container uid 0?"));
     }
   }
-  enterProtectedCopy(config);
+  reexecProtected("tandem", "container-process", config.syncSocket, config.errorPipe);
 }
 
 void continueContainerProcess(const ContainerProcessConfig& config) {

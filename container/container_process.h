@@ -43,7 +43,16 @@ struct ContainerProcessConfig {
 std::string serializeConfig(const ContainerProcessConfig& config);
 Result<ContainerProcessConfig> parseConfig(const std::string& text);
 Status sendConfig(int socket, const ContainerProcessConfig& config);
+// The framing under it: a 32-bit length, then the text (at most 16 MiB).
+Status sendFramedText(int socket, const std::string& text);
+Result<std::string> receiveFramedText(int socket);
 Result<ContainerProcessConfig> receiveConfig(int socket);
+
+// Re-executes from a protected copy of this executable (protectedSelf) as
+// `PROGRAM VERB SYNC_FD ERROR_FD`, keeping those two descriptors across the exec. Reports a
+// failure on `errorPipe` and exits 125 if it cannot.
+[[noreturn]] void reexecProtected(const char* program, const char* verb, int syncSocket,
+                                  int errorPipe);
 
 // The signals the runtime blocks for its own signalfd; the container process unblocks them.
 sigset_t forwardedSignals();

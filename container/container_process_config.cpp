@@ -122,14 +122,14 @@ Status transfer(int socket, char* data, std::size_t size, bool sending) {
 
 }  // namespace
 
-Status sendConfig(int socket, const ContainerProcessConfig& config) {
-  std::string text = serializeConfig(config);
+Status sendFramedText(int socket, const std::string& text) {
   auto length = static_cast<std::uint32_t>(text.size());
   TANDEM_TRY(transfer(socket, reinterpret_cast<char*>(&length), sizeof length, true));
-  return transfer(socket, text.data(), text.size(), true);
+  std::string copy = text;
+  return transfer(socket, copy.data(), copy.size(), true);
 }
 
-Result<ContainerProcessConfig> receiveConfig(int socket) {
+Result<std::string> receiveFramedText(int socket) {
   std::uint32_t length = 0;
   TANDEM_TRY(transfer(socket, reinterpret_cast<char*>(&length), sizeof length, false));
   if (length == 0 || length > kMaxConfigBytes) {
@@ -138,6 +138,15 @@ Result<ContainerProcessConfig> receiveConfig(int socket) {
   }
   std::string text(length, '\0');
   TANDEM_TRY(transfer(socket, text.data(), text.size(), false));
+  return text;
+}
+
+Status sendConfig(int socket, const ContainerProcessConfig& config) {
+  return sendFramedText(socket, serializeConfig(config));
+}
+
+Result<ContainerProcessConfig> receiveConfig(int socket) {
+  TANDEM_ASSIGN_OR_RETURN(std::string text, receiveFramedText(socket));
   return parseConfig(text);
 }
 

@@ -38,6 +38,9 @@ Executable findExecutable(const std::string& command, const std::string& path);
 // The workload's user, resolved in the /etc/passwd and /etc/group of the root this process sees.
 Result<ResolvedUser> lookUpUser(const Workload& workload);
 
+// Supplementary groups, then group, then user: all three ids of each.
+Status changeIdentity(const ResolvedUser& user);
+
 // no_new_privs, the bounding set cut to `keep`, the switch to `user`, then `keep` as the
 // effective, permitted and inheritable sets.
 Status dropToWorkloadPrivileges(const ResolvedUser& user, const std::vector<cap_value_t>& keep);

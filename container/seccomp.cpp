@@ -152,14 +152,39 @@ Result<SeccompFilter> buildFilter(const std::vector<cap_value_t>& caps) {
   return filter;
 }
 
+}  // namespace
+
+SyscallAbis detectSyscallAbis() {
+  SyscallAbis abis;
+  // Without x32 support the kernel answers ENOSYS; with it, getpid works.
+  constexpr long kX32SyscallBit = 0x40000000;
+  abis.x32 = syscall(kX32SyscallBit | SYS_getpid) == getpid();
+  // Without IA32 emulation int 0x80 faults, so the probe runs in a throwaway child.
+  pid_t child = fork();
+  if (child == 0) {
+    signal(SIGSEGV, SIG_DFL);
+    constexpr long kI386Getpid = 20;
+    long result = 0;
+    asm volatile("int $0x80"
+                 : "=a"(result)
+                 : "a"(kI386Getpid)
+                 : "memory", "r8", "r9", "r10", "r11");
+    _exit(result == getpid() ? 0 : 1);
+  }
+  int status = 0;
+  abis.i386 = child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+              WEXITSTATUS(status) == 0;
+  return abis;
+}
+
 // libseccomp 2.5 can only write a program to an fd. A memfd takes any size with no reader on
 // the other end, where a pipe would block once the program outgrew its buffer.
-Result<std::vector<sock_filter>> exportProgram(const SeccompFilter& filter) {
+Result<std::vector<sock_filter>> exportSeccompProgram(void* filter) {
   UniqueFd memfd(memfd_create("tandem-seccomp", MFD_CLOEXEC));
   if (!memfd) {
     return Error::fromErrno("cannot create a memfd for the seccomp program");
   }
-  TANDEM_TRY(checkSeccomp(seccomp_export_bpf(filter.get(), memfd.get()),
+  TANDEM_TRY(checkSeccomp(seccomp_export_bpf(filter, memfd.get()),
                           "cannot generate the seccomp BPF program"));
   struct stat st {};
   if (fstat(memfd.get(), &st) != 0) {
@@ -186,35 +211,10 @@ Result<std::vector<sock_filter>> exportProgram(const SeccompFilter& filter) {
   return program;
 }
 
-}  // namespace
-
-SyscallAbis detectSyscallAbis() {
-  SyscallAbis abis;
-  // Without x32 support the kernel answers ENOSYS; with it, getpid works.
-  constexpr long kX32SyscallBit = 0x40000000;
-  abis.x32 = syscall(kX32SyscallBit | SYS_getpid) == getpid();
-  // Without IA32 emulation int 0x80 faults, so the probe runs in a throwaway child.
-  pid_t child = fork();
-  if (child == 0) {
-    signal(SIGSEGV, SIG_DFL);
-    constexpr long kI386Getpid = 20;
-    long result = 0;
-    asm volatile("int $0x80"
-                 : "=a"(result)
-                 : "a"(kI386Getpid)
-                 : "memory", "r8", "r9", "r10", "r11");
-    _exit(result == getpid() ? 0 : 1);
-  }
-  int status = 0;
-  abis.i386 = child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) &&
-              WEXITSTATUS(status) == 0;
-  return abis;
-}
-
 Result<std::vector<sock_filter>> compileDefaultSeccompProgram(
     const std::vector<cap_value_t>& caps) {
   TANDEM_ASSIGN_OR_RETURN(SeccompFilter filter, buildFilter(caps));
-  return exportProgram(filter);
+  return exportSeccompProgram(filter.get());
 }
 
 Status installSeccompProgram(const std::vector<sock_filter>& program) {

@@ -42,6 +42,9 @@ SyscallAbis detectSyscallAbis();
 // with a capability (mount with CAP_SYS_ADMIN, ...) are allowed here only when `caps` holds it.
 Result<std::vector<sock_filter>> compileDefaultSeccompProgram(const std::vector<cap_value_t>& caps);
 
+// A libseccomp filter context (scmp_filter_ctx) as the classic BPF program it stands for.
+Result<std::vector<sock_filter>> exportSeccompProgram(void* filter);
+
 // Installs a compiled program in the calling thread. The caller has set no_new_privs.
 Status installSeccompProgram(const std::vector<sock_filter>& program);
 

@@ -1,0 +1,125 @@
+#include "container/oci/bundle_cgroup.h"
+
+#include <algorithm>
+
+namespace tandem::container::oci {
+
+namespace {
+
+constexpr std::uint64_t kDefaultCpuPeriod = 100000;
+
+// systemd's slice naming: "a-b-c.slice" lives in "a.slice/a-b.slice/a-b-c.slice".
+Result<std::string> expandSlice(const std::string& slice) {
+  if (slice.empty() || slice == "-.slice") return std::string();
+  if (!slice.ends_with(".slice") || slice.find('/') != std::string::npos) {
+    return Error("cgroupsPath: \"" + slice + "\" is not a systemd slice name (NAME.slice)");
+  }
+  std::string stem = slice.substr(0, slice.size() - 6);
+  std::string path;
+  for (std::size_t dash = stem.find('-'); dash != std::string::npos;
+       dash = stem.find('-', dash + 1)) {
+    path += stem.substr(0, dash) + ".slice/";
+  }
+  return path + slice;
+}
+
+std::vector<DeviceRule> expand(const DeviceCgroupRule& rule) {
+  std::vector<DeviceRule> out;
+  std::string types = rule.type == 'a' ? "cb" : std::string(1, rule.type);
+  for (char type : types) {
+    out.push_back(DeviceRule{type, static_cast<int>(rule.major.value_or(-1)),
+                             static_cast<int>(rule.minor.value_or(-1)), rule.access});
+  }
+  return out;
+}
+
+bool covers(const DeviceRule& deny, const DeviceRule& allowed) {
+  return deny.type == allowed.type && (deny.major == -1 || deny.major == allowed.major) &&
+         (deny.minor == -1 || deny.minor == allowed.minor);
+}
+
+}  // namespace
+
+Result<std::string> cgroupPathFor(const std::string& cgroupsPath, const std::string& id,
+                                  bool systemdCgroup) {
+  if (cgroupsPath.empty()) return "tandem/" + id;
+  if (systemdCgroup) {
+    auto first = cgroupsPath.find(':');
+    auto second = first == std::string::npos ? first : cgroupsPath.find(':', first + 1);
+    if (second == std::string::npos || cgroupsPath.find(':', second + 1) != std::string::npos) {
+      return Error("cgroupsPath: with --systemd-cgroup it must be \"slice:prefix:name\", got \"" +
+                   cgroupsPath + "\"");
+    }
+    std::string slice = cgroupsPath.substr(0, first);
+    std::string prefix = cgroupsPath.substr(first + 1, second - first - 1);
+    std::string name = cgroupsPath.substr(second + 1);
+    TANDEM_ASSIGN_OR_RETURN(std::string parent,
+                            expandSlice(slice.empty() ? "system.slice" : slice));
+    std::string unit =
+        name.ends_with(".slice") ? name : (prefix.empty() ? "" : prefix + "-") + name + ".scope";
+    return parent.empty() ? unit : parent + "/" + unit;
+  }
+  std::string path;
+  for (std::size_t start = 0; start <= cgroupsPath.size();) {
+    std::size_t slash = std::min(cgroupsPath.find('/', start), cgroupsPath.size());
+    std::string part = cgroupsPath.substr(start, slash - start);
+    if (part == "..") {
+      return Error("cgroupsPath: \"" + cgroupsPath + "\" may not climb with \"..\"");
+    }
+    if (!part.empty() && part != ".") path += (path.empty() ? "" : "/") + part;
+    start = slash + 1;
+  }
+  if (path.empty()) return Error("cgroupsPath: \"" + cgroupsPath + "\" names the root cgroup");
+  return path;
+}
+
+ResourceLimits limitsFrom(const Resources& resources) {
+  ResourceLimits limits;
+  if (resources.memoryLimit && *resources.memoryLimit > 0) {
+    limits.memoryBytes = static_cast<std::uint64_t>(*resources.memoryLimit);
+  }
+  if (resources.memorySwap && limits.memoryBytes) {
+    limits.memorySwapBytes = *resources.memorySwap;
+  }
+  if (resources.cpuQuota && *resources.cpuQuota > 0) {
+    std::uint64_t period = resources.cpuPeriod.value_or(kDefaultCpuPeriod);
+    if (period == 0) period = kDefaultCpuPeriod;
+    limits.cpuMilli =
+        std::max<std::uint64_t>(1, static_cast<std::uint64_t>(*resources.cpuQuota) * 1000 / period);
+  }
+  if (resources.cpuShares && *resources.cpuShares > 0) {
+    limits.cpuShares = std::clamp<std::uint64_t>(*resources.cpuShares, 2, 262144);
+  }
+  if (resources.pidsLimit && *resources.pidsLimit > 0) {
+    limits.pidsLimit = *resources.pidsLimit;
+  }
+  if (!resources.cpusetCpus.empty()) limits.cpusetCpus = resources.cpusetCpus;
+  if (!resources.cpusetMems.empty()) limits.cpusetMems = resources.cpusetMems;
+  return limits;
+}
+
+std::vector<DeviceRule> deviceAllowList(const std::vector<DeviceCgroupRule>& rules) {
+  std::vector<DeviceRule> allowed;
+  for (const DeviceCgroupRule& rule : rules) {
+    for (const DeviceRule& each : expand(rule)) {
+      if (rule.allow) {
+        allowed.push_back(each);
+        continue;
+      }
+      allowed.erase(std::remove_if(allowed.begin(), allowed.end(),
+                                   [&](const DeviceRule& a) { return covers(each, a); }),
+                    allowed.end());
+    }
+  }
+  for (const DeviceRule& rule : defaultDeviceRules()) {
+    if (std::none_of(allowed.begin(), allowed.end(), [&](const DeviceRule& a) {
+          return a.type == rule.type && a.major == rule.major && a.minor == rule.minor &&
+                 a.access == rule.access;
+        })) {
+      allowed.push_back(rule);
+    }
+  }
+  return allowed;
+}
+
+}  // namespace tandem::container::oci

@@ -1,0 +1,32 @@
+// Where an OCI bundle's cgroup goes and what it holds: linux.cgroupsPath read as runc reads it
+// (a path, or systemd's "slice:prefix:name" with --systemd-cgroup), and linux.resources turned
+// into the runtime's own limits and device allowlist. Pure, so it is unit-tested.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/workload.h"
+#include "container/device_rules.h"
+#include "container/oci/runtime_spec.h"
+
+namespace tandem::container::oci {
+
+// The cgroup's path relative to each hierarchy's root, without a leading '/': "tandem/ID" when
+// cgroupsPath is empty; "machine.slice/libpod-ID.scope" for "machine.slice:libpod:ID" with
+// `systemdCgroup` (as systemd would place that scope, nested slices expanded:
+// "a-b.slice" lies in "a.slice/a-b.slice").
+Result<std::string> cgroupPathFor(const std::string& cgroupsPath, const std::string& id,
+                                  bool systemdCgroup);
+
+// memory, cpu (quota over period, as milli-CPUs), cpuset and pids.
+ResourceLimits limitsFrom(const Resources& resources);
+
+// The ordered allow/deny rules of linux.resources.devices as the allowlist the cgroup enforces:
+// rules are applied in order to an empty list, "deny all" clears it, a deny removes what it
+// covers exactly. The nodes of the minimal /dev every container gets are allowed too, as runc
+// allows them.
+std::vector<DeviceRule> deviceAllowList(const std::vector<DeviceCgroupRule>& rules);
+
+}  // namespace tandem::container::oci

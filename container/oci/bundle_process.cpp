@@ -1,0 +1,358 @@
+#include "container/oci/bundle_process.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/fd_passing.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "common/process.h"
+#include "container/capabilities.h"
+#include "container/child_report.h"
+#include "container/container_process.h"
+#include "container/mount_calls.h"
+#include "container/oci/hooks.h"
+#include "container/process_setup.h"
+#include "container/rootfs.h"
+#include "container/seccomp.h"
+#include "container/user_lookup.h"
+
+namespace tandem::container::oci {
+
+namespace {
+
+// Once `create` has returned, no one reads the error pipe: a failure after the start is told on
+// the container's own stderr, which the engine keeps (conmon's log, the shim's).
+bool startedByEngine = false;
+
+[[noreturn]] void fail(const BundleProcessConfig& config, const Error& error,
+                       int exitCode = kExitRuntimeError) {
+  if (startedByEngine) {
+    std::string line = "tandem-oci: " + error.describe() + "\n";
+    (void)!::write(STDERR_FILENO, line.data(), line.size());
+  }
+  reportChildFailure(config.errorPipe, exitCode, error.describe());
+}
+
+template <class T>
+T orFail(const BundleProcessConfig& config, Result<T> result) {
+  if (!result) fail(config, result.error());
+  return std::move(result).value();
+}
+
+void orFail(const BundleProcessConfig& config, Status status) {
+  if (!status) fail(config, status.error());
+}
+
+void awaitRuntime(const BundleProcessConfig& config, char expected) {
+  char byte = 0;
+  if (::read(config.syncSocket, &byte, 1) != 1 || byte != expected) {
+    // The runtime is gone or gave up; it reports its own error, and there is no one to tell.
+    ::_exit(kExitRuntimeError);
+  }
+}
+
+void tellRuntime(const BundleProcessConfig& config, char byte) {
+  if (::send(config.syncSocket, &byte, 1, MSG_NOSIGNAL) != 1) ::_exit(kExitRuntimeError);
+}
+
+int cloneFlag(NamespaceType type) {
+  switch (type) {
+    case NamespaceType::kPid:
+      return CLONE_NEWPID;
+    case NamespaceType::kNetwork:
+      return CLONE_NEWNET;
+    case NamespaceType::kMount:
+      return CLONE_NEWNS;
+    case NamespaceType::kIpc:
+      return CLONE_NEWIPC;
+    case NamespaceType::kUts:
+      return CLONE_NEWUTS;
+    case NamespaceType::kUser:
+      return CLONE_NEWUSER;
+    case NamespaceType::kCgroup:
+      return CLONE_NEWCGROUP;
+    case NamespaceType::kTime:
+      return CLONE_NEWTIME;
+  }
+  return 0;
+}
+
+// Namespaces config.json names by path, entered here; the user namespace first, since it
+// decides what the others may be joined with. The pid namespace was joined by the runtime,
+// before the clone, since setns() moves only children into one.
+Status joinNamespaces(const Spec& spec) {
+  std::vector<Namespace> order;
+  for (const Namespace& ns : spec.linux.namespaces) {
+    if (ns.path.empty() || ns.type == NamespaceType::kPid) continue;
+    if (ns.type == NamespaceType::kUser) {
+      order.insert(order.begin(), ns);
+    } else {
+      order.push_back(ns);
+    }
+  }
+  for (const Namespace& ns : order) {
+    UniqueFd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd)
+      return Error::fromErrno(std::string("cannot open the ") + toString(ns.type) + " namespace " +
+                              ns.path);
+    if (::setns(fd.get(), cloneFlag(ns.type)) != 0) {
+      return Error::fromErrno(std::string("cannot join the ") + toString(ns.type) + " namespace " +
+                              ns.path);
+    }
+  }
+  return okStatus();
+}
+
+unsigned long propagationFlag(const std::string& name) {
+  if (name == "shared") return MS_SHARED;
+  if (name == "slave") return MS_SLAVE;
+  if (name == "unbindable") return MS_UNBINDABLE;
+  return MS_PRIVATE;
+}
+
+Status applyProcessLimits(const Process& process) {
+  for (const Rlimit& limit : process.rlimits) {
+    rlimit value{limit.soft, limit.hard};
+    if (::setrlimit(limit.resource, &value) != 0) {
+      return Error::fromErrno("cannot set rlimit " + std::to_string(limit.resource) + " to " +
+                              std::to_string(limit.soft) + ":" + std::to_string(limit.hard));
+    }
+  }
+  if (process.oomScoreAdj) {
+    TANDEM_TRY(writeExistingFile("/proc/self/oom_score_adj", std::to_string(*process.oomScoreAdj)));
+  }
+  if (process.umask) ::umask(static_cast<mode_t>(*process.umask));
+  return okStatus();
+}
+
+// HOME from the container's /etc/passwd when config.json leaves it out, as runc does.
+std::vector<std::string> processEnvironment(const Process& process) {
+  std::vector<std::string> env = process.env;
+  if (envValue(env, "HOME")) return env;
+  std::string home = "/";
+  auto passwd = readFile("/etc/passwd");
+  auto group = readFile("/etc/group");
+  if (auto user =
+          resolveUser(std::to_string(process.uid), passwd ? *passwd : "", group ? *group : "")) {
+    home = user->home;
+  }
+  env.push_back("HOME=" + home);
+  return env;
+}
+
+CapabilitySets capabilitySets(const Process& process) {
+  CapabilitySets sets;
+  if (!process.capabilities) return sets;
+  std::vector<std::string> unknown;
+  const Capabilities& caps = *process.capabilities;
+  sets.bounding = parseCapabilityNames(caps.bounding, unknown);
+  sets.effective = parseCapabilityNames(caps.effective, unknown);
+  sets.permitted = parseCapabilityNames(caps.permitted, unknown);
+  sets.inheritable = parseCapabilityNames(caps.inheritable, unknown);
+  sets.ambient = parseCapabilityNames(caps.ambient, unknown);
+  for (const auto& name : unknown) {
+    spdlog::warn("capability {} is unknown to this kernel or libcap; left out", name);
+  }
+  return sets;
+}
+
+// Blocks until `start` opens the FIFO for reading, then tells it the process goes on.
+void waitForStart(const BundleProcessConfig& config, const UniqueFd& fifo) {
+  std::string path = "/proc/self/fd/" + std::to_string(fifo.get());
+  UniqueFd writer(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!writer) fail(config, Error::fromErrno("cannot open the exec FIFO"));
+  char go = '0';
+  if (::write(writer.get(), &go, 1) != 1)
+    fail(config, Error::fromErrno("cannot write the exec FIFO"));
+}
+
+}  // namespace
+
+void runBundleProcess(const char* program, const BundleProcessConfig& config) {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    ::signal(sig, SIG_DFL);
+  }
+  if (config.newUserNamespace) {
+    awaitRuntime(config, kSyncMapsWritten);
+    if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {
+      fail(config, Error::fromErrno("cannot become root of the user namespace; do "
+                                    "linux.uidMappings and gidMappings map id 0?"));
+    }
+  }
+  reexecProtected(program, "bundle-process", config.syncSocket, config.errorPipe);
+}
+
+void continueBundleProcess(const BundleProcessConfig& config) {
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  Spec spec = orFail(config, parseSpec(config.specText));
+  const Process& process = *spec.process;
+  awaitRuntime(config, kSyncInCgroup);
+  orFail(config, joinNamespaces(spec));
+  const Namespace* cgroupNs = spec.findNamespace(NamespaceType::kCgroup);
+  // Only once in its cgroup, which becomes the root of its cgroup namespace.
+  if (cgroupNs && cgroupNs->path.empty() && ::unshare(CLONE_NEWCGROUP) != 0) {
+    fail(config, Error::fromErrno("cannot create the cgroup namespace"));
+  }
+  if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
+    fail(config, Error::fromErrno("cannot set the hostname to " + spec.hostname));
+  }
+  if (!spec.domainname.empty() &&
+      ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0) {
+    fail(config, Error::fromErrno("cannot set the domain name to " + spec.domainname));
+  }
+  if (::mount(nullptr, "/", nullptr, MS_REC | propagationFlag(spec.linux.rootfsPropagation),
+              nullptr) != 0) {
+    fail(config, Error::fromErrno("cannot set the propagation of the container's mounts"));
+  }
+  orFail(config, buildBundleRoot(spec, config.root));
+  Console console;
+  if (process.terminal) {
+    console = orFail(config, openConsole(config.root.rootfs));
+    orFail(config, sendFd(config.syncSocket, console.master.get()));
+    console.master.reset();
+  }
+  tellRuntime(config, kSyncRunHooks);
+  awaitRuntime(config, kSyncHooksRan);
+  orFail(config, runHooks(spec.hooks.createContainer, config.stateJson, "createContainer"));
+  // Opened before the pivot, which takes the runtime's state folder out of sight.
+  UniqueFd fifo(::open(config.execFifo.c_str(), O_PATH | O_CLOEXEC));
+  if (!fifo) fail(config, Error::fromErrno("cannot open the exec FIFO " + config.execFifo));
+  orFail(config, enterRoot(config.root.rootfs, config.noPivot));
+  orFail(config, finishBundleRoot(spec));
+  orFail(config, applyProcessLimits(process));
+
+  std::vector<std::string> env = processEnvironment(process);
+  if (::chdir(process.cwd.c_str()) != 0) {
+    if (errno != ENOENT || !makeDirectories(process.cwd).ok() ||
+        ::chdir(process.cwd.c_str()) != 0) {
+      fail(config, Error::fromErrno("cannot change to the working directory " + process.cwd));
+    }
+  }
+  auto path = envValue(env, "PATH");
+  Executable executable =
+      findExecutable(process.args.front(),
+                     path ? *path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  if (executable.exitCode != 0) {
+    reportChildFailure(config.errorPipe, executable.exitCode, executable.problem);
+  }
+  ::setsid();
+  if (process.terminal) {
+    if (::ioctl(console.slave.get(), TIOCSCTTY, 0) != 0) {
+      fail(config, Error::fromErrno("cannot make the pty the controlling terminal"));
+    }
+    for (int fd = 0; fd < 3; ++fd) {
+      if (::dup2(console.slave.get(), fd) != fd) {
+        fail(config, Error::fromErrno("cannot attach the pty to stdio"));
+      }
+    }
+    console.slave.reset();
+  }
+
+  tellRuntime(config, kSyncCreated);
+  waitForStart(config, fifo);
+  fifo.reset();
+  startedByEngine = true;
+  orFail(config, runHooks(spec.hooks.startContainer, config.stateJson, "startContainer"));
+
+  CapabilitySets caps = capabilitySets(process);
+  if (process.noNewPrivileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    fail(config, Error::fromErrno("cannot set no_new_privs"));
+  }
+  // Without no_new_privs, only a process holding CAP_SYS_ADMIN may install a filter: so it goes
+  // in now, and the profile must allow the few calls left to make (as runc's does).
+  bool seccompFirst = !process.noNewPrivileges;
+  if (seccompFirst && !config.seccompProgram.empty()) {
+    orFail(config, installSeccompProgram(config.seccompProgram));
+  }
+  orFail(config, dropBoundingSet(caps.bounding));
+  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) {
+    fail(config, Error::fromErrno("cannot keep capabilities across the user switch"));
+  }
+  orFail(config,
+         changeIdentity(ResolvedUser{process.uid, process.gid, process.additionalGids, "/"}));
+  orFail(config, applyCapabilitySets(caps));
+  orFail(config, sealRuntimeDescriptors());
+  if (!seccompFirst && !config.seccompProgram.empty()) {
+    orFail(config, installSeccompProgram(config.seccompProgram));
+  }
+
+  std::vector<char*> argv;
+  for (const auto& arg : process.args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& entry : env) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execve(executable.path.c_str(), argv.data(), envp.data());
+  int err = errno;
+  fail(config, Error::fromErrno("cannot execute " + executable.path, err),
+       err == ENOENT ? kExitNotFound : kExitCannotExecute);
+}
+
+std::string serializeBundleProcessConfig(const BundleProcessConfig& config) {
+  nlohmann::json program = nlohmann::json::array();
+  for (const auto& insn : config.seccompProgram) {
+    program.push_back({insn.code, insn.jt, insn.jf, insn.k});
+  }
+  nlohmann::json cgroups = nlohmann::json::array();
+  for (const CgroupView& view : config.root.cgroups) {
+    cgroups.push_back({view.name, view.hostPath});
+  }
+  return nlohmann::json{
+      {"spec", config.specText},
+      {"rootfs", config.root.rootfs},
+      {"cgroups", cgroups},
+      {"userNamespace", config.root.userNamespace},
+      {"execFifo", config.execFifo},
+      {"state", config.stateJson},
+      {"noPivot", config.noPivot},
+      {"newUserNamespace", config.newUserNamespace},
+      {"seccompProgram", program},
+      {"syncSocket", config.syncSocket},
+      {"errorPipe", config.errorPipe},
+      {"logLevel", spdlog::level::to_string_view(spdlog::get_level()).data()},
+  }
+      .dump();
+}
+
+Result<BundleProcessConfig> parseBundleProcessConfig(const std::string& text) {
+  try {
+    auto json = nlohmann::json::parse(text);
+    BundleProcessConfig config;
+    config.specText = json.at("spec").get<std::string>();
+    config.root.rootfs = json.at("rootfs").get<std::string>();
+    for (const auto& view : json.at("cgroups")) {
+      config.root.cgroups.push_back({view.at(0).get<std::string>(), view.at(1).get<std::string>()});
+    }
+    config.root.userNamespace = json.at("userNamespace").get<bool>();
+    config.execFifo = json.at("execFifo").get<std::string>();
+    config.stateJson = json.at("state").get<std::string>();
+    config.noPivot = json.at("noPivot").get<bool>();
+    config.newUserNamespace = json.at("newUserNamespace").get<bool>();
+    for (const auto& insn : json.at("seccompProgram")) {
+      config.seccompProgram.push_back(
+          sock_filter{insn.at(0).get<std::uint16_t>(), insn.at(1).get<std::uint8_t>(),
+                      insn.at(2).get<std::uint8_t>(), insn.at(3).get<std::uint32_t>()});
+    }
+    config.syncSocket = json.at("syncSocket").get<int>();
+    config.errorPipe = json.at("errorPipe").get<int>();
+    (void)setLogLevel(json.at("logLevel").get<std::string>());
+    return config;
+  } catch (const nlohmann::json::exception& e) {
+    return Error(std::string("the bundle process's configuration is damaged: ") + e.what());
+  }
+}
+
+}  // namespace tandem::container::oci

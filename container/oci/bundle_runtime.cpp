@@ -1,0 +1,442 @@
+#include "container/oci/bundle_runtime.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "common/fd_passing.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "common/process.h"
+#include "common/process_identity.h"
+#include "common/state_directory.h"
+#include "common/unix_socket.h"
+#include "container/cgroup.h"
+#include "container/child_report.h"
+#include "container/container_process.h"
+#include "container/oci/bundle_cgroup.h"
+#include "container/oci/bundle_process.h"
+#include "container/oci/container_state.h"
+#include "container/oci/hooks.h"
+#include "container/oci/seccomp_filter.h"
+
+namespace tandem::container::oci {
+
+namespace {
+
+constexpr const char* kStateFile = "state.json";
+constexpr const char* kConfigCopy = "config.json";
+constexpr const char* kExecFifo = "exec.fifo";
+
+Result<std::string> absolutePath(const std::string& path, const std::string& what) {
+  char resolved[PATH_MAX];
+  if (::realpath(path.c_str(), resolved) == nullptr) {
+    return Error::fromErrno(what + " " + path + " is not usable");
+  }
+  return std::string(resolved);
+}
+
+// Written whole or not at all: a reader never sees half a record or half a pid.
+Status writeAtomically(const std::string& path, const std::string& content) {
+  std::string temporary = path + ".tmp";
+  TANDEM_TRY(writeFile(temporary, content, 0644));
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    return Error::fromErrno("cannot write " + path);
+  }
+  return okStatus();
+}
+
+Status saveRecord(const std::string& dir, const ContainerRecord& record) {
+  return writeAtomically(dir + "/" + kStateFile, toJson(record).dump() + "\n");
+}
+
+std::string mapText(const std::vector<IdMapping>& mappings) {
+  std::string content;
+  for (const auto& m : mappings) {
+    content += std::to_string(m.containerId) + " " + std::to_string(m.hostId) + " " +
+               std::to_string(m.size) + "\n";
+  }
+  return content;
+}
+
+std::uint64_t cloneFlags(const Spec& spec) {
+  std::uint64_t flags = 0;
+  for (const Namespace& ns : spec.linux.namespaces) {
+    if (!ns.path.empty()) continue;
+    switch (ns.type) {
+      case NamespaceType::kPid:
+        flags |= CLONE_NEWPID;
+        break;
+      case NamespaceType::kNetwork:
+        flags |= CLONE_NEWNET;
+        break;
+      case NamespaceType::kMount:
+        flags |= CLONE_NEWNS;
+        break;
+      case NamespaceType::kIpc:
+        flags |= CLONE_NEWIPC;
+        break;
+      case NamespaceType::kUts:
+        flags |= CLONE_NEWUTS;
+        break;
+      case NamespaceType::kUser:
+        flags |= CLONE_NEWUSER;
+        break;
+      case NamespaceType::kTime:
+        flags |= CLONE_NEWTIME;
+        break;
+      // Made by the process itself, once it is in its cgroup.
+      case NamespaceType::kCgroup:
+        break;
+    }
+  }
+  return flags;
+}
+
+// Each hierarchy's folder name, as a "cgroup" mount shows it: on pure v2, none (cgroup2 itself
+// is mounted).
+std::vector<CgroupView> cgroupViews(const CgroupMounts& mounts, const Cgroup& cgroup) {
+  std::vector<CgroupView> views;
+  if (mounts.layout == CgroupLayout::kV2) return views;
+  for (const Cgroup::Directory& dir : cgroup.directories()) {
+    std::string name;
+    if (dir.v2) {
+      name = "unified";
+    } else {
+      for (const auto& [controller, mountPoint] : mounts.v1) {
+        if (dir.path.starts_with(mountPoint + "/")) {
+          name = mountPoint.substr(mountPoint.rfind('/') + 1);
+          break;
+        }
+      }
+    }
+    if (!name.empty()) views.push_back({name, dir.path});
+  }
+  return views;
+}
+
+// The container's process, started by clone3 and killed and reaped unless create succeeds.
+class CreatedProcess {
+ public:
+  explicit CreatedProcess(pid_t pid) : pid_(pid) {}
+  ~CreatedProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      (void)waitForExit(pid_);
+    }
+  }
+  CreatedProcess(const CreatedProcess&) = delete;
+  CreatedProcess& operator=(const CreatedProcess&) = delete;
+  pid_t pid() const { return pid_; }
+  pid_t keep() { return std::exchange(pid_, -1); }
+
+ private:
+  pid_t pid_;
+};
+
+// Waits for `expected` from the container's process; if it fails instead, its own account of
+// why (from the error pipe) is the error.
+Status expectFromProcess(int sync, int errorPipe, char expected, const char* stage) {
+  char byte = 0;
+  ssize_t n;
+  while ((n = ::recv(sync, &byte, 1, 0)) < 0 && errno == EINTR) {
+  }
+  if (n == 1 && byte == expected) return okStatus();
+  if (auto failure = readChildFailure(errorPipe)) {
+    return Error(failure->message, 0);
+  }
+  return Error(std::string("the container's process ended while ") + stage);
+}
+
+Status sendByte(int sync, char byte) {
+  if (::send(sync, &byte, 1, MSG_NOSIGNAL) != 1) {
+    return Error::fromErrno("cannot signal the container's process");
+  }
+  return okStatus();
+}
+
+struct Loaded {
+  ContainerRecord record;
+  ContainerStatus status;
+};
+
+bool processRunning(const ContainerRecord& record) {
+  return record.pid > 0 && sameProcess(record.pid, record.pidStartTime);
+}
+
+}  // namespace
+
+Result<pid_t> BundleRuntime::create(const CreateOptions& options) const {
+  TANDEM_TRY(checkContainerId(options.id));
+  TANDEM_ASSIGN_OR_RETURN(std::string bundle, absolutePath(options.bundle, "bundle"));
+  TANDEM_ASSIGN_OR_RETURN(std::string specText, readFile(bundle + "/config.json"));
+  auto parsed = parseSpec(specText);
+  if (!parsed) return std::move(parsed).error().context("bundle " + bundle);
+  Spec spec = std::move(parsed).value();
+  if (!spec.process) return Error("config.json: process is required to create a container");
+  if (!spec.hasNamespace(NamespaceType::kMount)) {
+    return Error("config.json: linux.namespaces must include a mount namespace");
+  }
+  std::string rootPath =
+      spec.rootPath.front() == '/' ? spec.rootPath : bundle + "/" + spec.rootPath;
+  TANDEM_ASSIGN_OR_RETURN(std::string rootfs, absolutePath(rootPath, "root.path"));
+  TANDEM_ASSIGN_OR_RETURN(std::string cgroupPath,
+                          cgroupPathFor(spec.linux.cgroupsPath, options.id, options.systemdCgroup));
+  std::vector<sock_filter> seccompProgram;
+  if (spec.linux.seccomp) {
+    auto compiled = compileSeccompProfile(*spec.linux.seccomp);
+    if (!compiled) return std::move(compiled).error().context("linux.seccomp");
+    seccompProgram = std::move(compiled).value();
+  }
+  TANDEM_ASSIGN_OR_RETURN(CgroupMounts cgroupMounts, detectCgroupMounts());
+
+  TANDEM_TRY(makeDirectories(root_, 0700));
+  std::string dir = directory(options.id);
+  if (::mkdir(dir.c_str(), 0700) != 0) {
+    if (errno == EEXIST) return Error("container with id " + options.id + " already exists");
+    return Error::fromErrno("cannot create the container's state folder " + dir);
+  }
+  StateDirectory state(dir);
+  ContainerRecord record{options.id,   bundle, rootfs,           0,          0,
+                         rfc3339Now(), false,  spec.annotations, cgroupPath, "container"};
+  TANDEM_TRY(saveRecord(dir, record));
+  TANDEM_TRY(writeFile(dir + "/" + kConfigCopy, specText, 0600));
+  std::string fifo = dir + "/" + kExecFifo;
+  if (::mkfifo(fifo.c_str(), 0622) != 0) {
+    return Error::fromErrno("cannot create the exec FIFO " + fifo);
+  }
+
+  if (const Namespace* pidNs = spec.findNamespace(NamespaceType::kPid);
+      pidNs && !pidNs->path.empty()) {
+    UniqueFd fd(::open(pidNs->path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd || ::setns(fd.get(), CLONE_NEWPID) != 0) {
+      return Error::fromErrno("cannot join the pid namespace " + pidNs->path);
+    }
+  }
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    return Error::fromErrno("cannot create the runtime's socket pair");
+  }
+  UniqueFd syncParent(pair[0]);
+  UniqueFd syncChild(pair[1]);
+  TANDEM_ASSIGN_OR_RETURN(Pipe errorPipe, makePipe());
+  std::uint64_t flags = cloneFlags(spec);
+  bool newUserNamespace = (flags & CLONE_NEWUSER) != 0;
+  BundleProcessConfig config;
+  config.specText = specText;
+  config.root = BundleRootOptions{rootfs, {}, spec.hasNamespace(NamespaceType::kUser)};
+  config.execFifo = fifo;
+  config.noPivot = options.noPivot;
+  config.newUserNamespace = newUserNamespace;
+  config.seccompProgram = std::move(seccompProgram);
+  config.syncSocket = syncChild.get();
+  config.errorPipe = errorPipe.write.get();
+
+  clone_args args{};
+  args.flags = flags;
+  args.exit_signal = SIGCHLD;
+  long cloned = ::syscall(SYS_clone3, &args, sizeof args);
+  if (cloned < 0) return Error::fromErrno("cannot create the container's namespaces (clone3)");
+  if (cloned == 0) {
+    runBundleProcess(program_.c_str(), config);
+  }
+  CreatedProcess child(static_cast<pid_t>(cloned));
+  syncChild.reset();
+  errorPipe.write.reset();
+  record.pid = child.pid();
+  record.pidStartTime = processStartTime(child.pid()).value_or(0);
+  int sync = syncParent.get();
+
+  if (newUserNamespace) {
+    std::string proc = "/proc/" + std::to_string(child.pid());
+    TANDEM_TRY(writeExistingFile(proc + "/uid_map", mapText(spec.linux.uidMappings)));
+    TANDEM_TRY(writeExistingFile(proc + "/setgroups", "deny"));
+    TANDEM_TRY(writeExistingFile(proc + "/gid_map", mapText(spec.linux.gidMappings)));
+    TANDEM_TRY(sendByte(sync, kSyncMapsWritten));
+  }
+  TANDEM_ASSIGN_OR_RETURN(
+      Cgroup cgroup, Cgroup::createAt(cgroupMounts, cgroupPath, limitsFrom(spec.linux.resources),
+                                      deviceAllowList(spec.linux.resources.devices)));
+  TANDEM_TRY(cgroup.addProcess(child.pid()));
+  config.root.cgroups = cgroupViews(cgroupMounts, cgroup);
+  config.stateJson = stateJson(record, ContainerStatus::kCreating).dump();
+  TANDEM_TRY(sendFramedText(sync, serializeBundleProcessConfig(config)));
+  TANDEM_TRY(sendByte(sync, kSyncInCgroup));
+  if (spec.process->terminal) {
+    auto master = receiveFd(sync);
+    if (!master) {
+      // The process's own account of its failure, if it left one, says more.
+      TANDEM_TRY(expectFromProcess(sync, errorPipe.read.get(), '\0', "building its root"));
+      return std::move(master).error();
+    }
+    if (options.consoleSocket.empty()) {
+      return Error("process.terminal is set, so --console-socket is needed to receive the pty");
+    }
+    TANDEM_ASSIGN_OR_RETURN(UniqueFd socket, connectUnixSocket(options.consoleSocket));
+    TANDEM_TRY(sendFd(socket.get(), master->get()));
+  }
+  TANDEM_TRY(expectFromProcess(sync, errorPipe.read.get(), kSyncRunHooks, "building its root"));
+  TANDEM_TRY(runHooks(spec.hooks.prestart, config.stateJson, "prestart"));
+  TANDEM_TRY(runHooks(spec.hooks.createRuntime, config.stateJson, "createRuntime"));
+  TANDEM_TRY(sendByte(sync, kSyncHooksRan));
+  TANDEM_TRY(expectFromProcess(sync, errorPipe.read.get(), kSyncCreated, "getting ready"));
+
+  record.createFinished = true;
+  TANDEM_TRY(saveRecord(dir, record));
+  if (!options.pidFile.empty()) {
+    TANDEM_TRY(writeAtomically(options.pidFile, std::to_string(child.pid())));
+  }
+  cgroup.release();
+  state.keep();
+  spdlog::debug("container {} created as host pid {}", options.id, child.pid());
+  return child.keep();
+}
+
+namespace {
+
+Result<Loaded> load(const std::string& dir, const std::string& id) {
+  TANDEM_TRY(checkContainerId(id));
+  auto text = readFile(dir + "/" + kStateFile);
+  if (!text) {
+    if (text.error().errnum() == ENOENT) return Error("container does not exist", ENOENT);
+    return std::move(text).error();
+  }
+  auto json = nlohmann::json::parse(*text, nullptr, false);
+  if (json.is_discarded()) return Error("the state record of container " + id + " is damaged");
+  TANDEM_ASSIGN_OR_RETURN(ContainerRecord record, recordFromJson(json));
+  bool running = processRunning(record);
+  bool waiting = pathExists(dir + "/" + kExecFifo);
+  return Loaded{record, observedStatus(record, running, waiting)};
+}
+
+// Reads one byte from the FIFO the created process waits to open, without blocking forever on
+// a process that died meanwhile.
+Status releaseCreatedProcess(const std::string& fifoPath, const ContainerRecord& record) {
+  UniqueFd fifo(::open(fifoPath.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fifo) return Error::fromErrno("cannot open the exec FIFO " + fifoPath);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    char byte = 0;
+    ssize_t n = ::read(fifo.get(), &byte, 1);
+    if (n == 1) return okStatus();
+    if (!processRunning(record)) {
+      return Error("the container's process ended before it could start");
+    }
+    pollfd wait{fifo.get(), POLLIN, 0};
+    ::poll(&wait, 1, 10);
+  }
+  return Error("the container's process did not take the start within 10 s");
+}
+
+}  // namespace
+
+Status BundleRuntime::start(const std::string& id) const {
+  std::string dir = directory(id);
+  TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(dir, id));
+  TANDEM_TRY(checkOperation(Operation::kStart, loaded.status));
+  std::string fifo = dir + "/" + kExecFifo;
+  TANDEM_TRY(releaseCreatedProcess(fifo, loaded.record));
+  ::unlink(fifo.c_str());
+  TANDEM_ASSIGN_OR_RETURN(std::string specText, readFile(dir + "/" + kConfigCopy));
+  TANDEM_ASSIGN_OR_RETURN(Spec spec, parseSpec(specText));
+  std::string state = stateJson(loaded.record, ContainerStatus::kRunning).dump();
+  // runtime-spec: a poststart hook that fails is logged, and the lifecycle goes on.
+  if (auto hooks = runHooks(spec.hooks.poststart, state, "poststart"); !hooks) {
+    spdlog::warn("{}", hooks.error().describe());
+  }
+  return okStatus();
+}
+
+Result<nlohmann::json> BundleRuntime::state(const std::string& id) const {
+  TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(directory(id), id));
+  return stateJson(loaded.record, loaded.status);
+}
+
+Status BundleRuntime::kill(const std::string& id, int signal, bool all) const {
+  TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(directory(id), id));
+  if (all) {
+    TANDEM_ASSIGN_OR_RETURN(std::vector<pid_t> pids, processes(id));
+    for (pid_t pid : pids) ::kill(pid, signal);
+    return okStatus();
+  }
+  TANDEM_TRY(checkOperation(Operation::kKill, loaded.status));
+  auto process = openProcess(loaded.record.pid, loaded.record.pidStartTime);
+  if (!process) return Error("container not running");
+  return signalProcess(process->get(), signal);
+}
+
+Result<std::vector<pid_t>> BundleRuntime::processes(const std::string& id) const {
+  TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(directory(id), id));
+  TANDEM_ASSIGN_OR_RETURN(CgroupMounts mounts, detectCgroupMounts());
+  Cgroup cgroup = Cgroup::adoptAt(mounts, loaded.record.cgroupPath);
+  std::set<pid_t> pids;
+  for (const Cgroup::Directory& dir : cgroup.directories()) {
+    if (auto text = readFile(dir.path + "/cgroup.procs")) {
+      std::istringstream lines(*text);
+      pid_t pid = 0;
+      while (lines >> pid) pids.insert(pid);
+    }
+  }
+  cgroup.release();
+  return std::vector<pid_t>(pids.begin(), pids.end());
+}
+
+Status BundleRuntime::remove(const std::string& id, bool force) const {
+  std::string dir = directory(id);
+  TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(dir, id));
+  TANDEM_TRY(checkOperation(Operation::kDelete, loaded.status, force));
+  TANDEM_ASSIGN_OR_RETURN(CgroupMounts mounts, detectCgroupMounts());
+  Cgroup cgroup = Cgroup::adoptAt(mounts, loaded.record.cgroupPath);
+  if (auto process = openProcess(loaded.record.pid, loaded.record.pidStartTime)) {
+    (void)signalProcess(process->get(), SIGKILL);
+    (void)waitProcessEnd(process->get(), std::chrono::seconds(10));
+  }
+  // Kills what else is left in the cgroup (with --force, or a created container's process).
+  TANDEM_TRY(cgroup.remove());
+  auto specText = readFile(dir + "/" + kConfigCopy);
+  auto spec = specText ? parseSpec(*specText) : Result<Spec>(specText.error());
+  if (spec) {
+    std::string state = stateJson(loaded.record, ContainerStatus::kStopped).dump();
+    if (auto hooks = runHooks(spec->hooks.poststop, state, "poststop"); !hooks) {
+      spdlog::warn("{}", hooks.error().describe());
+    }
+  }
+  return removeTree(dir);
+}
+
+Result<std::vector<std::string>> BundleRuntime::list() const {
+  std::vector<std::string> ids;
+  DIR* stream = ::opendir(root_.c_str());
+  if (stream == nullptr) {
+    if (errno == ENOENT) return ids;
+    return Error::fromErrno("cannot list " + root_);
+  }
+  while (dirent* entry = ::readdir(stream)) {
+    std::string name = entry->d_name;
+    if (name != "." && name != ".." && pathExists(root_ + "/" + name + "/" + kStateFile)) {
+      ids.push_back(name);
+    }
+  }
+  ::closedir(stream);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace tandem::container::oci

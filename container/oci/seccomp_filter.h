@@ -1,0 +1,18 @@
+// A config.json seccomp profile (linux.seccomp) compiled with libseccomp into the classic BPF
+// program the container's process installs, as runc compiles it: syscall names this kernel or
+// libseccomp do not know are skipped, rules whose action is the default are dropped, and
+// conditions on the same argument become rules of their own (any one of them matching).
+#pragma once
+
+#include <linux/filter.h>
+
+#include <vector>
+
+#include "common/result.h"
+#include "container/oci/runtime_spec.h"
+
+namespace tandem::container::oci {
+
+Result<std::vector<sock_filter>> compileSeccompProfile(const Seccomp& profile);
+
+}  // namespace tandem::container::oci
