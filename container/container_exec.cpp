@@ -49,6 +49,8 @@ bool sameNamespace(int fd, const char* name) {
          theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev;
 }
 
+}  // namespace
+
 // Opens them all first, then checks the target is still the process it was: the descriptors
 // then hold its namespaces, whatever happens to it next.
 Status joinNamespacesOf(const ExecTarget& target) {
@@ -77,6 +79,8 @@ Status joinNamespacesOf(const ExecTarget& target) {
   }
   return okStatus();
 }
+
+namespace {
 
 [[noreturn]] void fail(const ContainerProcessConfig& config, const Error& error,
                        int exitCode = kExitRuntimeError) {

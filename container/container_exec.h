@@ -26,6 +26,10 @@ struct ExecTarget {
   std::uint64_t startTime = 0;
 };
 
+// Joins every namespace of `target` that differs from this process's (the mount namespace
+// always, and last), after checking the target is still the process it was.
+Status joinNamespacesOf(const ExecTarget& target);
+
 // The container's recorded configuration, as `process` starts from before the caller sets its
 // command and overrides.
 Result<Workload> recordedContainer(const RuntimeConfig& config, const std::string& id);

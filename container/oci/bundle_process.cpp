@@ -16,11 +16,13 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/process.h"
+#include "common/workload.h"
 #include "container/capabilities.h"
 #include "container/child_report.h"
 #include "container/container_process.h"
 #include "container/mount_calls.h"
 #include "container/oci/hooks.h"
+#include "container/oci/process_start.h"
 #include "container/process_setup.h"
 #include "container/rootfs.h"
 #include "container/seccomp.h"
@@ -120,52 +122,6 @@ unsigned long propagationFlag(const std::string& name) {
   return MS_PRIVATE;
 }
 
-Status applyProcessLimits(const Process& process) {
-  for (const Rlimit& limit : process.rlimits) {
-    rlimit value{limit.soft, limit.hard};
-    if (::setrlimit(limit.resource, &value) != 0) {
-      return Error::fromErrno("cannot set rlimit " + std::to_string(limit.resource) + " to " +
-                              std::to_string(limit.soft) + ":" + std::to_string(limit.hard));
-    }
-  }
-  if (process.oomScoreAdj) {
-    TANDEM_TRY(writeExistingFile("/proc/self/oom_score_adj", std::to_string(*process.oomScoreAdj)));
-  }
-  if (process.umask) ::umask(static_cast<mode_t>(*process.umask));
-  return okStatus();
-}
-
-// HOME from the container's /etc/passwd when config.json leaves it out, as runc does.
-std::vector<std::string> processEnvironment(const Process& process) {
-  std::vector<std::string> env = process.env;
-  if (envValue(env, "HOME")) return env;
-  std::string home = "/";
-  auto passwd = readFile("/etc/passwd");
-  auto group = readFile("/etc/group");
-  if (auto user =
-          resolveUser(std::to_string(process.uid), passwd ? *passwd : "", group ? *group : "")) {
-    home = user->home;
-  }
-  env.push_back("HOME=" + home);
-  return env;
-}
-
-CapabilitySets capabilitySets(const Process& process) {
-  CapabilitySets sets;
-  if (!process.capabilities) return sets;
-  std::vector<std::string> unknown;
-  const Capabilities& caps = *process.capabilities;
-  sets.bounding = parseCapabilityNames(caps.bounding, unknown);
-  sets.effective = parseCapabilityNames(caps.effective, unknown);
-  sets.permitted = parseCapabilityNames(caps.permitted, unknown);
-  sets.inheritable = parseCapabilityNames(caps.inheritable, unknown);
-  sets.ambient = parseCapabilityNames(caps.ambient, unknown);
-  for (const auto& name : unknown) {
-    spdlog::warn("capability {} is unknown to this kernel or libcap; left out", name);
-  }
-  return sets;
-}
-
 // Blocks until `start` opens the FIFO for reading, then tells it the process goes on.
 void waitForStart(const BundleProcessConfig& config, const UniqueFd& fifo) {
   std::string path = "/proc/self/fd/" + std::to_string(fifo.get());
@@ -229,22 +185,9 @@ void continueBundleProcess(const BundleProcessConfig& config) {
   if (!fifo) fail(config, Error::fromErrno("cannot open the exec FIFO " + config.execFifo));
   orFail(config, enterRoot(config.root.rootfs, config.noPivot));
   orFail(config, finishBundleRoot(spec));
-  orFail(config, applyProcessLimits(process));
-
-  std::vector<std::string> env = processEnvironment(process);
-  if (::chdir(process.cwd.c_str()) != 0) {
-    if (errno != ENOENT || !makeDirectories(process.cwd).ok() ||
-        ::chdir(process.cwd.c_str()) != 0) {
-      fail(config, Error::fromErrno("cannot change to the working directory " + process.cwd));
-    }
-  }
-  auto path = envValue(env, "PATH");
-  Executable executable =
-      findExecutable(process.args.front(),
-                     path ? *path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-  if (executable.exitCode != 0) {
-    reportChildFailure(config.errorPipe, executable.exitCode, executable.problem);
-  }
+  int exitCode = kExitRuntimeError;
+  auto prepared = prepareProcess(process, exitCode);
+  if (!prepared) fail(config, prepared.error(), exitCode);
   ::setsid();
   if (process.terminal) {
     if (::ioctl(console.slave.get(), TIOCSCTTY, 0) != 0) {
@@ -263,42 +206,8 @@ void continueBundleProcess(const BundleProcessConfig& config) {
   fifo.reset();
   startedByEngine = true;
   orFail(config, runHooks(spec.hooks.startContainer, config.stateJson, "startContainer"));
-
-  CapabilitySets caps = capabilitySets(process);
-  if (process.noNewPrivileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    fail(config, Error::fromErrno("cannot set no_new_privs"));
-  }
-  // Without no_new_privs, only a process holding CAP_SYS_ADMIN may install a filter: so it goes
-  // in now, and the profile must allow the few calls left to make (as runc's does).
-  bool seccompFirst = !process.noNewPrivileges;
-  if (seccompFirst && !config.seccompProgram.empty()) {
-    orFail(config, installSeccompProgram(config.seccompProgram));
-  }
-  orFail(config, dropBoundingSet(caps.bounding));
-  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) {
-    fail(config, Error::fromErrno("cannot keep capabilities across the user switch"));
-  }
-  orFail(config,
-         changeIdentity(ResolvedUser{process.uid, process.gid, process.additionalGids, "/"}));
-  orFail(config, applyCapabilitySets(caps));
-  orFail(config, sealRuntimeDescriptors());
-  if (!seccompFirst && !config.seccompProgram.empty()) {
-    orFail(config, installSeccompProgram(config.seccompProgram));
-  }
-
-  std::vector<char*> argv;
-  for (const auto& arg : process.args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (const auto& entry : env) envp.push_back(const_cast<char*>(entry.c_str()));
-  envp.push_back(nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::execve(executable.path.c_str(), argv.data(), envp.data());
-  int err = errno;
-  fail(config, Error::fromErrno("cannot execute " + executable.path, err),
-       err == ENOENT ? kExitNotFound : kExitCannotExecute);
+  ProcessFailure failure = execPrepared(process, *prepared, config.seccompProgram);
+  fail(config, failure.error, failure.exitCode);
 }
 
 std::string serializeBundleProcessConfig(const BundleProcessConfig& config) {

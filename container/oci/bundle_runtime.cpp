@@ -421,6 +421,33 @@ Status BundleRuntime::remove(const std::string& id, bool force) const {
   return removeTree(dir);
 }
 
+Result<int> BundleRuntime::exec(const std::string& id, const ExecRequest& request) const {
+  std::string dir = directory(id);
+  TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(dir, id));
+  TANDEM_TRY(checkOperation(Operation::kExec, loaded.status));
+  TANDEM_ASSIGN_OR_RETURN(std::string specText, readFile(dir + "/" + kConfigCopy));
+  TANDEM_ASSIGN_OR_RETURN(Spec spec, parseSpec(specText));
+  std::vector<sock_filter> seccompProgram;
+  if (spec.linux.seccomp) {
+    auto compiled = compileSeccompProfile(*spec.linux.seccomp);
+    if (!compiled) return std::move(compiled).error().context("linux.seccomp");
+    seccompProgram = std::move(compiled).value();
+  }
+  ExecTarget target{id, loaded.record.pid, loaded.record.pidStartTime};
+  return execInBundle(program_, target, loaded.record.cgroupPath, seccompProgram, request);
+}
+
+Result<std::string> BundleRuntime::processTemplate(const std::string& id) const {
+  std::string dir = directory(id);
+  TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(dir, id));
+  TANDEM_ASSIGN_OR_RETURN(std::string specText, readFile(dir + "/" + kConfigCopy));
+  auto json = nlohmann::json::parse(specText, nullptr, false);
+  if (json.is_discarded() || !json.contains("process")) {
+    return Error("the recorded config.json of container " + id + " has no process");
+  }
+  return json["process"].dump();
+}
+
 Result<std::vector<std::string>> BundleRuntime::list() const {
   std::vector<std::string> ids;
   DIR* stream = ::opendir(root_.c_str());

@@ -11,6 +11,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "common/result.h"
+#include "container/oci/bundle_exec.h"
 
 namespace tandem::container::oci {
 
@@ -39,6 +40,11 @@ class BundleRuntime {
   Status kill(const std::string& id, int signal, bool all) const;
   Status remove(const std::string& id, bool force) const;
   Result<std::vector<pid_t>> processes(const std::string& id) const;
+  // Another process in running container `id`; its exit code, or 0 once it runs detached.
+  Result<int> exec(const std::string& id, const ExecRequest& request) const;
+  // The process config.json gives the container's first process, as JSON: what `exec` without
+  // --process starts from.
+  Result<std::string> processTemplate(const std::string& id) const;
   Result<std::vector<std::string>> list() const;
 
  private:

@@ -469,6 +469,18 @@ Result<Spec> parseSpec(const std::string& text) {
   }
 }
 
+Result<Process> parseProcess(const std::string& text) {
+  json document = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (document.is_discarded()) {
+    return Error("the process description is not valid JSON");
+  }
+  try {
+    return readProcess(document, "process");
+  } catch (const FieldError& error) {
+    return Error(error.message);
+  }
+}
+
 Result<Spec> loadSpec(const std::string& bundle) {
   std::string path = bundle + "/config.json";
   TANDEM_ASSIGN_OR_RETURN(std::string text, readFile(path));

@@ -170,6 +170,9 @@ const char* toString(NamespaceType type);
 // destinations and hook paths, one namespace of each type.
 Result<Spec> parseSpec(const std::string& text);
 
+// A process.json, as `exec --process` takes it: config.json's "process" object on its own.
+Result<Process> parseProcess(const std::string& text);
+
 // `bundle`/config.json.
 Result<Spec> loadSpec(const std::string& bundle);
 

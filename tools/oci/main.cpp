@@ -25,6 +25,9 @@ constexpr const char* kUsage =
     "  state    print a container's state as JSON\n"
     "  kill     send a signal (default SIGTERM) to a container's process [--all]\n"
     "  delete   remove a stopped (or created) container [--force]\n"
+    "  exec     run another process in a running container [--process FILE | COMMAND...]\n"
+    "           [--detach] [--pid-file FILE] [--console-socket SOCKET] [--tty] [--env K=V]\n"
+    "           [--cwd DIR] [--user UID[:GID]]\n"
     "  ps       list a container's processes [--format table|json]\n"
     "  list     list containers [--format table|json] [--quiet]\n"
     "  features print what this runtime supports, as JSON\n"
@@ -43,11 +46,13 @@ constexpr Command kCommands[] = {
     {"state", stateCommand},
     {"kill", killCommand},
     {"delete", deleteCommand},
+    {"exec", execCommand},
     {"ps", psCommand},
     {"list", listCommand},
     {"features", featuresCommand},
     {"spec", specCommand},
     {"bundle-process", bundleProcessCommand},
+    {"exec-process", execProcessCommand},
 };
 // clang-format on
 

@@ -5,7 +5,8 @@
 namespace tandem::oci_cli {
 
 Result<ParsedArguments> parseArguments(const std::vector<std::string>& args,
-                                       const std::vector<OptionSpec>& specs) {
+                                       const std::vector<OptionSpec>& specs,
+                                       bool stopAtFirstPositional) {
   ParsedArguments parsed;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
@@ -14,6 +15,10 @@ Result<ParsedArguments> parseArguments(const std::vector<std::string>& args,
       break;
     }
     if (arg.size() < 2 || arg[0] != '-') {
+      if (stopAtFirstPositional) {
+        parsed.positional.insert(parsed.positional.end(), args.begin() + i, args.end());
+        break;
+      }
       parsed.positional.push_back(arg);
       continue;
     }
@@ -39,9 +44,9 @@ Result<ParsedArguments> parseArguments(const std::vector<std::string>& args,
       continue;
     }
     if (hasInline) {
-      parsed.values[key] = inlineValue;
+      parsed.values[key].push_back(inlineValue);
     } else if (i + 1 < args.size()) {
-      parsed.values[key] = args[++i];
+      parsed.values[key].push_back(args[++i]);
     } else {
       return Error("flag needs an argument: " + name);
     }

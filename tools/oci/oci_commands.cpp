@@ -144,6 +144,89 @@ int runCommand(const GlobalOptions& global, const Arguments& args) {
   return status->shellCode();
 }
 
+namespace {
+
+// The process for exec without --process: the container's own, with the command and the
+// options given.
+Result<std::string> processFromOptions(const BundleRuntime& runtime, const std::string& id,
+                                       const ParsedArguments& parsed) {
+  TANDEM_ASSIGN_OR_RETURN(std::string base, runtime.processTemplate(id));
+  nlohmann::json process = nlohmann::json::parse(base);
+  std::vector<std::string> command(parsed.positional.begin() + 1, parsed.positional.end());
+  if (command.empty()) return Error("exec needs a command, or --process FILE");
+  process["args"] = command;
+  process["terminal"] = parsed.has("--tty");
+  if (parsed.has("--cwd")) process["cwd"] = parsed.value("--cwd");
+  for (const std::string& entry : parsed.all("--env")) process["env"].push_back(entry);
+  if (parsed.has("--user")) {
+    std::string user = parsed.value("--user");
+    auto colon = user.find(':');
+    try {
+      process["user"]["uid"] = std::stoul(user.substr(0, colon));
+      process["user"]["gid"] = colon == std::string::npos ? 0 : std::stoul(user.substr(colon + 1));
+    } catch (const std::exception&) {
+      return Error("--user takes UID[:GID] as numbers, got \"" + user + "\"");
+    }
+  }
+  for (const std::string& gid : parsed.all("--additional-gids")) {
+    try {
+      process["user"]["additionalGids"].push_back(std::stoul(gid));
+    } catch (const std::exception&) {
+      return Error("--additional-gids takes numbers, got \"" + gid + "\"");
+    }
+  }
+  for (const std::string& cap : parsed.all("--cap")) {
+    for (const char* set : {"bounding", "effective", "permitted", "inheritable", "ambient"}) {
+      process["capabilities"][set].push_back(cap);
+    }
+  }
+  if (parsed.has("--no-new-privs")) process["noNewPrivileges"] = true;
+  return process.dump();
+}
+
+}  // namespace
+
+int execCommand(const GlobalOptions& global, const Arguments& args) {
+  const std::vector<OptionSpec> specs{
+      {{"--process", "-p"}, true},
+      {{"--detach", "-d"}, false},
+      {{"--pid-file"}, true},
+      {{"--console-socket"}, true},
+      {{"--tty", "-t"}, false},
+      {{"--cwd"}, true},
+      {{"--env", "-e"}, true},
+      {{"--user", "-u"}, true},
+      {{"--additional-gids", "-g"}, true},
+      {{"--cap", "-c"}, true},
+      {{"--no-new-privs"}, false},
+      {{"--process-label"}, true},
+      {{"--apparmor"}, true},
+      {{"--preserve-fds"}, true},
+      {{"--ignore-paused"}, false},
+      {{"--cgroup"}, true},
+  };
+  auto parsed = parseArguments(args, specs, /*stopAtFirstPositional=*/true);
+  if (!parsed) return failed(parsed.error());
+  if (parsed->positional.empty()) return failed(Error("\"exec\" requires a container id"));
+  const std::string& id = parsed->positional.front();
+  BundleRuntime runtime = runtimeFor(global);
+  container::oci::ExecRequest request;
+  if (parsed->has("--process")) {
+    auto text = readFile(parsed->value("--process"));
+    if (!text) return failed(text.error());
+    request.processText = *text;
+  } else {
+    auto built = processFromOptions(runtime, id, *parsed);
+    if (!built) return failed(built.error());
+    request.processText = *built;
+  }
+  request.detach = parsed->has("--detach");
+  request.pidFile = parsed->value("--pid-file");
+  request.consoleSocket = parsed->value("--console-socket");
+  auto code = runtime.exec(id, request);
+  return code ? *code : failed(code.error());
+}
+
 int psCommand(const GlobalOptions& global, const Arguments& args) {
   auto parsed = parseFor("ps", args, {{{"--format", "-f"}, true}}, 1, 1);
   if (!parsed) return failed(parsed.error());
@@ -242,6 +325,18 @@ int bundleProcessCommand(const GlobalOptions&, const Arguments& args) {
   if (!config)
     container::reportChildFailure(errorPipe, kExitRuntimeError, config.error().describe());
   container::oci::continueBundleProcess(*config);
+}
+
+int execProcessCommand(const GlobalOptions&, const Arguments& args) {
+  if (args.size() != 2) return kExitRuntimeError;
+  int sync = std::stoi(args[0]);
+  int errorPipe = std::stoi(args[1]);
+  auto text = container::receiveFramedText(sync);
+  if (!text) container::reportChildFailure(errorPipe, kExitRuntimeError, text.error().describe());
+  auto config = container::oci::parseExecProcessConfig(*text);
+  if (!config)
+    container::reportChildFailure(errorPipe, kExitRuntimeError, config.error().describe());
+  container::oci::continueBundleExecProcess(*config);
 }
 
 }  // namespace tandem::oci_cli

@@ -21,11 +21,14 @@ int stateCommand(const GlobalOptions& global, const Arguments& args);
 int killCommand(const GlobalOptions& global, const Arguments& args);
 int deleteCommand(const GlobalOptions& global, const Arguments& args);
 int runCommand(const GlobalOptions& global, const Arguments& args);
+int execCommand(const GlobalOptions& global, const Arguments& args);
 int psCommand(const GlobalOptions& global, const Arguments& args);
 int listCommand(const GlobalOptions& global, const Arguments& args);
 int featuresCommand(const GlobalOptions& global, const Arguments& args);
 int specCommand(const GlobalOptions& global, const Arguments& args);
 // Hidden: the container's first process, re-executed from the protected copy.
 int bundleProcessCommand(const GlobalOptions& global, const Arguments& args);
+// Hidden: an exec'd process's intermediate, in the protected copy.
+int execProcessCommand(const GlobalOptions& global, const Arguments& args);
 
 }  // namespace tandem::oci_cli
