@@ -15,6 +15,8 @@ packages=(
   e2fsprogs mount
   # JSON checks in the tests (tandem ps --json)
   jq
+  # the engines that drive tandem-oci as their OCI runtime in the tests
+  podman conmon containerd
   # NAT for the bridge network's egress
   nftables
   # the microVM guest kernel (guest-kernel-config/build.sh): source tarball and its build tools
