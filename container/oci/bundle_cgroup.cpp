@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace tandem::container::oci {
+namespace tandem::container {
 
 namespace {
 
@@ -23,7 +23,7 @@ Result<std::string> expandSlice(const std::string& slice) {
   return path + slice;
 }
 
-std::vector<DeviceRule> expand(const DeviceCgroupRule& rule) {
+std::vector<DeviceRule> expand(const oci::DeviceCgroupRule& rule) {
   std::vector<DeviceRule> out;
   std::string types = rule.type == 'a' ? "cb" : std::string(1, rule.type);
   for (char type : types) {
@@ -73,7 +73,7 @@ Result<std::string> cgroupPathFor(const std::string& cgroupsPath, const std::str
   return path;
 }
 
-ResourceLimits limitsFrom(const Resources& resources) {
+ResourceLimits limitsFrom(const oci::Resources& resources) {
   ResourceLimits limits;
   if (resources.memoryLimit && *resources.memoryLimit > 0) {
     limits.memoryBytes = static_cast<std::uint64_t>(*resources.memoryLimit);
@@ -98,9 +98,9 @@ ResourceLimits limitsFrom(const Resources& resources) {
   return limits;
 }
 
-std::vector<DeviceRule> deviceAllowList(const std::vector<DeviceCgroupRule>& rules) {
+std::vector<DeviceRule> deviceAllowList(const std::vector<oci::DeviceCgroupRule>& rules) {
   std::vector<DeviceRule> allowed;
-  for (const DeviceCgroupRule& rule : rules) {
+  for (const oci::DeviceCgroupRule& rule : rules) {
     for (const DeviceRule& each : expand(rule)) {
       if (rule.allow) {
         allowed.push_back(each);
@@ -122,4 +122,4 @@ std::vector<DeviceRule> deviceAllowList(const std::vector<DeviceCgroupRule>& rul
   return allowed;
 }
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::container

@@ -6,12 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "common/oci/runtime_spec.h"
 #include "common/result.h"
 #include "common/workload.h"
 #include "container/device_rules.h"
-#include "container/oci/runtime_spec.h"
 
-namespace tandem::container::oci {
+namespace tandem::container {
 
 // The cgroup's path relative to each hierarchy's root, without a leading '/': "tandem/ID" when
 // cgroupsPath is empty; "machine.slice/libpod-ID.scope" for "machine.slice:libpod:ID" with
@@ -21,12 +21,12 @@ Result<std::string> cgroupPathFor(const std::string& cgroupsPath, const std::str
                                   bool systemdCgroup);
 
 // memory, cpu (quota over period, as milli-CPUs), cpuset and pids.
-ResourceLimits limitsFrom(const Resources& resources);
+ResourceLimits limitsFrom(const oci::Resources& resources);
 
 // The ordered allow/deny rules of linux.resources.devices as the allowlist the cgroup enforces:
 // rules are applied in order to an empty list, "deny all" clears it, a deny removes what it
 // covers exactly. The nodes of the minimal /dev every container gets are allowed too, as runc
 // allows them.
-std::vector<DeviceRule> deviceAllowList(const std::vector<DeviceCgroupRule>& rules);
+std::vector<DeviceRule> deviceAllowList(const std::vector<oci::DeviceCgroupRule>& rules);
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::container

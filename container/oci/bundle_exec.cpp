@@ -16,6 +16,7 @@
 #include "common/fd_passing.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/oci/runtime_spec.h"
 #include "common/process.h"
 #include "common/process_identity.h"
 #include "common/unix_socket.h"
@@ -24,10 +25,9 @@
 #include "container/child_report.h"
 #include "container/container_process.h"
 #include "container/oci/process_start.h"
-#include "container/oci/runtime_spec.h"
 #include "container/process_setup.h"
 
-namespace tandem::container::oci {
+namespace tandem::container {
 
 namespace {
 
@@ -51,9 +51,9 @@ Result<std::pair<UniqueFd, UniqueFd>> containerPty() {
 
 void continueBundleExecProcess(const ExecProcessConfig& config) {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  auto parsed = parseProcess(config.processText);
+  auto parsed = oci::parseProcess(config.processText);
   if (!parsed) fail(config, parsed.error());
-  const Process& process = *parsed;
+  const oci::Process& process = *parsed;
   if (auto joined = joinNamespacesOf(config.target); !joined) fail(config, joined.error());
   UniqueFd slave;
   if (process.terminal) {
@@ -90,7 +90,7 @@ Result<int> execInBundle(const std::string& program, const ExecTarget& target,
                          const std::string& cgroupPath,
                          const std::vector<sock_filter>& seccompProgram,
                          const ExecRequest& request) {
-  TANDEM_ASSIGN_OR_RETURN(Process process, parseProcess(request.processText));
+  TANDEM_ASSIGN_OR_RETURN(oci::Process process, oci::parseProcess(request.processText));
   if (process.terminal && request.consoleSocket.empty()) {
     return Error("process.terminal is set, so --console-socket is needed to receive the pty");
   }
@@ -215,4 +215,4 @@ Result<ExecProcessConfig> parseExecProcessConfig(const std::string& text) {
   }
 }
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::container

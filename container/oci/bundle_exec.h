@@ -13,7 +13,7 @@
 #include "common/result.h"
 #include "container/container_exec.h"
 
-namespace tandem::container::oci {
+namespace tandem::container {
 
 struct ExecRequest {
   std::string processText;  // a process.json
@@ -45,4 +45,4 @@ Result<int> execInBundle(const std::string& program, const ExecTarget& target,
 // arrived: joins the target, starts the process as its child, reports its pid. Never returns.
 [[noreturn]] void continueBundleExecProcess(const ExecProcessConfig& config);
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::container

@@ -15,20 +15,20 @@
 #include "common/fd_passing.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/oci/hooks.h"
 #include "common/process.h"
 #include "common/workload.h"
 #include "container/capabilities.h"
 #include "container/child_report.h"
 #include "container/container_process.h"
 #include "container/mount_calls.h"
-#include "container/oci/hooks.h"
 #include "container/oci/process_start.h"
 #include "container/process_setup.h"
 #include "container/rootfs.h"
 #include "container/seccomp.h"
 #include "container/user_lookup.h"
 
-namespace tandem::container::oci {
+namespace tandem::container {
 
 namespace {
 
@@ -67,23 +67,23 @@ void tellRuntime(const BundleProcessConfig& config, char byte) {
   if (::send(config.syncSocket, &byte, 1, MSG_NOSIGNAL) != 1) ::_exit(kExitRuntimeError);
 }
 
-int cloneFlag(NamespaceType type) {
+int cloneFlag(oci::NamespaceType type) {
   switch (type) {
-    case NamespaceType::kPid:
+    case oci::NamespaceType::kPid:
       return CLONE_NEWPID;
-    case NamespaceType::kNetwork:
+    case oci::NamespaceType::kNetwork:
       return CLONE_NEWNET;
-    case NamespaceType::kMount:
+    case oci::NamespaceType::kMount:
       return CLONE_NEWNS;
-    case NamespaceType::kIpc:
+    case oci::NamespaceType::kIpc:
       return CLONE_NEWIPC;
-    case NamespaceType::kUts:
+    case oci::NamespaceType::kUts:
       return CLONE_NEWUTS;
-    case NamespaceType::kUser:
+    case oci::NamespaceType::kUser:
       return CLONE_NEWUSER;
-    case NamespaceType::kCgroup:
+    case oci::NamespaceType::kCgroup:
       return CLONE_NEWCGROUP;
-    case NamespaceType::kTime:
+    case oci::NamespaceType::kTime:
       return CLONE_NEWTIME;
   }
   return 0;
@@ -92,17 +92,17 @@ int cloneFlag(NamespaceType type) {
 // Namespaces config.json names by path, entered here; the user namespace first, since it
 // decides what the others may be joined with. The pid namespace was joined by the runtime,
 // before the clone, since setns() moves only children into one.
-Status joinNamespaces(const Spec& spec) {
-  std::vector<Namespace> order;
-  for (const Namespace& ns : spec.linux.namespaces) {
-    if (ns.path.empty() || ns.type == NamespaceType::kPid) continue;
-    if (ns.type == NamespaceType::kUser) {
+Status joinNamespaces(const oci::Spec& spec) {
+  std::vector<oci::Namespace> order;
+  for (const oci::Namespace& ns : spec.linux.namespaces) {
+    if (ns.path.empty() || ns.type == oci::NamespaceType::kPid) continue;
+    if (ns.type == oci::NamespaceType::kUser) {
       order.insert(order.begin(), ns);
     } else {
       order.push_back(ns);
     }
   }
-  for (const Namespace& ns : order) {
+  for (const oci::Namespace& ns : order) {
     UniqueFd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd)
       return Error::fromErrno(std::string("cannot open the ") + toString(ns.type) + " namespace " +
@@ -150,11 +150,11 @@ void runBundleProcess(const char* program, const BundleProcessConfig& config) {
 
 void continueBundleProcess(const BundleProcessConfig& config) {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  Spec spec = orFail(config, parseSpec(config.specText));
-  const Process& process = *spec.process;
+  oci::Spec spec = orFail(config, oci::parseSpec(config.specText));
+  const oci::Process& process = *spec.process;
   awaitRuntime(config, kSyncInCgroup);
   orFail(config, joinNamespaces(spec));
-  const Namespace* cgroupNs = spec.findNamespace(NamespaceType::kCgroup);
+  const oci::Namespace* cgroupNs = spec.findNamespace(oci::NamespaceType::kCgroup);
   // Only once in its cgroup, which becomes the root of its cgroup namespace.
   if (cgroupNs && cgroupNs->path.empty() && ::unshare(CLONE_NEWCGROUP) != 0) {
     fail(config, Error::fromErrno("cannot create the cgroup namespace"));
@@ -179,7 +179,7 @@ void continueBundleProcess(const BundleProcessConfig& config) {
   }
   tellRuntime(config, kSyncRunHooks);
   awaitRuntime(config, kSyncHooksRan);
-  orFail(config, runHooks(spec.hooks.createContainer, config.stateJson, "createContainer"));
+  orFail(config, oci::runHooks(spec.hooks.createContainer, config.stateJson, "createContainer"));
   // Opened before the pivot, which takes the runtime's state folder out of sight.
   UniqueFd fifo(::open(config.execFifo.c_str(), O_PATH | O_CLOEXEC));
   if (!fifo) fail(config, Error::fromErrno("cannot open the exec FIFO " + config.execFifo));
@@ -205,7 +205,7 @@ void continueBundleProcess(const BundleProcessConfig& config) {
   waitForStart(config, fifo);
   fifo.reset();
   startedByEngine = true;
-  orFail(config, runHooks(spec.hooks.startContainer, config.stateJson, "startContainer"));
+  orFail(config, oci::runHooks(spec.hooks.startContainer, config.stateJson, "startContainer"));
   ProcessFailure failure = execPrepared(process, *prepared, config.seccompProgram);
   fail(config, failure.error, failure.exitCode);
 }
@@ -264,4 +264,4 @@ Result<BundleProcessConfig> parseBundleProcessConfig(const std::string& text) {
   }
 }
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::container

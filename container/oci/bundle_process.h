@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "common/result.h"
+#include "container/container_process.h"
 #include "container/oci/bundle_rootfs.h"
 
-namespace tandem::container::oci {
+namespace tandem::container {
 
-// Bytes on the sync socket. Runtime to process:
-inline constexpr char kSyncMapsWritten = 'm';  // with a new user namespace
-inline constexpr char kSyncInCgroup = 'g';
+// Bytes on the sync socket besides container_process.h's kSyncMapsWritten and kSyncInCgroup.
+// Runtime to process:
 inline constexpr char kSyncHooksRan = 'h';  // prestart and createRuntime hooks ran
 // Process to runtime:
 inline constexpr char kSyncRunHooks = 'H';  // root built: run createRuntime now
@@ -43,4 +43,4 @@ Result<BundleProcessConfig> parseBundleProcessConfig(const std::string& text);
 // In the protected copy, once the configuration has arrived: the rest, up to the exec.
 [[noreturn]] void continueBundleProcess(const BundleProcessConfig& config);
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::container

@@ -14,7 +14,7 @@
 #include "container/mount_plan.h"
 #include "container/oci/mount_options.h"
 
-namespace tandem::container::oci {
+namespace tandem::container {
 
 namespace {
 
@@ -66,7 +66,7 @@ Status applyPropagation(const std::string& target, const std::vector<unsigned lo
 
 // "cgroup" on v1 or hybrid hosts, as runc mounts it: a tmpfs holding, per hierarchy, a bind of
 // the container's own cgroup directory, so the container sees its limits and nothing above.
-Status mountCgroupViews(int rootFd, const Mount& mount, const MountOptions& options,
+Status mountCgroupViews(int rootFd, const oci::Mount& mount, const MountOptions& options,
                         const std::vector<CgroupView>& views) {
   TANDEM_ASSIGN_OR_RETURN(UniqueFd point, mountPointInRoot(rootFd, mount.destination, false));
   std::string target = fdPath(point);
@@ -105,7 +105,7 @@ Status mountCgroupViews(int rootFd, const Mount& mount, const MountOptions& opti
   return okStatus();
 }
 
-Status mountInRoot(int rootFd, const Mount& mount, const BundleRootOptions& root) {
+Status mountInRoot(int rootFd, const oci::Mount& mount, const BundleRootOptions& root) {
   MountOptions options = parseMountOptions(mount);
   if (mount.type == "cgroup" && !root.cgroups.empty()) {
     return mountCgroupViews(rootFd, mount, options, root.cgroups);
@@ -143,7 +143,7 @@ Status mountInRoot(int rootFd, const Mount& mount, const BundleRootOptions& root
   return okStatus();
 }
 
-Status makeNode(int rootFd, const Device& device) {
+Status makeNode(int rootFd, const oci::Device& device) {
   std::string cleaned = cleanInRoot(device.path);
   TANDEM_ASSIGN_OR_RETURN(UniqueFd parent, makeDirsInRoot(rootFd, parentOf(cleaned)));
   std::string name = lastOf(cleaned);
@@ -163,26 +163,27 @@ Status makeNode(int rootFd, const Device& device) {
   return okStatus();
 }
 
-bool bindsHostDev(const Spec& spec) {
-  return std::any_of(spec.mounts.begin(), spec.mounts.end(), [](const Mount& m) {
+bool bindsHostDev(const oci::Spec& spec) {
+  return std::any_of(spec.mounts.begin(), spec.mounts.end(), [](const oci::Mount& m) {
     return cleanInRoot(m.destination) == "dev" && parseMountOptions(m).bind;
   });
 }
 
-Status populateDev(int rootFd, const Spec& spec, const BundleRootOptions& root) {
+Status populateDev(int rootFd, const oci::Spec& spec, const BundleRootOptions& root) {
   for (const DeviceNode& node : defaultDevices()) {
-    bool given =
-        std::any_of(spec.linux.devices.begin(), spec.linux.devices.end(),
-                    [&](const Device& d) { return cleanInRoot(d.path) == cleanInRoot(node.path); });
+    bool given = std::any_of(
+        spec.linux.devices.begin(), spec.linux.devices.end(),
+        [&](const oci::Device& d) { return cleanInRoot(d.path) == cleanInRoot(node.path); });
     if (given) continue;
     if (root.userNamespace) {
       TANDEM_ASSIGN_OR_RETURN(UniqueFd point, mountPointInRoot(rootFd, node.path, true));
       TANDEM_TRY(mountOrError(node.path, fdPath(point), "", MS_BIND, ""));
     } else {
-      TANDEM_TRY(makeNode(rootFd, Device{node.path, 'c', node.major, node.minor, 0666, {}, {}}));
+      TANDEM_TRY(
+          makeNode(rootFd, oci::Device{node.path, 'c', node.major, node.minor, 0666, {}, {}}));
     }
   }
-  for (const Device& device : spec.linux.devices) {
+  for (const oci::Device& device : spec.linux.devices) {
     TANDEM_TRY(makeNode(rootFd, device));
   }
   TANDEM_ASSIGN_OR_RETURN(UniqueFd dev, makeDirsInRoot(rootFd, "dev"));
@@ -219,12 +220,12 @@ std::string cleanInRoot(const std::string& path) {
   return out;
 }
 
-Status buildBundleRoot(const Spec& spec, const BundleRootOptions& options) {
+Status buildBundleRoot(const oci::Spec& spec, const BundleRootOptions& options) {
   // The root becomes a mount point of its own, which pivot_root requires.
   TANDEM_TRY(mountOrError(options.rootfs, options.rootfs, "", MS_BIND | MS_REC, ""));
   TANDEM_ASSIGN_OR_RETURN(UniqueFd rootFd,
                           openPath(options.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC));
-  for (const Mount& mount : spec.mounts) {
+  for (const oci::Mount& mount : spec.mounts) {
     TANDEM_TRY(mountInRoot(rootFd.get(), mount, options));
   }
   if (!bindsHostDev(spec)) {
@@ -233,7 +234,7 @@ Status buildBundleRoot(const Spec& spec, const BundleRootOptions& options) {
   return okStatus();
 }
 
-Status finishBundleRoot(const Spec& spec) {
+Status finishBundleRoot(const oci::Spec& spec) {
   // Before /proc/sys becomes read-only among the read-only paths.
   for (const auto& [key, value] : spec.linux.sysctl) {
     std::string path = "/proc/sys/" + key;
@@ -249,4 +250,4 @@ Status finishBundleRoot(const Spec& spec) {
   return okStatus();
 }
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::container

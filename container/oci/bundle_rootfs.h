@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "common/oci/runtime_spec.h"
 #include "common/result.h"
-#include "container/oci/runtime_spec.h"
 
-namespace tandem::container::oci {
+namespace tandem::container {
 
 // A v1 hierarchy (or the hybrid layout's unified tree) as a "cgroup" mount shows it: the
 // folder name under the mount's destination and the container's own directory on the host.
@@ -30,9 +30,9 @@ std::string cleanInRoot(const std::string& path);
 
 // Mounts, devices and /dev links under `options.rootfs`, before pivot_root. The caller has
 // made the process's mounts private (rootfsPropagation).
-Status buildBundleRoot(const Spec& spec, const BundleRootOptions& options);
+Status buildBundleRoot(const oci::Spec& spec, const BundleRootOptions& options);
 
 // After pivot_root: masked and read-only paths, sysctls, and a read-only root.
-Status finishBundleRoot(const Spec& spec);
+Status finishBundleRoot(const oci::Spec& spec);
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::container

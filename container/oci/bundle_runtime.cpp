@@ -24,6 +24,8 @@
 #include "common/fd_passing.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/oci/container_state.h"
+#include "common/oci/hooks.h"
 #include "common/process.h"
 #include "common/process_identity.h"
 #include "common/state_directory.h"
@@ -33,11 +35,9 @@
 #include "container/container_process.h"
 #include "container/oci/bundle_cgroup.h"
 #include "container/oci/bundle_process.h"
-#include "container/oci/container_state.h"
-#include "container/oci/hooks.h"
 #include "container/oci/seccomp_filter.h"
 
-namespace tandem::container::oci {
+namespace tandem::container {
 
 namespace {
 
@@ -63,11 +63,11 @@ Status writeAtomically(const std::string& path, const std::string& content) {
   return okStatus();
 }
 
-Status saveRecord(const std::string& dir, const ContainerRecord& record) {
+Status saveRecord(const std::string& dir, const oci::ContainerRecord& record) {
   return writeAtomically(dir + "/" + kStateFile, toJson(record).dump() + "\n");
 }
 
-std::string mapText(const std::vector<IdMapping>& mappings) {
+std::string mapText(const std::vector<oci::IdMapping>& mappings) {
   std::string content;
   for (const auto& m : mappings) {
     content += std::to_string(m.containerId) + " " + std::to_string(m.hostId) + " " +
@@ -76,34 +76,34 @@ std::string mapText(const std::vector<IdMapping>& mappings) {
   return content;
 }
 
-std::uint64_t cloneFlags(const Spec& spec) {
+std::uint64_t cloneFlags(const oci::Spec& spec) {
   std::uint64_t flags = 0;
-  for (const Namespace& ns : spec.linux.namespaces) {
+  for (const oci::Namespace& ns : spec.linux.namespaces) {
     if (!ns.path.empty()) continue;
     switch (ns.type) {
-      case NamespaceType::kPid:
+      case oci::NamespaceType::kPid:
         flags |= CLONE_NEWPID;
         break;
-      case NamespaceType::kNetwork:
+      case oci::NamespaceType::kNetwork:
         flags |= CLONE_NEWNET;
         break;
-      case NamespaceType::kMount:
+      case oci::NamespaceType::kMount:
         flags |= CLONE_NEWNS;
         break;
-      case NamespaceType::kIpc:
+      case oci::NamespaceType::kIpc:
         flags |= CLONE_NEWIPC;
         break;
-      case NamespaceType::kUts:
+      case oci::NamespaceType::kUts:
         flags |= CLONE_NEWUTS;
         break;
-      case NamespaceType::kUser:
+      case oci::NamespaceType::kUser:
         flags |= CLONE_NEWUSER;
         break;
-      case NamespaceType::kTime:
+      case oci::NamespaceType::kTime:
         flags |= CLONE_NEWTIME;
         break;
       // Made by the process itself, once it is in its cgroup.
-      case NamespaceType::kCgroup:
+      case oci::NamespaceType::kCgroup:
         break;
     }
   }
@@ -173,25 +173,25 @@ Status sendByte(int sync, char byte) {
 }
 
 struct Loaded {
-  ContainerRecord record;
-  ContainerStatus status;
+  oci::ContainerRecord record;
+  oci::ContainerStatus status;
 };
 
-bool processRunning(const ContainerRecord& record) {
+bool processRunning(const oci::ContainerRecord& record) {
   return record.pid > 0 && sameProcess(record.pid, record.pidStartTime);
 }
 
 }  // namespace
 
 Result<pid_t> BundleRuntime::create(const CreateOptions& options) const {
-  TANDEM_TRY(checkContainerId(options.id));
+  TANDEM_TRY(oci::checkContainerId(options.id));
   TANDEM_ASSIGN_OR_RETURN(std::string bundle, absolutePath(options.bundle, "bundle"));
   TANDEM_ASSIGN_OR_RETURN(std::string specText, readFile(bundle + "/config.json"));
-  auto parsed = parseSpec(specText);
+  auto parsed = oci::parseSpec(specText);
   if (!parsed) return std::move(parsed).error().context("bundle " + bundle);
-  Spec spec = std::move(parsed).value();
+  oci::Spec spec = std::move(parsed).value();
   if (!spec.process) return Error("config.json: process is required to create a container");
-  if (!spec.hasNamespace(NamespaceType::kMount)) {
+  if (!spec.hasNamespace(oci::NamespaceType::kMount)) {
     return Error("config.json: linux.namespaces must include a mount namespace");
   }
   std::string rootPath =
@@ -214,8 +214,8 @@ Result<pid_t> BundleRuntime::create(const CreateOptions& options) const {
     return Error::fromErrno("cannot create the container's state folder " + dir);
   }
   StateDirectory state(dir);
-  ContainerRecord record{options.id,   bundle, rootfs,           0,          0,
-                         rfc3339Now(), false,  spec.annotations, cgroupPath, "container"};
+  oci::ContainerRecord record{options.id,        bundle, rootfs,           0,          0,
+                              oci::rfc3339Now(), false,  spec.annotations, cgroupPath, "container"};
   TANDEM_TRY(saveRecord(dir, record));
   TANDEM_TRY(writeFile(dir + "/" + kConfigCopy, specText, 0600));
   std::string fifo = dir + "/" + kExecFifo;
@@ -223,7 +223,7 @@ Result<pid_t> BundleRuntime::create(const CreateOptions& options) const {
     return Error::fromErrno("cannot create the exec FIFO " + fifo);
   }
 
-  if (const Namespace* pidNs = spec.findNamespace(NamespaceType::kPid);
+  if (const oci::Namespace* pidNs = spec.findNamespace(oci::NamespaceType::kPid);
       pidNs && !pidNs->path.empty()) {
     UniqueFd fd(::open(pidNs->path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd || ::setns(fd.get(), CLONE_NEWPID) != 0) {
@@ -241,7 +241,7 @@ Result<pid_t> BundleRuntime::create(const CreateOptions& options) const {
   bool newUserNamespace = (flags & CLONE_NEWUSER) != 0;
   BundleProcessConfig config;
   config.specText = specText;
-  config.root = BundleRootOptions{rootfs, {}, spec.hasNamespace(NamespaceType::kUser)};
+  config.root = BundleRootOptions{rootfs, {}, spec.hasNamespace(oci::NamespaceType::kUser)};
   config.execFifo = fifo;
   config.noPivot = options.noPivot;
   config.newUserNamespace = newUserNamespace;
@@ -276,7 +276,7 @@ Result<pid_t> BundleRuntime::create(const CreateOptions& options) const {
                                       deviceAllowList(spec.linux.resources.devices)));
   TANDEM_TRY(cgroup.addProcess(child.pid()));
   config.root.cgroups = cgroupViews(cgroupMounts, cgroup);
-  config.stateJson = stateJson(record, ContainerStatus::kCreating).dump();
+  config.stateJson = oci::stateJson(record, oci::ContainerStatus::kCreating).dump();
   TANDEM_TRY(sendFramedText(sync, serializeBundleProcessConfig(config)));
   TANDEM_TRY(sendByte(sync, kSyncInCgroup));
   if (spec.process->terminal) {
@@ -293,8 +293,8 @@ Result<pid_t> BundleRuntime::create(const CreateOptions& options) const {
     TANDEM_TRY(sendFd(socket.get(), master->get()));
   }
   TANDEM_TRY(expectFromProcess(sync, errorPipe.read.get(), kSyncRunHooks, "building its root"));
-  TANDEM_TRY(runHooks(spec.hooks.prestart, config.stateJson, "prestart"));
-  TANDEM_TRY(runHooks(spec.hooks.createRuntime, config.stateJson, "createRuntime"));
+  TANDEM_TRY(oci::runHooks(spec.hooks.prestart, config.stateJson, "prestart"));
+  TANDEM_TRY(oci::runHooks(spec.hooks.createRuntime, config.stateJson, "createRuntime"));
   TANDEM_TRY(sendByte(sync, kSyncHooksRan));
   TANDEM_TRY(expectFromProcess(sync, errorPipe.read.get(), kSyncCreated, "getting ready"));
 
@@ -312,7 +312,7 @@ Result<pid_t> BundleRuntime::create(const CreateOptions& options) const {
 namespace {
 
 Result<Loaded> load(const std::string& dir, const std::string& id) {
-  TANDEM_TRY(checkContainerId(id));
+  TANDEM_TRY(oci::checkContainerId(id));
   auto text = readFile(dir + "/" + kStateFile);
   if (!text) {
     if (text.error().errnum() == ENOENT) return Error("container does not exist", ENOENT);
@@ -320,15 +320,15 @@ Result<Loaded> load(const std::string& dir, const std::string& id) {
   }
   auto json = nlohmann::json::parse(*text, nullptr, false);
   if (json.is_discarded()) return Error("the state record of container " + id + " is damaged");
-  TANDEM_ASSIGN_OR_RETURN(ContainerRecord record, recordFromJson(json));
+  TANDEM_ASSIGN_OR_RETURN(oci::ContainerRecord record, oci::recordFromJson(json));
   bool running = processRunning(record);
   bool waiting = pathExists(dir + "/" + kExecFifo);
-  return Loaded{record, observedStatus(record, running, waiting)};
+  return Loaded{record, oci::observedStatus(record, running, waiting)};
 }
 
 // Reads one byte from the FIFO the created process waits to open, without blocking forever on
 // a process that died meanwhile.
-Status releaseCreatedProcess(const std::string& fifoPath, const ContainerRecord& record) {
+Status releaseCreatedProcess(const std::string& fifoPath, const oci::ContainerRecord& record) {
   UniqueFd fifo(::open(fifoPath.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (!fifo) return Error::fromErrno("cannot open the exec FIFO " + fifoPath);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -350,15 +350,15 @@ Status releaseCreatedProcess(const std::string& fifoPath, const ContainerRecord&
 Status BundleRuntime::start(const std::string& id) const {
   std::string dir = directory(id);
   TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(dir, id));
-  TANDEM_TRY(checkOperation(Operation::kStart, loaded.status));
+  TANDEM_TRY(oci::checkOperation(oci::Operation::kStart, loaded.status));
   std::string fifo = dir + "/" + kExecFifo;
   TANDEM_TRY(releaseCreatedProcess(fifo, loaded.record));
   ::unlink(fifo.c_str());
   TANDEM_ASSIGN_OR_RETURN(std::string specText, readFile(dir + "/" + kConfigCopy));
-  TANDEM_ASSIGN_OR_RETURN(Spec spec, parseSpec(specText));
-  std::string state = stateJson(loaded.record, ContainerStatus::kRunning).dump();
+  TANDEM_ASSIGN_OR_RETURN(oci::Spec spec, oci::parseSpec(specText));
+  std::string state = oci::stateJson(loaded.record, oci::ContainerStatus::kRunning).dump();
   // runtime-spec: a poststart hook that fails is logged, and the lifecycle goes on.
-  if (auto hooks = runHooks(spec.hooks.poststart, state, "poststart"); !hooks) {
+  if (auto hooks = oci::runHooks(spec.hooks.poststart, state, "poststart"); !hooks) {
     spdlog::warn("{}", hooks.error().describe());
   }
   return okStatus();
@@ -366,7 +366,7 @@ Status BundleRuntime::start(const std::string& id) const {
 
 Result<nlohmann::json> BundleRuntime::state(const std::string& id) const {
   TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(directory(id), id));
-  return stateJson(loaded.record, loaded.status);
+  return oci::stateJson(loaded.record, loaded.status);
 }
 
 Status BundleRuntime::kill(const std::string& id, int signal, bool all) const {
@@ -376,7 +376,7 @@ Status BundleRuntime::kill(const std::string& id, int signal, bool all) const {
     for (pid_t pid : pids) ::kill(pid, signal);
     return okStatus();
   }
-  TANDEM_TRY(checkOperation(Operation::kKill, loaded.status));
+  TANDEM_TRY(oci::checkOperation(oci::Operation::kKill, loaded.status));
   auto process = openProcess(loaded.record.pid, loaded.record.pidStartTime);
   if (!process) return Error("container not running");
   return signalProcess(process->get(), signal);
@@ -401,7 +401,7 @@ Result<std::vector<pid_t>> BundleRuntime::processes(const std::string& id) const
 Status BundleRuntime::remove(const std::string& id, bool force) const {
   std::string dir = directory(id);
   TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(dir, id));
-  TANDEM_TRY(checkOperation(Operation::kDelete, loaded.status, force));
+  TANDEM_TRY(oci::checkOperation(oci::Operation::kDelete, loaded.status, force));
   TANDEM_ASSIGN_OR_RETURN(CgroupMounts mounts, detectCgroupMounts());
   Cgroup cgroup = Cgroup::adoptAt(mounts, loaded.record.cgroupPath);
   if (auto process = openProcess(loaded.record.pid, loaded.record.pidStartTime)) {
@@ -411,10 +411,10 @@ Status BundleRuntime::remove(const std::string& id, bool force) const {
   // Kills what else is left in the cgroup (with --force, or a created container's process).
   TANDEM_TRY(cgroup.remove());
   auto specText = readFile(dir + "/" + kConfigCopy);
-  auto spec = specText ? parseSpec(*specText) : Result<Spec>(specText.error());
+  auto spec = specText ? oci::parseSpec(*specText) : Result<oci::Spec>(specText.error());
   if (spec) {
-    std::string state = stateJson(loaded.record, ContainerStatus::kStopped).dump();
-    if (auto hooks = runHooks(spec->hooks.poststop, state, "poststop"); !hooks) {
+    std::string state = oci::stateJson(loaded.record, oci::ContainerStatus::kStopped).dump();
+    if (auto hooks = oci::runHooks(spec->hooks.poststop, state, "poststop"); !hooks) {
       spdlog::warn("{}", hooks.error().describe());
     }
   }
@@ -424,9 +424,9 @@ Status BundleRuntime::remove(const std::string& id, bool force) const {
 Result<int> BundleRuntime::exec(const std::string& id, const ExecRequest& request) const {
   std::string dir = directory(id);
   TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(dir, id));
-  TANDEM_TRY(checkOperation(Operation::kExec, loaded.status));
+  TANDEM_TRY(oci::checkOperation(oci::Operation::kExec, loaded.status));
   TANDEM_ASSIGN_OR_RETURN(std::string specText, readFile(dir + "/" + kConfigCopy));
-  TANDEM_ASSIGN_OR_RETURN(Spec spec, parseSpec(specText));
+  TANDEM_ASSIGN_OR_RETURN(oci::Spec spec, oci::parseSpec(specText));
   std::vector<sock_filter> seccompProgram;
   if (spec.linux.seccomp) {
     auto compiled = compileSeccompProfile(*spec.linux.seccomp);
@@ -466,4 +466,4 @@ Result<std::vector<std::string>> BundleRuntime::list() const {
   return ids;
 }
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::container

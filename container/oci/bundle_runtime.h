@@ -13,7 +13,7 @@
 #include "common/result.h"
 #include "container/oci/bundle_exec.h"
 
-namespace tandem::container::oci {
+namespace tandem::container {
 
 struct CreateOptions {
   std::string id;
@@ -54,4 +54,4 @@ class BundleRuntime {
   std::string program_;
 };
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::container

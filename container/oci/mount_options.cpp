@@ -4,7 +4,7 @@
 
 #include <array>
 
-namespace tandem::container::oci {
+namespace tandem::container {
 
 namespace {
 
@@ -66,7 +66,7 @@ constexpr unsigned long kBindRemountable = MS_RDONLY | MS_NOSUID | MS_NODEV | MS
 
 }  // namespace
 
-MountOptions parseMountOptions(const Mount& mount) {
+MountOptions parseMountOptions(const oci::Mount& mount) {
   MountOptions out;
   out.bind = mount.type == "bind";
   if (out.bind) out.flags |= MS_BIND;
@@ -104,4 +104,4 @@ MountOptions parseMountOptions(const Mount& mount) {
   return out;
 }
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::container

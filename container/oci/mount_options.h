@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "container/oci/runtime_spec.h"
+#include "common/oci/runtime_spec.h"
 
-namespace tandem::container::oci {
+namespace tandem::container {
 
 struct MountOptions {
   unsigned long flags = 0;                 // MS_* set at mount time (MS_BIND | MS_REC for "rbind")
@@ -21,6 +21,6 @@ struct MountOptions {
 // Unknown options are passed to the filesystem as data, as runc does; "defaults" and the
 // no-ops of fstab are accepted and ignored. A bind is recognised by its options ("bind",
 // "rbind") or by type "bind".
-MountOptions parseMountOptions(const Mount& mount);
+MountOptions parseMountOptions(const oci::Mount& mount);
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::container

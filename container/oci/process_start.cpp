@@ -16,14 +16,14 @@
 #include "container/seccomp.h"
 #include "container/user_lookup.h"
 
-namespace tandem::container::oci {
+namespace tandem::container {
 
 namespace {
 
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-Status applyProcessLimits(const Process& process) {
-  for (const Rlimit& limit : process.rlimits) {
+Status applyProcessLimits(const oci::Process& process) {
+  for (const oci::Rlimit& limit : process.rlimits) {
     rlimit value{limit.soft, limit.hard};
     if (::setrlimit(limit.resource, &value) != 0) {
       int err = errno;
@@ -48,7 +48,7 @@ Status applyProcessLimits(const Process& process) {
 }
 
 // HOME from the container's /etc/passwd when the process leaves it out, as runc does.
-std::vector<std::string> processEnvironment(const Process& process) {
+std::vector<std::string> processEnvironment(const oci::Process& process) {
   std::vector<std::string> env = process.env;
   if (envValue(env, "HOME")) return env;
   std::string home = "/";
@@ -62,11 +62,11 @@ std::vector<std::string> processEnvironment(const Process& process) {
   return env;
 }
 
-CapabilitySets capabilitySets(const Process& process) {
+CapabilitySets capabilitySets(const oci::Process& process) {
   CapabilitySets sets;
   if (!process.capabilities) return sets;
   std::vector<std::string> unknown;
-  const Capabilities& caps = *process.capabilities;
+  const oci::Capabilities& caps = *process.capabilities;
   sets.bounding = parseCapabilityNames(caps.bounding, unknown);
   sets.effective = parseCapabilityNames(caps.effective, unknown);
   sets.permitted = parseCapabilityNames(caps.permitted, unknown);
@@ -80,7 +80,7 @@ CapabilitySets capabilitySets(const Process& process) {
 
 }  // namespace
 
-Result<PreparedProcess> prepareProcess(const Process& process, int& exitCodeOnFailure) {
+Result<PreparedProcess> prepareProcess(const oci::Process& process, int& exitCodeOnFailure) {
   exitCodeOnFailure = kExitRuntimeError;
   TANDEM_TRY(applyProcessLimits(process));
   PreparedProcess prepared;
@@ -101,7 +101,7 @@ Result<PreparedProcess> prepareProcess(const Process& process, int& exitCodeOnFa
   return prepared;
 }
 
-ProcessFailure execPrepared(const Process& process, const PreparedProcess& prepared,
+ProcessFailure execPrepared(const oci::Process& process, const PreparedProcess& prepared,
                             const std::vector<sock_filter>& seccompProgram) {
   auto failure = [](Error error) { return ProcessFailure{std::move(error), kExitRuntimeError}; };
   CapabilitySets caps = capabilitySets(process);
@@ -147,7 +147,7 @@ ProcessFailure execPrepared(const Process& process, const PreparedProcess& prepa
                         err == ENOENT ? kExitNotFound : kExitCannotExecute};
 }
 
-void startProcess(const Process& process, const std::vector<sock_filter>& seccompProgram,
+void startProcess(const oci::Process& process, const std::vector<sock_filter>& seccompProgram,
                   int errorPipe) {
   int exitCode = kExitRuntimeError;
   auto prepared = prepareProcess(process, exitCode);
@@ -156,4 +156,4 @@ void startProcess(const Process& process, const std::vector<sock_filter>& seccom
   reportChildFailure(errorPipe, failure.exitCode, failure.error.describe());
 }
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::container

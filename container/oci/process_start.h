@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "common/oci/runtime_spec.h"
 #include "common/result.h"
-#include "container/oci/runtime_spec.h"
 
-namespace tandem::container::oci {
+namespace tandem::container {
 
 struct PreparedProcess {
   std::string executable;
@@ -25,14 +25,14 @@ struct ProcessFailure {
 
 // Runs inside the container, as root still: limits, cwd (made when missing), HOME from the
 // container's /etc/passwd unless given, and the executable looked up on the process's PATH.
-Result<PreparedProcess> prepareProcess(const Process& process, int& exitCodeOnFailure);
+Result<PreparedProcess> prepareProcess(const oci::Process& process, int& exitCodeOnFailure);
 
 // Drops to the process's identity and execs it. Returns only when something failed.
-ProcessFailure execPrepared(const Process& process, const PreparedProcess& prepared,
+ProcessFailure execPrepared(const oci::Process& process, const PreparedProcess& prepared,
                             const std::vector<sock_filter>& seccompProgram);
 
 // prepareProcess then execPrepared, reporting a failure on `errorPipe` (child_report.h).
-[[noreturn]] void startProcess(const Process& process,
+[[noreturn]] void startProcess(const oci::Process& process,
                                const std::vector<sock_filter>& seccompProgram, int errorPipe);
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::container

@@ -11,7 +11,7 @@
 #include "common/log.h"
 #include "container/seccomp.h"
 
-namespace tandem::container::oci {
+namespace tandem::container {
 
 namespace {
 
@@ -63,7 +63,7 @@ std::string architectureName(const std::string& name) {
 
 }  // namespace
 
-Result<std::vector<sock_filter>> compileSeccompProfile(const Seccomp& profile) {
+Result<std::vector<sock_filter>> compileSeccompProfile(const oci::Seccomp& profile) {
   TANDEM_ASSIGN_OR_RETURN(std::uint32_t defaultAction,
                           action(profile.defaultAction, profile.defaultErrnoRet, "defaultAction"));
   Filter filter(seccomp_init(defaultAction));
@@ -83,14 +83,14 @@ Result<std::vector<sock_filter>> compileSeccompProfile(const Seccomp& profile) {
     spdlog::debug("seccomp: flag {} does not change the program; ignored", flag);
   }
   for (std::size_t i = 0; i < profile.syscalls.size(); ++i) {
-    const SeccompRule& rule = profile.syscalls[i];
+    const oci::SeccompRule& rule = profile.syscalls[i];
     std::string where = "syscalls[" + std::to_string(i) + "]";
     TANDEM_ASSIGN_OR_RETURN(std::uint32_t ruleAction, action(rule.action, rule.errnoRet, where));
     if (ruleAction == defaultAction) continue;
     std::vector<scmp_arg_cmp> conditions;
     std::set<unsigned> indexes;
     bool repeated = false;
-    for (const SeccompArg& arg : rule.args) {
+    for (const oci::SeccompArg& arg : rule.args) {
       TANDEM_ASSIGN_OR_RETURN(scmp_compare op, comparison(arg.op, where));
       conditions.push_back(scmp_arg_cmp{arg.index, op, arg.value, arg.valueTwo});
       repeated = repeated || !indexes.insert(arg.index).second;
@@ -117,4 +117,4 @@ Result<std::vector<sock_filter>> compileSeccompProfile(const Seccomp& profile) {
   return exportSeccompProgram(filter.get());
 }
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::container

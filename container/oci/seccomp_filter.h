@@ -8,11 +8,11 @@
 
 #include <vector>
 
+#include "common/oci/runtime_spec.h"
 #include "common/result.h"
-#include "container/oci/runtime_spec.h"
 
-namespace tandem::container::oci {
+namespace tandem::container {
 
-Result<std::vector<sock_filter>> compileSeccompProfile(const Seccomp& profile);
+Result<std::vector<sock_filter>> compileSeccompProfile(const oci::Seccomp& profile);
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::container

@@ -10,7 +10,9 @@ source "$(dirname "$0")/../lib.sh"
 need_root "podman runs containers as root"
 need_tools podman conmon jq
 
-oci_root=$SCRATCH/oci-root
+# podman passes tandem-oci no --root of its own (and its cleanup process passes none of a
+# --runtime-flag), so tandem-oci keeps its state in its default root.
+oci_root=/run/tandem-oci
 # This host may not raise the hard rlimits podman asks of a root container (1048576 open files
 # and processes) when it lacks CAP_SYS_RESOURCE, as runc could not either: ask for less.
 cat >"$SCRATCH/containers.conf" <<CONF
@@ -26,7 +28,7 @@ CONF
 export CONTAINERS_CONF=$SCRATCH/containers.conf
 pm() {
   timeout --kill-after=5 60 podman --root "$SCRATCH/storage" --runroot "$SCRATCH/run" \
-    --runtime "$TANDEM_OCI" --runtime-flag "root=$oci_root" "$@"
+    --runtime "$TANDEM_OCI" "$@"
 }
 remove_podman_state() {
   pm rm -af -t 0 >/dev/null 2>&1 || true
@@ -67,7 +69,7 @@ logs=$(pm logs "server-$MARKER")
 assert_eq "started
 got-term" "$logs" "podman logs"
 pm rm "server-$MARKER" >/dev/null || fail "podman rm failed"
-[[ ! -e $oci_root/$id ]] || fail "podman rm left tandem-oci's state of $id"
+[[ ! -e $oci_root/$id ]] || fail "podman rm left tandem-oci's state of $id: $(ls -la "$oci_root/$id" 2>&1)"
 [[ -z $(find /sys/fs/cgroup -maxdepth 4 -name "*$id*" 2>/dev/null) ]] || fail "podman rm left the cgroup of $id"
 
 # -t: conmon hands tandem-oci a console socket, and the process runs on the pty.

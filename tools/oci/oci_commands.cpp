@@ -9,12 +9,12 @@
 
 #include "common/child_process.h"
 #include "common/file.h"
+#include "common/oci/runtime_spec.h"
 #include "common/signal_name.h"
 #include "container/child_report.h"
 #include "container/container_process.h"
 #include "container/oci/bundle_process.h"
 #include "container/oci/bundle_runtime.h"
-#include "container/oci/runtime_spec.h"
 #include "tools/oci/oci_arguments.h"
 #include "tools/oci/oci_log.h"
 
@@ -22,8 +22,8 @@ namespace tandem::oci_cli {
 
 namespace {
 
-using container::oci::BundleRuntime;
-using container::oci::CreateOptions;
+using container::BundleRuntime;
+using container::CreateOptions;
 
 int failed(const Error& error) {
   logError(error.describe());
@@ -210,7 +210,7 @@ int execCommand(const GlobalOptions& global, const Arguments& args) {
   if (parsed->positional.empty()) return failed(Error("\"exec\" requires a container id"));
   const std::string& id = parsed->positional.front();
   BundleRuntime runtime = runtimeFor(global);
-  container::oci::ExecRequest request;
+  container::ExecRequest request;
   if (parsed->has("--process")) {
     auto text = readFile(parsed->value("--process"));
     if (!text) return failed(text.error());
@@ -311,7 +311,7 @@ int specCommand(const GlobalOptions&, const Arguments& args) {
   if (!parsed) return failed(parsed.error());
   std::string path = parsed->value("--bundle", ".") + "/config.json";
   if (pathExists(path)) return failed(Error("File " + path + " exists. Remove it first"));
-  auto written = writeFile(path, container::oci::defaultSpecJson(), 0644);
+  auto written = writeFile(path, oci::defaultSpecJson(), 0644);
   return written ? 0 : failed(written.error());
 }
 
@@ -321,10 +321,10 @@ int bundleProcessCommand(const GlobalOptions&, const Arguments& args) {
   int errorPipe = std::stoi(args[1]);
   auto text = container::receiveFramedText(sync);
   if (!text) container::reportChildFailure(errorPipe, kExitRuntimeError, text.error().describe());
-  auto config = container::oci::parseBundleProcessConfig(*text);
+  auto config = container::parseBundleProcessConfig(*text);
   if (!config)
     container::reportChildFailure(errorPipe, kExitRuntimeError, config.error().describe());
-  container::oci::continueBundleProcess(*config);
+  container::continueBundleProcess(*config);
 }
 
 int execProcessCommand(const GlobalOptions&, const Arguments& args) {
@@ -333,10 +333,10 @@ int execProcessCommand(const GlobalOptions&, const Arguments& args) {
   int errorPipe = std::stoi(args[1]);
   auto text = container::receiveFramedText(sync);
   if (!text) container::reportChildFailure(errorPipe, kExitRuntimeError, text.error().describe());
-  auto config = container::oci::parseExecProcessConfig(*text);
+  auto config = container::parseExecProcessConfig(*text);
   if (!config)
     container::reportChildFailure(errorPipe, kExitRuntimeError, config.error().describe());
-  container::oci::continueBundleExecProcess(*config);
+  container::continueBundleExecProcess(*config);
 }
 
 }  // namespace tandem::oci_cli

@@ -6,8 +6,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "common/oci/container_state.h"
 #include "common/unique_fd.h"
-#include "container/oci/container_state.h"
 
 namespace tandem::oci_cli {
 
@@ -23,12 +23,10 @@ void append(const char* level, const std::string& message) {
   if (log.path.empty()) return;
   UniqueFd fd(::open(log.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
   if (!fd) return;
-  std::string line = log.json ? nlohmann::json{{"level", level},
-                                               {"msg", message},
-                                               {"time", container::oci::rfc3339Now()}}
-                                    .dump()
-                              : "time=\"" + container::oci::rfc3339Now() + "\" level=" + level +
-                                    " msg=\"" + message + "\"";
+  std::string line =
+      log.json
+          ? nlohmann::json{{"level", level}, {"msg", message}, {"time", oci::rfc3339Now()}}.dump()
+          : "time=\"" + oci::rfc3339Now() + "\" level=" + level + " msg=\"" + message + "\"";
   line += "\n";
   // One write, so lines from concurrent commands do not interleave.
   (void)!::write(fd.get(), line.data(), line.size());

@@ -1,4 +1,4 @@
-#include "container/oci/runtime_spec.h"
+#include "common/oci/runtime_spec.h"
 
 #include <sys/resource.h>
 
@@ -9,7 +9,7 @@
 
 #include "common/file.h"
 
-namespace tandem::container::oci {
+namespace tandem::oci {
 
 namespace {
 
@@ -551,4 +551,4 @@ std::string defaultSpecJson() {
   return spec.dump(1, '\t') + "\n";
 }
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::oci

@@ -1,11 +1,11 @@
-#include "container/oci/container_state.h"
+#include "common/oci/container_state.h"
 
 #include <time.h>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-namespace tandem::container::oci {
+namespace tandem::oci {
 
 const char* toString(ContainerStatus status) {
   switch (status) {
@@ -138,4 +138,4 @@ std::string rfc3339Now() {
   return text;
 }
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::oci

@@ -6,13 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "common/oci/runtime_spec.h"
 #include "common/result.h"
-#include "container/oci/runtime_spec.h"
 
-namespace tandem::container::oci {
+namespace tandem::oci {
 
 // `phase` names the list in errors ("createRuntime"). The hooks' stdout and stderr are this
 // process's.
 Status runHooks(const std::vector<Hook>& hooks, const std::string& stateJson, const char* phase);
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::oci

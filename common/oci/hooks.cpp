@@ -1,4 +1,4 @@
-#include "container/oci/hooks.h"
+#include "common/oci/hooks.h"
 
 #include <signal.h>
 #include <sys/syscall.h>
@@ -11,7 +11,7 @@
 #include "common/process.h"
 #include "common/process_identity.h"
 
-namespace tandem::container::oci {
+namespace tandem::oci {
 
 namespace {
 
@@ -70,4 +70,4 @@ Status runHooks(const std::vector<Hook>& hooks, const std::string& stateJson, co
   return okStatus();
 }
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::oci

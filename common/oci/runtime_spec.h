@@ -11,7 +11,7 @@
 
 #include "common/result.h"
 
-namespace tandem::container::oci {
+namespace tandem::oci {
 
 struct Hook {
   std::string path;  // absolute, on the host
@@ -181,4 +181,4 @@ Result<Spec> loadSpec(const std::string& bundle);
 // ipc, uts and mount namespaces.
 std::string defaultSpecJson();
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::oci

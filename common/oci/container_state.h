@@ -14,7 +14,7 @@
 
 #include "common/result.h"
 
-namespace tandem::container::oci {
+namespace tandem::oci {
 
 enum class ContainerStatus { kCreating, kCreated, kRunning, kStopped };
 
@@ -57,4 +57,4 @@ Status checkContainerId(const std::string& id);
 // Now, as RFC 3339 with nanoseconds in UTC, as runc's "created".
 std::string rfc3339Now();
 
-}  // namespace tandem::container::oci
+}  // namespace tandem::oci
