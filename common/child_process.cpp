@@ -67,7 +67,13 @@ std::string companionProgramPath(const char* environmentVariable, std::string_vi
   if (struct stat info{}; ::stat(installed.c_str(), &info) == 0 && S_ISREG(info.st_mode)) {
     return installed;
   }
-  return directory + "/" + std::string(buildFolder) + "/" + std::string(name);
+  std::string inBuildTree = directory + "/" + std::string(buildFolder) + "/" + std::string(name);
+  // A tool in a folder of its own (build/tools/oci) finds its companions in sibling folders.
+  std::string besideTool = directory + "/../" + std::string(buildFolder) + "/" + std::string(name);
+  if (::access(inBuildTree.c_str(), X_OK) != 0 && ::access(besideTool.c_str(), X_OK) == 0) {
+    return besideTool;
+  }
+  return inBuildTree;
 }
 
 }  // namespace tandem

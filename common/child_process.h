@@ -52,7 +52,8 @@ Result<ExitStatus> waitForwardingSignals(pid_t pid, int signalFd);
 
 // A program that comes with tandem: $`environmentVariable` when set, else `name` next to the
 // running executable (an installed tandem), else `buildFolder`/`name` beside it (the build tree,
-// where build/tools/tandem has its companions in folders of their own).
+// where build/tools/tandem has its companions in folders of their own), or beside its folder
+// (build/tools/oci/tandem-oci's companions are in build/tools/vmm/...).
 std::string companionProgramPath(const char* environmentVariable, std::string_view name,
                                  std::string_view buildFolder);
 

@@ -24,6 +24,7 @@
 #include "common/fd_passing.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/oci/container_directory.h"
 #include "common/oci/container_state.h"
 #include "common/oci/hooks.h"
 #include "common/process.h"
@@ -40,32 +41,6 @@
 namespace tandem::container {
 
 namespace {
-
-constexpr const char* kStateFile = "state.json";
-constexpr const char* kConfigCopy = "config.json";
-constexpr const char* kExecFifo = "exec.fifo";
-
-Result<std::string> absolutePath(const std::string& path, const std::string& what) {
-  char resolved[PATH_MAX];
-  if (::realpath(path.c_str(), resolved) == nullptr) {
-    return Error::fromErrno(what + " " + path + " is not usable");
-  }
-  return std::string(resolved);
-}
-
-// Written whole or not at all: a reader never sees half a record or half a pid.
-Status writeAtomically(const std::string& path, const std::string& content) {
-  std::string temporary = path + ".tmp";
-  TANDEM_TRY(writeFile(temporary, content, 0644));
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    return Error::fromErrno("cannot write " + path);
-  }
-  return okStatus();
-}
-
-Status saveRecord(const std::string& dir, const oci::ContainerRecord& record) {
-  return writeAtomically(dir + "/" + kStateFile, toJson(record).dump() + "\n");
-}
 
 std::string mapText(const std::vector<oci::IdMapping>& mappings) {
   std::string content;
@@ -172,31 +147,13 @@ Status sendByte(int sync, char byte) {
   return okStatus();
 }
 
-struct Loaded {
-  oci::ContainerRecord record;
-  oci::ContainerStatus status;
-};
-
-bool processRunning(const oci::ContainerRecord& record) {
-  return record.pid > 0 && sameProcess(record.pid, record.pidStartTime);
-}
-
 }  // namespace
 
-Result<pid_t> BundleRuntime::create(const CreateOptions& options) const {
-  TANDEM_TRY(oci::checkContainerId(options.id));
-  TANDEM_ASSIGN_OR_RETURN(std::string bundle, absolutePath(options.bundle, "bundle"));
-  TANDEM_ASSIGN_OR_RETURN(std::string specText, readFile(bundle + "/config.json"));
-  auto parsed = oci::parseSpec(specText);
-  if (!parsed) return std::move(parsed).error().context("bundle " + bundle);
-  oci::Spec spec = std::move(parsed).value();
-  if (!spec.process) return Error("config.json: process is required to create a container");
+Result<pid_t> BundleRuntime::create(const CreateOptions& options, const oci::Bundle& bundle) const {
+  const oci::Spec& spec = bundle.spec;
   if (!spec.hasNamespace(oci::NamespaceType::kMount)) {
     return Error("config.json: linux.namespaces must include a mount namespace");
   }
-  std::string rootPath =
-      spec.rootPath.front() == '/' ? spec.rootPath : bundle + "/" + spec.rootPath;
-  TANDEM_ASSIGN_OR_RETURN(std::string rootfs, absolutePath(rootPath, "root.path"));
   TANDEM_ASSIGN_OR_RETURN(std::string cgroupPath,
                           cgroupPathFor(spec.linux.cgroupsPath, options.id, options.systemdCgroup));
   std::vector<sock_filter> seccompProgram;
@@ -207,21 +164,18 @@ Result<pid_t> BundleRuntime::create(const CreateOptions& options) const {
   }
   TANDEM_ASSIGN_OR_RETURN(CgroupMounts cgroupMounts, detectCgroupMounts());
 
-  TANDEM_TRY(makeDirectories(root_, 0700));
-  std::string dir = directory(options.id);
-  if (::mkdir(dir.c_str(), 0700) != 0) {
-    if (errno == EEXIST) return Error("container with id " + options.id + " already exists");
-    return Error::fromErrno("cannot create the container's state folder " + dir);
-  }
-  StateDirectory state(dir);
-  oci::ContainerRecord record{options.id,        bundle, rootfs,           0,          0,
-                              oci::rfc3339Now(), false,  spec.annotations, cgroupPath, "container"};
-  TANDEM_TRY(saveRecord(dir, record));
-  TANDEM_TRY(writeFile(dir + "/" + kConfigCopy, specText, 0600));
-  std::string fifo = dir + "/" + kExecFifo;
-  if (::mkfifo(fifo.c_str(), 0622) != 0) {
-    return Error::fromErrno("cannot create the exec FIFO " + fifo);
-  }
+  oci::ContainerDirectory directory(root_, options.id);
+  TANDEM_TRY(directory.create());
+  StateDirectory state(directory.path());
+  oci::ContainerRecord record{options.id, bundle.path,       bundle.rootfs, 0,
+                              0,          oci::rfc3339Now(), false,         spec.annotations,
+                              cgroupPath, "container"};
+  TANDEM_TRY(directory.save(record));
+  TANDEM_TRY(directory.saveConfig(bundle.specText));
+  TANDEM_TRY(directory.makeExecFifo());
+  const std::string& rootfs = bundle.rootfs;
+  const std::string& specText = bundle.specText;
+  std::string fifo = directory.fifoPath();
 
   if (const oci::Namespace* pidNs = spec.findNamespace(oci::NamespaceType::kPid);
       pidNs && !pidNs->path.empty()) {
@@ -299,9 +253,9 @@ Result<pid_t> BundleRuntime::create(const CreateOptions& options) const {
   TANDEM_TRY(expectFromProcess(sync, errorPipe.read.get(), kSyncCreated, "getting ready"));
 
   record.createFinished = true;
-  TANDEM_TRY(saveRecord(dir, record));
+  TANDEM_TRY(directory.save(record));
   if (!options.pidFile.empty()) {
-    TANDEM_TRY(writeAtomically(options.pidFile, std::to_string(child.pid())));
+    TANDEM_TRY(oci::writeAtomically(options.pidFile, std::to_string(child.pid())));
   }
   cgroup.release();
   state.keep();
@@ -310,21 +264,6 @@ Result<pid_t> BundleRuntime::create(const CreateOptions& options) const {
 }
 
 namespace {
-
-Result<Loaded> load(const std::string& dir, const std::string& id) {
-  TANDEM_TRY(oci::checkContainerId(id));
-  auto text = readFile(dir + "/" + kStateFile);
-  if (!text) {
-    if (text.error().errnum() == ENOENT) return Error("container does not exist", ENOENT);
-    return std::move(text).error();
-  }
-  auto json = nlohmann::json::parse(*text, nullptr, false);
-  if (json.is_discarded()) return Error("the state record of container " + id + " is damaged");
-  TANDEM_ASSIGN_OR_RETURN(oci::ContainerRecord record, oci::recordFromJson(json));
-  bool running = processRunning(record);
-  bool waiting = pathExists(dir + "/" + kExecFifo);
-  return Loaded{record, oci::observedStatus(record, running, waiting)};
-}
 
 // Reads one byte from the FIFO the created process waits to open, without blocking forever on
 // a process that died meanwhile.
@@ -336,7 +275,7 @@ Status releaseCreatedProcess(const std::string& fifoPath, const oci::ContainerRe
     char byte = 0;
     ssize_t n = ::read(fifo.get(), &byte, 1);
     if (n == 1) return okStatus();
-    if (!processRunning(record)) {
+    if (!sameProcess(record.pid, record.pidStartTime)) {
       return Error("the container's process ended before it could start");
     }
     pollfd wait{fifo.get(), POLLIN, 0};
@@ -348,13 +287,13 @@ Status releaseCreatedProcess(const std::string& fifoPath, const oci::ContainerRe
 }  // namespace
 
 Status BundleRuntime::start(const std::string& id) const {
-  std::string dir = directory(id);
-  TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(dir, id));
+  oci::ContainerDirectory directory(root_, id);
+  TANDEM_ASSIGN_OR_RETURN(oci::LoadedContainer loaded, directory.load());
   TANDEM_TRY(oci::checkOperation(oci::Operation::kStart, loaded.status));
-  std::string fifo = dir + "/" + kExecFifo;
+  std::string fifo = directory.fifoPath();
   TANDEM_TRY(releaseCreatedProcess(fifo, loaded.record));
   ::unlink(fifo.c_str());
-  TANDEM_ASSIGN_OR_RETURN(std::string specText, readFile(dir + "/" + kConfigCopy));
+  TANDEM_ASSIGN_OR_RETURN(std::string specText, directory.recordedConfig());
   TANDEM_ASSIGN_OR_RETURN(oci::Spec spec, oci::parseSpec(specText));
   std::string state = oci::stateJson(loaded.record, oci::ContainerStatus::kRunning).dump();
   // runtime-spec: a poststart hook that fails is logged, and the lifecycle goes on.
@@ -365,12 +304,16 @@ Status BundleRuntime::start(const std::string& id) const {
 }
 
 Result<nlohmann::json> BundleRuntime::state(const std::string& id) const {
-  TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(directory(id), id));
+  TANDEM_ASSIGN_OR_RETURN(oci::LoadedContainer loaded, oci::ContainerDirectory(root_, id).load());
   return oci::stateJson(loaded.record, loaded.status);
 }
 
+Result<oci::LoadedContainer> BundleRuntime::load(const std::string& id) const {
+  return oci::ContainerDirectory(root_, id).load();
+}
+
 Status BundleRuntime::kill(const std::string& id, int signal, bool all) const {
-  TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(directory(id), id));
+  TANDEM_ASSIGN_OR_RETURN(oci::LoadedContainer loaded, oci::ContainerDirectory(root_, id).load());
   if (all) {
     TANDEM_ASSIGN_OR_RETURN(std::vector<pid_t> pids, processes(id));
     for (pid_t pid : pids) ::kill(pid, signal);
@@ -383,7 +326,7 @@ Status BundleRuntime::kill(const std::string& id, int signal, bool all) const {
 }
 
 Result<std::vector<pid_t>> BundleRuntime::processes(const std::string& id) const {
-  TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(directory(id), id));
+  TANDEM_ASSIGN_OR_RETURN(oci::LoadedContainer loaded, oci::ContainerDirectory(root_, id).load());
   TANDEM_ASSIGN_OR_RETURN(CgroupMounts mounts, detectCgroupMounts());
   Cgroup cgroup = Cgroup::adoptAt(mounts, loaded.record.cgroupPath);
   std::set<pid_t> pids;
@@ -399,8 +342,8 @@ Result<std::vector<pid_t>> BundleRuntime::processes(const std::string& id) const
 }
 
 Status BundleRuntime::remove(const std::string& id, bool force) const {
-  std::string dir = directory(id);
-  TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(dir, id));
+  oci::ContainerDirectory directory(root_, id);
+  TANDEM_ASSIGN_OR_RETURN(oci::LoadedContainer loaded, directory.load());
   TANDEM_TRY(oci::checkOperation(oci::Operation::kDelete, loaded.status, force));
   TANDEM_ASSIGN_OR_RETURN(CgroupMounts mounts, detectCgroupMounts());
   Cgroup cgroup = Cgroup::adoptAt(mounts, loaded.record.cgroupPath);
@@ -410,7 +353,7 @@ Status BundleRuntime::remove(const std::string& id, bool force) const {
   }
   // Kills what else is left in the cgroup (with --force, or a created container's process).
   TANDEM_TRY(cgroup.remove());
-  auto specText = readFile(dir + "/" + kConfigCopy);
+  auto specText = directory.recordedConfig();
   auto spec = specText ? oci::parseSpec(*specText) : Result<oci::Spec>(specText.error());
   if (spec) {
     std::string state = oci::stateJson(loaded.record, oci::ContainerStatus::kStopped).dump();
@@ -418,14 +361,19 @@ Status BundleRuntime::remove(const std::string& id, bool force) const {
       spdlog::warn("{}", hooks.error().describe());
     }
   }
-  return removeTree(dir);
+  return removeTree(directory.path());
 }
 
 Result<int> BundleRuntime::exec(const std::string& id, const ExecRequest& request) const {
-  std::string dir = directory(id);
-  TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(dir, id));
+  oci::ContainerDirectory directory(root_, id);
+  TANDEM_ASSIGN_OR_RETURN(oci::LoadedContainer loaded, directory.load());
   TANDEM_TRY(oci::checkOperation(oci::Operation::kExec, loaded.status));
-  TANDEM_ASSIGN_OR_RETURN(std::string specText, readFile(dir + "/" + kConfigCopy));
+  if (loaded.record.isolation != "container") {
+    // Joining its first process's namespaces would put the process on the host.
+    return Error("container " + id + " runs at " + loaded.record.isolation +
+                 " level, where exec goes through its guest agent");
+  }
+  TANDEM_ASSIGN_OR_RETURN(std::string specText, directory.recordedConfig());
   TANDEM_ASSIGN_OR_RETURN(oci::Spec spec, oci::parseSpec(specText));
   std::vector<sock_filter> seccompProgram;
   if (spec.linux.seccomp) {
@@ -438,9 +386,9 @@ Result<int> BundleRuntime::exec(const std::string& id, const ExecRequest& reques
 }
 
 Result<std::string> BundleRuntime::processTemplate(const std::string& id) const {
-  std::string dir = directory(id);
-  TANDEM_ASSIGN_OR_RETURN(Loaded loaded, load(dir, id));
-  TANDEM_ASSIGN_OR_RETURN(std::string specText, readFile(dir + "/" + kConfigCopy));
+  oci::ContainerDirectory directory(root_, id);
+  TANDEM_TRY(directory.load());
+  TANDEM_ASSIGN_OR_RETURN(std::string specText, directory.recordedConfig());
   auto json = nlohmann::json::parse(specText, nullptr, false);
   if (json.is_discarded() || !json.contains("process")) {
     return Error("the recorded config.json of container " + id + " has no process");
@@ -457,7 +405,7 @@ Result<std::vector<std::string>> BundleRuntime::list() const {
   }
   while (dirent* entry = ::readdir(stream)) {
     std::string name = entry->d_name;
-    if (name != "." && name != ".." && pathExists(root_ + "/" + name + "/" + kStateFile)) {
+    if (name != "." && name != ".." && pathExists(root_ + "/" + name + "/state.json")) {
       ids.push_back(name);
     }
   }

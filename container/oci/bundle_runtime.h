@@ -10,6 +10,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "common/oci/container_directory.h"
 #include "common/result.h"
 #include "container/oci/bundle_exec.h"
 
@@ -17,7 +18,6 @@ namespace tandem::container {
 
 struct CreateOptions {
   std::string id;
-  std::string bundle;
   std::string pidFile;        // written once the container is created
   std::string consoleSocket;  // with process.terminal: the pty master goes here (SCM_RIGHTS)
   bool noPivot = false;
@@ -33,9 +33,11 @@ class BundleRuntime {
   // Builds the container and leaves its process waiting for start; returns that process's pid.
   // The process is this one's child: a caller that exits hands it to its subreaper, as runc's
   // create does.
-  Result<pid_t> create(const CreateOptions& options) const;
+  Result<pid_t> create(const CreateOptions& options, const oci::Bundle& bundle) const;
   Status start(const std::string& id) const;
   Result<nlohmann::json> state(const std::string& id) const;
+  // Its record, whatever level runs it, and its status now.
+  Result<oci::LoadedContainer> load(const std::string& id) const;
   // `all`: every process of the container's cgroup, not only its first.
   Status kill(const std::string& id, int signal, bool all) const;
   Status remove(const std::string& id, bool force) const;
@@ -48,8 +50,6 @@ class BundleRuntime {
   Result<std::vector<std::string>> list() const;
 
  private:
-  std::string directory(const std::string& id) const { return root_ + "/" + id; }
-
   std::string root_;
   std::string program_;
 };

@@ -53,6 +53,7 @@ constexpr Command kCommands[] = {
     {"spec", specCommand},
     {"bundle-process", bundleProcessCommand},
     {"exec-process", execProcessCommand},
+    {"vm-process", vmProcessCommand},
 };
 // clang-format on
 
@@ -64,6 +65,7 @@ const std::vector<OptionSpec> kGlobalOptions{
     {{"--systemd-cgroup"}, false},
     {{"--criu"}, true},
     {{"--rootless"}, true},
+    {{"--log-level"}, true},
     {{"--help", "-h"}, false},
     {{"--version", "-v"}, false},
 };
@@ -81,7 +83,7 @@ int main(int argc, char** argv) {
     bool takesValue =
         all[index].find('=') == std::string::npos &&
         (all[index] == "--root" || all[index] == "--log" || all[index] == "--log-format" ||
-         all[index] == "--criu" || all[index] == "--rootless");
+         all[index] == "--criu" || all[index] == "--rootless" || all[index] == "--log-level");
     if (takesValue && index + 1 < all.size()) globals.push_back(all[++index]);
     ++index;
   }
@@ -105,6 +107,7 @@ int main(int argc, char** argv) {
   }
   configureLog({parsed->value("--log"), format == "json", parsed->has("--debug")});
   if (parsed->has("--debug")) (void)tandem::setLogLevel("debug");
+  if (parsed->has("--log-level")) (void)tandem::setLogLevel(parsed->value("--log-level"));
   GlobalOptions global;
   global.root = parsed->value("--root", global.root);
   global.systemdCgroup = parsed->has("--systemd-cgroup");

@@ -9,14 +9,17 @@
 
 #include "common/child_process.h"
 #include "common/file.h"
+#include "common/oci/container_directory.h"
 #include "common/oci/runtime_spec.h"
 #include "common/signal_name.h"
 #include "container/child_report.h"
 #include "container/container_process.h"
 #include "container/oci/bundle_process.h"
 #include "container/oci/bundle_runtime.h"
+#include "tools/oci/bundle_level.h"
 #include "tools/oci/oci_arguments.h"
 #include "tools/oci/oci_log.h"
+#include "tools/oci/vm_bundle.h"
 
 namespace tandem::oci_cli {
 
@@ -59,7 +62,6 @@ const std::vector<OptionSpec> kCreateOptions{
 CreateOptions createOptionsFrom(const GlobalOptions& global, const ParsedArguments& parsed) {
   CreateOptions options;
   options.id = parsed.positional.front();
-  options.bundle = parsed.value("--bundle", ".");
   options.pidFile = parsed.value("--pid-file");
   options.consoleSocket = parsed.value("--console-socket");
   options.noPivot = parsed.has("--no-pivot");
@@ -67,12 +69,25 @@ CreateOptions createOptionsFrom(const GlobalOptions& global, const ParsedArgumen
   return options;
 }
 
+// The bundle at the level its annotations and this host's policy choose.
+Result<pid_t> createAtItsLevel(const GlobalOptions& global, const ParsedArguments& parsed) {
+  CreateOptions options = createOptionsFrom(global, parsed);
+  TANDEM_ASSIGN_OR_RETURN(oci::Bundle bundle, oci::openBundle(parsed.value("--bundle", ".")));
+  TANDEM_ASSIGN_OR_RETURN(scheduler::IsolationChoice choice,
+                          chooseBundleLevel(bundle.spec, levelInvokedFor(global.program)));
+  logDebug("container " + options.id + ": " + scheduler::describe(choice));
+  if (choice.level == Isolation::kVm) {
+    return createVmBundle(global.root, global.program, options, bundle);
+  }
+  return runtimeFor(global).create(options, bundle);
+}
+
 }  // namespace
 
 int createCommand(const GlobalOptions& global, const Arguments& args) {
   auto parsed = parseFor("create", args, kCreateOptions, 1, 1);
   if (!parsed) return failed(parsed.error());
-  auto created = runtimeFor(global).create(createOptionsFrom(global, *parsed));
+  auto created = createAtItsLevel(global, *parsed);
   return created ? 0 : failed(created.error());
 }
 
@@ -129,7 +144,7 @@ int runCommand(const GlobalOptions& global, const Arguments& args) {
   SignalBlock blocked(forwarded);
   UniqueFd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC));
   if (!signals) return failed(Error::fromErrno("cannot create a signalfd"));
-  auto pid = runtime.create(options);
+  auto pid = createAtItsLevel(global, *parsed);
   if (!pid) return failed(pid.error());
   if (auto started = runtime.start(options.id); !started) {
     (void)runtime.remove(options.id, true);
@@ -223,7 +238,10 @@ int execCommand(const GlobalOptions& global, const Arguments& args) {
   request.detach = parsed->has("--detach");
   request.pidFile = parsed->value("--pid-file");
   request.consoleSocket = parsed->value("--console-socket");
-  auto code = runtime.exec(id, request);
+  auto loaded = runtime.load(id);
+  if (!loaded) return failed(loaded.error());
+  auto code = loaded->record.isolation == "vm" ? execInVmBundle(global.root, id, request)
+                                               : runtime.exec(id, request);
   return code ? *code : failed(code.error());
 }
 
@@ -325,6 +343,11 @@ int bundleProcessCommand(const GlobalOptions&, const Arguments& args) {
   if (!config)
     container::reportChildFailure(errorPipe, kExitRuntimeError, config.error().describe());
   container::continueBundleProcess(*config);
+}
+
+int vmProcessCommand(const GlobalOptions&, const Arguments& args) {
+  if (args.size() != 2) return kExitRuntimeError;
+  return runVmProcess(args[0], args[1]);
 }
 
 int execProcessCommand(const GlobalOptions&, const Arguments& args) {

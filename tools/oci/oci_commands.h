@@ -28,6 +28,8 @@ int featuresCommand(const GlobalOptions& global, const Arguments& args);
 int specCommand(const GlobalOptions& global, const Arguments& args);
 // Hidden: the container's first process, re-executed from the protected copy.
 int bundleProcessCommand(const GlobalOptions& global, const Arguments& args);
+// Hidden: a bundle's process at VM level, which runs its microVM once started.
+int vmProcessCommand(const GlobalOptions& global, const Arguments& args);
 // Hidden: an exec'd process's intermediate, in the protected copy.
 int execProcessCommand(const GlobalOptions& global, const Arguments& args);
 

@@ -1,0 +1,60 @@
+#include "tools/oci/bundle_level.h"
+
+#include "container/runtime.h"
+#include "scheduler/operator_policy.h"
+#include "vmm/vm_backend.h"
+
+namespace tandem::oci_cli {
+
+Result<scheduler::PlacementRequest> placementRequest(const oci::Spec& spec, Isolation invokedFor) {
+  scheduler::PlacementRequest request;
+  request.requested = invokedFor;
+  auto annotation = [&](const char* key) -> const std::string* {
+    auto found = spec.annotations.find(key);
+    return found == spec.annotations.end() ? nullptr : &found->second;
+  };
+  if (const std::string* level = annotation(kIsolationAnnotation)) {
+    auto parsed = parseIsolation(*level);
+    if (!parsed)
+      return std::move(parsed).error().context(std::string("annotation ") + kIsolationAnnotation);
+    request.requested = *parsed;
+  }
+  if (const std::string* trust = annotation(kTrustAnnotation)) {
+    auto parsed = scheduler::parseTrust(*trust);
+    if (!parsed)
+      return std::move(parsed).error().context(std::string("annotation ") + kTrustAnnotation);
+    request.trust = *parsed;
+  }
+  if (const std::string* workloadClass = annotation(kClassAnnotation)) {
+    request.workloadClass = *workloadClass;
+  }
+  const oci::Resources& resources = spec.linux.resources;
+  if (resources.memoryLimit && *resources.memoryLimit > 0) {
+    request.memoryBytes = static_cast<std::uint64_t>(*resources.memoryLimit);
+  }
+  if (resources.cpuQuota && *resources.cpuQuota > 0) {
+    std::uint64_t period = resources.cpuPeriod.value_or(100000);
+    request.cpuMilli =
+        static_cast<std::uint64_t>(*resources.cpuQuota) * 1000 / (period ? period : 100000);
+  }
+  return request;
+}
+
+Result<scheduler::IsolationChoice> chooseBundleLevel(const oci::Spec& spec, Isolation invokedFor) {
+  TANDEM_ASSIGN_OR_RETURN(scheduler::PlacementRequest request, placementRequest(spec, invokedFor));
+  TANDEM_ASSIGN_OR_RETURN(scheduler::OperatorPolicy policy,
+                          scheduler::loadOperatorPolicy(scheduler::kDefaultPolicyPath, false));
+  vmm::VmBackendConfig vmConfig;
+  vmConfig.kernelPath = vmm::defaultGuestKernel();
+  vmConfig.guestInitPath = vmm::defaultGuestInit();
+  scheduler::HostFacts host{container::ContainerBackend({}).available(),
+                            vmm::VmBackend(vmConfig).available(), scheduler::hostMemoryAvailable()};
+  return scheduler::chooseIsolation(request, host, policy);
+}
+
+Isolation levelInvokedFor(const std::string& program) {
+  std::string name = program.substr(program.rfind('/') + 1);
+  return name == "tandem-oci-vm" ? Isolation::kVm : Isolation::kContainer;
+}
+
+}  // namespace tandem::oci_cli

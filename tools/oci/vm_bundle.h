@@ -1,0 +1,33 @@
+// A bundle at VM level, behind the same runtime contract as a container, as Kata does it: the
+// container's "process" on the host is tandem-oci's vm-process, which waits for `start` on the
+// exec FIFO like a container's first process, then runs the bundle in a microVM (the bundle's
+// root packed as the guest's root, its process as the guest's workload) and exits with the
+// workload's code. Signals sent to it reach the microVM; `delete` kills it and the VMM with it.
+// `exec` goes through the guest agent, from a relay process whose pid and exit code stand for
+// the guest process's.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "common/oci/container_directory.h"
+#include "common/result.h"
+#include "container/oci/bundle_exec.h"
+#include "container/oci/bundle_runtime.h"
+
+namespace tandem::oci_cli {
+
+// `program` is this executable, which the vm-process runs as.
+Result<pid_t> createVmBundle(const std::string& root, const std::string& program,
+                             const container::CreateOptions& options, const oci::Bundle& bundle);
+
+// The exit code of the guest process, or 0 once it runs with request.detach.
+Result<int> execInVmBundle(const std::string& root, const std::string& id,
+                           const container::ExecRequest& request);
+
+// `tandem-oci vm-process ROOT ID`: waits for start, runs the microVM, returns its exit code.
+int runVmProcess(const std::string& root, const std::string& id);
+
+}  // namespace tandem::oci_cli
