@@ -822,5 +822,8 @@ if [[ -n $VMLINUX ]]; then
   expect "an ELF vmlinux boots through its PVH entry" 0 "booted by PVH"
 fi
 
+# shellcheck source=oci_cases.sh
+source "$(dirname "${BASH_SOURCE[0]}")/oci_cases.sh"
+
 echo "1..$count"
 exit $((failures > 0))

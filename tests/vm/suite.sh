@@ -4,7 +4,7 @@
 set -euo pipefail
 
 : "${TANDEM:?}" "${KVM_HOST:?}" "${MKROOTFS:?}" "${TANDEM_GUEST_INIT:?}" "${TANDEM_VMM:?}" "${KVM_DEVICE_TEST:?}"
-: "${TANDEM_PAUSE:?}"
+: "${TANDEM_PAUSE:?}" "${TANDEM_OCI:?}"
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../kvm_usable.sh
 source "$here/../kvm_usable.sh"
@@ -34,6 +34,7 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
 fi
 
 includes=(--include "$TANDEM" --include "$TANDEM_GUEST_INIT" --include "$TANDEM_VMM" --include "$TANDEM_PAUSE"
+  --include "$TANDEM_OCI"
   --include "$TANDEM_GUEST_KERNEL"
   --include "$here" --include "$GUEST_ROOTFS" --include "$KVM_DEVICE_TEST"
   --include "$(command -v bash)")
@@ -50,7 +51,7 @@ if nft=$(command -v nft); then
   includes+=(--include "$nft")
 fi
 envs=(--env "TANDEM=$TANDEM" --env "TANDEM_GUEST_INIT=$TANDEM_GUEST_INIT" --env "TANDEM_VMM=$TANDEM_VMM"
-  --env "TANDEM_PAUSE=$TANDEM_PAUSE"
+  --env "TANDEM_PAUSE=$TANDEM_PAUSE" --env "TANDEM_OCI=$TANDEM_OCI"
   --env "TANDEM_GUEST_KERNEL=$TANDEM_GUEST_KERNEL" --env "GUEST_ROOTFS=$GUEST_ROOTFS"
   --env "KVM_DEVICE_TEST=$KVM_DEVICE_TEST" --env "GUEST_STORE=$GUEST_STORE")
 if [[ -n ${TANDEM_GUEST_VMLINUX:-} && -f $TANDEM_GUEST_VMLINUX ]]; then

@@ -1,0 +1,79 @@
+# shellcheck shell=bash
+# Cases of cases.sh (sourced by it): OCI bundles at VM level through tandem-oci, the annotation
+# io.tandem.isolation=vm selecting a microVM behind the same runtime contract: create leaves
+# the microVM's process waiting, start boots it, exec reaches the guest through its agent, kill
+# and delete end it; run gives back the guest workload's exit code.
+
+# oci_bundle DIR ARGS_JSON: a bundle whose root is the guest rootfs, at VM level.
+oci_bundle() {
+  mkdir -p "$1"
+  cat >"$1/config.json" <<JSON
+{
+  "ociVersion": "1.0.2",
+  "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "args": $2,
+              "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "cwd": "/"},
+  "root": {"path": "$GUEST_ROOTFS"},
+  "hostname": "oci-vm",
+  "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+  "annotations": {"io.tandem.isolation": "vm"},
+  "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}],
+            "resources": {"memory": {"limit": 268435456}}}
+}
+JSON
+}
+
+oci() {
+  bounded "$TANDEM_OCI" --root "$scratch/oci-root" "$@" </dev/null
+}
+
+oci_status() {
+  oci state "$1" 2>/dev/null | grep -o '"status": "[a-z]*"' | sed 's/.*: "//; s/"//'
+}
+
+if [[ -n ${TANDEM_OCI:-} && -d /sys/fs/cgroup ]]; then
+  oci_bundle "$scratch/oci-vm" '["sh", "-c", "echo vm-ready; uname -r; trap \"exit 0\" TERM; while :; do sleep 0.1; done"]'
+  problems=()
+  oci create --bundle "$scratch/oci-vm" ovm >"$scratch/oci-vm.out" 2>"$scratch/oci-vm.err" ||
+    problems+=("create failed: $(cat "$scratch/oci-vm.err")")
+  [[ $(oci_status ovm) == created ]] || problems+=("status after create: $(oci_status ovm)")
+  oci start ovm 2>>"$scratch/oci-vm.err" || problems+=("start failed: $(cat "$scratch/oci-vm.err")")
+  for _ in $(seq 600); do
+    grep -q vm-ready "$scratch/oci-vm.out" 2>/dev/null && break
+    sleep 0.1
+  done
+  [[ $(oci_status ovm) == running ]] || problems+=("status after start: $(oci_status ovm)")
+  guest_kernel=$(sed -n 2p "$scratch/oci-vm.out")
+  [[ -n $guest_kernel && $guest_kernel != "$(uname -r)" ]] ||
+    problems+=("the process ran on kernel '$guest_kernel', the host's is $(uname -r)")
+  exec_status=0
+  exec_out=$(oci exec ovm sh -c 'echo exec-out; hostname; exit 4' 2>"$scratch/oci-exec.err") || exec_status=$?
+  [[ $exec_status == 4 && $exec_out == "exec-out
+oci-vm" ]] || problems+=("exec: status $exec_status, stdout '$exec_out', stderr $(cat "$scratch/oci-exec.err")")
+  oci kill ovm TERM || problems+=("kill failed")
+  for _ in $(seq 300); do
+    [[ $(oci_status ovm) == stopped ]] && break
+    sleep 0.1
+  done
+  [[ $(oci_status ovm) == stopped ]] || problems+=("status after kill: $(oci_status ovm)")
+  oci delete ovm || problems+=("delete failed")
+  [[ ! -e $scratch/oci-root/ovm ]] || problems+=("delete left $scratch/oci-root/ovm")
+  [[ -z $(tandem_pids) ]] || problems+=("tandem processes left: $(tandem_pids)")
+  if ((${#problems[@]} == 0)); then
+    ok "OCI bundle at VM level: create waits, start boots the guest kernel, exec through the agent, kill, delete"
+  else
+    not_ok "OCI bundle at VM level: create waits, start boots the guest kernel, exec through the agent, kill, delete" \
+      "${problems[@]}" "microVM stdout: $(cat "$scratch/oci-vm.out")" "stderr: $(cat "$scratch/oci-vm.err")"
+  fi
+
+  oci_bundle "$scratch/oci-run" '["sh", "-c", "echo from-the-guest; exit 3"]'
+  run_status=0
+  run_out=$(oci run --bundle "$scratch/oci-run" orun 2>"$scratch/oci-run.err") || run_status=$?
+  if [[ $run_status == 3 && $run_out == from-the-guest && ! -e $scratch/oci-root/orun ]]; then
+    ok "OCI run at VM level gives back the guest workload's output and exit code"
+  else
+    not_ok "OCI run at VM level gives back the guest workload's output and exit code" \
+      "status $run_status (want 3)" "stdout: $run_out" "stderr: $(cat "$scratch/oci-run.err")"
+  fi
+else
+  ok "OCI bundles at VM level # SKIP needs TANDEM_OCI and cgroups"
+fi
