@@ -19,6 +19,16 @@ bool isBind(const Mount& mount) {
                      [](const std::string& o) { return o == "bind" || o == "rbind"; });
 }
 
+// Under the guest's own /dev, /proc and /sys: what the host binds there (podman's /dev/shm) the
+// guest kernel provides itself.
+bool inGuestKernelTree(const std::string& destination) {
+  for (const char* tree : {"/dev", "/proc", "/sys"}) {
+    std::string prefix(tree);
+    if (destination == prefix || destination.starts_with(prefix + "/")) return true;
+  }
+  return false;
+}
+
 bool readOnly(const Mount& mount) {
   bool ro = false;
   for (const std::string& option : mount.options) {
@@ -72,6 +82,10 @@ Result<BundleWorkload> workloadFromBundle(const Spec& spec, const std::string& i
     bool guestOwn = std::find(kGuestFilesystems.begin(), kGuestFilesystems.end(), mount.type) !=
                     kGuestFilesystems.end();
     if (guestOwn && !isBind(mount)) continue;
+    if (inGuestKernelTree(mount.destination)) {
+      out.skipped.push_back(mount.destination + ": the guest kernel's own");
+      continue;
+    }
     if (!isBind(mount)) {
       out.skipped.push_back(mount.destination + ": a " + mount.type +
                             " mount, which the guest does not make");

@@ -1,7 +1,8 @@
 // An OCI bundle as the workload a microVM runs: config.json's process, hostname and resources
 // turned into tandem's Workload, with what a microVM cannot take from it said plainly. The
 // kernel's own filesystems in config.json's mounts (proc, sysfs, devpts, tmpfs, mqueue, cgroup)
-// are the guest's own; host folders bound in become read-only volumes; single files bound in
+// are the guest's own, as is whatever the host binds under /dev, /proc or /sys (podman's
+// /dev/shm); other host folders bound in become read-only volumes; single files bound in
 // (podman's /etc/hosts, /etc/resolv.conf) are skipped, as the guest has no host network to
 // name anyway.
 #pragma once
