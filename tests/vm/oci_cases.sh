@@ -77,3 +77,60 @@ oci-vm" ]] || problems+=("exec: status $exec_status, stdout '$exec_out', stderr 
 else
   ok "OCI bundles at VM level # SKIP needs TANDEM_OCI and cgroups"
 fi
+
+# podman (when the suite brought it in) driving tandem-oci at VM level through the annotation:
+# run with the exit code back, run -d, exec, logs, stop, rm.
+if [[ -n ${TANDEM_OCI:-} && -n ${PODMAN_IMAGE_ARCHIVE:-} ]] && command -v podman >/dev/null &&
+  command -v conmon >/dev/null; then
+  mkdir -p /var/tmp "$scratch/podman"
+  cat >"$scratch/podman/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "tandem"
+[engine.runtimes]
+tandem = ["$TANDEM_OCI"]
+CONF
+  pm() {
+    CONTAINERS_CONF=$scratch/podman/containers.conf TMPDIR=/tmp bounded podman --storage-driver vfs \
+      --root "$scratch/podman/storage" --runroot "$scratch/podman/run" "$@" </dev/null
+  }
+  problems=()
+  pm load -i "$PODMAN_IMAGE_ARCHIVE" >/dev/null 2>"$scratch/pm.err" ||
+    problems+=("podman load: $(cat "$scratch/pm.err")")
+  vm_opts=(--network none --annotation io.tandem.isolation=vm)
+  image=localhost/tandem/busybox
+  pm_status=0
+  pm_out=$(pm run --rm "${vm_opts[@]}" "$image" sh -c 'echo in-a-microvm; uname -r; exit 7' 2>"$scratch/pm.err") ||
+    pm_status=$?
+  [[ $pm_status == 7 && $(echo "$pm_out" | head -1) == in-a-microvm &&
+    $(echo "$pm_out" | sed -n 2p) != "$(uname -r)" ]] ||
+    problems+=("podman run: status $pm_status, stdout '$pm_out', stderr $(cat "$scratch/pm.err")")
+  pm run -d --name vmsrv "${vm_opts[@]}" "$image" sh -c 'echo serving; while :; do sleep 0.1; done' \
+    >/dev/null 2>"$scratch/pm.err" || problems+=("podman run -d: $(cat "$scratch/pm.err")")
+  for _ in $(seq 600); do
+    [[ $(pm logs vmsrv 2>/dev/null) == serving ]] && break
+    sleep 0.1
+  done
+  [[ $(pm logs vmsrv 2>&1) == serving ]] || problems+=("podman logs: $(pm logs vmsrv 2>&1)")
+  pm_status=0
+  pm_out=$(pm exec vmsrv sh -c 'echo exec-out; echo exec-err >&2; exit 4' 2>"$scratch/pm.err") || pm_status=$?
+  [[ $pm_status == 4 && $pm_out == exec-out && $(cat "$scratch/pm.err") == exec-err ]] ||
+    problems+=("podman exec: status $pm_status, stdout '$pm_out', stderr '$(cat "$scratch/pm.err")'")
+  pm stop -t 5 vmsrv >/dev/null 2>"$scratch/pm.err" || problems+=("podman stop: $(cat "$scratch/pm.err")")
+  [[ $(pm ps -a --format '{{.Status}}' --filter name=vmsrv) == Exited* ]] ||
+    problems+=("after podman stop: $(pm ps -a --format '{{.Status}}' --filter name=vmsrv)")
+  pm rm vmsrv >/dev/null 2>"$scratch/pm.err" || problems+=("podman rm: $(cat "$scratch/pm.err")")
+  [[ -z $(ls /run/tandem-oci 2>/dev/null) ]] || problems+=("tandem-oci state left: $(ls /run/tandem-oci)")
+  [[ -z $(tandem_pids) ]] || problems+=("tandem processes left: $(tandem_pids)")
+  if ((${#problems[@]} == 0)); then
+    ok "podman with tandem-oci at VM level: run and its exit code, run -d, logs, exec, stop, rm"
+  else
+    not_ok "podman with tandem-oci at VM level: run and its exit code, run -d, logs, exec, stop, rm" \
+      "${problems[@]}"
+  fi
+else
+  ok "podman at VM level # SKIP needs podman, conmon and an image archive in the emulated host"
+fi

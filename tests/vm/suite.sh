@@ -25,6 +25,12 @@ export GUEST_STORE=
 if "$TANDEM" --state-root "$scratch/store" image disk localhost/tandem/busybox >/dev/null; then
   GUEST_STORE=$scratch/store
 fi
+# The same image as an archive podman loads, for the case of podman driving tandem-oci.
+export PODMAN_IMAGE_ARCHIVE=
+if [[ -n $GUEST_STORE ]] && command -v podman >/dev/null &&
+  "$TANDEM" --state-root "$GUEST_STORE" save -o "$scratch/busybox.tar" localhost/tandem/busybox; then
+  PODMAN_IMAGE_ARCHIVE=$scratch/busybox.tar
+fi
 if kvm_usable; then
   exec "$here/cases.sh"
 fi
@@ -46,6 +52,14 @@ for tool in mkfs.ext4 debugfs; do
     includes+=(--include "$path")
   fi
 done
+# podman and conmon with their configuration, for podman driving tandem-oci at VM level.
+if [[ -n $PODMAN_IMAGE_ARCHIVE ]] && command -v conmon >/dev/null; then
+  includes+=(--include "$(command -v podman)" --include "$(command -v conmon)"
+    --include "$PODMAN_IMAGE_ARCHIVE")
+  for config in /etc/containers /usr/share/containers; do
+    [[ -d $config ]] && includes+=(--include "$config")
+  done
+fi
 # nft, for the bridge network's egress NAT: without it tandem warns at every bridge run.
 if nft=$(command -v nft); then
   includes+=(--include "$nft")
@@ -53,7 +67,8 @@ fi
 envs=(--env "TANDEM=$TANDEM" --env "TANDEM_GUEST_INIT=$TANDEM_GUEST_INIT" --env "TANDEM_VMM=$TANDEM_VMM"
   --env "TANDEM_PAUSE=$TANDEM_PAUSE" --env "TANDEM_OCI=$TANDEM_OCI"
   --env "TANDEM_GUEST_KERNEL=$TANDEM_GUEST_KERNEL" --env "GUEST_ROOTFS=$GUEST_ROOTFS"
-  --env "KVM_DEVICE_TEST=$KVM_DEVICE_TEST" --env "GUEST_STORE=$GUEST_STORE")
+  --env "KVM_DEVICE_TEST=$KVM_DEVICE_TEST" --env "GUEST_STORE=$GUEST_STORE"
+  --env "PODMAN_IMAGE_ARCHIVE=$PODMAN_IMAGE_ARCHIVE")
 if [[ -n ${TANDEM_GUEST_VMLINUX:-} && -f $TANDEM_GUEST_VMLINUX ]]; then
   includes+=(--include "$TANDEM_GUEST_VMLINUX")
   envs+=(--env "TANDEM_GUEST_VMLINUX=$TANDEM_GUEST_VMLINUX")
