@@ -93,4 +93,24 @@ oci create --bundle "$SCRATCH/missing" missing && fail "create of a missing prog
 assert_match 'no/such/program' "$(<"$SCRATCH/oci.err")" "create of a missing program"
 [[ ! -e $OCI_ROOT/missing ]] || fail "a failed create left its state behind"
 
+# The level: io.tandem.isolation picks it; a value it does not know is refused, naming it. Where
+# no microVM can run, asking for one is refused with the reason, never swapped for a container;
+# tandem-oci-vm asks for one unless the bundle says otherwise.
+make_bundle bogus '.process.args = ["true"] | .annotations = {"io.tandem.isolation": "vmm"}'
+oci create --bundle "$SCRATCH/bogus" bogus && fail "create with io.tandem.isolation=vmm succeeded"
+assert_match 'io.tandem.isolation' "$(<"$SCRATCH/oci.err")" "an unknown isolation annotation"
+make_bundle pinned '.process.args = ["true"] | .annotations = {"io.tandem.isolation": "container"}'
+ln -s "$TANDEM_OCI" "$SCRATCH/tandem-oci-vm"
+status=0
+timeout 30 "$SCRATCH/tandem-oci-vm" --root "$OCI_ROOT" run --bundle "$SCRATCH/pinned" pinned \
+  >/dev/null 2>"$SCRATCH/oci.err" </dev/null || status=$?
+assert_eq 0 "$status" "tandem-oci-vm runs a bundle pinned to container level ($(<"$SCRATCH/oci.err"))"
+if ! kvm_usable; then
+  make_bundle wants-vm '.process.args = ["true"]'
+  timeout 30 "$SCRATCH/tandem-oci-vm" --root "$OCI_ROOT" create --bundle "$SCRATCH/wants-vm" wants-vm \
+    2>"$SCRATCH/oci.err" </dev/null && fail "tandem-oci-vm created a container where no microVM can run"
+  assert_match 'kvm-host' "$(<"$SCRATCH/oci.err")" "tandem-oci-vm without a usable KVM names the way forward"
+  [[ ! -e $OCI_ROOT/wants-vm ]] || fail "a refused create left its state"
+fi
+
 echo "ok"
