@@ -39,8 +39,10 @@ Status writeAtomically(const std::string& path, const std::string& content) {
 
 Status ContainerDirectory::create() const {
   TANDEM_TRY(checkContainerId(id_));
-  TANDEM_TRY(makeDirectories(root_, 0700));
-  if (::mkdir(path_.c_str(), 0700) != 0) {
+  // Searchable by all, as runc's: a process in a user namespace, whose root is another host
+  // uid, opens the exec FIFO (0622) by its path. Listing stays root's.
+  TANDEM_TRY(makeDirectories(root_, 0711));
+  if (::mkdir(path_.c_str(), 0711) != 0) {
     if (errno == EEXIST) return Error("container with id " + id_ + " already exists");
     return Error::fromErrno("cannot create the container's state folder " + path_);
   }
@@ -56,7 +58,8 @@ Status ContainerDirectory::saveConfig(const std::string& specText) const {
 }
 
 Status ContainerDirectory::makeExecFifo() const {
-  if (::mkfifo(fifoPath().c_str(), 0622) != 0) {
+  // Writable by all, whatever the umask: the container's root may be another host uid.
+  if (::mkfifo(fifoPath().c_str(), 0622) != 0 || ::chmod(fifoPath().c_str(), 0622) != 0) {
     return Error::fromErrno("cannot create the exec FIFO " + fifoPath());
   }
   return okStatus();

@@ -105,7 +105,10 @@ Status checkOperation(Operation operation, ContainerStatus status, bool force) {
       }
       return Error(std::string("cannot delete container that is not stopped: ") + toString(status));
     case Operation::kExec:
-      if (status == ContainerStatus::kRunning) return okStatus();
+      // As runc: a created container's namespaces exist, and take a process already.
+      if (status == ContainerStatus::kRunning || status == ContainerStatus::kCreated) {
+        return okStatus();
+      }
       return Error(std::string("cannot exec in a ") + toString(status) + " container");
     case Operation::kPs:
       return okStatus();

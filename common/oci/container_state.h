@@ -51,7 +51,7 @@ enum class Operation { kStart, kKill, kDelete, kExec, kPs };
 // refusal says why in runc's words, e.g. "cannot start an already running container".
 Status checkOperation(Operation operation, ContainerStatus status, bool force = false);
 
-// runc's rule for container ids: letters, digits and _ + - ., not starting with one of .-_ ...
+// runc's rule for container ids: letters, digits and _ + - ., and neither "." nor "..".
 Status checkContainerId(const std::string& id);
 
 // Now, as RFC 3339 with nanoseconds in UTC, as runc's "created".

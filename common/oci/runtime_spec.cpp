@@ -379,11 +379,13 @@ Linux readLinux(const json& value, const std::string& path) {
   linux.maskedPaths = strings(value, path, "maskedPaths");
   linux.readonlyPaths = strings(value, path, "readonlyPaths");
   linux.rootfsPropagation = optionalText(value, path, "rootfsPropagation");
-  const std::array<const char*, 5> propagations{"", "shared", "slave", "private", "unbindable"};
+  const std::array<const char*, 9> propagations{"",        "shared",     "slave",
+                                                "private", "unbindable", "rshared",
+                                                "rslave",  "rprivate",   "runbindable"};
   if (std::find(propagations.begin(), propagations.end(), linux.rootfsPropagation) ==
       propagations.end()) {
     throw FieldError{at(path, "rootfsPropagation") +
-                     ": must be shared, slave, private or unbindable, got \"" +
+                     ": must be [r]shared, [r]slave, [r]private or [r]unbindable, got \"" +
                      linux.rootfsPropagation + "\""};
   }
   return linux;
@@ -434,6 +436,9 @@ Spec readSpec(const json& document) {
   }
   if (!spec.hostname.empty() && !spec.hasNamespace(NamespaceType::kUts)) {
     throw FieldError{"hostname: needs a uts namespace of the container's own (linux.namespaces)"};
+  }
+  if (!spec.domainname.empty() && !spec.hasNamespace(NamespaceType::kUts)) {
+    throw FieldError{"domainname: needs a uts namespace of the container's own (linux.namespaces)"};
   }
   return spec;
 }

@@ -178,7 +178,7 @@ Result<Spec> loadSpec(const std::string& bundle);
 
 // What `runc spec` writes: a container that runs `sh` on a terminal from ./rootfs, read-only,
 // with runc's default mounts, masked and read-only paths and capabilities, in new pid, network,
-// ipc, uts and mount namespaces.
+// ipc, uts, mount and cgroup namespaces.
 std::string defaultSpecJson();
 
 }  // namespace tandem::oci

@@ -20,13 +20,16 @@ namespace tandem::container {
 Result<std::string> cgroupPathFor(const std::string& cgroupsPath, const std::string& id,
                                   bool systemdCgroup);
 
-// memory, cpu (quota over period, as milli-CPUs), cpuset and pids.
-ResourceLimits limitsFrom(const oci::Resources& resources);
+// memory, cpu (quota over period, as milli-CPUs), cpuset and pids. A swap of 0 is no setting,
+// as in runc; one below the memory limit is refused.
+Result<ResourceLimits> limitsFrom(const oci::Resources& resources);
 
 // The ordered allow/deny rules of linux.resources.devices as the allowlist the cgroup enforces:
-// rules are applied in order to an empty list, "deny all" clears it, a deny removes what it
-// covers exactly. The nodes of the minimal /dev every container gets are allowed too, as runc
-// allows them.
-std::vector<DeviceRule> deviceAllowList(const std::vector<oci::DeviceCgroupRule>& rules);
+// rules are applied in order to an empty list: an allow adds its devices; a deny takes its
+// access letters from every earlier allow whose devices it all covers ("deny all" clears the
+// list). A deny that takes only some devices of an earlier allow cannot be expressed as an
+// allowlist and is refused, naming it. The nodes of the minimal /dev every container gets are
+// allowed too, as runc allows them.
+Result<std::vector<DeviceRule>> deviceAllowList(const std::vector<oci::DeviceCgroupRule>& rules);
 
 }  // namespace tandem::container

@@ -115,7 +115,9 @@ Status joinNamespaces(const oci::Spec& spec) {
   return okStatus();
 }
 
-unsigned long propagationFlag(const std::string& name) {
+// Applied with MS_REC whether or not the name says "r": to every mount of the container.
+unsigned long propagationFlag(std::string name) {
+  if (name.starts_with("r")) name.erase(0, 1);
   if (name == "shared") return MS_SHARED;
   if (name == "slave") return MS_SLAVE;
   if (name == "unbindable") return MS_UNBINDABLE;

@@ -162,6 +162,9 @@ Result<pid_t> BundleRuntime::create(const CreateOptions& options, const oci::Bun
     if (!compiled) return std::move(compiled).error().context("linux.seccomp");
     seccompProgram = std::move(compiled).value();
   }
+  TANDEM_ASSIGN_OR_RETURN(ResourceLimits limits, limitsFrom(spec.linux.resources));
+  TANDEM_ASSIGN_OR_RETURN(std::vector<DeviceRule> devices,
+                          deviceAllowList(spec.linux.resources.devices));
   TANDEM_ASSIGN_OR_RETURN(CgroupMounts cgroupMounts, detectCgroupMounts());
 
   oci::ContainerDirectory directory(root_, options.id);
@@ -221,13 +224,11 @@ Result<pid_t> BundleRuntime::create(const CreateOptions& options, const oci::Bun
   if (newUserNamespace) {
     std::string proc = "/proc/" + std::to_string(child.pid());
     TANDEM_TRY(writeExistingFile(proc + "/uid_map", mapText(spec.linux.uidMappings)));
-    TANDEM_TRY(writeExistingFile(proc + "/setgroups", "deny"));
     TANDEM_TRY(writeExistingFile(proc + "/gid_map", mapText(spec.linux.gidMappings)));
     TANDEM_TRY(sendByte(sync, kSyncMapsWritten));
   }
-  TANDEM_ASSIGN_OR_RETURN(
-      Cgroup cgroup, Cgroup::createAt(cgroupMounts, cgroupPath, limitsFrom(spec.linux.resources),
-                                      deviceAllowList(spec.linux.resources.devices)));
+  TANDEM_ASSIGN_OR_RETURN(Cgroup cgroup,
+                          Cgroup::createAt(cgroupMounts, cgroupPath, limits, devices));
   TANDEM_TRY(cgroup.addProcess(child.pid()));
   config.root.cgroups = cgroupViews(cgroupMounts, cgroup);
   config.stateJson = oci::stateJson(record, oci::ContainerStatus::kCreating).dump();

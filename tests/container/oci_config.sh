@@ -120,6 +120,20 @@ make_bundle joined '.process.args = ["sh", "-c", "ls /sys/class/net | tr \"\\n\"
 oci_run run --bundle "$SCRATCH/joined" joined || fail "run in a joined netns: $(<"$SCRATCH/oci.err")"
 assert_match 'oci-veth0' "$(<"$SCRATCH/oci.out")" "the joined network namespace's links"
 
+# A user namespace of its own, with config.json's id mappings: root inside is host uid 100000,
+# and the host's root, unmapped, shows as the overflow id. That root must reach the bundle's
+# root folder, as under runc.
+chmod 0755 "$SCRATCH"
+make_bundle userns '.process.args = ["sh", "-c", "id -u; cat /proc/self/uid_map; stat -c %u /bin/busybox"]
+  | .linux.namespaces += [{"type": "user"}]
+  | .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+  | .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+oci_run run --bundle "$SCRATCH/userns" userns || fail "run in a user namespace: $(<"$SCRATCH/oci.err")"
+mapfile -t lines <"$SCRATCH/oci.out"
+assert_eq 0 "${lines[0]}" "uid inside the user namespace"
+assert_match '^ *0 +100000 +65536$' "${lines[1]}" "the uid map, as config.json gives it"
+assert_eq 65534 "${lines[2]}" "the host's root, unmapped inside"
+
 # process.terminal: the pty's master goes to --console-socket, and the process runs on the slave.
 make_bundle tty '.process.terminal = true | .process.args = ["sh", "-c", "tty; test -t 0 && echo stdin-is-a-tty"]'
 python3 - "$SCRATCH/console.sock" "$SCRATCH/console.out" <<'PY' &
