@@ -87,6 +87,30 @@ assert_eq out "$(<"$SCRATCH/oci.out")" "run: the process's stdout"
 assert_eq err "$(<"$SCRATCH/oci.err")" "run: the process's stderr"
 [[ ! -e $OCI_ROOT/quick ]] || fail "run left its state behind"
 
+# --no-pivot: the root moved over the old one and chrooted into, as runc --no-pivot does.
+status=0
+oci_run run --no-pivot --bundle "$SCRATCH/quick" nopivot || status=$?
+assert_eq 42 "$status" "run --no-pivot: the process's exit code ($(<"$SCRATCH/oci.err"))"
+assert_eq out "$(<"$SCRATCH/oci.out")" "run --no-pivot: the process's stdout"
+
+# exec --process FILE --detach --pid-file, as conmon calls it: the process runs in the
+# container, its pid in the file, and the runtime returns at once.
+make_bundle host '.process.args = ["sh", "-c", "trap \"exit 0\" TERM; while :; do sleep 0.1; done"]
+  | .mounts += [{"destination": "/shared", "type": "bind", "source": "'"$SCRATCH/shared"'", "options": ["rbind", "rw"]}]'
+oci run --detach --bundle "$SCRATCH/host" host || fail "run --detach: $(<"$SCRATCH/oci.err")"
+cat >"$SCRATCH/process.json" <<'JSON'
+{"args": ["sh", "-c", "sleep 0.5; echo from-exec > /shared/exec-mark"], "cwd": "/",
+ "env": ["PATH=/bin:/usr/bin"], "user": {"uid": 0, "gid": 0}}
+JSON
+oci exec --process "$SCRATCH/process.json" --detach --pid-file "$SCRATCH/exec.pid" host ||
+  fail "exec --detach: $(<"$SCRATCH/oci.err")"
+exec_pid=$(<"$SCRATCH/exec.pid")
+[[ -d /proc/$exec_pid ]] || fail "exec --detach: its pid file names no running process"
+assert_match "(^|[^0-9])$exec_pid([^0-9]|$)" "$(oci ps --format json host)" "ps lists the exec'd process"
+wait_for_file "$SCRATCH/shared/exec-mark" 10
+assert_eq from-exec "$(<"$SCRATCH/shared/exec-mark")" "exec --process: the process ran in the container"
+oci delete --force host || fail "delete --force: $(<"$SCRATCH/oci.err")"
+
 # A program that is not there fails the create, as runc's does, and leaves nothing.
 make_bundle missing '.process.args = ["/no/such/program"]'
 oci create --bundle "$SCRATCH/missing" missing && fail "create of a missing program succeeded"
