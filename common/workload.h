@@ -45,7 +45,8 @@ struct Rlimit {
 
 struct ResourceLimits {
   std::optional<std::uint64_t> memoryBytes;
-  // Memory plus swap, as docker's --memory-swap; -1 (unset) means "same as memory": no swap.
+  // Memory plus swap, as docker's --memory-swap: unset means "same as memory" (no swap), -1
+  // unlimited swap.
   std::optional<std::int64_t> memorySwapBytes;
   // CPU quota in thousandths of a CPU (1.5 CPUs = 1500).
   std::optional<std::uint64_t> cpuMilli;

@@ -189,13 +189,16 @@ static void delete_with_force_in_every_status(void**) {
   expectAllowed(Operation::kDelete, ContainerStatus::kStopped, true);
 }
 
-static void exec_in_a_running_container_not_a_stopped_one(void**) {
+static void exec_in_a_created_or_running_container_not_a_stopped_one(void**) {
   expectAllowed(Operation::kExec, ContainerStatus::kRunning);
+  // As runc: a created container's namespaces exist already, so a process may join them.
+  expectAllowed(Operation::kExec, ContainerStatus::kCreated);
   expectRefused(Operation::kExec, ContainerStatus::kStopped, "cannot exec in a stopped container");
   expectRefused(Operation::kExec, ContainerStatus::kCreating,
                 "cannot exec in a creating container");
-  // A created container is left out on purpose: runc lets exec into one (it refuses only
-  // stopped and paused containers) where this runtime refuses, and which is right is open.
+  // force is delete's alone.
+  expectRefused(Operation::kExec, ContainerStatus::kStopped, "cannot exec in a stopped container",
+                true);
 }
 
 static void ps_in_every_status(void**) {
@@ -333,7 +336,7 @@ int main() {
       cmocka_unit_test(kill_a_created_or_running_container),
       cmocka_unit_test(delete_without_force),
       cmocka_unit_test(delete_with_force_in_every_status),
-      cmocka_unit_test(exec_in_a_running_container_not_a_stopped_one),
+      cmocka_unit_test(exec_in_a_created_or_running_container_not_a_stopped_one),
       cmocka_unit_test(ps_in_every_status),
       cmocka_unit_test(accepts_ids_of_runc_characters),
       cmocka_unit_test(refuses_empty_dot_and_path_ids),

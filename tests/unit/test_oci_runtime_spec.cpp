@@ -768,9 +768,19 @@ static void refuses_unknown_rootfs_propagation(void**) {
   json document = minimal();
   document["linux"]["rootfsPropagation"] = "bogus";
   expectMentions(refusal(document, "linux.rootfsPropagation"), "bogus");
-  for (const char* each : {"shared", "slave", "private", "unbindable"}) {
+  // Only a single "r" makes a propagation recursive.
+  for (const char* each : {"rbogus", "r", "rrshared", "recursive", "Rshared", "SHARED"}) {
     document["linux"]["rootfsPropagation"] = each;
-    assert_true(parseSpec(document.dump()).ok());
+    expectMentions(refusal(document, "linux.rootfsPropagation"), each);
+  }
+}
+
+static void accepts_rootfs_propagation_plain_and_recursive(void**) {
+  json document = minimal();
+  for (const char* each : {"shared", "slave", "private", "unbindable", "rshared", "rslave",
+                           "rprivate", "runbindable"}) {
+    document["linux"]["rootfsPropagation"] = each;
+    expectString(parsed(document.dump()).linux.rootfsPropagation, each);
   }
 }
 
@@ -783,6 +793,22 @@ static void refuses_hostname_without_uts_namespace(void**) {
   // No linux section at all: no namespaces, so no uts either.
   document.erase("linux");
   refusal(document, "hostname");
+}
+
+static void refuses_domainname_without_uts_namespace(void**) {
+  json document = minimal();
+  document["domainname"] = "example.org";
+  expectMentions(refusal(document, "domainname"), "uts");
+  document["linux"]["namespaces"].push_back({{"type", "uts"}});
+  Spec spec = parsed(document.dump());
+  expectString(spec.domainname, "example.org");
+  expectString(spec.hostname, "");
+  // No linux section at all: no namespaces, so no uts either.
+  document.erase("linux");
+  refusal(document, "domainname");
+  // An empty domainname sets nothing, so needs nothing.
+  document["domainname"] = "";
+  expectString(parsed(document.dump()).domainname, "");
 }
 
 static void names_namespace_types(void**) {
@@ -866,7 +892,9 @@ int main() {
       cmocka_unit_test(refuses_bad_device_and_cgroup_device_fields),
       cmocka_unit_test(refuses_incomplete_seccomp),
       cmocka_unit_test(refuses_unknown_rootfs_propagation),
+      cmocka_unit_test(accepts_rootfs_propagation_plain_and_recursive),
       cmocka_unit_test(refuses_hostname_without_uts_namespace),
+      cmocka_unit_test(refuses_domainname_without_uts_namespace),
       cmocka_unit_test(names_namespace_types),
       cmocka_unit_test(default_spec_parses_back_as_runc_spec_writes_it),
   };
