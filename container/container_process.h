@@ -7,6 +7,8 @@
 
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/workload.h"
 #include "container/rootfs.h"
 
@@ -43,6 +45,12 @@ struct ContainerProcessConfig {
 std::string serializeConfig(const ContainerProcessConfig& config);
 Result<ContainerProcessConfig> parseConfig(const std::string& text);
 Status sendConfig(int socket, const ContainerProcessConfig& config);
+// A compiled seccomp program as it crosses a re-exec: one [code, jt, jf, k] array an
+// instruction. Reading throws nlohmann's exceptions for a field that does not fit, which the
+// configuration's parser turns into its error.
+nlohmann::json seccompProgramToJson(const std::vector<sock_filter>& program);
+std::vector<sock_filter> seccompProgramFromJson(const nlohmann::json& json);
+
 // The framing under it: a 32-bit length, then the text (at most 16 MiB).
 Status sendFramedText(int socket, const std::string& text);
 Result<std::string> receiveFramedText(int socket);

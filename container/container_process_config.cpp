@@ -10,11 +10,16 @@
 
 namespace tandem::container {
 
-std::string serializeConfig(const ContainerProcessConfig& config) {
-  nlohmann::json program = nlohmann::json::array();
-  for (const auto& insn : config.seccompProgram) {
-    program.push_back({insn.code, insn.jt, insn.jf, insn.k});
+nlohmann::json seccompProgramToJson(const std::vector<sock_filter>& program) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& insn : program) {
+    out.push_back({insn.code, insn.jt, insn.jf, insn.k});
   }
+  return out;
+}
+
+std::string serializeConfig(const ContainerProcessConfig& config) {
+  nlohmann::json program = seccompProgramToJson(config.seccompProgram);
   nlohmann::json mask = nlohmann::json::array();
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sigismember(&config.workloadSignalMask, sig) == 1) {
@@ -60,6 +65,15 @@ T narrow(const nlohmann::json& value) {
 
 }  // namespace
 
+std::vector<sock_filter> seccompProgramFromJson(const nlohmann::json& json) {
+  std::vector<sock_filter> program;
+  for (const auto& insn : json) {
+    program.push_back({narrow<__u16>(insn.at(0)), narrow<__u8>(insn.at(1)),
+                       narrow<__u8>(insn.at(2)), narrow<__u32>(insn.at(3))});
+  }
+  return program;
+}
+
 Result<ContainerProcessConfig> parseConfig(const std::string& text) {
   try {
     auto json = nlohmann::json::parse(text);
@@ -76,10 +90,7 @@ Result<ContainerProcessConfig> parseConfig(const std::string& text) {
     config.rootfs.plan.ownNetworkNamespace = rootfs.at("ownNetworkNamespace").get<bool>();
     config.rootfs.plan.ownIpcNamespace = rootfs.at("ownIpcNamespace").get<bool>();
     config.capabilities = json.at("capabilities").get<std::vector<cap_value_t>>();
-    for (const auto& insn : json.at("seccompProgram")) {
-      config.seccompProgram.push_back({narrow<__u16>(insn.at(0)), narrow<__u8>(insn.at(1)),
-                                       narrow<__u8>(insn.at(2)), narrow<__u32>(insn.at(3))});
-    }
+    config.seccompProgram = seccompProgramFromJson(json.at("seccompProgram"));
     config.ownNetwork = json.at("ownNetwork").get<bool>();
     config.userNamespace = json.at("userNamespace").get<bool>();
     config.syncSocket = json.at("syncSocket").get<int>();

@@ -178,10 +178,7 @@ Result<int> execInBundle(const std::string& program, const ExecTarget& target,
 }
 
 std::string serializeExecProcessConfig(const ExecProcessConfig& config) {
-  nlohmann::json program = nlohmann::json::array();
-  for (const auto& insn : config.seccompProgram) {
-    program.push_back({insn.code, insn.jt, insn.jf, insn.k});
-  }
+  nlohmann::json program = seccompProgramToJson(config.seccompProgram);
   return nlohmann::json{
       {"process", config.processText},
       {"target", {config.target.id, config.target.pid, config.target.startTime}},
@@ -201,11 +198,7 @@ Result<ExecProcessConfig> parseExecProcessConfig(const std::string& text) {
     const auto& target = json.at("target");
     config.target = ExecTarget{target.at(0).get<std::string>(), target.at(1).get<pid_t>(),
                                target.at(2).get<std::uint64_t>()};
-    for (const auto& insn : json.at("seccompProgram")) {
-      config.seccompProgram.push_back(
-          sock_filter{insn.at(0).get<std::uint16_t>(), insn.at(1).get<std::uint8_t>(),
-                      insn.at(2).get<std::uint8_t>(), insn.at(3).get<std::uint32_t>()});
-    }
+    config.seccompProgram = seccompProgramFromJson(json.at("seccompProgram"));
     config.syncSocket = json.at("syncSocket").get<int>();
     config.errorPipe = json.at("errorPipe").get<int>();
     (void)setLogLevel(json.at("logLevel").get<std::string>());

@@ -213,10 +213,7 @@ void continueBundleProcess(const BundleProcessConfig& config) {
 }
 
 std::string serializeBundleProcessConfig(const BundleProcessConfig& config) {
-  nlohmann::json program = nlohmann::json::array();
-  for (const auto& insn : config.seccompProgram) {
-    program.push_back({insn.code, insn.jt, insn.jf, insn.k});
-  }
+  nlohmann::json program = seccompProgramToJson(config.seccompProgram);
   nlohmann::json cgroups = nlohmann::json::array();
   for (const CgroupView& view : config.root.cgroups) {
     cgroups.push_back({view.name, view.hostPath});
@@ -252,11 +249,7 @@ Result<BundleProcessConfig> parseBundleProcessConfig(const std::string& text) {
     config.stateJson = json.at("state").get<std::string>();
     config.noPivot = json.at("noPivot").get<bool>();
     config.newUserNamespace = json.at("newUserNamespace").get<bool>();
-    for (const auto& insn : json.at("seccompProgram")) {
-      config.seccompProgram.push_back(
-          sock_filter{insn.at(0).get<std::uint16_t>(), insn.at(1).get<std::uint8_t>(),
-                      insn.at(2).get<std::uint8_t>(), insn.at(3).get<std::uint32_t>()});
-    }
+    config.seccompProgram = seccompProgramFromJson(json.at("seccompProgram"));
     config.syncSocket = json.at("syncSocket").get<int>();
     config.errorPipe = json.at("errorPipe").get<int>();
     (void)setLogLevel(json.at("logLevel").get<std::string>());
