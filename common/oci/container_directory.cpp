@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,6 +64,19 @@ Status ContainerDirectory::makeExecFifo() const {
     return Error::fromErrno("cannot create the exec FIFO " + fifoPath());
   }
   return okStatus();
+}
+
+Result<UniqueFd> ContainerDirectory::lock() const {
+  TANDEM_TRY(checkContainerId(id_));
+  UniqueFd folder(::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!folder) {
+    if (errno == ENOENT) return Error("container does not exist", ENOENT);
+    return Error::fromErrno("cannot open the container's state folder " + path_);
+  }
+  while (::flock(folder.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) return Error::fromErrno("cannot lock " + path_);
+  }
+  return folder;
 }
 
 Result<LoadedContainer> ContainerDirectory::load() const {

@@ -9,6 +9,7 @@
 #include "common/oci/container_state.h"
 #include "common/oci/runtime_spec.h"
 #include "common/result.h"
+#include "common/unique_fd.h"
 
 namespace tandem::oci {
 
@@ -32,6 +33,11 @@ class ContainerDirectory {
   Status save(const ContainerRecord& record) const;
   Status saveConfig(const std::string& specText) const;
   Status makeExecFifo() const;
+
+  // An exclusive lock on the folder, held while a command changes the container (start,
+  // delete), so that two commands (an engine's cleanup and its user's rm) take turns.
+  // "container does not exist" (ENOENT) when there is no folder.
+  Result<UniqueFd> lock() const;
 
   // The record and the status it shows now; "container does not exist" (ENOENT) when none.
   Result<LoadedContainer> load() const;

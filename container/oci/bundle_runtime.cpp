@@ -289,6 +289,7 @@ Status releaseCreatedProcess(const std::string& fifoPath, const oci::ContainerRe
 
 Status BundleRuntime::start(const std::string& id) const {
   oci::ContainerDirectory directory(root_, id);
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd locked, directory.lock());
   TANDEM_ASSIGN_OR_RETURN(oci::LoadedContainer loaded, directory.load());
   TANDEM_TRY(oci::checkOperation(oci::Operation::kStart, loaded.status));
   std::string fifo = directory.fifoPath();
@@ -344,6 +345,8 @@ Result<std::vector<pid_t>> BundleRuntime::processes(const std::string& id) const
 
 Status BundleRuntime::remove(const std::string& id, bool force) const {
   oci::ContainerDirectory directory(root_, id);
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd locked, directory.lock());
+  // Another delete may have removed it while this one waited for the lock.
   TANDEM_ASSIGN_OR_RETURN(oci::LoadedContainer loaded, directory.load());
   TANDEM_TRY(oci::checkOperation(oci::Operation::kDelete, loaded.status, force));
   TANDEM_ASSIGN_OR_RETURN(CgroupMounts mounts, detectCgroupMounts());

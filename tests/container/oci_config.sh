@@ -134,6 +134,12 @@ assert_eq 0 "${lines[0]}" "uid inside the user namespace"
 assert_match '^ *0 +100000 +65536$' "${lines[1]}" "the uid map, as config.json gives it"
 assert_eq 65534 "${lines[2]}" "the host's root, unmapped inside"
 
+# A time namespace of its own (runtime-spec 1.2), made at clone.
+make_bundle timens '.process.args = ["readlink", "/proc/self/ns/time"] | .linux.namespaces += [{"type": "time"}]'
+oci_run run --bundle "$SCRATCH/timens" timens || fail "run in a time namespace: $(<"$SCRATCH/oci.err")"
+assert_match '^time:\[[0-9]+\]$' "$(<"$SCRATCH/oci.out")" "the time namespace inside"
+[[ $(<"$SCRATCH/oci.out") != "$(readlink /proc/self/ns/time)" ]] || fail "the container shares the host's time namespace"
+
 # process.terminal: the pty's master goes to --console-socket, and the process runs on the slave.
 make_bundle tty '.process.terminal = true | .process.args = ["sh", "-c", "tty; test -t 0 && echo stdin-is-a-tty"]'
 python3 - "$SCRATCH/console.sock" "$SCRATCH/console.out" <<'PY' &
