@@ -16,10 +16,13 @@
 #include "container/container_process.h"
 #include "container/oci/bundle_process.h"
 #include "container/oci/bundle_runtime.h"
-#include "tools/oci/bundle_level.h"
+#include "container/runtime.h"
+#include "scheduler/bundle_level.h"
+#include "scheduler/operator_policy.h"
 #include "tools/oci/oci_arguments.h"
 #include "tools/oci/oci_log.h"
 #include "tools/oci/vm_bundle.h"
+#include "vmm/vm_backend.h"
 
 namespace tandem::oci_cli {
 
@@ -73,8 +76,17 @@ CreateOptions createOptionsFrom(const GlobalOptions& global, const ParsedArgumen
 Result<pid_t> createAtItsLevel(const GlobalOptions& global, const ParsedArguments& parsed) {
   CreateOptions options = createOptionsFrom(global, parsed);
   TANDEM_ASSIGN_OR_RETURN(oci::Bundle bundle, oci::openBundle(parsed.value("--bundle", ".")));
-  TANDEM_ASSIGN_OR_RETURN(scheduler::IsolationChoice choice,
-                          chooseBundleLevel(bundle.spec, levelInvokedFor(global.program)));
+  TANDEM_ASSIGN_OR_RETURN(scheduler::OperatorPolicy policy,
+                          scheduler::loadOperatorPolicy(scheduler::kDefaultPolicyPath, false));
+  vmm::VmBackendConfig vmConfig;
+  vmConfig.kernelPath = vmm::defaultGuestKernel();
+  vmConfig.guestInitPath = vmm::defaultGuestInit();
+  scheduler::HostFacts host{container::ContainerBackend({}).available(),
+                            vmm::VmBackend(vmConfig).available(), scheduler::hostMemoryAvailable()};
+  TANDEM_ASSIGN_OR_RETURN(
+      scheduler::IsolationChoice choice,
+      scheduler::chooseBundleLevel(bundle.spec, scheduler::levelInvokedFor(global.program), host,
+                                   policy));
   logDebug("container " + options.id + ": " + scheduler::describe(choice));
   if (choice.level == Isolation::kVm) {
     return createVmBundle(global.root, global.program, options, bundle);

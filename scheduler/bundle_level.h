@@ -11,19 +11,20 @@
 #include "common/result.h"
 #include "scheduler/isolation_policy.h"
 
-namespace tandem::oci_cli {
+namespace tandem::scheduler {
 
 inline constexpr const char* kIsolationAnnotation = "io.tandem.isolation";
 inline constexpr const char* kTrustAnnotation = "io.tandem.trust";
 inline constexpr const char* kClassAnnotation = "io.tandem.class";
 
 // What the annotations ask for, before the host and policy are weighed. Pure.
-Result<scheduler::PlacementRequest> placementRequest(const oci::Spec& spec, Isolation invokedFor);
+Result<PlacementRequest> placementRequest(const oci::Spec& spec, Isolation invokedFor);
 
-// The level for `spec`: placementRequest weighed against this host and the policy file.
-Result<scheduler::IsolationChoice> chooseBundleLevel(const oci::Spec& spec, Isolation invokedFor);
+// The level for `spec`: placementRequest weighed against `host` and `policy`.
+Result<IsolationChoice> chooseBundleLevel(const oci::Spec& spec, Isolation invokedFor,
+                                          const HostFacts& host, const OperatorPolicy& policy);
 
 // The level argv[0] stands for: "tandem-oci-vm" a microVM, anything else a container.
 Isolation levelInvokedFor(const std::string& program);
 
-}  // namespace tandem::oci_cli
+}  // namespace tandem::scheduler

@@ -1,13 +1,9 @@
-#include "tools/oci/bundle_level.h"
+#include "scheduler/bundle_level.h"
 
-#include "container/runtime.h"
-#include "scheduler/operator_policy.h"
-#include "vmm/vm_backend.h"
+namespace tandem::scheduler {
 
-namespace tandem::oci_cli {
-
-Result<scheduler::PlacementRequest> placementRequest(const oci::Spec& spec, Isolation invokedFor) {
-  scheduler::PlacementRequest request;
+Result<PlacementRequest> placementRequest(const oci::Spec& spec, Isolation invokedFor) {
+  PlacementRequest request;
   request.requested = invokedFor;
   auto annotation = [&](const char* key) -> const std::string* {
     auto found = spec.annotations.find(key);
@@ -20,7 +16,7 @@ Result<scheduler::PlacementRequest> placementRequest(const oci::Spec& spec, Isol
     request.requested = *parsed;
   }
   if (const std::string* trust = annotation(kTrustAnnotation)) {
-    auto parsed = scheduler::parseTrust(*trust);
+    auto parsed = parseTrust(*trust);
     if (!parsed)
       return std::move(parsed).error().context(std::string("annotation ") + kTrustAnnotation);
     request.trust = *parsed;
@@ -40,16 +36,10 @@ Result<scheduler::PlacementRequest> placementRequest(const oci::Spec& spec, Isol
   return request;
 }
 
-Result<scheduler::IsolationChoice> chooseBundleLevel(const oci::Spec& spec, Isolation invokedFor) {
-  TANDEM_ASSIGN_OR_RETURN(scheduler::PlacementRequest request, placementRequest(spec, invokedFor));
-  TANDEM_ASSIGN_OR_RETURN(scheduler::OperatorPolicy policy,
-                          scheduler::loadOperatorPolicy(scheduler::kDefaultPolicyPath, false));
-  vmm::VmBackendConfig vmConfig;
-  vmConfig.kernelPath = vmm::defaultGuestKernel();
-  vmConfig.guestInitPath = vmm::defaultGuestInit();
-  scheduler::HostFacts host{container::ContainerBackend({}).available(),
-                            vmm::VmBackend(vmConfig).available(), scheduler::hostMemoryAvailable()};
-  return scheduler::chooseIsolation(request, host, policy);
+Result<IsolationChoice> chooseBundleLevel(const oci::Spec& spec, Isolation invokedFor,
+                                          const HostFacts& host, const OperatorPolicy& policy) {
+  TANDEM_ASSIGN_OR_RETURN(PlacementRequest request, placementRequest(spec, invokedFor));
+  return chooseIsolation(request, host, policy);
 }
 
 Isolation levelInvokedFor(const std::string& program) {
@@ -57,4 +47,4 @@ Isolation levelInvokedFor(const std::string& program) {
   return name == "tandem-oci-vm" ? Isolation::kVm : Isolation::kContainer;
 }
 
-}  // namespace tandem::oci_cli
+}  // namespace tandem::scheduler
