@@ -10,7 +10,8 @@ readonly repo
 runs=30
 json=startup.json
 tandem=${TANDEM:-$repo/build/tools/tandem}
-runtimes=tandem,runc,bwrap
+tandem_oci=${TANDEM_OCI:-$repo/build/tools/oci/tandem-oci}
+runtimes=tandem,tandem-oci,runc,bwrap
 readonly rss_samples=5
 
 usage() {
@@ -19,7 +20,7 @@ usage: $0 [--runs N] [--json FILE] [--tandem PATH] [--runtimes LIST]
   --runs N          timed runs per runtime after 3 warmups (default $runs)
   --json FILE       where the JSON goes (default $json)
   --tandem PATH     the tandem binary (default \$TANDEM, else $repo/build/tools/tandem)
-  --runtimes LIST   comma-separated subset of tandem,runc,bwrap (default all)
+  --runtimes LIST   comma-separated subset of tandem,tandem-oci,runc,bwrap (default all)
 EOF
   exit 2
 }
@@ -29,7 +30,7 @@ while [[ $# -gt 0 ]]; do
     --runs) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; runs=$2; shift 2 ;;
     --json) [[ -n ${2:-} ]] || usage; json=$2; shift 2 ;;
     --tandem) [[ -n ${2:-} ]] || usage; tandem=$2; shift 2 ;;
-    --runtimes) [[ ${2:-} =~ ^(tandem|runc|bwrap)(,(tandem|runc|bwrap))*$ ]] || usage; runtimes=$2; shift 2 ;;
+    --runtimes) [[ ${2:-} =~ ^(tandem|tandem-oci|runc|bwrap)(,(tandem|tandem-oci|runc|bwrap))*$ ]] || usage; runtimes=$2; shift 2 ;;
     *) usage ;;
   esac
 done
@@ -54,12 +55,18 @@ if has tandem && [[ ! -x $tandem ]]; then
   echo "$0: no tandem binary at $tandem (build it, or pass --tandem)" >&2
   exit 1
 fi
+if has tandem-oci && [[ ! -x $tandem_oci ]]; then
+  echo "$0: no tandem-oci binary at $tandem_oci (build it, or set TANDEM_OCI)" >&2
+  exit 1
+fi
 
 work=$(mktemp -d /tmp/tandem-bench.XXXXXX)
 readonly rootfs=$work/rootfs bundle=$work/bundle runc_state=$work/runc-state
+readonly oci_state=$work/tandem-oci-state
 readonly runc_id=tandem-bench
 cleanup() {
   runc --root "$runc_state" delete -f "$runc_id" >/dev/null 2>&1 || true
+  [[ ! -x $tandem_oci ]] || "$tandem_oci" --root "$oci_state" delete -f "$runc_id" >/dev/null 2>&1 || true
   rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
@@ -88,12 +95,14 @@ commands[tandem]=$(printf '%q ' "$tandem" run --isolation container --rootfs "$r
 # out of the delete), so it does the same work as tandem run --rm; the fixed ID is free again when
 # each run ends, and a run that failed to clean up makes the next one fail loudly.
 commands[runc]=$(printf '%q ' runc --root "$runc_state" run --bundle "$bundle" "$runc_id")
+# tandem-oci on the very bundle runc runs: the same config.json, the same cycle.
+commands[tandem-oci]=$(printf '%q ' "$tandem_oci" --root "$oci_state" run --bundle "$bundle" "$runc_id")
 commands[bwrap]=$(printf '%q ' bwrap --unshare-all --bind "$rootfs" / --proc /proc --dev /dev \
   /bin/true)
 
 selected=()
 hyperfine_args=()
-for name in tandem runc bwrap; do
+for name in tandem tandem-oci runc bwrap; do
   has "$name" || continue
   selected+=("$name")
   hyperfine_args+=(--command-name "$name" "${commands[$name]}")
@@ -128,6 +137,8 @@ jq --argjson rss "$rss_json" --argjson runs "$runs" '
      ratios: ({}
        + (if $by_name.tandem and $by_name.runc
           then {"tandem/runc": ($by_name | ratio("tandem"; "runc"))} else {} end)
+       + (if $by_name["tandem-oci"] and $by_name.runc
+          then {"tandem-oci/runc": ($by_name | ratio("tandem-oci"; "runc"))} else {} end)
        + (if $by_name.tandem and $by_name.bwrap
           then {"tandem/bwrap": ($by_name | ratio("tandem"; "bwrap"))} else {} end)),
      hyperfine: .}
