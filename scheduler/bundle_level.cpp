@@ -28,11 +28,7 @@ Result<PlacementRequest> placementRequest(const oci::Spec& spec, Isolation invok
   if (resources.memoryLimit && *resources.memoryLimit > 0) {
     request.memoryBytes = static_cast<std::uint64_t>(*resources.memoryLimit);
   }
-  if (resources.cpuQuota && *resources.cpuQuota > 0) {
-    std::uint64_t period = resources.cpuPeriod.value_or(100000);
-    request.cpuMilli =
-        static_cast<std::uint64_t>(*resources.cpuQuota) * 1000 / (period ? period : 100000);
-  }
+  request.cpuMilli = resources.cpuMilli();
   return request;
 }
 

@@ -32,7 +32,7 @@ bool inGuestKernelTree(const std::string& destination) {
 bool readOnly(const Mount& mount) {
   bool ro = false;
   for (const std::string& option : mount.options) {
-    if (option == "ro") ro = true;
+    if (option == "ro" || option == "rro") ro = true;
     if (option == "rw") ro = false;
   }
   return ro;
@@ -72,23 +72,25 @@ Result<BundleWorkload> workloadFromBundle(const Spec& spec, const std::string& i
   if (resources.memoryLimit && *resources.memoryLimit > 0) {
     workload.limits.memoryBytes = static_cast<std::uint64_t>(*resources.memoryLimit);
   }
-  if (resources.cpuQuota && *resources.cpuQuota > 0) {
-    std::uint64_t period = resources.cpuPeriod.value_or(100000);
-    if (period == 0) period = 100000;
-    workload.limits.cpuMilli =
-        std::max<std::uint64_t>(1, static_cast<std::uint64_t>(*resources.cpuQuota) * 1000 / period);
-  }
+  workload.limits.cpuMilli = resources.cpuMilli();
   for (const Mount& mount : spec.mounts) {
     bool guestOwn = std::find(kGuestFilesystems.begin(), kGuestFilesystems.end(), mount.type) !=
                     kGuestFilesystems.end();
-    if (guestOwn && !isBind(mount)) continue;
     if (inGuestKernelTree(mount.destination)) {
-      out.skipped.push_back(mount.destination + ": the guest kernel's own");
+      if (!guestOwn || isBind(mount)) {
+        out.skipped.push_back(mount.destination + ": the guest kernel's own");
+      }
+      continue;
+    }
+    if (guestOwn && !isBind(mount)) {
+      // Only /proc, /sys and /dev are the guest's; a tmpfs elsewhere (podman --tmpfs) is not.
+      out.skipped.push_back(mount.destination + ": a " + mount.type +
+                            " mount the guest does not make; the guest's root is writable memory");
       continue;
     }
     if (!isBind(mount)) {
-      out.skipped.push_back(mount.destination + ": a " + mount.type +
-                            " mount, which the guest does not make");
+      out.skipped.push_back(mount.destination + ": a mount of type \"" + mount.type +
+                            "\", which the guest does not make");
       continue;
     }
     if (!isFolder(mount.source)) {

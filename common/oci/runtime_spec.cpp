@@ -445,6 +445,12 @@ Spec readSpec(const json& document) {
 
 }  // namespace
 
+std::optional<std::uint64_t> Resources::cpuMilli() const {
+  if (!cpuQuota || *cpuQuota <= 0) return std::nullopt;
+  std::uint64_t period = cpuPeriod && *cpuPeriod > 0 ? *cpuPeriod : 100000;
+  return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(*cpuQuota) * 1000 / period);
+}
+
 const char* toString(NamespaceType type) {
   for (const auto& known : kNamespaces) {
     if (known.type == type) return known.name;

@@ -109,6 +109,10 @@ struct Resources {
   std::string cpusetMems;
   std::optional<std::int64_t> pidsLimit;
   std::vector<DeviceCgroupRule> devices;
+
+  // The quota over its period (100000 µs when unset) as thousandths of a CPU, at least 1;
+  // nothing when there is no positive quota.
+  std::optional<std::uint64_t> cpuMilli() const;
 };
 
 struct SeccompArg {

@@ -6,8 +6,6 @@ namespace tandem::container {
 
 namespace {
 
-constexpr std::uint64_t kDefaultCpuPeriod = 100000;
-
 // A unit name's part as systemd takes it: no '/', not "." or "..", nothing that would lead a
 // path out of the cgroup tree.
 Status checkUnitPart(const std::string& part, const char* what, const std::string& cgroupsPath) {
@@ -116,12 +114,7 @@ Result<ResourceLimits> limitsFrom(const oci::Resources& resources) {
     }
     limits.memorySwapBytes = swap;
   }
-  if (resources.cpuQuota && *resources.cpuQuota > 0) {
-    std::uint64_t period = resources.cpuPeriod.value_or(kDefaultCpuPeriod);
-    if (period == 0) period = kDefaultCpuPeriod;
-    limits.cpuMilli =
-        std::max<std::uint64_t>(1, static_cast<std::uint64_t>(*resources.cpuQuota) * 1000 / period);
-  }
+  limits.cpuMilli = resources.cpuMilli();
   if (resources.cpuShares && *resources.cpuShares > 0) {
     limits.cpuShares = std::clamp<std::uint64_t>(*resources.cpuShares, 2, 262144);
   }
