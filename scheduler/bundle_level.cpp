@@ -5,6 +5,7 @@ namespace tandem::scheduler {
 Result<PlacementRequest> placementRequest(const oci::Spec& spec, Isolation invokedFor) {
   PlacementRequest request;
   request.requested = invokedFor;
+  if (invokedFor == Isolation::kVm) request.requestedAs = "tandem-oci-vm";
   auto annotation = [&](const char* key) -> const std::string* {
     auto found = spec.annotations.find(key);
     return found == spec.annotations.end() ? nullptr : &found->second;
@@ -14,6 +15,7 @@ Result<PlacementRequest> placementRequest(const oci::Spec& spec, Isolation invok
     if (!parsed)
       return std::move(parsed).error().context(std::string("annotation ") + kIsolationAnnotation);
     request.requested = *parsed;
+    request.requestedAs = std::string(kIsolationAnnotation) + "=" + *level;
   }
   if (const std::string* trust = annotation(kTrustAnnotation)) {
     auto parsed = parseTrust(*trust);

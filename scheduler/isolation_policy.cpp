@@ -10,7 +10,9 @@ namespace tandem::scheduler {
 
 namespace {
 
-const char* flag(Isolation level) {
+// How the level was asked for, in the user's own terms.
+std::string flag(const PlacementRequest& request, Isolation level) {
+  if (!request.requestedAs.empty()) return request.requestedAs;
   return level == Isolation::kVm ? "--isolation vm" : "--isolation container";
 }
 
@@ -114,11 +116,12 @@ Result<IsolationChoice> chooseIsolation(const PlacementRequest& request, const H
       const Status& offered = level == Isolation::kVm ? host.vm : host.container;
       // The backend's own error keeps its errno for the user.
       if (allowed && !offered) {
-        return offered.error().context(std::string("cannot run with ") + flag(level));
+        return offered.error().context(std::string("cannot run with ") + flag(request, level));
       }
-      return Error(std::string("cannot run with ") + flag(level) + ": " + why);
+      return Error(std::string("cannot run with ") + flag(request, level) + ": " + why);
     }
-    return chosen(level, std::string("requested with ") + flag(level), std::move(considered));
+    return chosen(level, std::string("requested with ") + flag(request, level),
+                  std::move(considered));
   }
 
   // 1. The policy's word for the class.

@@ -31,6 +31,9 @@ Result<Trust> parseTrust(const std::string& text);
 // What the decision takes from the workload.
 struct PlacementRequest {
   Isolation requested = Isolation::kAuto;
+  // How an explicit level was asked for, as the decision's words quote it; empty:
+  // "--isolation LEVEL".
+  std::string requestedAs;
   std::string workloadClass;  // empty: its trust names its class
   Trust trust = Trust::kUnknown;
   bool needsOwnKernel = false;         // modules, sysctls outside its namespaces, another kernel
