@@ -15,6 +15,7 @@
 #include "common/fd_passing.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/oci/container_directory.h"
 #include "common/oci/hooks.h"
 #include "common/process.h"
 #include "common/workload.h"
@@ -124,16 +125,6 @@ unsigned long propagationFlag(std::string name) {
   return MS_PRIVATE;
 }
 
-// Blocks until `start` opens the FIFO for reading, then tells it the process goes on.
-void waitForStart(const BundleProcessConfig& config, const UniqueFd& fifo) {
-  std::string path = "/proc/self/fd/" + std::to_string(fifo.get());
-  UniqueFd writer(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!writer) fail(config, Error::fromErrno("cannot open the exec FIFO"));
-  char go = '0';
-  if (::write(writer.get(), &go, 1) != 1)
-    fail(config, Error::fromErrno("cannot write the exec FIFO"));
-}
-
 }  // namespace
 
 void runBundleProcess(const char* program, const BundleProcessConfig& config) {
@@ -204,7 +195,7 @@ void continueBundleProcess(const BundleProcessConfig& config) {
   }
 
   tellRuntime(config, kSyncCreated);
-  waitForStart(config, fifo);
+  orFail(config, oci::awaitStart("/proc/self/fd/" + std::to_string(fifo.get())));
   fifo.reset();
   startedByEngine = true;
   orFail(config, oci::runHooks(spec.hooks.startContainer, config.stateJson, "startContainer"));

@@ -151,6 +151,9 @@ Status sendByte(int sync, char byte) {
 
 Result<pid_t> BundleRuntime::create(const CreateOptions& options, const oci::Bundle& bundle) const {
   const oci::Spec& spec = bundle.spec;
+  if (spec.process->terminal && options.consoleSocket.empty()) {
+    return Error("process.terminal is set, so --console-socket is needed to receive the pty");
+  }
   if (!spec.hasNamespace(oci::NamespaceType::kMount)) {
     return Error("config.json: linux.namespaces must include a mount namespace");
   }
@@ -241,9 +244,6 @@ Result<pid_t> BundleRuntime::create(const CreateOptions& options, const oci::Bun
       TANDEM_TRY(expectFromProcess(sync, errorPipe.read.get(), '\0', "building its root"));
       return std::move(master).error();
     }
-    if (options.consoleSocket.empty()) {
-      return Error("process.terminal is set, so --console-socket is needed to receive the pty");
-    }
     TANDEM_ASSIGN_OR_RETURN(UniqueFd socket, connectUnixSocket(options.consoleSocket));
     TANDEM_TRY(sendFd(socket.get(), master->get()));
   }
@@ -279,8 +279,9 @@ Status releaseCreatedProcess(const std::string& fifoPath, const oci::ContainerRe
     if (!sameProcess(record.pid, record.pidStartTime)) {
       return Error("the container's process ended before it could start");
     }
+    // Before the process opens its end, the FIFO reads as at its end at once: wait a little.
     pollfd wait{fifo.get(), POLLIN, 0};
-    ::poll(&wait, 1, 10);
+    if (::poll(&wait, 1, 10) > 0 && (wait.revents & POLLIN) == 0) ::usleep(1000);
   }
   return Error("the container's process did not take the start within 10 s");
 }

@@ -83,6 +83,13 @@ fi
 if [[ -n ${TANDEM_OCI:-} && -n ${PODMAN_IMAGE_ARCHIVE:-} ]] && command -v podman >/dev/null &&
   command -v conmon >/dev/null; then
   mkdir -p /var/tmp "$scratch/podman"
+  # podman gives its runtime none of this environment: tandem-oci finds the guest kernel where
+  # guest-kernel-config/build.sh leaves it, as on an installed host.
+  default_kernel=/var/cache/tandem/guest-kernel/current/bzImage
+  if [[ ! -e $default_kernel ]]; then
+    mkdir -p "${default_kernel%/*}"
+    ln -s "$TANDEM_GUEST_KERNEL" "$default_kernel"
+  fi
   cat >"$scratch/podman/containers.conf" <<CONF
 [containers]
 default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
@@ -110,10 +117,12 @@ CONF
     problems+=("podman run: status $pm_status, stdout '$pm_out', stderr $(cat "$scratch/pm.err")")
   pm run -d --name vmsrv "${vm_opts[@]}" "$image" sh -c 'echo serving; while :; do sleep 0.1; done' \
     >/dev/null 2>"$scratch/pm.err" || problems+=("podman run -d: $(cat "$scratch/pm.err")")
-  for _ in $(seq 600); do
-    [[ $(pm logs vmsrv 2>/dev/null) == serving ]] && break
-    sleep 0.1
-  done
+  if pm ps --format '{{.Names}}' | grep -q vmsrv; then
+    for _ in $(seq 300); do
+      [[ $(pm logs vmsrv 2>/dev/null) == serving ]] && break
+      sleep 0.2
+    done
+  fi
   [[ $(pm logs vmsrv 2>&1) == serving ]] || problems+=("podman logs: $(pm logs vmsrv 2>&1)")
   pm_status=0
   pm_out=$(pm exec vmsrv sh -c 'echo exec-out; echo exec-err >&2; exit 4' 2>"$scratch/pm.err") || pm_status=$?
