@@ -109,6 +109,14 @@ exec_pid=$(<"$SCRATCH/exec.pid")
 assert_match "(^|[^0-9])$exec_pid([^0-9]|$)" "$(oci ps --format json host)" "ps lists the exec'd process"
 wait_for_file "$SCRATCH/shared/exec-mark" 10
 assert_eq from-exec "$(<"$SCRATCH/shared/exec-mark")" "exec --process: the process ran in the container"
+listed=$(oci list --format json) || fail "list: $(<"$SCRATCH/oci.err")"
+assert_eq running "$(jq -r '.[] | select(.id == "host") | .status' <<<"$listed")" "list --format json"
+# kill --all: every process of the container's cgroup, the exec'd ones too.
+oci exec --detach --pid-file "$SCRATCH/sleeper.pid" host sleep 600 || fail "exec sleep: $(<"$SCRATCH/oci.err")"
+sleeper=$(<"$SCRATCH/sleeper.pid")
+oci kill --all host KILL || fail "kill --all: $(<"$SCRATCH/oci.err")"
+wait_gone "$sleeper" 10
+wait_for_status host stopped 10
 oci delete --force host || fail "delete --force: $(<"$SCRATCH/oci.err")"
 
 # A program that is not there fails the create, as runc's does, and leaves nothing.
