@@ -38,9 +38,15 @@ Status runHook(const Hook& hook, const std::string& stateJson, const std::string
   }
   input.read.reset();
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  // A hook that does not read its stdin must not make this fail: EPIPE is ignored.
-  ::signal(SIGPIPE, SIG_IGN);
+  // A hook that does not read its stdin must not make this fail: EPIPE is ignored for the
+  // write only. This may run in a container's first process, whose program must not inherit
+  // SIGPIPE ignored, nor may the hooks after this one.
+  struct sigaction ignore {};
+  struct sigaction previous {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &previous);
   (void)writeAll(input.write.get(), stateJson, shown + "'s stdin");
+  ::sigaction(SIGPIPE, &previous, nullptr);
   input.write.reset();
   if (hook.timeoutSeconds && pidfd) {
     auto ended = waitProcessEnd(pidfd.get(), std::chrono::seconds(*hook.timeoutSeconds));

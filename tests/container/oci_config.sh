@@ -30,7 +30,7 @@ echo "startContainer $(readlink /proc/self/ns/mnt)" >>/scratch/hooks.log
 HOOK
 chmod +x "$ROOTFS/bin/start-hook"
 hook() { echo "{\"path\": \"$SCRATCH/hook\", \"args\": [\"hook\", \"$1\"], \"env\": [\"PATH=/usr/bin:/bin\"]}"; }
-make_bundle hooked '.process.args = ["true"]
+make_bundle hooked '.process.args = ["sh", "-c", "grep SigIgn /proc/self/status > /scratch/sigign"]
   | .mounts += [{"destination": "/scratch", "type": "bind", "source": "'"$SCRATCH"'", "options": ["rbind"]}]
   | .hooks = {"prestart": ['"$(hook prestart)"'], "createRuntime": ['"$(hook createRuntime)"'],
               "createContainer": ['"$(hook createContainer)"'],
@@ -51,6 +51,10 @@ assert_match "^startContainer mnt:" "${lines[3]}" "startContainer: fourth"
 [[ ${lines[3]##* } != "$host_ns" ]] || fail "the startContainer hook ran in the host's mount namespace"
 assert_match "^poststart running hooked " "${lines[4]}" "poststart: fifth, once started"
 assert_eq "poststop stopped hooked $host_ns" "${lines[5]}" "poststop: last, at delete"
+# The hooks run inside the container's first process; what they change of it (SIGPIPE ignored,
+# to write their stdin) must not reach the user's program: bit 13 is SIGPIPE.
+sigign=$(awk '{print $2}' "$SCRATCH/sigign")
+((((16#$sigign >> 12) & 1) == 0)) || fail "the process starts with SIGPIPE ignored (SigIgn $sigign)"
 
 # A createRuntime hook that fails stops the create and leaves nothing behind.
 make_bundle badhook '.process.args = ["true"] | .hooks = {"createRuntime": [{"path": "/bin/false"}]}'
