@@ -172,14 +172,7 @@ void continueContainerProcess(const ContainerProcessConfig& config) {
   // A session of its own; with a pty, that pty becomes the controlling terminal.
   ::setsid();
   if (workload.tty) {
-    if (::ioctl(console.slave.get(), TIOCSCTTY, 0) != 0) {
-      fail(config, Error::fromErrno("cannot make the pty the controlling terminal"));
-    }
-    for (int fd = 0; fd < 3; ++fd) {
-      if (::dup2(console.slave.get(), fd) != fd) {
-        fail(config, Error::fromErrno("cannot attach the pty to stdio"));
-      }
-    }
+    orFail(config, attachTerminal(console.slave.get()));
   }
 
   orFail(config, dropToWorkloadPrivileges(user, config.capabilities));

@@ -59,19 +59,33 @@ Status buildRootfs(const RootfsLayout& layout, const std::vector<Volume>& volume
   return mountVolumes(layout.merged, volumes, std::move(diskMounts));
 }
 
-Result<Console> openConsole(const std::string& merged) {
-  std::string ptmx = merged + "/dev/pts/ptmx";
+Result<Console> openPty(const std::string& ptmx) {
   TANDEM_ASSIGN_OR_RETURN(UniqueFd master, openPath(ptmx, O_RDWR | O_NOCTTY));
   int unlock = 0;
   if (::ioctl(master.get(), TIOCSPTLCK, &unlock) != 0) {
     return Error::fromErrno("cannot unlock the container's pty");
   }
-  // TIOCGPTPEER opens the slave through the master, so no path lookup can be raced.
   int slave = ::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (slave < 0) {
     return Error::fromErrno("cannot open the container's pty");
   }
-  Console console{std::move(master), UniqueFd(slave)};
+  return Console{std::move(master), UniqueFd(slave)};
+}
+
+Status attachTerminal(int slave) {
+  if (::ioctl(slave, TIOCSCTTY, 0) != 0) {
+    return Error::fromErrno("cannot make the pty the controlling terminal");
+  }
+  for (int fd = 0; fd < 3; ++fd) {
+    if (::dup2(slave, fd) != fd) {
+      return Error::fromErrno("cannot attach the pty to stdio");
+    }
+  }
+  return okStatus();
+}
+
+Result<Console> openConsole(const std::string& merged) {
+  TANDEM_ASSIGN_OR_RETURN(Console console, openPty(merged + "/dev/pts/ptmx"));
   std::string consolePath = merged + "/dev/console";
   TANDEM_TRY(writeFile(consolePath, "", 0600));
   TANDEM_TRY(mountOrError("/proc/self/fd/" + std::to_string(console.slave.get()), consolePath, "",

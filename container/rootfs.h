@@ -40,6 +40,14 @@ struct Console {
 };
 Result<Console> openConsole(const std::string& merged);
 
+// A pty from the devpts instance behind `ptmx` (a container's own), unlocked, its slave opened
+// through the master so that no path lookup can be raced.
+Result<Console> openPty(const std::string& ptmx);
+
+// Makes `slave` the controlling terminal of this process (which has just called setsid) and
+// its stdin, stdout and stderr.
+Status attachTerminal(int slave);
+
 // pivot_root into `merged`, detaches the old root, then masks and write-protects what runc does.
 Status enterRootfs(const RootfsLayout& layout);
 

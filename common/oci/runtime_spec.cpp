@@ -1,13 +1,16 @@
 #include "common/oci/runtime_spec.h"
 
+#include <sched.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <limits>
 #include <nlohmann/json.hpp>
 
 #include "common/file.h"
+#include "common/workload.h"
 
 namespace tandem::oci {
 
@@ -114,29 +117,17 @@ void requireAbsolute(const std::string& value, const std::string& where) {
   }
 }
 
-struct RlimitName {
-  const char* name;
-  int resource;
-};
-
-constexpr std::array<RlimitName, 16> kRlimits{{
-    {"RLIMIT_AS", RLIMIT_AS},
-    {"RLIMIT_CORE", RLIMIT_CORE},
-    {"RLIMIT_CPU", RLIMIT_CPU},
-    {"RLIMIT_DATA", RLIMIT_DATA},
-    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
-    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
-    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
-    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
-    {"RLIMIT_NICE", RLIMIT_NICE},
-    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-    {"RLIMIT_NPROC", RLIMIT_NPROC},
-    {"RLIMIT_RSS", RLIMIT_RSS},
-    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
-    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
-    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
-    {"RLIMIT_STACK", RLIMIT_STACK},
-}};
+// "RLIMIT_NOFILE" as the resource whose --ulimit name (common/workload.h) is "nofile".
+std::optional<int> rlimitNamed(const std::string& type) {
+  if (!type.starts_with("RLIMIT_")) return std::nullopt;
+  std::string name = type.substr(7);
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (int resource = 0; resource < RLIM_NLIMITS; ++resource) {
+    if (rlimitName(resource) == name) return resource;
+  }
+  return std::nullopt;
+}
 
 struct NamespaceName {
   const char* name;
@@ -208,12 +199,11 @@ Process readProcess(const json& value, const std::string& path) {
   forEach(value, path, "rlimits", [&](const json& item, const std::string& where) {
     objectAt(item, where);
     std::string type = optionalText(item, where, "type");
-    auto known = std::find_if(kRlimits.begin(), kRlimits.end(),
-                              [&](const RlimitName& r) { return type == r.name; });
-    if (known == kRlimits.end()) {
+    std::optional<int> resource = rlimitNamed(type);
+    if (!resource) {
       throw FieldError{at(where, "type") + ": unknown resource \"" + type + "\""};
     }
-    Rlimit limit{known->resource, optionalNumber<std::uint64_t>(item, where, "soft").value_or(0),
+    Rlimit limit{*resource, optionalNumber<std::uint64_t>(item, where, "soft").value_or(0),
                  optionalNumber<std::uint64_t>(item, where, "hard").value_or(0)};
     if (limit.soft > limit.hard) {
       throw FieldError{where + ": soft limit " + std::to_string(limit.soft) +
@@ -449,6 +439,28 @@ std::optional<std::uint64_t> Resources::cpuMilli() const {
   if (!cpuQuota || *cpuQuota <= 0) return std::nullopt;
   std::uint64_t period = cpuPeriod && *cpuPeriod > 0 ? *cpuPeriod : 100000;
   return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(*cpuQuota) * 1000 / period);
+}
+
+int cloneFlag(NamespaceType type) {
+  switch (type) {
+    case NamespaceType::kPid:
+      return CLONE_NEWPID;
+    case NamespaceType::kNetwork:
+      return CLONE_NEWNET;
+    case NamespaceType::kMount:
+      return CLONE_NEWNS;
+    case NamespaceType::kIpc:
+      return CLONE_NEWIPC;
+    case NamespaceType::kUts:
+      return CLONE_NEWUTS;
+    case NamespaceType::kUser:
+      return CLONE_NEWUSER;
+    case NamespaceType::kCgroup:
+      return CLONE_NEWCGROUP;
+    case NamespaceType::kTime:
+      return CLONE_NEWTIME;
+  }
+  return 0;
 }
 
 const char* toString(NamespaceType type) {

@@ -169,6 +169,9 @@ struct Spec {
 
 const char* toString(NamespaceType type);
 
+// The CLONE_NEW* flag that makes a namespace of `type`, as clone3, unshare and setns take it.
+int cloneFlag(NamespaceType type);
+
 // Reads config.json's text. An error names the field, as "process.rlimits[1].type: unknown
 // resource RLIMIT_FOO", and config.md's MUSTs are checked: ociVersion, root.path, absolute mount
 // destinations and hook paths, one namespace of each type.

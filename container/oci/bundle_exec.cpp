@@ -26,6 +26,7 @@
 #include "container/container_process.h"
 #include "container/oci/process_start.h"
 #include "container/process_setup.h"
+#include "container/rootfs.h"
 
 namespace tandem::container {
 
@@ -33,18 +34,6 @@ namespace {
 
 [[noreturn]] void fail(const ExecProcessConfig& config, const Error& error) {
   reportChildFailure(config.errorPipe, kExitRuntimeError, error.describe());
-}
-
-// A pty from the container's own devpts, reached through its /dev/ptmx.
-Result<std::pair<UniqueFd, UniqueFd>> containerPty() {
-  TANDEM_ASSIGN_OR_RETURN(UniqueFd master, openPath("/dev/ptmx", O_RDWR | O_NOCTTY));
-  int unlock = 0;
-  if (::ioctl(master.get(), TIOCSPTLCK, &unlock) != 0) {
-    return Error::fromErrno("cannot unlock the container's pty");
-  }
-  int slave = ::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (slave < 0) return Error::fromErrno("cannot open the container's pty");
-  return std::pair{std::move(master), UniqueFd(slave)};
 }
 
 }  // namespace
@@ -57,10 +46,11 @@ void continueBundleExecProcess(const ExecProcessConfig& config) {
   if (auto joined = joinNamespacesOf(config.target); !joined) fail(config, joined.error());
   UniqueFd slave;
   if (process.terminal) {
-    auto pty = containerPty();
+    // The container's own devpts, reached through its /dev/ptmx.
+    auto pty = openPty("/dev/ptmx");
     if (!pty) fail(config, pty.error());
-    if (auto sent = sendFd(config.syncSocket, pty->first.get()); !sent) fail(config, sent.error());
-    slave = std::move(pty->second);
+    if (auto sent = sendFd(config.syncSocket, pty->master.get()); !sent) fail(config, sent.error());
+    slave = std::move(pty->slave);
   }
   // Only children enter the pid namespace joined.
   pid_t child = ::fork();
@@ -68,12 +58,7 @@ void continueBundleExecProcess(const ExecProcessConfig& config) {
   if (child == 0) {
     ::setsid();
     if (slave) {
-      if (::ioctl(slave.get(), TIOCSCTTY, 0) != 0) {
-        fail(config, Error::fromErrno("cannot make the pty the controlling terminal"));
-      }
-      for (int fd = 0; fd < 3; ++fd) {
-        if (::dup2(slave.get(), fd) != fd) fail(config, Error::fromErrno("cannot attach the pty"));
-      }
+      if (auto attached = attachTerminal(slave.get()); !attached) fail(config, attached.error());
       slave.reset();
     }
     startProcess(process, config.seccompProgram, config.errorPipe);

@@ -6,28 +6,20 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "common/fd_passing.h"
-#include "common/file.h"
 #include "common/log.h"
 #include "common/oci/container_directory.h"
 #include "common/oci/hooks.h"
 #include "common/process.h"
-#include "common/workload.h"
-#include "container/capabilities.h"
 #include "container/child_report.h"
 #include "container/container_process.h"
 #include "container/mount_calls.h"
 #include "container/oci/process_start.h"
-#include "container/process_setup.h"
 #include "container/rootfs.h"
-#include "container/seccomp.h"
-#include "container/user_lookup.h"
 
 namespace tandem::container {
 
@@ -68,28 +60,6 @@ void tellRuntime(const BundleProcessConfig& config, char byte) {
   if (::send(config.syncSocket, &byte, 1, MSG_NOSIGNAL) != 1) ::_exit(kExitRuntimeError);
 }
 
-int cloneFlag(oci::NamespaceType type) {
-  switch (type) {
-    case oci::NamespaceType::kPid:
-      return CLONE_NEWPID;
-    case oci::NamespaceType::kNetwork:
-      return CLONE_NEWNET;
-    case oci::NamespaceType::kMount:
-      return CLONE_NEWNS;
-    case oci::NamespaceType::kIpc:
-      return CLONE_NEWIPC;
-    case oci::NamespaceType::kUts:
-      return CLONE_NEWUTS;
-    case oci::NamespaceType::kUser:
-      return CLONE_NEWUSER;
-    case oci::NamespaceType::kCgroup:
-      return CLONE_NEWCGROUP;
-    case oci::NamespaceType::kTime:
-      return CLONE_NEWTIME;
-  }
-  return 0;
-}
-
 // Namespaces config.json names by path, entered here; the user namespace first, since it
 // decides what the others may be joined with. The pid namespace was joined by the runtime,
 // before the clone, since setns() moves only children into one.
@@ -108,7 +78,7 @@ Status joinNamespaces(const oci::Spec& spec) {
     if (!fd)
       return Error::fromErrno(std::string("cannot open the ") + toString(ns.type) + " namespace " +
                               ns.path);
-    if (::setns(fd.get(), cloneFlag(ns.type)) != 0) {
+    if (::setns(fd.get(), oci::cloneFlag(ns.type)) != 0) {
       return Error::fromErrno(std::string("cannot join the ") + toString(ns.type) + " namespace " +
                               ns.path);
     }
@@ -183,14 +153,7 @@ void continueBundleProcess(const BundleProcessConfig& config) {
   if (!prepared) fail(config, prepared.error(), exitCode);
   ::setsid();
   if (process.terminal) {
-    if (::ioctl(console.slave.get(), TIOCSCTTY, 0) != 0) {
-      fail(config, Error::fromErrno("cannot make the pty the controlling terminal"));
-    }
-    for (int fd = 0; fd < 3; ++fd) {
-      if (::dup2(console.slave.get(), fd) != fd) {
-        fail(config, Error::fromErrno("cannot attach the pty to stdio"));
-      }
-    }
+    orFail(config, attachTerminal(console.slave.get()));
     console.slave.reset();
   }
 

@@ -19,8 +19,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-#include <thread>
 
+#include "common/child_process.h"
 #include "common/fd_passing.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -51,35 +51,13 @@ std::string mapText(const std::vector<oci::IdMapping>& mappings) {
   return content;
 }
 
+// The namespaces config.json asks to be made, not joined. A cgroup namespace is made by the
+// process itself, once it is in its cgroup.
 std::uint64_t cloneFlags(const oci::Spec& spec) {
   std::uint64_t flags = 0;
   for (const oci::Namespace& ns : spec.linux.namespaces) {
-    if (!ns.path.empty()) continue;
-    switch (ns.type) {
-      case oci::NamespaceType::kPid:
-        flags |= CLONE_NEWPID;
-        break;
-      case oci::NamespaceType::kNetwork:
-        flags |= CLONE_NEWNET;
-        break;
-      case oci::NamespaceType::kMount:
-        flags |= CLONE_NEWNS;
-        break;
-      case oci::NamespaceType::kIpc:
-        flags |= CLONE_NEWIPC;
-        break;
-      case oci::NamespaceType::kUts:
-        flags |= CLONE_NEWUTS;
-        break;
-      case oci::NamespaceType::kUser:
-        flags |= CLONE_NEWUSER;
-        break;
-      case oci::NamespaceType::kTime:
-        flags |= CLONE_NEWTIME;
-        break;
-      // Made by the process itself, once it is in its cgroup.
-      case oci::NamespaceType::kCgroup:
-        break;
+    if (ns.path.empty() && ns.type != oci::NamespaceType::kCgroup) {
+      flags |= static_cast<std::uint64_t>(oci::cloneFlag(ns.type));
     }
   }
   return flags;
@@ -106,25 +84,6 @@ std::vector<CgroupView> cgroupViews(const CgroupMounts& mounts, const Cgroup& cg
   }
   return views;
 }
-
-// The container's process, started by clone3 and killed and reaped unless create succeeds.
-class CreatedProcess {
- public:
-  explicit CreatedProcess(pid_t pid) : pid_(pid) {}
-  ~CreatedProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      (void)waitForExit(pid_);
-    }
-  }
-  CreatedProcess(const CreatedProcess&) = delete;
-  CreatedProcess& operator=(const CreatedProcess&) = delete;
-  pid_t pid() const { return pid_; }
-  pid_t keep() { return std::exchange(pid_, -1); }
-
- private:
-  pid_t pid_;
-};
 
 // Waits for `expected` from the container's process; if it fails instead, its own account of
 // why (from the error pipe) is the error.
@@ -159,12 +118,7 @@ Result<pid_t> BundleRuntime::create(const CreateOptions& options, const oci::Bun
   }
   TANDEM_ASSIGN_OR_RETURN(std::string cgroupPath,
                           cgroupPathFor(spec.linux.cgroupsPath, options.id, options.systemdCgroup));
-  std::vector<sock_filter> seccompProgram;
-  if (spec.linux.seccomp) {
-    auto compiled = compileSeccompProfile(*spec.linux.seccomp);
-    if (!compiled) return std::move(compiled).error().context("linux.seccomp");
-    seccompProgram = std::move(compiled).value();
-  }
+  TANDEM_ASSIGN_OR_RETURN(std::vector<sock_filter> seccompProgram, seccompProgramFor(spec));
   TANDEM_ASSIGN_OR_RETURN(ResourceLimits limits, limitsFrom(spec.linux.resources));
   TANDEM_ASSIGN_OR_RETURN(std::vector<DeviceRule> devices,
                           deviceAllowList(spec.linux.resources.devices));
@@ -217,22 +171,24 @@ Result<pid_t> BundleRuntime::create(const CreateOptions& options, const oci::Bun
   if (cloned == 0) {
     runBundleProcess(program_.c_str(), config);
   }
-  CreatedProcess child(static_cast<pid_t>(cloned));
+  auto pid = static_cast<pid_t>(cloned);
+  // Killed and reaped unless create succeeds.
+  ChildGuard guard(pid);
   syncChild.reset();
   errorPipe.write.reset();
-  record.pid = child.pid();
-  record.pidStartTime = processStartTime(child.pid()).value_or(0);
+  record.pid = pid;
+  record.pidStartTime = processStartTime(pid).value_or(0);
   int sync = syncParent.get();
 
   if (newUserNamespace) {
-    std::string proc = "/proc/" + std::to_string(child.pid());
+    std::string proc = "/proc/" + std::to_string(pid);
     TANDEM_TRY(writeExistingFile(proc + "/uid_map", mapText(spec.linux.uidMappings)));
     TANDEM_TRY(writeExistingFile(proc + "/gid_map", mapText(spec.linux.gidMappings)));
     TANDEM_TRY(sendByte(sync, kSyncMapsWritten));
   }
   TANDEM_ASSIGN_OR_RETURN(Cgroup cgroup,
                           Cgroup::createAt(cgroupMounts, cgroupPath, limits, devices));
-  TANDEM_TRY(cgroup.addProcess(child.pid()));
+  TANDEM_TRY(cgroup.addProcess(pid));
   config.root.cgroups = cgroupViews(cgroupMounts, cgroup);
   config.stateJson = oci::stateJson(record, oci::ContainerStatus::kCreating).dump();
   TANDEM_TRY(sendFramedText(sync, serializeBundleProcessConfig(config)));
@@ -256,12 +212,13 @@ Result<pid_t> BundleRuntime::create(const CreateOptions& options, const oci::Bun
   record.createFinished = true;
   TANDEM_TRY(directory.save(record));
   if (!options.pidFile.empty()) {
-    TANDEM_TRY(oci::writeAtomically(options.pidFile, std::to_string(child.pid())));
+    TANDEM_TRY(oci::writeAtomically(options.pidFile, std::to_string(pid)));
   }
   cgroup.release();
   state.keep();
-  spdlog::debug("container {} created as host pid {}", options.id, child.pid());
-  return child.keep();
+  spdlog::debug("container {} created as host pid {}", options.id, pid);
+  guard.reaped();
+  return pid;
 }
 
 namespace {
@@ -380,12 +337,7 @@ Result<int> BundleRuntime::exec(const std::string& id, const ExecRequest& reques
   }
   TANDEM_ASSIGN_OR_RETURN(std::string specText, directory.recordedConfig());
   TANDEM_ASSIGN_OR_RETURN(oci::Spec spec, oci::parseSpec(specText));
-  std::vector<sock_filter> seccompProgram;
-  if (spec.linux.seccomp) {
-    auto compiled = compileSeccompProfile(*spec.linux.seccomp);
-    if (!compiled) return std::move(compiled).error().context("linux.seccomp");
-    seccompProgram = std::move(compiled).value();
-  }
+  TANDEM_ASSIGN_OR_RETURN(std::vector<sock_filter> seccompProgram, seccompProgramFor(spec));
   ExecTarget target{id, loaded.record.pid, loaded.record.pidStartTime};
   return execInBundle(program_, target, loaded.record.cgroupPath, seccompProgram, request);
 }

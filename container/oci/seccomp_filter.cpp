@@ -117,4 +117,11 @@ Result<std::vector<sock_filter>> compileSeccompProfile(const oci::Seccomp& profi
   return exportSeccompProgram(filter.get());
 }
 
+Result<std::vector<sock_filter>> seccompProgramFor(const oci::Spec& spec) {
+  if (!spec.linux.seccomp) return std::vector<sock_filter>();
+  auto compiled = compileSeccompProfile(*spec.linux.seccomp);
+  if (!compiled) return std::move(compiled).error().context("linux.seccomp");
+  return compiled;
+}
+
 }  // namespace tandem::container

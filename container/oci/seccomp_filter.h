@@ -15,4 +15,7 @@ namespace tandem::container {
 
 Result<std::vector<sock_filter>> compileSeccompProfile(const oci::Seccomp& profile);
 
+// The program for a bundle's linux.seccomp; empty when it has none.
+Result<std::vector<sock_filter>> seccompProgramFor(const oci::Spec& spec);
+
 }  // namespace tandem::container

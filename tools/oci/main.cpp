@@ -1,5 +1,6 @@
 // tandem-oci: tandem's container runtime behind the command line runc defines, for engines
 // that drive an OCI runtime (podman --runtime, containerd's runc shim with BinaryName).
+#include <algorithm>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -80,10 +81,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> globals;
   while (index < all.size() && all[index].starts_with("-")) {
     globals.push_back(all[index]);
-    bool takesValue =
-        all[index].find('=') == std::string::npos &&
-        (all[index] == "--root" || all[index] == "--log" || all[index] == "--log-format" ||
-         all[index] == "--criu" || all[index] == "--rootless" || all[index] == "--log-level");
+    auto spec =
+        std::find_if(kGlobalOptions.begin(), kGlobalOptions.end(), [&](const OptionSpec& o) {
+          return std::find(o.names.begin(), o.names.end(), all[index]) != o.names.end();
+        });
+    bool takesValue = spec != kGlobalOptions.end() && spec->takesValue;
     if (takesValue && index + 1 < all.size()) globals.push_back(all[++index]);
     ++index;
   }

@@ -78,11 +78,9 @@ Result<pid_t> createAtItsLevel(const GlobalOptions& global, const ParsedArgument
   TANDEM_ASSIGN_OR_RETURN(oci::Bundle bundle, oci::openBundle(parsed.value("--bundle", ".")));
   TANDEM_ASSIGN_OR_RETURN(scheduler::OperatorPolicy policy,
                           scheduler::loadOperatorPolicy(scheduler::kDefaultPolicyPath, false));
-  vmm::VmBackendConfig vmConfig;
-  vmConfig.kernelPath = vmm::defaultGuestKernel();
-  vmConfig.guestInitPath = vmm::defaultGuestInit();
   scheduler::HostFacts host{container::ContainerBackend({}).available(),
-                            vmm::VmBackend(vmConfig).available(), scheduler::hostMemoryAvailable()};
+                            vmm::VmBackend(vmBundleConfig(global.root)).available(),
+                            scheduler::hostMemoryAvailable()};
   TANDEM_ASSIGN_OR_RETURN(
       scheduler::IsolationChoice choice,
       scheduler::chooseBundleLevel(bundle.spec, scheduler::levelInvokedFor(global.program), host,

@@ -26,14 +26,10 @@ namespace {
 
 constexpr const char* kWorkloadFile = "workload.json";
 
+// The microVM's own folder (vms/ID: its config, its vsock socket) lives inside the container's,
+// and goes with it at delete.
 vmm::VmBackendConfig vmConfigFor(const oci::ContainerDirectory& directory) {
-  vmm::VmBackendConfig config;
-  config.kernelPath = vmm::defaultGuestKernel();
-  config.guestInitPath = vmm::defaultGuestInit();
-  // The microVM's own folder (vms/ID: its config, its vsock socket) lives inside the
-  // container's, and goes with it at delete.
-  config.stateRoot = directory.path();
-  return config;
+  return vmBundleConfig(directory.path());
 }
 
 // tandem-vmm opens /dev/kvm, /dev/net/tun and the like: its cgroup allows every device, and
@@ -48,6 +44,14 @@ bool isFolder(const std::string& path) {
 
 }  // namespace
 
+vmm::VmBackendConfig vmBundleConfig(const std::string& stateRoot) {
+  vmm::VmBackendConfig config;
+  config.kernelPath = vmm::defaultGuestKernel();
+  config.guestInitPath = vmm::defaultGuestInit();
+  config.stateRoot = stateRoot;
+  return config;
+}
+
 Result<pid_t> createVmBundle(const std::string& root, const std::string& program,
                              const container::CreateOptions& options, const oci::Bundle& bundle) {
   TANDEM_ASSIGN_OR_RETURN(
@@ -57,9 +61,6 @@ Result<pid_t> createVmBundle(const std::string& root, const std::string& program
     spdlog::debug("microVM {}: {}", options.id, skipped);
   }
   oci::ContainerDirectory directory(root, options.id);
-  if (auto available = vmm::VmBackend(vmConfigFor(directory)).available(); !available) {
-    return std::move(available).error();
-  }
   TANDEM_ASSIGN_OR_RETURN(
       std::string cgroupPath,
       container::cgroupPathFor(bundle.spec.linux.cgroupsPath, options.id, options.systemdCgroup));

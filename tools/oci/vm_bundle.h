@@ -16,10 +16,16 @@
 #include "common/result.h"
 #include "container/oci/bundle_exec.h"
 #include "container/oci/bundle_runtime.h"
+#include "vmm/vm_backend.h"
 
 namespace tandem::oci_cli {
 
-// `program` is this executable, which the vm-process runs as.
+// The microVM backend's configuration for bundles: the guest kernel and init where an
+// installed host keeps them (engines pass their runtime no environment to say otherwise).
+vmm::VmBackendConfig vmBundleConfig(const std::string& stateRoot);
+
+// `program` is this executable, which the vm-process runs as. The caller has chosen the VM
+// level, which the isolation policy grants only where microVMs can run.
 Result<pid_t> createVmBundle(const std::string& root, const std::string& program,
                              const container::CreateOptions& options, const oci::Bundle& bundle);
 
