@@ -28,6 +28,7 @@
 #include "container/process_setup.h"
 #include "container/sealed_binary.h"
 #include "container/seccomp.h"
+#include "container/start_timeline.h"
 
 namespace tandem::container {
 
@@ -115,6 +116,7 @@ void runContainerProcess(const ContainerProcessConfig& config) {
 }
 
 void continueContainerProcess(const ContainerProcessConfig& config) {
+  ChildMilestones milestones{.reexecuted = monotonicNs()};
   const Workload& workload = config.workload;
   // Nothing in the container may read this process's memory or open /proc/PID/exe while it is
   // still tandem; the workload's exec resets this.
@@ -127,6 +129,7 @@ void continueContainerProcess(const ContainerProcessConfig& config) {
     }
   }
   awaitRuntime(config, kSyncStateReady);
+  milestones.rootStarted = monotonicNs();
   if (::sethostname(workload.hostname.data(), workload.hostname.size()) != 0) {
     fail(config, Error::fromErrno("cannot set the hostname to " + workload.hostname));
   }
@@ -146,10 +149,12 @@ void continueContainerProcess(const ContainerProcessConfig& config) {
   orFail(config, enterRootfs(config.rootfs));
   spdlog::debug("container: root filesystem entered");
   orFail(config, applyRlimits(workload.rlimits));
+  milestones.rootEntered = monotonicNs();
 
   // The root filesystem was built while the runtime set up the cgroup; the workload may not run
   // a single instruction outside it.
   awaitRuntime(config, kSyncInCgroup);
+  milestones.inCgroup = monotonicNs();
   spdlog::debug("container: in its cgroup");
   // Only now is this process in its cgroup, which becomes the root of its cgroup namespace.
   if (::unshare(CLONE_NEWCGROUP) != 0) {
@@ -189,6 +194,7 @@ void continueContainerProcess(const ContainerProcessConfig& config) {
   // The error pipe closes at exec with the rest, which is how a successful exec is seen.
   orFail(config, sealRuntimeDescriptors());
   spdlog::debug("container: identity and capabilities set");
+  orFail(config, sendChildMilestones(config.syncSocket, milestones));
   if (!config.seccompProgram.empty()) {
     orFail(config, installSeccompProgram(config.seccompProgram));
   }

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -28,11 +29,22 @@
 #include "container/container_process.h"
 #include "container/janitor.h"
 #include "container/seccomp_cache.h"
+#include "container/start_timeline.h"
 #include "container/volume_mounts.h"
 
 namespace tandem::container {
 
 namespace {
+
+// As a microVM's --stats: one JSON object on stderr when the workload has ended.
+void printStartStats(const StartTimeline& timeline) {
+  nlohmann::json stats = startStatsJson(timeline);
+  if (stats.is_null()) {
+    spdlog::warn("--stats: the container process sent no start milestones");
+    return;
+  }
+  std::cerr << stats.dump(2) << "\n";
+}
 
 Result<std::string> resolveRootfs(const std::string& rootfs) {
   if (rootfs.empty()) {
@@ -134,7 +146,7 @@ Status prepareStateDirectory(const Workload& workload, const RootfsLayout& rootf
 Result<UniqueFd> admitContainerProcess(const ContainerProcessConfig& child, pid_t pid,
                                        int syncSocket, const std::vector<UniqueFd>& diskMounts,
                                        const std::string& stateDir, const CgroupMounts& mounts,
-                                       std::optional<Cgroup>& cgroup) {
+                                       std::optional<Cgroup>& cgroup, StartTimeline& timeline) {
   const Workload& workload = child.workload;
   auto say = [&](char byte) -> Status {
     // MSG_NOSIGNAL: a container process that failed and exited must cost an EPIPE here, to
@@ -156,8 +168,10 @@ Result<UniqueFd> admitContainerProcess(const ContainerProcessConfig& child, pid_
   }
   TANDEM_TRY(prepareStateDirectory(workload, child.rootfs, stateDir));
   TANDEM_TRY(say(kSyncStateReady));
+  timeline.cgroupStarted = monotonicNs();
   TANDEM_ASSIGN_OR_RETURN(cgroup, Cgroup::create(mounts, workload.id, workload.limits));
   TANDEM_TRY(cgroup->addProcess(pid));
+  timeline.cgroupDone = monotonicNs();
   TANDEM_TRY(say(kSyncInCgroup));
   if (!workload.tty) {
     return UniqueFd();
@@ -169,6 +183,7 @@ Result<UniqueFd> admitContainerProcess(const ContainerProcessConfig& child, pid_
 
 Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& config,
                                      const IsolationBackend::StartedCallback& started) {
+  StartTimeline timeline{.origin = monotonicNs()};
   TANDEM_TRY(validate(workload));
   TANDEM_TRY(checkVolumes(workload.volumes, !workload.uidMappings.empty()));
   TANDEM_ASSIGN_OR_RETURN(std::vector<UniqueFd> diskMounts, mountDiskVolumes(workload.volumes));
@@ -245,6 +260,7 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
       workload,    rootfs,        capabilities,    std::move(seccompProgram),
       ownNetwork,  userNamespace, syncChild.get(), errorPipe.write.get(),
       workloadMask};
+  timeline.cloneStarted = monotonicNs();
   TANDEM_ASSIGN_OR_RETURN(pid_t pid, cloneContainerProcess(flags));
   if (pid == 0) {
     runContainerProcess(child);
@@ -279,7 +295,7 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
     }
   }
   Result<UniqueFd> master = joined ? admitContainerProcess(child, pid, syncParent.get(), diskMounts,
-                                                           stateDir, cgroupMounts, cgroup)
+                                                           stateDir, cgroupMounts, cgroup, timeline)
                                    : Result<UniqueFd>(joined.error());
   spdlog::debug("cgroup {}", master ? "joined" : "failed");
   std::optional<ChildFailure> failure;
@@ -304,11 +320,17 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
     outcome.status = ExitStatus{false, failure->exitCode, 0};
     outcome.launchError = failure->message;
   } else {
+    timeline.execSeen = monotonicNs();
+    timeline.child = receiveChildMilestones(syncParent.get());
     spdlog::debug("workload running");
     if (started) started(pid);
     TANDEM_ASSIGN_OR_RETURN(outcome.status,
                             superviseWorkload(pid, signals.get(), std::move(master).value()));
     guard.reaped();
+    timeline.exited = monotonicNs();
+    if (config.stats) {
+      printStartStats(timeline);
+    }
     spdlog::debug("workload {}", outcome.status.describe());
     auto oom = cgroup->oomKilled();
     outcome.oomKilled = oom && *oom;

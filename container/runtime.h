@@ -12,6 +12,8 @@ namespace tandem::container {
 struct RuntimeConfig {
   // Holds containers/<id> (config, writable layer, final state) and the skeleton layer.
   std::string stateRoot = "/var/lib/tandem";
+  // Print where the start went (container/start_timeline.h) when the workload ends.
+  bool stats = false;
 };
 
 // Runs `workload` to completion with its stdio attached. On every path the cgroup, the state

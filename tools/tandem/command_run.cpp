@@ -60,6 +60,10 @@ po::options_description runOptions() {
       "group-add", po::value<std::vector<gid_t>>()->composing(), "additional group id")(
       "workdir,w", po::value<std::string>(), "working directory inside the workload")(
       "read-only", po::bool_switch(), "mount the root filesystem read-only")(
+      "stats", po::bool_switch(),
+      "when the workload ends, print where its start went to stderr as JSON: a container's "
+      "phases (clone and namespaces, mounts, cgroups, exec), a microVM's boot timeline, VM exits "
+      "and VMM memory")(
       "volume,v", po::value<std::vector<std::string>>()->composing(),
       "HOST:PATH[:ro|rw][,disk]: show a host folder or file at PATH (a microVM takes a folder "
       "read-only, copied at start); with disk, HOST is a file holding ext4, mounted at PATH (a "
@@ -127,9 +131,7 @@ po::options_description runOptions() {
       "removed after), TAP[,bridge=BRIDGE][,mac=MAC][,host=ADDRESS/PREFIX][,guest=ADDRESS/PREFIX]"
       "[,gateway=ADDRESS]: host= addresses the TAP, guest= the guest's ethN, with a default "
       "route through the gateway (default: the host address); repeatable")(
-      "console", po::bool_switch(), "copy the guest kernel's console to stderr")(
-      "stats", po::bool_switch(),
-      "print boot timings, VM exits and VMM memory to stderr as JSON when the microVM ends");
+      "console", po::bool_switch(), "copy the guest kernel's console to stderr");
   options.add(vmOptions);
   po::options_description registryOptions("when the image is pulled");
   addRegistryAccessOptions(registryOptions);
@@ -468,7 +470,8 @@ int runCommand(const GlobalOptions& global, const std::vector<std::string>& args
     return fail(vmConfig.error());
   }
   vmConfig->stateRoot = global.stateRoot;
-  container::ContainerBackend containerBackend(container::RuntimeConfig{global.stateRoot});
+  container::ContainerBackend containerBackend(
+      container::RuntimeConfig{.stateRoot = global.stateRoot, .stats = vm["stats"].as<bool>()});
   vmm::VmBackend vmBackend(*vmConfig);
   auto request = placementFromOptions(vm, *workload);
   if (!request) {
