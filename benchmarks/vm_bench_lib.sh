@@ -2,7 +2,10 @@
 # What the microVM benchmarks (vm_boot.sh, virtio_io.sh) share: tandem's kernel command line for
 # the peer VMM and, inside the emulated KVM host (tools/kvm-host), timing, counting KVM's exits
 # with the host's tracepoints and scrubbing the host's free pages. Sourced, never run; the
-# sourcing script defines die.
+# sourcing script defines die, and memory_mib (the guest's memory) for QEMU's command.
+
+# shellcheck source=bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
 # The kernel command line tandem's VMM gives its guests, read from its source so that the peer
 # boots with the same and the two cannot drift apart: the string literals of kBaseCmdline, then
@@ -14,11 +17,6 @@ tandem_cmdline() {  # $1: the repository
   [[ $line == *reboot=k* ]] ||
     die "cannot read kBaseCmdline from vmm/workload_vm.cpp (got '$line')"
   echo "$line rdinit=/.tandem/init"
-}
-
-ms_since() {  # $1: an $EPOCHREALTIME taken before; prints milliseconds, 3 decimals
-  local now=$EPOCHREALTIME
-  awk -v a="$1" -v b="$now" 'BEGIN { printf "%.3f", (b - a) * 1000 }'
 }
 
 # Exits counted by the host's tracepoints, for any VMM, with histogram triggers; only one VMM runs
@@ -82,3 +80,85 @@ scrub_free_pages() {
   rm -f "$file"
 }
 
+# The per-VM debugfs folder of process $1 as a JSON object of its plain counters. Histogram
+# files (several numbers) are left out.
+debugfs_counters() {
+  local dirs=(/sys/kernel/debug/kvm/"$1"-*)
+  local dir=${dirs[0]}
+  [[ -d $dir ]] || { echo null; return; }
+  local file value
+  for file in "$dir"/*; do
+    [[ -f $file ]] || continue
+    value=$(<"$file") || continue
+    [[ $value =~ ^[0-9]+$ ]] || continue
+    printf '{"%s": %s}\n' "${file##*/}" "$value"
+  done | jq -s 'add // {}'
+}
+
+# RSS and PSS of process $1 with and without guest RAM, from smaps. Guest RAM is the anonymous
+# mapping at least as large as the guest's memory (QEMU adds alignment and a guard page around
+# it, so it can be a little larger); nothing else a VMM maps with KVM comes near that size.
+smaps_memory() {  # $1: pid, $2: the guest's memory in MiB
+  awk -v ram_kib=$(($2 * 1024)) '
+    /^[0-9a-f]+-[0-9a-f]+ / { anon = (NF < 6); next }
+    /^Size:/ { size = $2; is_ram = anon && size >= ram_kib; if (is_ram) ram_size += size; next }
+    /^Rss:/ { rss += $2; if (is_ram) ram_rss += $2; next }
+    /^Pss:/ { pss += $2; if (is_ram) ram_pss += $2; next }
+    END {
+      printf "{\"rss_bytes\": %d, \"pss_bytes\": %d, \"guest_ram_mapping_bytes\": %d, ", \
+        (rss - ram_rss) * 1024, (pss - ram_pss) * 1024, ram_size * 1024
+      printf "\"guest_ram_rss_bytes\": %d, \"total_rss_bytes\": %d}\n", ram_rss * 1024, rss * 1024
+    }' "/proc/$1/smaps"
+}
+
+qemu_command() {  # $1: folder, $2: kernel, $3: command line (default tandem's); fills qemu
+  # microvm wires up only COM1 (one -serial), so COM2, the kernel console as in tandem, is an
+  # explicit isa-serial; and it has no i8042, without which reboot=k never resets the machine
+  # (the kernel's reset loop spins on port 0x64), so one is added; and a virtio-rng, as every
+  # tandem microVM has one.
+  # shellcheck disable=SC2054  # the commas are QEMU's option syntax
+  # shellcheck disable=SC2034  # the caller reads it
+  qemu=(qemu-system-x86_64 -M "$BENCH_MACHINE" -accel kvm -cpu host -m "${memory_mib}M" -smp 1
+    -nodefaults -no-user-config -display none
+    -serial "file:$1/com1" -chardev "file,id=console,path=$1/console"
+    -device isa-serial,chardev=console,iobase=0x2f8,irq=3 -device i8042 -device virtio-rng-device
+    -L /usr/share/qemu -kernel "$2" -initrd "$BENCH_INITRD" -append "${3:-$BENCH_CMDLINE}"
+    -no-reboot)
+}
+
+# QEMU cannot tell us the workload's status (the status port goes nowhere there), so a run counts
+# only if the guest reached its reset without a panic.
+qemu_check_console() {  # $1: folder, $2: run number
+  if grep -q 'Kernel panic' "$1/console" || ! grep -q 'reboot: Restarting system' "$1/console"; then
+    tail -n 20 "$1/console" >&2
+    die "QEMU run $2: the guest did not reach its reset cleanly (console above)"
+  fi
+}
+
+# One initramfs for tandem and its peers: the busybox rootfs plus what tandem's VMM would append,
+# so that a peer's guest runs tandem's guest init on the same workload. The workload JSON is what
+# toJson (common/workload.cpp) produces for `tandem run --isolation vm --cpus 1 --memory M --
+# COMMAND...`: nlohmann's compact dump, keys sorted, no id in the vm path. tandem still appends
+# its own second archive with the same two files; the kernel unpacks it over these, so its guest
+# sees the same.
+shared_initramfs() {  # $1 repository, $2 guest init, $3 tandem-mkinitramfs, $4 output,
+  # $5 memory in MiB, then the workload's command
+  local tree=$1 init=$2 packer=$3 output=$4 mib=$5
+  shift 5
+  local rootfs
+  rootfs=$(mktemp -d /tmp/tandem-initramfs.XXXXXX)
+  "$tree/tools/mkrootfs/tandem-mkrootfs-busybox" "$rootfs" >/dev/null
+  install -d -m 0700 "$rootfs/.tandem"
+  install -m 0700 "$init" "$rootfs/.tandem/init"
+  # The command as a JSON array; jq would take an argument such as -c as its own option.
+  jq -j -c -S -n --argjson memory $((mib << 20)) \
+    --argjson command "$(printf '%s\n' "$@" | jq -R . | jq -s -c .)" '{
+    capAdd: [], capDrop: [], command: $command, env: [], gidMappings: [], hostname: "",
+    id: "", init: false, isolation: "vm", limits: {cpuMilli: 1000, memory: $memory}, name: "",
+    network: "none", readOnlyRootfs: false, removeOnExit: false, rlimits: [], rootfs: "",
+    rootfsLayers: [], seccomp: true, tty: false, uidMappings: [],
+    user: {additionalGids: [], gid: 0, uid: 0}, workdir: "/"}' >"$rootfs/.tandem/workload.json"
+  chmod 0600 "$rootfs/.tandem/workload.json"
+  "$packer" "$rootfs" "$output" >&2
+  rm -rf --one-file-system "$rootfs"
+}

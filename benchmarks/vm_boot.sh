@@ -28,39 +28,6 @@ source "$(dirname "$0")/vm_bench_lib.sh"
 
 log() { echo "[inside] $*" >&2; }
 
-
-
-# The per-VM debugfs folder of process $1 as a JSON object of its plain counters. Histogram
-# files (several numbers) are left out.
-debugfs_counters() {
-  local dirs=(/sys/kernel/debug/kvm/"$1"-*)
-  local dir=${dirs[0]}
-  [[ -d $dir ]] || { echo null; return; }
-  local file value
-  for file in "$dir"/*; do
-    [[ -f $file ]] || continue
-    value=$(<"$file") || continue
-    [[ $value =~ ^[0-9]+$ ]] || continue
-    printf '{"%s": %s}\n' "${file##*/}" "$value"
-  done | jq -s 'add // {}'
-}
-
-# RSS and PSS of process $1 with and without guest RAM, from smaps. Guest RAM is the anonymous
-# mapping at least as large as the guest's memory (QEMU adds alignment and a guard page around
-# it, so it can be a little larger); nothing else QEMU maps with KVM comes near 256 MiB.
-smaps_memory() {
-  awk -v ram_kib=$((memory_mib * 1024)) '
-    /^[0-9a-f]+-[0-9a-f]+ / { anon = (NF < 6); next }
-    /^Size:/ { size = $2; is_ram = anon && size >= ram_kib; if (is_ram) ram_size += size; next }
-    /^Rss:/ { rss += $2; if (is_ram) ram_rss += $2; next }
-    /^Pss:/ { pss += $2; if (is_ram) ram_pss += $2; next }
-    END {
-      printf "{\"rss_bytes\": %d, \"pss_bytes\": %d, \"guest_ram_mapping_bytes\": %d, ", \
-        (rss - ram_rss) * 1024, (pss - ram_pss) * 1024, ram_size * 1024
-      printf "\"guest_ram_rss_bytes\": %d, \"total_rss_bytes\": %d}\n", ram_rss * 1024, rss * 1024
-    }' "/proc/$1/smaps"
-}
-
 tandem_run() {  # $1: run number, $2: timed|traced
   local out=$scratch/tandem.out err=$scratch/tandem.err status=0 start wall trace=null
   [[ $2 == traced ]] && trace_start
@@ -82,29 +49,6 @@ tandem_run() {  # $1: run number, $2: timed|traced
     --argjson trace "$trace" \
     '{vmm: "tandem", kind: $kind, run: $run, wall_ms: $wall, stats: $stats,
       traced: $trace}'
-}
-
-qemu_command() {  # $1: folder, $2: kernel, $3: command line (default tandem's); fills qemu
-  # microvm wires up only COM1 (one -serial), so COM2, the kernel console as in tandem, is an
-  # explicit isa-serial; and it has no i8042, without which reboot=k never resets the machine
-  # (the kernel's reset loop spins on port 0x64), so one is added; and a virtio-rng, as every
-  # tandem microVM has one.
-  # shellcheck disable=SC2054  # the commas are QEMU's option syntax
-  qemu=(qemu-system-x86_64 -M "$BENCH_MACHINE" -accel kvm -cpu host -m "${memory_mib}M" -smp 1
-    -nodefaults -no-user-config -display none
-    -serial "file:$1/com1" -chardev "file,id=console,path=$1/console"
-    -device isa-serial,chardev=console,iobase=0x2f8,irq=3 -device i8042 -device virtio-rng-device
-    -L /usr/share/qemu -kernel "$2" -initrd "$BENCH_INITRD" -append "${3:-$BENCH_CMDLINE}"
-    -no-reboot)
-}
-
-# QEMU cannot tell us the workload's status (the status port goes nowhere there), so a run counts
-# only if the guest reached its reset without a panic.
-qemu_check_console() {  # $1: folder, $2: run number
-  if grep -q 'Kernel panic' "$1/console" || ! grep -q 'reboot: Restarting system' "$1/console"; then
-    tail -n 20 "$1/console" >&2
-    die "QEMU run $2: the guest did not reach its reset cleanly (console above)"
-  fi
 }
 
 qemu_timed() {  # $1: run number, $2: kernel (default: tandem's), $3: kind, $4: command line
@@ -155,7 +99,7 @@ qemu_counted() {  # $1: run number, $2: kernel (default: tandem's), $3: kind, $4
   [[ -n $wall ]] || die "QEMU counted run $1: the guest did not reset within 5 minutes"
   local kvm memory trace
   kvm=$(debugfs_counters "$pid")
-  memory=$(smaps_memory "$pid")
+  memory=$(smaps_memory "$pid" "$memory_mib")
   trace=$(trace_stop)
   echo quit >&"$mon"
   wait "$pid" || true
@@ -333,24 +277,9 @@ if [[ -n $stock_kernel ]]; then
 fi
 [[ -z $plain_cmdline ]] || stock_args+=(--env "BENCH_PLAIN_CMDLINE=$plain_cmdline")
 
-# One initramfs for both VMMs: the busybox rootfs plus what tandem's VMM would append, so that
-# QEMU's guest runs the same init on the same workload. The workload JSON is what toJson
-# (common/workload.cpp) produces for `tandem run --isolation vm --cpus 1 --memory 256M -- true`:
-# nlohmann's compact dump, keys sorted, no id in the vm path. tandem still appends its own second
-# archive with the same two files; the kernel unpacks it over these, so its guest sees the same.
-rootfs=$work/rootfs
-"$repo/tools/mkrootfs/tandem-mkrootfs-busybox" "$rootfs" >/dev/null
-install -d -m 0700 "$rootfs/.tandem"
-install -m 0700 "$work/bin/tandem-guest-init" "$rootfs/.tandem/init"
-workload_json=$(jq -c -S -n --argjson memory $((memory_mib << 20)) '{
-  capAdd: [], capDrop: [], command: ["true"], env: [], gidMappings: [], hostname: "", id: "",
-  init: false, isolation: "vm", limits: {cpuMilli: 1000, memory: $memory}, name: "",
-  network: "none", readOnlyRootfs: false, removeOnExit: false, rlimits: [], rootfs: "",
-  rootfsLayers: [], seccomp: true, tty: false, uidMappings: [],
-  user: {additionalGids: [], gid: 0, uid: 0}, workdir: "/"}')
-printf '%s' "$workload_json" >"$rootfs/.tandem/workload.json"
-chmod 0600 "$rootfs/.tandem/workload.json"
-"$mkinitramfs" "$rootfs" "$work/initrd.cpio" >&2
+# One initramfs for both VMMs, QEMU's guest running tandem's init on the same workload.
+shared_initramfs "$repo" "$work/bin/tandem-guest-init" "$mkinitramfs" "$work/initrd.cpio" \
+  "$memory_mib" true
 
 echo "kernel command line: $cmdline" >&2
 echo "QEMU machine: -M $machine; $runs runs each; this takes a while (every boot is nested)" >&2

@@ -23,6 +23,8 @@ packages=(
   linux-source-6.1 make gcc binutils flex bison bc libelf-dev libssl-dev xz-utils lz4
   # the emulated KVM host (tools/kvm-host): QEMU TCG, and what builds its initramfs
   qemu-system-x86 cpio kmod
+  # tandem bench: the peers it measures beside tandem, its timer and its plots
+  runc crun bubblewrap hyperfine gnuplot-nox
 )
 
 missing=()

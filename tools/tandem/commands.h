@@ -24,6 +24,7 @@ int serviceCommand(const GlobalOptions& global, const std::vector<std::string>& 
 int statsCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int logsCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int execCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
+int benchCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int imagesCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int rmiCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);
 int loadCommand(const GlobalOptions& global, const std::vector<std::string>& args, char** argv);

@@ -11,7 +11,7 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: tandem [--log-level LEVEL] [--state-root DIR] COMMAND [ARGS...]\n"
+    "usage: tandem [--version] [--log-level LEVEL] [--state-root DIR] COMMAND [ARGS...]\n"
     "\n"
     "commands:\n"
     "  run     run a workload, to completion or with -d in the background (run --help)\n"
@@ -34,7 +34,8 @@ constexpr const char* kUsage =
     "  pull    pull an image from a registry into the store\n"
     "  push    push a stored image to a registry\n"
     "  tag     give a stored image another name\n"
-    "  image   ls, rm, inspect, prune, load, save, unpack\n";
+    "  image   ls, rm, inspect, prune, load, save, unpack\n"
+    "  bench   both levels beside runc, crun, bwrap and QEMU, measured; a report to read\n";
 
 struct Verb {
   const char* name;
@@ -65,6 +66,7 @@ constexpr Verb kVerbs[] = {
     {"pull", tandem::cli::pullCommand},
     {"push", tandem::cli::pushCommand},
     {"tag", tandem::cli::tagCommand},
+    {"bench", tandem::cli::benchCommand},
     {"container-process", tandem::cli::containerProcessCommand},
     {"exec-process", tandem::cli::execProcessCommand},
 };
@@ -82,6 +84,10 @@ int main(int argc, char** argv) {
     auto value = [&]() -> const char* { return index + 1 < argc ? argv[++index] : nullptr; };
     if (option == "-h" || option == "--help") {
       std::cout << kUsage;
+      return 0;
+    }
+    if (option == "--version") {
+      std::cout << "tandem " TANDEM_VERSION "\n";
       return 0;
     }
     if (option == "--log-level" || option == "--state-root") {

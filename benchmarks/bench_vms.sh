@@ -1,0 +1,291 @@
+#!/bin/bash
+# The VM half of `tandem bench`, on a machine with KVM (the emulated KVM host where this machine
+# has none): tandem's microVM beside QEMU's microvm machine, the same guest kernel, initramfs,
+# kernel command line, 256 MiB and one vCPU. Prints one JSON record a line on stdout (see
+# bench_lib.sh); progress goes to stderr. bench.sh prepares everything and passes it through the
+# environment (tools/kvm-host passes only what it names):
+#   BENCH_TANDEM        tandem, with tandem-vmm and tandem-guest-init beside it
+#   BENCH_KERNEL        the guest kernel (bzImage)
+#   BENCH_INITRD_TRUE   the shared initramfs whose workload is `true`
+#   BENCH_INITRD_IDLE   the same with the idle workload `sh -c 'echo idle-ready; exec sleep N'`
+#   BENCH_CMDLINE       tandem's kernel command line, for QEMU's guest too
+#   BENCH_MACHINE       QEMU's -M value
+#   BENCH_WHERE         where this runs, as the report names it
+#   BENCH_INITRD_CPU    the same with the compute loop of BENCH_CPU_ROUNDS (bench_lib.sh)
+#   BENCH_INITRD_IO     the same with the I/O workload on /dev/vda, BENCH_IO_MIB of it
+#   BENCH_SCRUB_MIB, BENCH_STARTUP_RUNS, BENCH_MEMORY_RUNS, BENCH_DENSITY_MAX, BENCH_CPU_RUNS,
+#   BENCH_IO_RUNS       how much to measure
+set -euo pipefail
+
+readonly prog=${0##*/}
+readonly memory_mib=256
+die() {
+  echo "$prog: $*" >&2
+  exit 1
+}
+log() { echo "[vms] $*" >&2; }
+
+# shellcheck source=vm_bench_lib.sh
+source "$(dirname "$0")/vm_bench_lib.sh"
+
+: "${BENCH_TANDEM:?}" "${BENCH_KERNEL:?}" "${BENCH_INITRD_TRUE:?}" "${BENCH_INITRD_IDLE:?}"
+: "${BENCH_CMDLINE:?}" "${BENCH_MACHINE:?}" "${BENCH_WHERE:?}" "${BENCH_SCRUB_MIB:?}"
+: "${BENCH_STARTUP_RUNS:?}" "${BENCH_MEMORY_RUNS:?}" "${BENCH_DENSITY_MAX:?}"
+: "${BENCH_INITRD_CPU:?}" "${BENCH_INITRD_IO:?}" "${BENCH_CPU_ROUNDS:?}" "${BENCH_IO_MIB:?}"
+: "${BENCH_CPU_RUNS:?}" "${BENCH_IO_RUNS:?}"
+[[ -e /dev/kvm ]] || die "no /dev/kvm here"
+work=$(mktemp -d /tmp/tandem-bench-vms.XXXXXX)
+readonly work
+# qemu_command's initramfs (vm_bench_lib.sh); the idle runs name theirs.
+# shellcheck disable=SC2034
+BENCH_INITRD=$BENCH_INITRD_TRUE
+
+tandem_command() {  # the workload's arguments; fills command
+  command=("$BENCH_TANDEM" run --isolation vm --kernel "$BENCH_KERNEL" --cpus 1
+    --memory "${memory_mib}M" --timeout 600 --rm "$@")
+}
+
+# --- rows ----------------------------------------------------------------------------------------
+rows=()
+tandem_command --initramfs "$BENCH_INITRD_TRUE" -- true
+if out=$("${command[@]}" </dev/null 2>&1); then
+  rows+=(tandem-microvm)
+  row_available tandem-microvm "tandem (microVM)" microvm "$BENCH_WHERE" \
+    "$("$BENCH_TANDEM" --version)" "$(printf '%q ' "${command[@]}")"
+else
+  row_unavailable tandem-microvm "tandem (microVM)" microvm "$BENCH_WHERE" \
+    "tandem cannot boot a microVM here: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
+fi
+qemu_command "$work/probe" "$BENCH_KERNEL"
+# shellcheck disable=SC2154  # qemu_command fills it
+qemu_command_line=$(printf '%q ' "${qemu[@]}")
+if ! command -v qemu-system-x86_64 >/dev/null; then
+  row_unavailable qemu-microvm "QEMU microvm" microvm "$BENCH_WHERE" \
+    "qemu-system-x86_64 is not installed here"
+else
+  rows+=(qemu-microvm)
+  row_available qemu-microvm "QEMU microvm" microvm "$BENCH_WHERE" \
+    "$(qemu-system-x86_64 --version | head -n 1)" "$qemu_command_line"
+fi
+row_unavailable libvirt-vm "libvirt (QEMU q35, SeaBIOS)" full-vm "$BENCH_WHERE" \
+  "tandem bench does not drive libvirt yet: the classic full VM row is still to be built"
+
+has_row() { [[ " ${rows[*]} " == *" $1 "* ]]; }
+
+# --- startup -------------------------------------------------------------------------------------
+# Launch to exit of `true`, alternating the VMMs round by round so that a drift in the host's
+# speed spreads over both; the host's free pages are scrubbed before each (vm_bench_lib.sh).
+# tandem's own timeline (--stats) cuts its runs into phases.
+tandem_startup() {  # $1 run
+  local start wall stats
+  tandem_command --initramfs "$BENCH_INITRD_TRUE" --stats -- true
+  scrub_free_pages
+  start=$EPOCHREALTIME
+  "${command[@]}" </dev/null >/dev/null 2>"$work/stats" || die "tandem run failed: $(cat "$work/stats")"
+  wall=$(ms_since "$start")
+  stats=$(sed -n '/^{$/,$p' "$work/stats")
+  sample startup tandem-microvm "$(jq -c -n --argjson run "$1" --argjson wall "$wall" \
+    '{run: $run, exit_ms: $wall}')"
+  # From launch: tandem's CLI and the workload's monitor, then the backend's timeline (its
+  # origin is where the backend took the workload).
+  sample startup_phases tandem-microvm "$(jq -c --argjson run "$1" --argjson wall "$wall" '
+    .timeline_ms as $t | ($wall - $t.stopped) as $cli | {run: $run, total_ms: $wall,
+      phases_ms: {"CLI and monitor": $cli, "VMM setup": $t.first_kvm_run,
+        "kernel boot": ($t.guest_init - $t.first_kvm_run),
+        "init and workload": ($t.workload_exit - $t.guest_init),
+        "shutdown": ($t.stopped - $t.workload_exit)}}' <<<"$stats")"
+}
+qemu_startup() {  # $1 run
+  local dir=$work/qemu-startup-$1 start wall
+  mkdir -p "$dir"
+  BENCH_INITRD=$BENCH_INITRD_TRUE qemu_command "$dir" "$BENCH_KERNEL"
+  scrub_free_pages
+  start=$EPOCHREALTIME
+  timeout 300 "${qemu[@]}" </dev/null >"$dir/stdout" 2>"$dir/stderr" ||
+    die "QEMU run $1 failed: $(cat "$dir/stderr")"
+  wall=$(ms_since "$start")
+  qemu_check_console "$dir" "$1"
+  sample startup qemu-microvm "$(jq -c -n --argjson run "$1" --argjson wall "$wall" \
+    '{run: $run, exit_ms: $wall}')"
+}
+log "startup: ${#rows[@]} VMMs, $BENCH_STARTUP_RUNS runs each"
+for ((run = 1; run <= BENCH_STARTUP_RUNS; run++)); do
+  if ((run % 2)); then
+    ! has_row tandem-microvm || tandem_startup "$run"
+    ! has_row qemu-microvm || qemu_startup "$run"
+  else
+    ! has_row qemu-microvm || qemu_startup "$run"
+    ! has_row tandem-microvm || tandem_startup "$run"
+  fi
+done
+has_row qemu-microvm && metric_unavailable startup_phases qemu-microvm \
+  "QEMU reports no timeline of its guest's boot (tandem's comes from its guest's status-port milestones)"
+
+# --- idle microVMs -------------------------------------------------------------------------------
+# An idle guest: its workload says idle-ready, then sleeps. tandem's says so on tandem's stdout,
+# QEMU's on COM1 (tandem's guest init frames the workload's stdio there when it has no vsock).
+idle_start() {  # $1 row, $2 instance; starts it in the background, sets idle_pid and idle_out
+  local dir=$work/idle-$2
+  mkdir -p "$dir"
+  idle_out=$dir/stdout
+  case $1 in
+    tandem-microvm)
+      tandem_command --initramfs "$BENCH_INITRD_IDLE" -- sh -c 'echo idle-ready; exec sleep 86400'
+      "${command[@]}" </dev/null >"$idle_out" 2>"$dir/stderr" & ;;
+    qemu-microvm)
+      BENCH_INITRD=$BENCH_INITRD_IDLE qemu_command "$dir" "$BENCH_KERNEL"
+      idle_out=$dir/com1
+      "${qemu[@]}" </dev/null >"$dir/stdout" 2>"$dir/stderr" & ;;
+  esac
+  idle_pid=$!
+  idle_pids+=("$idle_pid")
+}
+idle_pids=()
+end_idle_vms() {
+  ((${#idle_pids[@]} == 0)) || kill -TERM "${idle_pids[@]}" 2>/dev/null || true
+  wait
+}
+trap 'end_idle_vms; rm -rf "$work"' EXIT
+await_idle() {  # $1 output file, $2 runtime pid
+  local deadline=$((SECONDS + 300))
+  until grep -aq idle-ready "$1" 2>/dev/null; do
+    kill -0 "$2" 2>/dev/null || die "an idle microVM ended before its workload started"
+    ((SECONDS < deadline)) || die "an idle microVM did not start its workload within 300 s"
+    sleep 0.1
+  done
+}
+# The VMM's process among the runtime's: QEMU itself, or tandem's tandem-vmm.
+vmm_pid() {  # $1 row, $2 runtime pid, then the runtime's pids
+  if [[ $1 == qemu-microvm ]]; then
+    echo "$2"
+    return
+  fi
+  local pid
+  for pid in "${@:3}"; do
+    [[ $(cat 2>/dev/null "/proc/$pid/comm") == tandem-vmm ]] && { echo "$pid"; return; }
+  done
+  die "no tandem-vmm process among tandem's"
+}
+# Ends an idle microVM: tandem passes SIGTERM on to the guest's workload, QEMU quits.
+idle_stop() {  # $@ runtime pids
+  kill -TERM "$@" 2>/dev/null || true
+  wait "$@" 2>/dev/null || true
+}
+
+log "memory: ${#rows[@]} VMMs, $BENCH_MEMORY_RUNS idle microVMs each"
+for row in "${rows[@]}"; do
+  for ((run = 1; run <= BENCH_MEMORY_RUNS; run++)); do
+    user_pids >"$work/before"
+    idle_start "$row" "$run"
+    await_idle "$idle_out" "$idle_pid"
+    sleep 1  # the guest's init settles after starting the workload
+    user_pids >"$work/after"
+    new_pids "$work/before" "$work/after" >"$work/new"
+    mapfile -t runtime < <(runtime_pids "$work/new" "$idle_pid")
+    vmm=$(vmm_pid "$row" "$idle_pid" "${runtime[@]}")
+    mapfile -t others < <(printf '%s\n' "${runtime[@]}" | grep -vx "$vmm")
+    vmm_memory=$(smaps_memory "$vmm" "$memory_mib")
+    others_memory=$(processes_memory "${others[@]}")
+    sample memory "$row" "$(jq -c -n --argjson run "$run" --argjson v "$vmm_memory" \
+      --argjson o "$others_memory" --argjson names "$(process_names "$vmm" "${others[@]}")" '
+      {run: $run, runtime_rss_bytes: ($v.rss_bytes + $o.rss_bytes),
+       runtime_pss_bytes: ($v.pss_bytes + $o.pss_bytes), vmm_rss_bytes: $v.rss_bytes,
+       vmm_pss_bytes: $v.pss_bytes, guest_touched_bytes: $v.guest_ram_rss_bytes,
+       runtime_processes: $names}')"
+    idle_stop "$idle_pid"
+  done
+done
+
+# n = 1..K idle microVMs side by side: the host memory they hold together, and how long one more
+# boot of `true` takes beside them.
+log "density: up to $BENCH_DENSITY_MAX idle microVMs per VMM"
+for row in "${rows[@]}"; do
+  baseline=$(host_memory_used)
+  running=()
+  for ((n = 1; n <= BENCH_DENSITY_MAX; n++)); do
+    idle_start "$row" "density-$n"
+    running+=("$idle_pid")
+    await_idle "$idle_out" "$idle_pid"
+    sleep 1
+    used=$(host_memory_used)
+    if [[ $row == tandem-microvm ]]; then
+      tandem_command --initramfs "$BENCH_INITRD_TRUE" -- true
+    else
+      mkdir -p "$work/density-true-$n"
+      BENCH_INITRD=$BENCH_INITRD_TRUE qemu_command "$work/density-true-$n" "$BENCH_KERNEL"
+      command=("${qemu[@]}")
+    fi
+    start=$EPOCHREALTIME
+    "${command[@]}" </dev/null >/dev/null 2>&1 || die "$row: a boot beside $n idle microVMs failed"
+    start_ms=$(ms_since "$start")
+    sample density "$row" "$(jq -c -n --argjson n "$n" --argjson bytes $((used - baseline)) \
+      --argjson start "$start_ms" '{n: $n, host_memory_bytes: $bytes, start_ms: $start}')"
+  done
+  idle_stop "${running[@]}"
+done
+
+# --- CPU and I/O ---------------------------------------------------------------------------------
+# The self-timed workloads of bench_lib.sh in each guest, the compute loop also on the machine the
+# guests run on, as their baseline. I/O goes to a virtio-blk disk (/dev/vda) backed by a file
+# here, for both VMMs the same file and QEMU's cache=writeback, as in virtio_io.sh.
+disk=$work/disk.img
+truncate -s $((BENCH_IO_MIB + 1))M "$disk"
+vm_workload() {  # $1 row, $2 initramfs (QEMU's), $3 output file, $4 script, then extra devices
+  local row=$1 initrd=$2 out=$3 script=$4
+  shift 4
+  scrub_free_pages
+  if [[ $row == tandem-microvm ]]; then
+    local extra=()
+    (($# == 0)) || extra=(--disk "$disk")
+    tandem_command --initramfs "$BENCH_INITRD_TRUE" "${extra[@]}" -- sh -c "$script"
+    "${command[@]}" </dev/null >"$out" 2>&1
+  else
+    local dir=$work/qemu-${out##*/}
+    mkdir -p "$dir"
+    BENCH_INITRD=$initrd qemu_command "$dir" "$BENCH_KERNEL"
+    if ! timeout 600 "${qemu[@]}" "$@" </dev/null >"$dir/stdout" 2>"$dir/stderr"; then
+      cat "$dir/stderr" "$dir/console" >"$out"
+      return 1
+    fi
+    cp "$dir/com1" "$out"
+  fi
+}
+if [[ $BENCH_WHERE != host ]]; then
+  row_available kvm-host "the emulated KVM host, no isolation" baseline "$BENCH_WHERE" \
+    "$(uname -sr)" "busybox sh -c SCRIPT"
+fi
+log "CPU: a compute loop of $BENCH_CPU_ROUNDS thousand rounds, $BENCH_CPU_RUNS runs per row"
+cpu_script=$(cpu_loop_script "$BENCH_CPU_ROUNDS")
+for ((run = 1; run <= BENCH_CPU_RUNS; run++)); do
+  if [[ $BENCH_WHERE != host ]]; then
+    busybox sh -c "$cpu_script" >"$work/cpu.out" 2>&1 || die "the compute loop failed here"
+    fields=$(cpu_sample_fields "$work/cpu.out" "$BENCH_CPU_ROUNDS") ||
+      die "the compute loop printed no time: $(cat "$work/cpu.out")"
+    sample cpu kvm-host "$(jq -c --argjson run "$run" '. + {run: $run}' <<<"$fields")"
+  fi
+  for row in "${rows[@]}"; do
+    vm_workload "$row" "$BENCH_INITRD_CPU" "$work/cpu-$row-$run.out" "$cpu_script" ||
+      die "$row: the compute loop's microVM failed: $(tail -c 1500 "$work/cpu-$row-$run.out")"
+    fields=$(cpu_sample_fields "$work/cpu-$row-$run.out" "$BENCH_CPU_ROUNDS") ||
+      die "$row: the compute loop printed no time: $(tail -c 2000 "$work/cpu-$row-$run.out")"
+    sample cpu "$row" "$(jq -c --argjson run "$run" '. + {run: $run}' <<<"$fields")"
+  done
+done
+log "I/O: $BENCH_IO_MIB MiB to /dev/vda and back with O_DIRECT, $BENCH_IO_RUNS runs per row"
+io_script=$(io_script /dev/vda "$BENCH_IO_MIB")
+# shellcheck disable=SC2054  # the commas are QEMU's option syntax
+qemu_disk=(-drive "file=$disk,format=raw,if=none,id=disk0,cache=writeback,aio=threads"
+  -device virtio-blk-device,drive=disk0)
+for ((run = 1; run <= BENCH_IO_RUNS; run++)); do
+  for row in "${rows[@]}"; do
+    vm_workload "$row" "$BENCH_INITRD_IO" "$work/io-$row-$run.out" "$io_script" "${qemu_disk[@]}" ||
+      die "$row: the I/O workload's microVM failed: $(tail -c 1500 "$work/io-$row-$run.out")"
+    fields=$(io_sample_fields "$work/io-$row-$run.out" "$BENCH_IO_MIB") ||
+      die "$row: the I/O workload printed no times: $(tail -c 2000 "$work/io-$row-$run.out")"
+    sample io "$row" "$(jq -c --argjson run "$run" '. + {run: $run}' <<<"$fields")"
+  done
+done
+if [[ $BENCH_WHERE != host ]]; then
+  metric_unavailable io kvm-host "the emulated host has no disk of its own: its root is in RAM, \
+which refuses O_DIRECT, and the guests' disk file is in that RAM too"
+fi
