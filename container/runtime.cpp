@@ -38,7 +38,7 @@ namespace {
 
 // As a microVM's --stats: one JSON object on stderr when the workload has ended.
 void printStartStats(const StartTimeline& timeline) {
-  nlohmann::json stats = startStatsJson(timeline);
+  nlohmann::ordered_json stats = startStatsJson(timeline);
   if (stats.is_null()) {
     spdlog::warn("--stats: the container process sent no start milestones");
     return;

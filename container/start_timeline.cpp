@@ -49,7 +49,7 @@ std::optional<ChildMilestones> receiveChildMilestones(int socket) {
   return ChildMilestones{words[0], words[1], words[2], words[3]};
 }
 
-nlohmann::json startStatsJson(const StartTimeline& timeline) {
+nlohmann::ordered_json startStatsJson(const StartTimeline& timeline) {
   if (!timeline.child) {
     return nullptr;
   }

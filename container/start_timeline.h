@@ -39,11 +39,11 @@ struct StartTimeline {
   std::optional<ChildMilestones> child;
 };
 
-// {"timeline_ms": {...}, "phases_ms": {...}, "cgroup_setup_ms": N}: each phase is a stretch of
-// the path to the exec, in order, so that they add up to the start. The runtime builds the
-// cgroup while the container process mounts its root, so "cgroups" is only what was left to
-// wait for; cgroup_setup_ms is the runtime's whole work on it. Null without the child's
-// milestones.
-nlohmann::json startStatsJson(const StartTimeline& timeline);
+// {"timeline_ms": {...}, "phases_ms": {...}, "cgroup_setup_ms": N}, keys in the order things
+// happen: each phase is a stretch of the path to the exec, so that they add up to the start. The
+// runtime builds the cgroup while the container process mounts its root, so "cgroups" is only
+// what was left to wait for; cgroup_setup_ms is the runtime's whole work on it. Null without
+// the child's milestones.
+nlohmann::ordered_json startStatsJson(const StartTimeline& timeline);
 
 }  // namespace tandem::container

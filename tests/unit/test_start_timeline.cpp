@@ -32,8 +32,8 @@ StartTimeline sampleTimeline() {
 }
 
 void phasesFollowTheCriticalPath(void**) {
-  nlohmann::json stats = startStatsJson(sampleTimeline());
-  const nlohmann::json& phases = stats["phases_ms"];
+  nlohmann::ordered_json stats = startStatsJson(sampleTimeline());
+  const nlohmann::ordered_json& phases = stats["phases_ms"];
   assert_true(phases["preparation"] == 1.0);
   assert_true(phases["clone and namespaces"] == 3.0);
   assert_true(phases["configuration and state"] == 2.0);
