@@ -92,7 +92,8 @@ tandem_startup() {  # $1 run
     .timeline_ms as $t | ($wall - $t.stopped) as $cli | {run: $run, total_ms: $wall,
       phases_ms: {"CLI and monitor": $cli, "VMM setup": $t.first_kvm_run,
         "kernel boot": ($t.guest_init - $t.first_kvm_run),
-        "init and workload": ($t.workload_exit - $t.guest_init),
+        "init": ($t.workload_started - $t.guest_init),
+        "workload": ($t.workload_exit - $t.workload_started),
         "shutdown": ($t.stopped - $t.workload_exit)}}' <<<"$stats")"
 }
 qemu_startup() {  # $1 run

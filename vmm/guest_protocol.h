@@ -45,6 +45,9 @@ enum class StatusKind : std::uint8_t {
   kExited = 2,      // payload: the workload's exit code, 0..255
   kSignaled = 3,    // payload: the signal that killed the workload
   kInitFailed = 4,  // payload: 125/126/127 as a container runtime's; the reason went to stderr
+  // The workload's process is running: the boot timeline's end of init, and start of the
+  // workload (tandem run --stats).
+  kWorkloadStarted = 5,
 };
 
 constexpr std::uint32_t encodeStatus(StatusKind kind, std::uint8_t payload) {

@@ -230,6 +230,10 @@ class MachineState {
       signalEvent(wakeEvent_.get());
       return;
     }
+    if (kind == guest::StatusKind::kWorkloadStarted) {
+      if (!timeline_.workloadStarted) timeline_.workloadStarted = millisecondsSince(start_);
+      return;
+    }
     status_ = GuestStatus{kind, payload};
     timeline_.workloadExited = millisecondsSince(start_);
   }

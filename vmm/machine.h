@@ -72,6 +72,7 @@ struct GuestStatus {
 struct BootTimeline {
   std::optional<double> firstRun;
   std::optional<double> initStarted;
+  std::optional<double> workloadStarted;
   std::optional<double> workloadExited;
   std::optional<double> stopped;
 };

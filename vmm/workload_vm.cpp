@@ -51,6 +51,7 @@ nlohmann::json statsOf(const MachineReport& report, unsigned cpus, std::uint64_t
       {"timeline_ms",
        {{"first_kvm_run", milliseconds(report.timeline.firstRun)},
         {"guest_init", milliseconds(report.timeline.initStarted)},
+        {"workload_started", milliseconds(report.timeline.workloadStarted)},
         {"workload_exit", milliseconds(report.timeline.workloadExited)},
         {"stopped", milliseconds(report.timeline.stopped)}}},
       {"exits_to_vmm", toJson(report.exits)},

@@ -800,6 +800,7 @@ vm --stats -- true
 stat() { grep -o "\"$1\": [0-9.]*" "$scratch/err" | head -n 1 | sed 's/.*: //'; }
 total=$(stat total)
 init_ms=$(stat guest_init)
+started_ms=$(stat workload_started)
 run_ms=$(stat first_kvm_run)
 # The VMM's own memory, and beside it the supervising tandem's: two processes, two figures.
 rss=$(sed -n '/"vmm_memory"/,/}/p' "$scratch/err" | grep -o '"rss_bytes": [0-9]*' | sed 's/.*: //')
@@ -811,7 +812,8 @@ guest_total=$(sed -n '/"guest_memory"/,/}/p' "$scratch/err" | grep -o '"total_by
   sed 's/.*: //')
 if [[ $status == 0 && ${total:-0} -gt 0 && ${rss:-0} -gt 0 && ${supervisor_rss:-0} -gt 0 &&
   ${kvm_exits:-0} -ge ${total:-0} && ${guest_total:-0} -gt 0 ]] &&
-  awk -v a="${run_ms:-0}" -v b="${init_ms:-0}" 'BEGIN { exit !(a > 0 && b > a) }'; then
+  awk -v a="${run_ms:-0}" -v b="${init_ms:-0}" -v c="${started_ms:-0}" \
+    'BEGIN { exit !(a > 0 && b > a && c > b) }'; then
   ok "--stats reports timings, exits ($total to the VMM, $kvm_exits in all), VMM and guest memory"
 else
   not_ok "--stats reports timings, exits, VMM and guest memory" "status $status" "$err"

@@ -155,6 +155,9 @@ class Init {
     if (!started) {
       fail(started.error());
     }
+    if (status_ && !started->failureCode) {
+      status_->report(guest::StatusKind::kWorkloadStarted, 0);
+    }
     auto exit = relayUntilExit(*channel_, *started);
     if (!exit) {
       fail(exit.error());

@@ -19,6 +19,8 @@ const char* kindName(guest::StatusKind kind) {
       return "signaled";
     case guest::StatusKind::kInitFailed:
       return "init-failed";
+    case guest::StatusKind::kWorkloadStarted:
+      return "workload-started";
   }
   return "unknown";
 }
