@@ -260,9 +260,7 @@ for row in host "${rows[@]}"; do
   for ((run = 1; run <= BENCH_CPU_RUNS; run++)); do
     timed_workload "$row" "cpu-$run" "$(cpu_loop_script "$BENCH_CPU_ROUNDS")" "$work/cpu.out" ||
       die "$row: the compute loop failed: $(cat "$work/cpu.out")"
-    fields=$(cpu_sample_fields "$work/cpu.out" "$BENCH_CPU_ROUNDS") ||
-      die "$row: the compute loop printed no time: $(cat "$work/cpu.out")"
-    sample cpu "$row" "$(jq -c --argjson run "$run" '. + {run: $run}' <<<"$fields")"
+    timed_sample cpu "$row" "$work/cpu.out" "$run" cpu_sample_fields "$BENCH_CPU_ROUNDS"
   done
 done
 log "I/O: $BENCH_IO_MIB MiB written and read back with O_DIRECT, $BENCH_IO_RUNS runs per row"
@@ -272,9 +270,7 @@ for row in host "${rows[@]}"; do
   for ((run = 1; run <= BENCH_IO_RUNS; run++)); do
     timed_workload "$row" "io-$run" "$(io_script "$target" "$BENCH_IO_MIB")" "$work/io.out" ||
       die "$row: the I/O workload failed: $(cat "$work/io.out")"
-    fields=$(io_sample_fields "$work/io.out" "$BENCH_IO_MIB") ||
-      die "$row: the I/O workload printed no times: $(cat "$work/io.out")"
-    sample io "$row" "$(jq -c --argjson run "$run" '. + {run: $run}' <<<"$fields")"
+    timed_sample io "$row" "$work/io.out" "$run" io_sample_fields "$BENCH_IO_MIB"
   done
 done
 for metric in cpu io; do

@@ -147,6 +147,14 @@ io_script() {  # $1 target (a file, or a whole disk), $2 MiB
     "count=$2 iflag=direct 2>/dev/null || exit 1; c=\$($uptime_cs); [ -b $1 ] || rm -f $1;" \
     "echo write_ms=\$(((b - a) * 10)) read_ms=\$(((c - b) * 10))"
 }
+# One sample of metric $1 for row $2, run $4, from a self-timed workload's output in file $3:
+# its fields as function $5 (cpu_sample_fields, io_sample_fields) reads them for work size $6.
+timed_sample() {  # $1 metric, $2 row, $3 output file, $4 run, $5 fields function, $6 work size
+  local fields
+  fields=$("$5" "$3" "$6") || die "$2: the $1 workload printed no time: $(tail -c 1500 "$3")"
+  sample "$1" "$2" "$(jq -c --argjson run "$4" '. + {run: $run}' <<<"$fields")"
+}
+
 # The samples from a timed workload's output (KEY=MS words; QEMU's guest frames its stdout on
 # COM1, so the words are searched for, not parsed by line).
 cpu_sample_fields() {  # $1 output file, $2 thousands of rounds

@@ -593,16 +593,21 @@ def field_lines(bench, metric, row, keys, lead, extra=lambda key: []):
     return lines
 
 
-def startup_table(bench):
-    header = ["row", "level", "quantity", "n", "median (ms)", "min–max", "q1–q3"]
+def quantity_table(bench, metric, unit):
+    """One line per row and quantity of `metric` (startup, memory): its statistics, or why not."""
+    header = ["row", "level", "quantity", "n", f"median ({unit})", "min–max", "q1–q3"]
     lines = []
-    for row in bench.rows_for("startup"):
+    for row in bench.rows_for(metric):
         lead = [bench.level(row)]
-        if bench.status("startup", row) != DATA:
-            lines += status_lines(bench, "startup", row, lead)
+        if bench.status(metric, row) != DATA:
+            lines += status_lines(bench, metric, row, lead)
         else:
-            lines += field_lines(bench, "startup", row, SAMPLE_FIELDS["startup"], lead)
+            lines += field_lines(bench, metric, row, SAMPLE_FIELDS[metric], lead)
     return markdown_table(header, lines)
+
+
+def startup_table(bench):
+    return quantity_table(bench, "startup", "ms")
 
 
 def phases_table(bench):
@@ -619,15 +624,7 @@ def phases_table(bench):
 
 
 def memory_table(bench):
-    header = ["row", "level", "quantity", "n", "median (MiB)", "min–max", "q1–q3"]
-    lines = []
-    for row in bench.rows_for("memory"):
-        lead = [bench.level(row)]
-        if bench.status("memory", row) != DATA:
-            lines += status_lines(bench, "memory", row, lead)
-        else:
-            lines += field_lines(bench, "memory", row, SAMPLE_FIELDS["memory"], lead)
-    return markdown_table(header, lines)
+    return quantity_table(bench, "memory", "MiB")
 
 
 def density_table(bench):

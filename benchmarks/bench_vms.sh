@@ -260,16 +260,13 @@ cpu_script=$(cpu_loop_script "$BENCH_CPU_ROUNDS")
 for ((run = 1; run <= BENCH_CPU_RUNS; run++)); do
   if [[ $BENCH_WHERE != host ]]; then
     busybox sh -c "$cpu_script" >"$work/cpu.out" 2>&1 || die "the compute loop failed here"
-    fields=$(cpu_sample_fields "$work/cpu.out" "$BENCH_CPU_ROUNDS") ||
-      die "the compute loop printed no time: $(cat "$work/cpu.out")"
-    sample cpu kvm-host "$(jq -c --argjson run "$run" '. + {run: $run}' <<<"$fields")"
+    timed_sample cpu kvm-host "$work/cpu.out" "$run" cpu_sample_fields "$BENCH_CPU_ROUNDS"
   fi
   for row in "${rows[@]}"; do
-    vm_workload "$row" "$BENCH_INITRD_CPU" "$work/cpu-$row-$run.out" "$cpu_script" ||
-      die "$row: the compute loop's microVM failed: $(tail -c 1500 "$work/cpu-$row-$run.out")"
-    fields=$(cpu_sample_fields "$work/cpu-$row-$run.out" "$BENCH_CPU_ROUNDS") ||
-      die "$row: the compute loop printed no time: $(tail -c 2000 "$work/cpu-$row-$run.out")"
-    sample cpu "$row" "$(jq -c --argjson run "$run" '. + {run: $run}' <<<"$fields")"
+    out=$work/cpu-$row-$run.out
+    vm_workload "$row" "$BENCH_INITRD_CPU" "$out" "$cpu_script" ||
+      die "$row: the compute loop's microVM failed: $(tail -c 1500 "$out")"
+    timed_sample cpu "$row" "$out" "$run" cpu_sample_fields "$BENCH_CPU_ROUNDS"
   done
 done
 log "I/O: $BENCH_IO_MIB MiB to /dev/vda and back with O_DIRECT, $BENCH_IO_RUNS runs per row"
@@ -279,11 +276,10 @@ qemu_disk=(-drive "file=$disk,format=raw,if=none,id=disk0,cache=writeback,aio=th
   -device virtio-blk-device,drive=disk0)
 for ((run = 1; run <= BENCH_IO_RUNS; run++)); do
   for row in "${rows[@]}"; do
-    vm_workload "$row" "$BENCH_INITRD_IO" "$work/io-$row-$run.out" "$io_script" "${qemu_disk[@]}" ||
-      die "$row: the I/O workload's microVM failed: $(tail -c 1500 "$work/io-$row-$run.out")"
-    fields=$(io_sample_fields "$work/io-$row-$run.out" "$BENCH_IO_MIB") ||
-      die "$row: the I/O workload printed no times: $(tail -c 2000 "$work/io-$row-$run.out")"
-    sample io "$row" "$(jq -c --argjson run "$run" '. + {run: $run}' <<<"$fields")"
+    out=$work/io-$row-$run.out
+    vm_workload "$row" "$BENCH_INITRD_IO" "$out" "$io_script" "${qemu_disk[@]}" ||
+      die "$row: the I/O workload's microVM failed: $(tail -c 1500 "$out")"
+    timed_sample io "$row" "$out" "$run" io_sample_fields "$BENCH_IO_MIB"
   done
 done
 if [[ $BENCH_WHERE != host ]]; then
