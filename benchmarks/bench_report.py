@@ -79,6 +79,9 @@ PLOTS = {
 
 # The launch-to-exit time a startup_phases sample may carry beside its phases.
 PHASES_TOTAL = "total_ms"
+# Density's memory figure: the PSS of every process of the n workloads, steady where the
+# host's count of memory in use (host_memory_bytes, kept beside it) moves with other activity.
+DENSITY_MEMORY = "processes_pss_bytes"
 SAMPLE_FIELDS = {
     "startup": ("exit_ms", "first_output_ms"),
     "memory": (
@@ -89,7 +92,7 @@ SAMPLE_FIELDS = {
         "guest_touched_bytes",
         "page_cache_shared_bytes",
     ),
-    "density": ("host_memory_bytes", "start_ms"),
+    "density": ("processes_pss_bytes", "host_memory_bytes", "start_ms"),
     "cpu": ("loop_ms",),
     "io": ("write_mib_s", "read_mib_s"),
     "startup_phases": (PHASES_TOTAL,),
@@ -97,7 +100,7 @@ SAMPLE_FIELDS = {
 # A row with samples but without one of these fields gets a MISSING line: the sample is incomplete.
 REQUIRED_FIELDS = {
     "startup": ("exit_ms",),
-    "density": ("host_memory_bytes", "start_ms"),
+    "density": (DENSITY_MEMORY, "start_ms"),
     "cpu": ("loop_ms",),
     "io": ("write_mib_s", "read_mib_s"),
 }
@@ -117,6 +120,7 @@ FIELD_LABELS = {
     "guest_touched_bytes": "guest RAM touched",
     "page_cache_shared_bytes": "page cache shared",
     "host_memory_bytes": "host memory",
+    "processes_pss_bytes": "PSS of their processes",
     "start_ms": "start time",
     "loop_ms": "compute loop",
     "write_mib_s": "sequential write",
@@ -484,13 +488,13 @@ class Bench:
         return "guest_touched_bytes" if self.level(row) in VM_LEVELS else "workload_pss_bytes"
 
     def per_workload_bytes(self, row, n):
-        total = self.median("density", row, density_key("host_memory_bytes", n))
+        total = self.median("density", row, density_key(DENSITY_MEMORY, n))
         return None if total is None else total / n
 
     def memory_slope_bytes(self, row):
-        """Least-squares host memory added per workload, over the medians at each n."""
+        """Least-squares memory added per workload, over the medians at each n."""
         points = [
-            (n, self.median("density", row, density_key("host_memory_bytes", n)))
+            (n, self.median("density", row, density_key(DENSITY_MEMORY, n)))
             for n in self.density_ns(row)
         ]
         points = [(n, value) for n, value in points if value is not None]
@@ -632,7 +636,7 @@ def density_table(bench):
         "row",
         "workloads (n)",
         "runs",
-        "host memory (MiB)",
+        "PSS of their processes (MiB)",
         "min–max",
         "q1–q3",
         "per workload (MiB)",
@@ -651,12 +655,12 @@ def density_table(bench):
 
 
 def density_cells(bench, row, n):
-    """Runs, host memory (median, spreads, per workload) and start time of one row at one n."""
-    memory = bench.summary("density", row, density_key("host_memory_bytes", n))
+    """Runs, memory (median, spreads, per workload) and start time of one row at one n."""
+    memory = bench.summary("density", row, density_key(DENSITY_MEMORY, n))
     start = bench.summary("density", row, density_key("start_ms", n))
     runs = max(summary["n"] for summary in (memory, start) if summary)
     if memory:
-        memory_cells = [*stat_cells("host_memory_bytes", memory)[1:], fmt_mib(memory["median"] / n)]
+        memory_cells = [*stat_cells(DENSITY_MEMORY, memory)[1:], fmt_mib(memory["median"] / n)]
     else:
         memory_cells = [MISSING] * 4
     start_cells = stat_cells("start_ms", start)[1:] if start else [MISSING] * 3
@@ -793,10 +797,10 @@ def density_pairs(bench, row, against):
         return
     n = shared[-1]
     yield (
-        f"host memory per workload at n={n}",
+        f"memory per workload at n={n}",
         bench.per_workload_bytes(row, n),
         bench.per_workload_bytes(against, n),
-        "host_memory_bytes",
+        DENSITY_MEMORY,
     )
     key = density_key("start_ms", n)
     yield f"start time at n={n}", bench.median("density", row, key), bench.median(
@@ -1026,7 +1030,7 @@ def slope_phrase(bench, row):
         return f"{row}: one n only, no slope"
     if slope <= 0:
         return (
-            f"{row}: no measurable growth ({fmt_mib(slope)} MiB per workload, within the host count's noise)"
+            f"{row}: no measurable growth ({fmt_mib(slope)} MiB per workload)"
         )
     return f"{row}: {fmt_mib(slope)} MiB"
 
@@ -1059,7 +1063,7 @@ def density_meaning(bench):
         ]
         if rows:
             text += (
-                f"Host memory added per {noun}, the slope over n: "
+                f"Memory added per {noun}, the slope over n: "
                 + "; ".join(slope_phrase(bench, row) for row in rows)
                 + ". "
             )
@@ -1405,11 +1409,11 @@ def density_series(bench, key, scale):
 
 
 def density_memory_plot(bench):
-    series = density_series(bench, "host_memory_bytes", 2**20)
+    series = density_series(bench, DENSITY_MEMORY, 2**20)
     if not series:
         return None
     return line_plot(
-        bench, "density-memory.svg", "Density: host memory used by n idle workloads (medians)", "MiB", series
+        bench, "density-memory.svg", "Density: PSS of n idle workloads' processes (medians)", "MiB", series
     )
 
 
@@ -1533,9 +1537,11 @@ WHAT_IS_MEASURED = {
         "(guest RAM is not counted in the VMM's figures)."
     ),
     "density": (
-        "n idle workloads started one after another: the host memory they use together (the "
-        "host's count of memory in use, before and after) and the time to start one more workload "
-        "beside the others."
+        "n idle workloads started one after another: the memory they hold together, as the PSS of "
+        "all their processes (runtime or VMM, workload, and a guest's resident RAM, which lives in "
+        "the VMM's mapping), and the time to start one more workload beside the others. The "
+        "host's own count of memory in use, before and after, which also holds kernel memory "
+        "(namespaces, cgroups, page tables) but moves with other activity, is in samples.json."
     ),
 }
 
@@ -1808,8 +1814,9 @@ def method_section(bench):
         "- Only figures within one run of `tandem bench`, on one machine, are comparable: another "
         "run, another load or another machine moves them.",
         f"- {baseline_rule(bench)}",
-        "- Density's memory is the host's own count of memory in use, which other activity moves too: "
-        "small slopes are within its noise.",
+        "- Density's memory is the PSS of the workloads' processes; kernel memory (namespaces, "
+        "cgroups, page tables, KVM's own structures) is not in it. samples.json keeps the host's "
+        "count of memory in use beside it, which holds that too but moves with other activity.",
     ]
     if bench.emulated:
         lines.append(

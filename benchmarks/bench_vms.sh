@@ -203,11 +203,18 @@ log "density: up to $BENCH_DENSITY_MAX idle microVMs per VMM"
 for row in "${rows[@]}"; do
   baseline=$(host_memory_used)
   running=()
+  : >"$work/density-pids"
   for ((n = 1; n <= BENCH_DENSITY_MAX; n++)); do
+    user_pids >"$work/before"
     idle_start "$row" "density-$n"
     running+=("$idle_pid")
     await_idle "$idle_out" "$idle_pid"
     sleep 1
+    user_pids >"$work/after"
+    new_pids "$work/before" "$work/after" >"$work/new"
+    runtime_pids "$work/new" "$idle_pid" >>"$work/density-pids"
+    mapfile -t instances <"$work/density-pids"
+    pss=$(processes_memory "${instances[@]}" | jq .pss_bytes)
     used=$(host_memory_used)
     if [[ $row == tandem-microvm ]]; then
       tandem_command --initramfs "$BENCH_INITRD_TRUE" -- true
@@ -220,7 +227,8 @@ for row in "${rows[@]}"; do
     "${command[@]}" </dev/null >/dev/null 2>&1 || die "$row: a boot beside $n idle microVMs failed"
     start_ms=$(ms_since "$start")
     sample density "$row" "$(jq -c -n --argjson n "$n" --argjson bytes $((used - baseline)) \
-      --argjson start "$start_ms" '{n: $n, host_memory_bytes: $bytes, start_ms: $start}')"
+      --argjson pss "$pss" --argjson start "$start_ms" \
+      '{n: $n, host_memory_bytes: $bytes, processes_pss_bytes: $pss, start_ms: $start}')"
   done
   idle_stop "${running[@]}"
 done

@@ -129,6 +129,7 @@ def density_samples(rng, row):
                 "row": row,
                 "run": run,
                 "n": n,
+                "processes_pss_bytes": int(jitter(rng, per_workload * n)),
                 "host_memory_bytes": int(jitter(rng, per_workload * n)),
                 "start_ms": jitter(rng, STARTUP_MS.get(row, 10.0) * (1 + 0.05 * n)),
             }
