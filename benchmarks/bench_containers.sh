@@ -218,21 +218,14 @@ for row in "${rows[@]}"; do
     workloads+=("$(await_workload "$((86500 + n))" 30 "$work/before")") ||
       die "$row: idle workload $n did not start within 30 s: $(cat "$work/idle-$((100 + n)).err")"
     sleep 0.3
-    user_pids >"$work/after"
-    new_pids "$work/before" "$work/after" >"$work/new"
-    runtime_pids "$work/new" "$idle_pid" >>"$work/density-pids"
-    mapfile -t instances < "$work/density-pids"
-    pss=$(processes_memory "${instances[@]}" | jq .pss_bytes)
+    pss=$(instances_pss "$work/before" "$idle_pid" "$work/density-pids")
     used=$(host_memory_used)
     cpus=1
     mapfile -t command < <(row_command "$row" "density-$n" /bin/true)
     cpus=0.025
     start=$EPOCHREALTIME
     "${command[@]}" </dev/null >/dev/null 2>&1 || die "$row: /bin/true failed beside $n idle workloads"
-    start_ms=$(ms_since "$start")
-    sample density "$row" "$(jq -c -n --argjson n "$n" --argjson bytes $((used - baseline)) \
-      --argjson pss "$pss" --argjson start "$start_ms" \
-      '{n: $n, host_memory_bytes: $bytes, processes_pss_bytes: $pss, start_ms: $start}')"
+    density_sample "$row" "$n" "$pss" $((used - baseline)) "$(ms_since "$start")"
   done
   # shellcheck disable=SC2068  # one pid a word
   idle_stop "${workloads[*]}" "${pids[*]}" "$(cat "$work/density-pids")"

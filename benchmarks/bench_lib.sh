@@ -102,6 +102,24 @@ processes_memory() {
   printf '{"rss_bytes": %d, "pss_bytes": %d}\n' $((rss * 1024)) $((pss * 1024))
 }
 
+# For density: adds the processes of the workload just started as runtime pid $2 (those new since
+# snapshot file $1) to the list in file $3, and prints the PSS of every process in the list.
+instances_pss() {  # $1 snapshot taken before the start, $2 the runtime's pid, $3 file of pids
+  local pids
+  user_pids >"$1.after"
+  new_pids "$1" "$1.after" >"$1.new"
+  runtime_pids "$1.new" "$2" >>"$3"
+  mapfile -t pids <"$3"
+  processes_memory "${pids[@]}" | jq .pss_bytes
+}
+# One density sample: n workloads hold $3 bytes of PSS and $4 bytes of the host's memory in use,
+# and one more started in $5 ms.
+density_sample() {  # $1 row, $2 n, $3 PSS bytes, $4 host bytes, $5 start ms
+  sample density "$1" "$(jq -c -n --argjson n "$2" --argjson pss "$3" --argjson bytes "$4" \
+    --argjson start "$5" \
+    '{n: $n, processes_pss_bytes: $pss, host_memory_bytes: $bytes, start_ms: $start}')"
+}
+
 # The processes' names (comm), as a JSON array: what a memory figure is made of.
 process_names() {
   local pid

@@ -210,11 +210,7 @@ for row in "${rows[@]}"; do
     running+=("$idle_pid")
     await_idle "$idle_out" "$idle_pid"
     sleep 1
-    user_pids >"$work/after"
-    new_pids "$work/before" "$work/after" >"$work/new"
-    runtime_pids "$work/new" "$idle_pid" >>"$work/density-pids"
-    mapfile -t instances <"$work/density-pids"
-    pss=$(processes_memory "${instances[@]}" | jq .pss_bytes)
+    pss=$(instances_pss "$work/before" "$idle_pid" "$work/density-pids")
     used=$(host_memory_used)
     if [[ $row == tandem-microvm ]]; then
       tandem_command --initramfs "$BENCH_INITRD_TRUE" -- true
@@ -225,10 +221,7 @@ for row in "${rows[@]}"; do
     fi
     start=$EPOCHREALTIME
     "${command[@]}" </dev/null >/dev/null 2>&1 || die "$row: a boot beside $n idle microVMs failed"
-    start_ms=$(ms_since "$start")
-    sample density "$row" "$(jq -c -n --argjson n "$n" --argjson bytes $((used - baseline)) \
-      --argjson pss "$pss" --argjson start "$start_ms" \
-      '{n: $n, host_memory_bytes: $bytes, processes_pss_bytes: $pss, start_ms: $start}')"
+    density_sample "$row" "$n" "$pss" $((used - baseline)) "$(ms_since "$start")"
   done
   idle_stop "${running[@]}"
 done
