@@ -164,12 +164,18 @@ shared_initramfs "$repo" "$guest_init" "$mkinitramfs" "$work/initrd-cpu.cpio" 25
   sh -c "$(cpu_loop_script "$v_rounds")"
 shared_initramfs "$repo" "$guest_init" "$mkinitramfs" "$work/initrd-io.cpio" 256 \
   sh -c "$(io_script /dev/vda "$v_mib")"
+# The classic VM's, with a plain init.
+plain_initramfs "$repo" "$mkinitramfs" "$work/plain-true.cpio" true
+plain_initramfs "$repo" "$mkinitramfs" "$work/plain-idle.cpio" 'echo idle-ready; exec sleep 86400'
+plain_initramfs "$repo" "$mkinitramfs" "$work/plain-cpu.cpio" "$(cpu_loop_script "$v_rounds")"
 cmdline=$(tandem_cmdline "$repo")
 # shellcheck disable=SC2054  # QEMU's -M value has a comma
 vm_env=(BENCH_TANDEM="$tandem" BENCH_KERNEL="$work/bzImage"
   BENCH_INITRD_TRUE="$work/initrd-true.cpio" BENCH_INITRD_IDLE="$work/initrd-idle.cpio"
   BENCH_CMDLINE="$cmdline" BENCH_MACHINE=microvm,acpi=off BENCH_WHERE="$vm_where"
   BENCH_INITRD_CPU="$work/initrd-cpu.cpio" BENCH_INITRD_IO="$work/initrd-io.cpio"
+  BENCH_PLAIN_TRUE="$work/plain-true.cpio" BENCH_PLAIN_IDLE="$work/plain-idle.cpio"
+  BENCH_PLAIN_CPU="$work/plain-cpu.cpio"
   BENCH_SCRUB_MIB=512 BENCH_STARTUP_RUNS="$v_startup" BENCH_MEMORY_RUNS="$v_memory"
   BENCH_DENSITY_MAX="$v_density" BENCH_CPU_RUNS="$v_cpu" BENCH_CPU_ROUNDS="$v_rounds"
   BENCH_IO_RUNS="$v_io" BENCH_IO_MIB="$v_mib")
@@ -180,10 +186,24 @@ if [[ $kvm == real ]]; then
 else
   kvm_host_env=()
   for assignment in "${vm_env[@]}"; do kvm_host_env+=(--env "$assignment"); done
+  # libvirt inside: the daemon, virsh, the QEMU driver (a module libvirtd loads, with the
+  # libraries it needs), its CPU map, SeaBIOS for the q35 machine, QEMU's firmware and its TCG
+  # module (libvirtd probes QEMU with TCG too).
+  libvirt_includes=()
+  driver=/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so
+  if [[ -x /usr/sbin/libvirtd && -f $driver ]]; then
+    for path in /usr/sbin/libvirtd "$(command -v virsh)" "$driver" /usr/share/libvirt \
+      /usr/share/seabios /usr/share/qemu /usr/lib/x86_64-linux-gnu/qemu \
+      $(ldd "$driver" | awk '/=> \// { print $3 }'); do
+      libvirt_includes+=(--include "$path")
+    done
+  fi
   "$repo/tools/kvm-host/tandem-kvm-host" --with-qemu --cpus 1 --timeout "$host_timeout" \
     --include "$here" --include "$work/bin" --include "$work/bzImage" \
     --include "$work/initrd-true.cpio" --include "$work/initrd-idle.cpio" \
     --include "$work/initrd-cpu.cpio" --include "$work/initrd-io.cpio" \
+    --include "$work/plain-true.cpio" --include "$work/plain-idle.cpio" \
+    --include "$work/plain-cpu.cpio" "${libvirt_includes[@]}" \
     --include "$(command -v bash)" --include "$(command -v jq)" "${kvm_host_env[@]}" \
     -- "$(command -v bash)" "$here/bench_vms.sh" </dev/null >"$work/vms.jsonl" || vm_status=$?
 fi

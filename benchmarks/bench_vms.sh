@@ -13,6 +13,8 @@
 #   BENCH_WHERE         where this runs, as the report names it
 #   BENCH_INITRD_CPU    the same with the compute loop of BENCH_CPU_ROUNDS (bench_lib.sh)
 #   BENCH_INITRD_IO     the same with the I/O workload on /dev/vda, BENCH_IO_MIB of it
+#   BENCH_PLAIN_TRUE, BENCH_PLAIN_IDLE, BENCH_PLAIN_CPU   the classic VM's initramfs for each
+#                       workload (vm_bench_lib.sh's plain_initramfs)
 #   BENCH_SCRUB_MIB, BENCH_STARTUP_RUNS, BENCH_MEMORY_RUNS, BENCH_DENSITY_MAX, BENCH_CPU_RUNS,
 #   BENCH_IO_RUNS       how much to measure
 set -euo pipefail
@@ -32,7 +34,8 @@ source "$(dirname "$0")/vm_bench_lib.sh"
 : "${BENCH_CMDLINE:?}" "${BENCH_MACHINE:?}" "${BENCH_WHERE:?}" "${BENCH_SCRUB_MIB:?}"
 : "${BENCH_STARTUP_RUNS:?}" "${BENCH_MEMORY_RUNS:?}" "${BENCH_DENSITY_MAX:?}"
 : "${BENCH_INITRD_CPU:?}" "${BENCH_INITRD_IO:?}" "${BENCH_CPU_ROUNDS:?}" "${BENCH_IO_MIB:?}"
-: "${BENCH_CPU_RUNS:?}" "${BENCH_IO_RUNS:?}"
+: "${BENCH_CPU_RUNS:?}" "${BENCH_IO_RUNS:?}" "${BENCH_PLAIN_TRUE:?}" "${BENCH_PLAIN_IDLE:?}"
+: "${BENCH_PLAIN_CPU:?}"
 [[ -e /dev/kvm ]] || die "no /dev/kvm here"
 work=$(mktemp -d /tmp/tandem-bench-vms.XXXXXX)
 readonly work
@@ -67,8 +70,95 @@ else
   row_available qemu-microvm "QEMU microvm" microvm "$BENCH_WHERE" \
     "$(qemu-system-x86_64 --version | head -n 1)" "$qemu_command_line"
 fi
-row_unavailable libvirt-vm "libvirt (QEMU q35, SeaBIOS)" full-vm "$BENCH_WHERE" \
-  "tandem bench does not drive libvirt yet: the classic full VM row is still to be built"
+
+# The classic full VM: libvirt's QEMU on a q35 machine with SeaBIOS, ACPI and PCI, booting the
+# same kernel with a plain init. Inside the emulated host this script starts a libvirtd of its
+# own, configured to run QEMU as root without cgroups, namespaces or a security driver (the
+# emulated host has none of their daemons); on a real host it uses the system's.
+readonly libvirt_uri=qemu:///system
+libvirt_start() {
+  if ! command -v libvirtd >/dev/null || ! command -v virsh >/dev/null; then
+    echo "libvirtd and virsh are not installed here"
+    return 1
+  fi
+  if [[ $BENCH_WHERE != host ]]; then
+    mkdir -p /etc/libvirt /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu
+    [[ -e /var/run ]] || ln -s /run /var/run
+    # libvirt resolves its default QEMU user before it reads qemu.conf.
+    grep -q '^libvirt-qemu:' /etc/passwd 2>/dev/null ||
+      echo 'libvirt-qemu:x:64055:64055::/var/lib/libvirt:/bin/false' >>/etc/passwd
+    grep -q '^libvirt-qemu:' /etc/group 2>/dev/null ||
+      printf '%s\n' 'libvirt-qemu:x:64055:' 'kvm:x:108:' >>/etc/group
+    printf '%s\n' 'auth_unix_rw = "none"' >/etc/libvirt/libvirtd.conf
+    printf '%s\n' 'user = "root"' 'group = "root"' 'dynamic_ownership = 0' 'remember_owner = 0' \
+      'security_driver = "none"' 'cgroup_controllers = [ ]' 'namespaces = [ ]' \
+      'stdio_handler = "file"' >/etc/libvirt/qemu.conf
+    libvirtd >"$work/libvirtd.log" 2>&1 &
+    libvirtd_pid=$!
+  fi
+  local i
+  for ((i = 0; i < 60; i++)); do
+    timeout 60 virsh -c "$libvirt_uri" version >/dev/null 2>&1 && return 0
+    [[ -z ${libvirtd_pid:-} ]] || kill -0 "$libvirtd_pid" 2>/dev/null || break
+    sleep 1
+  done
+  echo "libvirtd did not answer at $libvirt_uri: $(tail -n 3 "$work/libvirtd.log" 2>/dev/null | tr '\n' ' ')"
+  return 1
+}
+libvirt_xml() {  # $1 name, $2 initramfs, $3 folder for its serial files
+  local cmdline=${BENCH_CMDLINE/rdinit=\/.tandem\/init/rdinit=/init}
+  cat <<EOX
+<domain type='kvm'>
+  <name>$1</name>
+  <memory unit='MiB'>$memory_mib</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>$BENCH_KERNEL</kernel>
+    <initrd>$2</initrd>
+    <cmdline>$cmdline</cmdline>
+  </os>
+  <features><acpi/><apic/></features>
+  <cpu mode='host-model'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>$(command -v qemu-system-x86_64)</emulator>
+    <serial type='file'><source path='$3/com1'/><target port='0'/></serial>
+    <serial type='file'><source path='$3/console'/><target port='1'/></serial>
+    <video><model type='none'/></video>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOX
+}
+# Starts domain $1 booting initramfs $2; sets libvirt_pid to its QEMU's pid.
+libvirt_create() {  # $1 name, $2 initramfs
+  local dir=$work/libvirt-$1
+  mkdir -p "$dir"
+  libvirt_xml "$1" "$2" "$dir" >"$dir/domain.xml"
+  virsh -c "$libvirt_uri" create "$dir/domain.xml" >/dev/null 2>"$dir/err" ||
+    die "libvirt: cannot create domain $1: $(cat "$dir/err")"
+  libvirt_pid=$(cat "/run/libvirt/qemu/$1.pid")
+  libvirt_out=$dir/com1
+}
+await_exit() {  # $1 pid, $2 seconds
+  local deadline=$((SECONDS + $2))
+  while [[ -e /proc/$1 ]]; do
+    ((SECONDS < deadline)) || die "pid $1 did not end within $2 s"
+    sleep 0.02
+  done
+}
+if reason=$(libvirt_start); then
+  rows+=(libvirt-vm)
+  row_available libvirt-vm "libvirt (QEMU q35, SeaBIOS)" full-vm "$BENCH_WHERE" \
+    "$(virsh -c "$libvirt_uri" version 2>/dev/null |
+      sed -n 's/^Using library: //p; s/^Running hypervisor: //p' | paste -sd, | sed 's/,/, /')" \
+    "virsh create DOMAIN.xml (q35, SeaBIOS, ACPI, 1 vCPU, ${memory_mib} MiB, the same kernel)"
+else
+  row_unavailable libvirt-vm "libvirt (QEMU q35, SeaBIOS)" full-vm "$BENCH_WHERE" "$reason"
+fi
 
 has_row() { [[ " ${rows[*]} " == *" $1 "* ]]; }
 
@@ -109,6 +199,17 @@ qemu_startup() {  # $1 run
   sample startup qemu-microvm "$(jq -c -n --argjson run "$1" --argjson wall "$wall" \
     '{run: $run, exit_ms: $wall}')"
 }
+libvirt_startup() {  # $1 run
+  local start
+  scrub_free_pages
+  start=$EPOCHREALTIME
+  libvirt_create "bench-true-$1" "$BENCH_PLAIN_TRUE"
+  await_exit "$libvirt_pid" 300
+  sample startup libvirt-vm "$(jq -c -n --argjson run "$1" --argjson wall "$(ms_since "$start")" \
+    '{run: $run, exit_ms: $wall}')"
+  grep -q 'reboot: Restarting system' "$work/libvirt-bench-true-$1/console" ||
+    die "libvirt run $1: the guest did not reach its reset"
+}
 log "startup: ${#rows[@]} VMMs, $BENCH_STARTUP_RUNS runs each"
 for ((run = 1; run <= BENCH_STARTUP_RUNS; run++)); do
   if ((run % 2)); then
@@ -118,7 +219,10 @@ for ((run = 1; run <= BENCH_STARTUP_RUNS; run++)); do
     ! has_row qemu-microvm || qemu_startup "$run"
     ! has_row tandem-microvm || tandem_startup "$run"
   fi
+  ! has_row libvirt-vm || libvirt_startup "$run"
 done
+has_row libvirt-vm && metric_unavailable startup_phases libvirt-vm \
+  "libvirt and QEMU report no timeline of the guest's boot"
 has_row qemu-microvm && metric_unavailable startup_phases qemu-microvm \
   "QEMU reports no timeline of its guest's boot (tandem's comes from its guest's status-port milestones)"
 
@@ -137,6 +241,12 @@ idle_start() {  # $1 row, $2 instance; starts it in the background, sets idle_pi
       BENCH_INITRD=$BENCH_INITRD_IDLE qemu_command "$dir" "$BENCH_KERNEL"
       idle_out=$dir/com1
       "${qemu[@]}" </dev/null >"$dir/stdout" 2>"$dir/stderr" & ;;
+    libvirt-vm)
+      libvirt_create "idle-$2" "$BENCH_PLAIN_IDLE"
+      idle_out=$libvirt_out
+      idle_pids+=("$libvirt_pid")
+      idle_pid=$libvirt_pid
+      return ;;
   esac
   idle_pid=$!
   idle_pids+=("$idle_pid")
@@ -155,9 +265,10 @@ await_idle() {  # $1 output file, $2 runtime pid
     sleep 0.1
   done
 }
-# The VMM's process among the runtime's: QEMU itself, or tandem's tandem-vmm.
+# The VMM's process among the runtime's: QEMU itself (started by libvirtd for the classic VM),
+# or tandem's tandem-vmm.
 vmm_pid() {  # $1 row, $2 runtime pid, then the runtime's pids
-  if [[ $1 == qemu-microvm ]]; then
+  if [[ $1 != tandem-microvm ]]; then
     echo "$2"
     return
   fi
@@ -167,10 +278,13 @@ vmm_pid() {  # $1 row, $2 runtime pid, then the runtime's pids
   done
   die "no tandem-vmm process among tandem's"
 }
-# Ends an idle microVM: tandem passes SIGTERM on to the guest's workload, QEMU quits.
+# Ends an idle microVM: tandem passes SIGTERM on to the guest's workload, QEMU quits (libvirt's
+# QEMU is libvirtd's child, not this script's, so its end is waited for by its pid).
 idle_stop() {  # $@ runtime pids
+  local pid
   kill -TERM "$@" 2>/dev/null || true
   wait "$@" 2>/dev/null || true
+  for pid in "$@"; do await_exit "$pid" 60; done
 }
 
 log "memory: ${#rows[@]} VMMs, $BENCH_MEMORY_RUNS idle microVMs each"
@@ -212,6 +326,13 @@ for row in "${rows[@]}"; do
     sleep 1
     pss=$(instances_pss "$work/before" "$idle_pid" "$work/density-pids")
     used=$(host_memory_used)
+    if [[ $row == libvirt-vm ]]; then
+      start=$EPOCHREALTIME
+      libvirt_create "density-true-$n" "$BENCH_PLAIN_TRUE"
+      await_exit "$libvirt_pid" 300
+      density_sample "$row" "$n" "$pss" $((used - baseline)) "$(ms_since "$start")"
+      continue
+    fi
     if [[ $row == tandem-microvm ]]; then
       tandem_command --initramfs "$BENCH_INITRD_TRUE" -- true
     else
@@ -236,7 +357,11 @@ vm_workload() {  # $1 row, $2 initramfs (QEMU's), $3 output file, $4 script, the
   local row=$1 initrd=$2 out=$3 script=$4
   shift 4
   scrub_free_pages
-  if [[ $row == tandem-microvm ]]; then
+  if [[ $row == libvirt-vm ]]; then
+    libvirt_create "${out##*/}" "$BENCH_PLAIN_CPU"
+    await_exit "$libvirt_pid" 600
+    cp "$libvirt_out" "$out"
+  elif [[ $row == tandem-microvm ]]; then
     local extra=()
     (($# == 0)) || extra=(--disk "$disk")
     tandem_command --initramfs "$BENCH_INITRD_TRUE" "${extra[@]}" -- sh -c "$script"
@@ -277,12 +402,15 @@ qemu_disk=(-drive "file=$disk,format=raw,if=none,id=disk0,cache=writeback,aio=th
   -device virtio-blk-device,drive=disk0)
 for ((run = 1; run <= BENCH_IO_RUNS; run++)); do
   for row in "${rows[@]}"; do
+    [[ $row != libvirt-vm ]] || continue
     out=$work/io-$row-$run.out
     vm_workload "$row" "$BENCH_INITRD_IO" "$out" "$io_script" "${qemu_disk[@]}" ||
       die "$row: the I/O workload's microVM failed: $(tail -c 1500 "$out")"
     timed_sample io "$row" "$out" "$run" io_sample_fields "$BENCH_IO_MIB"
   done
 done
+has_row libvirt-vm && metric_unavailable io libvirt-vm "the guest kernel has no PCI, and a q35 \
+machine's disks are PCI devices (virtio-blk-pci, AHCI): the classic VM has no disk to test here"
 if [[ $BENCH_WHERE != host ]]; then
   metric_unavailable io kvm-host "the emulated host has no disk of its own: its root is in RAM, \
 which refuses O_DIRECT, and the guests' disk file is in that RAM too"

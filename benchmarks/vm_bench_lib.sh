@@ -162,3 +162,19 @@ shared_initramfs() {  # $1 repository, $2 guest init, $3 tandem-mkinitramfs, $4 
   "$packer" "$rootfs" "$output" >&2
   rm -rf --one-file-system "$rootfs"
 }
+
+# The classic VM's initramfs: the busybox rootfs with a plain /init, as a distribution's
+# initramfs would have, that runs the workload with its output on COM1 and resets the machine.
+# tandem's guest init is not used there: on a q35 machine it stopped with a general protection
+# fault at its first status-port write, which the microvm machine and tandem's VMM allow.
+plain_initramfs() {  # $1 repository, $2 tandem-mkinitramfs, $3 output, $4 the workload's script
+  local rootfs
+  rootfs=$(mktemp -d /tmp/tandem-initramfs.XXXXXX)
+  "$1/tools/mkrootfs/tandem-mkrootfs-busybox" "$rootfs" >/dev/null
+  printf '%s\n' "$4" >"$rootfs/workload.sh"
+  printf '%s\n' '#!/bin/sh' 'mount -t proc proc /proc' 'mount -t devtmpfs devtmpfs /dev' \
+    'sh /workload.sh >/dev/ttyS0 2>&1' 'reboot -f' >"$rootfs/init"
+  chmod 0755 "$rootfs/init"
+  "$2" "$rootfs" "$3" >&2
+  rm -rf --one-file-system "$rootfs"
+}

@@ -25,6 +25,7 @@ packages=(
   qemu-system-x86 cpio kmod
   # tandem bench: the peers it measures beside tandem, its timer and its plots
   runc crun bubblewrap hyperfine gnuplot-nox
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 )
 
 missing=()

@@ -17,8 +17,9 @@ TANDEM_BENCHMARKS=$benchmarks "$TANDEM" bench --quick --output "$report" ||
 python3 "$benchmarks/check_bench_report.py" "$report" || fail "the report is incomplete"
 
 # The rows that must have run here, whatever the machine: tandem's two levels (the microVM in the
-# emulated KVM host where /dev/kvm is missing) and the peers the test suite installs.
-for row in tandem-container tandem-microvm qemu-microvm runc bwrap; do
+# emulated KVM host where /dev/kvm is missing) and the peers the test suite installs, libvirt among
+# them.
+for row in tandem-container tandem-microvm qemu-microvm libvirt-vm runc bwrap; do
   available=$(jq -r --arg row "$row" '.rows[] | select(.row == $row) | .available' \
     "$report/samples.json")
   [[ $available == true ]] ||

@@ -1,7 +1,7 @@
-// tandem bench: tandem's two isolation levels beside runc, crun, bwrap and QEMU, measured in one
-// run, with a report to read. The measuring is the benchmarks/ suite's (bench.sh and the scripts
-// beside it drive the peers' own command lines); this verb finds the suite, checks the options
-// and hands over, naming itself as the tandem under test.
+// tandem bench: tandem's two isolation levels beside runc, crun, bwrap, QEMU and libvirt, measured
+// in one run, with a report to read. The measuring is the benchmarks/ suite's (bench.sh and the
+// scripts beside it drive the peers' own command lines); this verb finds the suite, checks the
+// options and hands over, naming itself as the tandem under test.
 #include <unistd.h>
 
 #include <cstdlib>
@@ -48,11 +48,12 @@ Result<std::string> findDriver() {
 int benchCommand(const GlobalOptions&, const std::vector<std::string>& args, char**) {
   po::options_description options(
       "usage: tandem bench [--quick | --full] [--output DIR]\n"
-      "Runs the same workloads under tandem's container and microVM levels, runc, crun, bwrap "
-      "and QEMU's microvm machine, side by side in one run, and writes a report: report.md with "
-      "SVG plots, and samples.json with every sample. Startup (with phases), memory per "
-      "workload, and density. VMs run inside the emulated KVM host where /dev/kvm is missing, "
-      "and the report says so. Needs root.\noptions");
+      "Runs the same workloads under tandem's container and microVM levels, runc, crun, bwrap, "
+      "QEMU's microvm machine and a classic q35 VM through libvirt, side by side in one run, "
+      "and writes a report: report.md with SVG plots, and samples.json with every sample. "
+      "Startup (with phases), memory per workload, density, a compute loop and I/O. VMs run "
+      "inside the emulated KVM host where /dev/kvm is missing, and the report says so. Needs "
+      "root.\noptions");
   options.add_options()("help,h", "show this help")(
       "quick", po::bool_switch(), "few repeats; about 10 minutes on 2 cores (the default)")(
       "full", po::bool_switch(), "more repeats, and more workloads side by side")(

@@ -35,7 +35,7 @@ constexpr const char* kUsage =
     "  push    push a stored image to a registry\n"
     "  tag     give a stored image another name\n"
     "  image   ls, rm, inspect, prune, load, save, unpack\n"
-    "  bench   both levels beside runc, crun, bwrap and QEMU, measured; a report to read\n";
+    "  bench   both levels beside runc, crun, bwrap, QEMU and libvirt, measured; a report\n";
 
 struct Verb {
   const char* name;
