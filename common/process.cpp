@@ -47,6 +47,14 @@ Result<std::string> ownExecutablePath() {
   return std::string(target, static_cast<std::size_t>(length));
 }
 
+std::vector<char*> execArgv(const std::vector<std::string>& words) {
+  std::vector<char*> pointers;
+  pointers.reserve(words.size() + 1);
+  for (const std::string& word : words) pointers.push_back(const_cast<char*>(word.c_str()));
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
 Result<ExitStatus> waitForExit(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {

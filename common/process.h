@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
@@ -37,6 +38,10 @@ Result<Pipe> makePipe();
 
 // The path of the running executable, from /proc/self/exe.
 Result<std::string> ownExecutablePath();
+
+// `words` as execve(2) and posix_spawn(3) take an argv or envp: pointers into the strings, then
+// a null. The strings must outlive the result.
+std::vector<char*> execArgv(const std::vector<std::string>& words);
 
 // Waits for `pid`, retrying on EINTR.
 Result<ExitStatus> waitForExit(pid_t pid);

@@ -41,12 +41,7 @@ Status runProgram(const std::vector<std::string>& argv, const std::string& packa
   ::posix_spawn_file_actions_addopen(actions.get(), STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   ::posix_spawn_file_actions_adddup2(actions.get(), output.get(), STDOUT_FILENO);
   ::posix_spawn_file_actions_adddup2(actions.get(), output.get(), STDERR_FILENO);
-  std::vector<char*> args;
-  std::vector<std::string> owned = argv;
-  for (auto& arg : owned) {
-    args.push_back(arg.data());
-  }
-  args.push_back(nullptr);
+  std::vector<char*> args = execArgv(argv);
   pid_t pid = 0;
   if (int error = ::posix_spawnp(&pid, args.front(), actions.get(), nullptr, args.data(), environ);
       error != 0) {

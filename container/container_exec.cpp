@@ -109,12 +109,8 @@ void orFail(const ContainerProcessConfig& config, Status status) {
   if (!config.seccompProgram.empty()) {
     orFail(config, installSeccompProgram(config.seccompProgram));
   }
-  std::vector<char*> argv;
-  for (const auto& arg : process.command) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (const auto& entry : env) envp.push_back(const_cast<char*>(entry.c_str()));
-  envp.push_back(nullptr);
+  std::vector<char*> argv = execArgv(process.command);
+  std::vector<char*> envp = execArgv(env);
   ::sigprocmask(SIG_SETMASK, &config.workloadSignalMask, nullptr);
   ::execve(executable.path.c_str(), argv.data(), envp.data());
   int err = errno;

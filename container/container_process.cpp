@@ -184,12 +184,8 @@ void continueContainerProcess(const ContainerProcessConfig& config) {
   // Changing credentials cleared the parent-death signal.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
-  std::vector<char*> argv;
-  for (const auto& arg : workload.command) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (const auto& entry : env) envp.push_back(const_cast<char*>(entry.c_str()));
-  envp.push_back(nullptr);
+  std::vector<char*> argv = execArgv(workload.command);
+  std::vector<char*> envp = execArgv(env);
 
   // The error pipe closes at exec with the rest, which is how a successful exec is seen.
   orFail(config, sealRuntimeDescriptors());

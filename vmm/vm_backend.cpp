@@ -16,6 +16,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/port_forwarder.h"
+#include "common/process.h"
 #include "common/process_identity.h"
 #include "common/spawn_file_actions.h"
 #include "common/state_directory.h"
@@ -228,11 +229,7 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& given, const StartedCallb
       .logLevel = std::string(spdlog::level::to_string_view(spdlog::get_level()).data())};
   std::vector<std::string> args = vmmArguments(invocation);
   args.insert(args.begin(), program);
-  std::vector<char*> argv;
-  for (std::string& arg : args) {
-    argv.push_back(arg.data());
-  }
-  argv.push_back(nullptr);
+  std::vector<char*> argv = execArgv(args);
 
   sigset_t supervised = supervisedSignals();
   SignalBlock blocked(supervised);

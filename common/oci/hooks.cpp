@@ -15,20 +15,13 @@ namespace tandem::oci {
 
 namespace {
 
-std::vector<char*> pointers(const std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
-
 Status runHook(const Hook& hook, const std::string& stateJson, const std::string& shown) {
   TANDEM_ASSIGN_OR_RETURN(Pipe input, makePipe());
   // args[0] is the hook's argv[0], as in execv; a hook with no args gets its path.
   std::vector<std::string> args =
       hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
-  std::vector<char*> argv = pointers(args);
-  std::vector<char*> envp = pointers(hook.env);
+  std::vector<char*> argv = execArgv(args);
+  std::vector<char*> envp = execArgv(hook.env);
   pid_t pid = ::fork();
   if (pid < 0) return Error::fromErrno("cannot start " + shown);
   if (pid == 0) {

@@ -132,12 +132,8 @@ ProcessFailure execPrepared(const oci::Process& process, const PreparedProcess& 
       return failure(installed.error());
     }
   }
-  std::vector<char*> argv;
-  for (const auto& arg : process.args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (const auto& entry : prepared.env) envp.push_back(const_cast<char*>(entry.c_str()));
-  envp.push_back(nullptr);
+  std::vector<char*> argv = execArgv(process.args);
+  std::vector<char*> envp = execArgv(prepared.env);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -75,9 +75,7 @@ int benchCommand(const GlobalOptions&, const std::vector<std::string>& args, cha
                                     vm["output"].as<std::string>(),
                                     "--tandem",
                                     *self};
-  std::vector<char*> argv;
-  for (auto& word : words) argv.push_back(word.data());
-  argv.push_back(nullptr);
+  std::vector<char*> argv = execArgv(words);
   ::execvp("bash", argv.data());
   return fail(Error::fromErrno("cannot run " + *driver + " with bash"));
 }

@@ -50,9 +50,7 @@ Result<pid_t> startController(const GlobalOptions& global, const scheduler::Serv
   TANDEM_ASSIGN_OR_RETURN(std::string self, ownExecutablePath());
   std::vector<std::string> argv = {self,      "--state-root", global.stateRoot,
                                    "service", "controller",   record.id};
-  std::vector<char*> args;
-  for (std::string& word : argv) args.push_back(word.data());
-  args.push_back(nullptr);
+  std::vector<char*> args = execArgv(argv);
   pid_t pid = ::fork();
   if (pid < 0) return Error::fromErrno("cannot start the controller of service " + record.name);
   if (pid == 0) {
