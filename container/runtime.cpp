@@ -321,7 +321,6 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
     outcome.launchError = failure->message;
   } else {
     timeline.execSeen = monotonicNs();
-    timeline.child = receiveChildMilestones(syncParent.get());
     spdlog::debug("workload running");
     if (started) started(pid);
     TANDEM_ASSIGN_OR_RETURN(outcome.status,
@@ -329,6 +328,8 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
     guard.reaped();
     timeline.exited = monotonicNs();
     if (config.stats) {
+      // Sent before the exec, they wait in the sync socket until --stats asks for them.
+      timeline.child = receiveChildMilestones(syncParent.get());
       printStartStats(timeline);
     }
     spdlog::debug("workload {}", outcome.status.describe());
