@@ -5,7 +5,8 @@
 # environment:
 #   BENCH_TANDEM   the tandem binary
 #   BENCH_WORK     a scratch folder of its own
-#   BENCH_STARTUP_RUNS, BENCH_MEMORY_RUNS, BENCH_DENSITY_MAX   how much to measure
+#   BENCH_STARTUP_RUNS, BENCH_MEMORY_RUNS, BENCH_DENSITY_MAX, BENCH_CPU_RUNS, BENCH_CPU_ROUNDS,
+#   BENCH_IO_RUNS, BENCH_IO_MIB   how much to measure
 set -euo pipefail
 
 readonly prog=${0##*/}
@@ -182,9 +183,8 @@ for row in "${rows[@]}"; do
     workload=$(await_workload "$((86400 + run))" 30 "$work/before") ||
       die "$row: the idle workload did not start within 30 s: $(cat "$work/idle-$run.err")"
     sleep 0.5  # let the runtime settle into its waiting state
-    user_pids >"$work/after"
-    new_pids "$work/before" "$work/after" >"$work/new"
-    mapfile -t runtime < <(runtime_pids "$work/new" "$idle_pid" | grep -vxF -f <(echo "$workload"))
+    mapfile -t runtime < <(started_pids "$work/before" "$idle_pid" |
+      grep -vxF -f <(echo "$workload"))
     runtime_memory=$(processes_memory "${runtime[@]}")
     # shellcheck disable=SC2086
     workload_memory=$(processes_memory $workload)
@@ -198,10 +198,9 @@ for row in "${rows[@]}"; do
 done
 
 # --- density -------------------------------------------------------------------------------------
-# n = 1..K idle workloads of one runtime side by side: the host memory they hold together, and
-# how long one more /bin/true takes to start beside them. Host memory is the machine's own count
-# (bench_lib.sh's host_memory_used), which includes what no process maps; the PSS of every
-# process of theirs is the part the processes hold.
+# n = 1..K idle workloads of one runtime side by side: the PSS of all their processes, the host's
+# own count of memory in use (bench_lib.sh's host_memory_used, which also holds what no process
+# maps, but moves with other activity), and how long one more /bin/true takes beside them.
 log "density: up to $BENCH_DENSITY_MAX idle workloads per runtime"
 for row in "${rows[@]}"; do
   # The idle ones take a 40th of a CPU each, so that up to 32 of them and one workload of a
@@ -227,7 +226,6 @@ for row in "${rows[@]}"; do
     "${command[@]}" </dev/null >/dev/null 2>&1 || die "$row: /bin/true failed beside $n idle workloads"
     density_sample "$row" "$n" "$pss" $((used - baseline)) "$(ms_since "$start")"
   done
-  # shellcheck disable=SC2068  # one pid a word
   idle_stop "${workloads[*]}" "${pids[*]}" "$(cat "$work/density-pids")"
   cpus=1
 done

@@ -67,7 +67,7 @@ runtime_pids() {  # $1 file of new pids, $2 the runtime's pid
   while read -r pid; do
     ancestor=$pid
     while [[ $ancestor != "$2" && $ancestor != "$$" && $ancestor -gt 1 ]]; do
-      stat=$(cat 2>/dev/null "/proc/$ancestor/stat") || { ancestor=0; break; }
+      read -r stat 2>/dev/null <"/proc/$ancestor/stat" || { ancestor=0; break; }
       stat=${stat##*) }
       read -r _ ancestor _ <<<"$stat"
     done
@@ -90,25 +90,30 @@ idle_workload_pids() {  # $1 marker, then pids
 # gives PSS: pages shared with others (the page cache's busybox, a runtime's libraries) count
 # a share each.
 processes_memory() {
-  local pid rss=0 pss=0 line
+  local pid rss=0 pss=0 key kib
   for pid in "$@"; do
-    while read -r line; do
-      case $line in
-        Rss:*) rss=$((rss + $(awk '{print $2}' <<<"$line"))) ;;
-        Pss:*) pss=$((pss + $(awk '{print $2}' <<<"$line"))) ;;
+    while read -r key kib _; do
+      case $key in
+        Rss:) rss=$((rss + kib)) ;;
+        Pss:) pss=$((pss + kib)) ;;
       esac
     done 2>/dev/null <"/proc/$pid/smaps_rollup" || true
   done
   printf '{"rss_bytes": %d, "pss_bytes": %d}\n' $((rss * 1024)) $((pss * 1024))
 }
 
-# For density: adds the processes of the workload just started as runtime pid $2 (those new since
-# snapshot file $1) to the list in file $3, and prints the PSS of every process in the list.
-instances_pss() {  # $1 snapshot taken before the start, $2 the runtime's pid, $3 file of pids
-  local pids
+# The processes of the workload started as runtime pid $2, one pid a line: those new since the
+# snapshot in file $1 that the runtime owns (runtime_pids).
+started_pids() {  # $1 snapshot taken before the start, $2 the runtime's pid
   user_pids >"$1.after"
   new_pids "$1" "$1.after" >"$1.new"
-  runtime_pids "$1.new" "$2" >>"$3"
+  runtime_pids "$1.new" "$2"
+}
+# For density: adds the processes of the workload just started as runtime pid $2 to the list in
+# file $3, and prints the PSS of every process in the list.
+instances_pss() {  # $1 snapshot taken before the start, $2 the runtime's pid, $3 file of pids
+  local pids
+  started_pids "$1" "$2" >>"$3"
   mapfile -t pids <"$3"
   processes_memory "${pids[@]}" | jq .pss_bytes
 }
@@ -146,8 +151,9 @@ await_workload() {  # $1 marker, $2 seconds, $3 snapshot file
 }
 
 # The workloads that time themselves, as `sh -c` scripts calling busybox's applets by name, so
-# that the same words run the same binary in a container, a guest and on the bare host. They read /proc/uptime (10 ms
-# steps) around the work, so that no start or teardown counts, and print KEY=MS.
+# that the same words run the same binary in a container, a guest and on the bare host. They
+# read /proc/uptime (10 ms steps) around the work, so that no start or teardown counts, and
+# print KEY=MS.
 # Centiseconds since boot; the "1" keeps a fraction such as .08 from reading as octal.
 # shellcheck disable=SC2016  # expanded by the workload's shell
 uptime_cs='read t _ </proc/uptime; echo $((${t%.*} * 100 + 1${t#*.} - 100))'

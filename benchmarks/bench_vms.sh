@@ -1,7 +1,7 @@
 #!/bin/bash
 # The VM half of `tandem bench`, on a machine with KVM (the emulated KVM host where this machine
-# has none): tandem's microVM beside QEMU's microvm machine, the same guest kernel, initramfs,
-# kernel command line, 256 MiB and one vCPU. Prints one JSON record a line on stdout (see
+# has none): tandem's microVM beside QEMU's microvm machine and a classic q35 VM through libvirt,
+# the same guest kernel, kernel command line, 256 MiB and one vCPU. Prints one JSON record a line on stdout (see
 # bench_lib.sh); progress goes to stderr. bench.sh prepares everything and passes it through the
 # environment (tools/kvm-host passes only what it names):
 #   BENCH_TANDEM        tandem, with tandem-vmm and tandem-guest-init beside it
@@ -294,9 +294,7 @@ for row in "${rows[@]}"; do
     idle_start "$row" "$run"
     await_idle "$idle_out" "$idle_pid"
     sleep 1  # the guest's init settles after starting the workload
-    user_pids >"$work/after"
-    new_pids "$work/before" "$work/after" >"$work/new"
-    mapfile -t runtime < <(runtime_pids "$work/new" "$idle_pid")
+    mapfile -t runtime < <(started_pids "$work/before" "$idle_pid")
     vmm=$(vmm_pid "$row" "$idle_pid" "${runtime[@]}")
     mapfile -t others < <(printf '%s\n' "${runtime[@]}" | grep -vx "$vmm")
     vmm_memory=$(smaps_memory "$vmm" "$memory_mib")
@@ -311,8 +309,24 @@ for row in "${rows[@]}"; do
   done
 done
 
-# n = 1..K idle microVMs side by side: the host memory they hold together, and how long one more
-# boot of `true` takes beside them.
+# One boot of `true` to its end, untimed and unchecked: what density starts beside the idle ones.
+boot_true() {  # $1 row, $2 instance
+  case $1 in
+    tandem-microvm)
+      tandem_command --initramfs "$BENCH_INITRD_TRUE" -- true
+      "${command[@]}" </dev/null >/dev/null 2>&1 ;;
+    qemu-microvm)
+      mkdir -p "$work/true-$2"
+      BENCH_INITRD=$BENCH_INITRD_TRUE qemu_command "$work/true-$2" "$BENCH_KERNEL"
+      timeout 300 "${qemu[@]}" </dev/null >/dev/null 2>&1 ;;
+    libvirt-vm)
+      libvirt_create "true-$2" "$BENCH_PLAIN_TRUE"
+      await_exit "$libvirt_pid" 300 ;;
+  esac
+}
+
+# n = 1..K idle microVMs side by side: the PSS of all their processes, the host's count of memory
+# in use, and how long one more boot of `true` takes beside them.
 log "density: up to $BENCH_DENSITY_MAX idle microVMs per VMM"
 for row in "${rows[@]}"; do
   baseline=$(host_memory_used)
@@ -326,22 +340,8 @@ for row in "${rows[@]}"; do
     sleep 1
     pss=$(instances_pss "$work/before" "$idle_pid" "$work/density-pids")
     used=$(host_memory_used)
-    if [[ $row == libvirt-vm ]]; then
-      start=$EPOCHREALTIME
-      libvirt_create "density-true-$n" "$BENCH_PLAIN_TRUE"
-      await_exit "$libvirt_pid" 300
-      density_sample "$row" "$n" "$pss" $((used - baseline)) "$(ms_since "$start")"
-      continue
-    fi
-    if [[ $row == tandem-microvm ]]; then
-      tandem_command --initramfs "$BENCH_INITRD_TRUE" -- true
-    else
-      mkdir -p "$work/density-true-$n"
-      BENCH_INITRD=$BENCH_INITRD_TRUE qemu_command "$work/density-true-$n" "$BENCH_KERNEL"
-      command=("${qemu[@]}")
-    fi
     start=$EPOCHREALTIME
-    "${command[@]}" </dev/null >/dev/null 2>&1 || die "$row: a boot beside $n idle microVMs failed"
+    boot_true "$row" "density-$n" || die "$row: a boot beside $n idle microVMs failed"
     density_sample "$row" "$n" "$pss" $((used - baseline)) "$(ms_since "$start")"
   done
   idle_stop "${running[@]}"
@@ -353,12 +353,15 @@ done
 # here, for both VMMs the same file and QEMU's cache=writeback, as in virtio_io.sh.
 disk=$work/disk.img
 truncate -s $((BENCH_IO_MIB + 1))M "$disk"
-vm_workload() {  # $1 row, $2 initramfs (QEMU's), $3 output file, $4 script, then extra devices
-  local row=$1 initrd=$2 out=$3 script=$4
+# One self-timed workload, kind cpu or io, in row $1's VM; its output goes to file $3. QEMU's and
+# the classic VM's guests find it in their initramfs (BENCH_INITRD_<KIND>, BENCH_PLAIN_<KIND>).
+vm_workload() {  # $1 row, $2 kind, $3 output file, $4 script, then extra devices
+  local row=$1 out=$3 script=$4
+  local initrd=BENCH_INITRD_${2^^} plain=BENCH_PLAIN_${2^^}
   shift 4
   scrub_free_pages
   if [[ $row == libvirt-vm ]]; then
-    libvirt_create "${out##*/}" "$BENCH_PLAIN_CPU"
+    libvirt_create "${out##*/}" "${!plain}"
     await_exit "$libvirt_pid" 600
     cp "$libvirt_out" "$out"
   elif [[ $row == tandem-microvm ]]; then
@@ -369,7 +372,7 @@ vm_workload() {  # $1 row, $2 initramfs (QEMU's), $3 output file, $4 script, the
   else
     local dir=$work/qemu-${out##*/}
     mkdir -p "$dir"
-    BENCH_INITRD=$initrd qemu_command "$dir" "$BENCH_KERNEL"
+    BENCH_INITRD=${!initrd} qemu_command "$dir" "$BENCH_KERNEL"
     if ! timeout 600 "${qemu[@]}" "$@" </dev/null >"$dir/stdout" 2>"$dir/stderr"; then
       cat "$dir/stderr" "$dir/console" >"$out"
       return 1
@@ -390,7 +393,7 @@ for ((run = 1; run <= BENCH_CPU_RUNS; run++)); do
   fi
   for row in "${rows[@]}"; do
     out=$work/cpu-$row-$run.out
-    vm_workload "$row" "$BENCH_INITRD_CPU" "$out" "$cpu_script" ||
+    vm_workload "$row" cpu "$out" "$cpu_script" ||
       die "$row: the compute loop's microVM failed: $(tail -c 1500 "$out")"
     timed_sample cpu "$row" "$out" "$run" cpu_sample_fields "$BENCH_CPU_ROUNDS"
   done
@@ -404,7 +407,7 @@ for ((run = 1; run <= BENCH_IO_RUNS; run++)); do
   for row in "${rows[@]}"; do
     [[ $row != libvirt-vm ]] || continue
     out=$work/io-$row-$run.out
-    vm_workload "$row" "$BENCH_INITRD_IO" "$out" "$io_script" "${qemu_disk[@]}" ||
+    vm_workload "$row" io "$out" "$io_script" "${qemu_disk[@]}" ||
       die "$row: the I/O workload's microVM failed: $(tail -c 1500 "$out")"
     timed_sample io "$row" "$out" "$run" io_sample_fields "$BENCH_IO_MIB"
   done

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# What the microVM benchmarks (vm_boot.sh, virtio_io.sh) share: tandem's kernel command line for
-# the peer VMM and, inside the emulated KVM host (tools/kvm-host), timing, counting KVM's exits
-# with the host's tracepoints and scrubbing the host's free pages. Sourced, never run; the
+# What the VM benchmarks (vm_boot.sh, virtio_io.sh, bench_vms.sh and bench.sh) share: tandem's
+# kernel command line for the peer VMM, the peers' initramfs and QEMU command, VMM memory and,
+# inside the emulated KVM host (tools/kvm-host), timing, counting KVM's exits with the host's
+# tracepoints and scrubbing the host's free pages. Sourced, never run; the
 # sourcing script defines die, and memory_mib (the guest's memory) for QEMU's command.
 
 # shellcheck source=bench_lib.sh
