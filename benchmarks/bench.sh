@@ -67,11 +67,12 @@ tandem=$(realpath "$tandem")
 bin=$(dirname "$tandem")
 if [[ -x $bin/tandem-vmm ]]; then
   vmm=$bin/tandem-vmm guest_init=$bin/tandem-guest-init mkinitramfs=$bin/tandem-mkinitramfs
+  clock_stamp=$bin/tandem-clock-stamp
 else
   vmm=$bin/vmm/tandem-vmm guest_init=$bin/guest-init/tandem-guest-init
-  mkinitramfs=$bin/mkinitramfs/tandem-mkinitramfs
+  mkinitramfs=$bin/mkinitramfs/tandem-mkinitramfs clock_stamp=$bin/clock-stamp/tandem-clock-stamp
 fi
-for program in "$vmm" "$guest_init" "$mkinitramfs"; do
+for program in "$vmm" "$guest_init" "$mkinitramfs" "$clock_stamp"; do
   [[ -x $program ]] || die "no $(basename "$program") at $program, beside $tandem"
 done
 
@@ -130,17 +131,17 @@ jq -c -n --arg mode "$mode" --arg started "$(date -u +%FT%TZ)" \
       cpu: "\($cc) per container row, \($vc) per VM row",
       io: "\($ci) per container row, \($vi) per VM row"}')" \
   --arg tandem "$("$tandem" --version)" --arg runc "$(version runc)" --arg crun "$(version crun)" \
-  --arg bwrap "$(version bwrap)" --arg qemu "$(version qemu-system-x86_64)" \
-  --arg hyperfine "$(version hyperfine)" '
+  --arg bwrap "$(version bwrap)" --arg qemu "$(version qemu-system-x86_64)" '
   {type: "environment", mode: $mode, started: $started, command: $command, kernel: $kernel,
    os: $os, cpu: $cpu, cpus: $cpus, memory_bytes: $memory, cgroup_layout: $cgroups, kvm: $kvm,
    kvm_detail: $kvm_detail, runs: $runs,
-   versions: {tandem: $tandem, runc: $runc, crun: $crun, bwrap: $bwrap, qemu: $qemu,
-     hyperfine: $hyperfine}}' >"$records"
+   versions: {tandem: $tandem, runc: $runc, crun: $crun, bwrap: $bwrap, qemu: $qemu}}' \
+  >"$records"
 
 # --- containers, here ----------------------------------------------------------------------------
 log "containers ($mode)"
-BENCH_TANDEM=$tandem BENCH_WORK=$work/containers BENCH_STARTUP_RUNS=$c_startup \
+BENCH_TANDEM=$tandem BENCH_WORK=$work/containers BENCH_CLOCK_STAMP=$clock_stamp \
+  BENCH_STARTUP_RUNS=$c_startup \
   BENCH_MEMORY_RUNS=$c_memory BENCH_DENSITY_MAX=$c_density BENCH_CPU_RUNS=$c_cpu \
   BENCH_CPU_ROUNDS=$c_rounds BENCH_IO_RUNS=$c_io BENCH_IO_MIB=$c_mib \
   "$here/bench_containers.sh" >>"$records" || die "the container benchmarks failed"
@@ -168,6 +169,20 @@ shared_initramfs "$repo" "$guest_init" "$mkinitramfs" "$work/initrd-io.cpio" 256
 plain_initramfs "$repo" "$mkinitramfs" "$work/plain-true.cpio" true
 plain_initramfs "$repo" "$mkinitramfs" "$work/plain-idle.cpio" 'echo idle-ready; exec sleep 86400'
 plain_initramfs "$repo" "$mkinitramfs" "$work/plain-cpu.cpio" "$(cpu_loop_script "$v_rounds")"
+# The classic VM's disk is a PCI device, which the guest kernel (no PCI) cannot drive: its I/O
+# runs boot Debian's own kernel, the one the emulated host boots, loading its virtio modules.
+distro_kernel='' plain_io='' distro_reason=''
+if kernel_lines=$("$repo/tools/kvm-host/tandem-kvm-host" --print-kernel 2>"$work/distro.err"); then
+  distro_kernel=$work/distro-bzImage plain_io=$work/plain-io.cpio
+  cp "$(awk '$1 == "kernel" { print $2 }' <<<"$kernel_lines")" "$distro_kernel"
+  mapfile -t modules < <(awk '$1 == "module" && $2 ~ /^virtio(_ring|_pci.*|_blk)?$/ { print $3 }' \
+    <<<"$kernel_lines")
+  plain_initramfs "$repo" "$mkinitramfs" "$plain_io" "$(io_script /dev/vda "$v_mib")" \
+    "${modules[@]}"
+else
+  distro_reason="Debian's kernel, which the classic VM boots for its disk (a PCI device; the guest \
+kernel has no PCI), is not at hand: $(tail -n 2 "$work/distro.err" | tr '\n' ' ')"
+fi
 cmdline=$(tandem_cmdline "$repo")
 # shellcheck disable=SC2054  # QEMU's -M value has a comma
 vm_env=(BENCH_TANDEM="$tandem" BENCH_KERNEL="$work/bzImage"
@@ -175,7 +190,8 @@ vm_env=(BENCH_TANDEM="$tandem" BENCH_KERNEL="$work/bzImage"
   BENCH_CMDLINE="$cmdline" BENCH_MACHINE=microvm,acpi=off BENCH_WHERE="$vm_where"
   BENCH_INITRD_CPU="$work/initrd-cpu.cpio" BENCH_INITRD_IO="$work/initrd-io.cpio"
   BENCH_PLAIN_TRUE="$work/plain-true.cpio" BENCH_PLAIN_IDLE="$work/plain-idle.cpio"
-  BENCH_PLAIN_CPU="$work/plain-cpu.cpio"
+  BENCH_PLAIN_CPU="$work/plain-cpu.cpio" BENCH_PLAIN_IO="$plain_io"
+  BENCH_DISTRO_KERNEL="$distro_kernel" BENCH_DISTRO_REASON="$distro_reason"
   BENCH_SCRUB_MIB=512 BENCH_STARTUP_RUNS="$v_startup" BENCH_MEMORY_RUNS="$v_memory"
   BENCH_DENSITY_MAX="$v_density" BENCH_CPU_RUNS="$v_cpu" BENCH_CPU_ROUNDS="$v_rounds"
   BENCH_IO_RUNS="$v_io" BENCH_IO_MIB="$v_mib")
@@ -198,6 +214,9 @@ else
       libvirt_includes+=(--include "$path")
     done
   fi
+  for path in "$distro_kernel" "$plain_io"; do
+    [[ -z $path ]] || libvirt_includes+=(--include "$path")
+  done
   "$repo/tools/kvm-host/tandem-kvm-host" --with-qemu --cpus 1 --timeout "$host_timeout" \
     --include "$here" --include "$work/bin" --include "$work/bzImage" \
     --include "$work/initrd-true.cpio" --include "$work/initrd-idle.cpio" \

@@ -5,6 +5,7 @@
 # environment:
 #   BENCH_TANDEM   the tandem binary
 #   BENCH_WORK     a scratch folder of its own
+#   BENCH_CLOCK_STAMP  tandem-clock-stamp, the workload that times its own first instruction
 #   BENCH_STARTUP_RUNS, BENCH_MEMORY_RUNS, BENCH_DENSITY_MAX, BENCH_CPU_RUNS, BENCH_CPU_ROUNDS,
 #   BENCH_IO_RUNS, BENCH_IO_MIB   how much to measure
 set -euo pipefail
@@ -22,7 +23,7 @@ source "$here/bench_lib.sh"
 
 : "${BENCH_TANDEM:?}" "${BENCH_WORK:?}" "${BENCH_STARTUP_RUNS:?}" "${BENCH_MEMORY_RUNS:?}"
 : "${BENCH_DENSITY_MAX:?}" "${BENCH_CPU_RUNS:?}" "${BENCH_CPU_ROUNDS:?}" "${BENCH_IO_RUNS:?}"
-: "${BENCH_IO_MIB:?}"
+: "${BENCH_IO_MIB:?}" "${BENCH_CLOCK_STAMP:?}"
 readonly work=$BENCH_WORK
 readonly rootfs=$work/rootfs runc_state=$work/runc-state
 readonly where=host
@@ -31,6 +32,7 @@ rows=()  # the available rows, in the report's order
 mkdir -p "$work" "$runc_state"
 "$here/../tools/mkrootfs/tandem-mkrootfs-busybox" "$rootfs" >/dev/null ||
   die "cannot build the busybox rootfs at $rootfs"
+install -m 0755 "$BENCH_CLOCK_STAMP" "$rootfs/clock-stamp"
 
 # The CPU quota every row's workload gets, in CPUs. The density runs lower it: tandem admits
 # workloads only while their reservations fit the host's CPUs, as a scheduler must.
@@ -111,33 +113,69 @@ for peer in runc crun bwrap; do
 done
 
 # --- startup -------------------------------------------------------------------------------------
-# One hyperfine run over every row, so they share the machine's state; no shell between hyperfine
-# and the runtime.
+# Launch to exit, and to the workload's first instruction: every row runs tandem-clock-stamp, which
+# prints the wall clock as it starts, and this script reads the same clock just before the launch.
+# Row by row, each after 3 untimed warmups, as hyperfine runs them: a runtime's teardown (cgroups
+# the kernel frees later) slows the start after it, so interleaved rows would each pay for the one
+# before. Nothing forks between the runs of a row: a process started there (jq, awk) slowed the
+# next start by half, so the figures are worked out after the last run.
+stamped_runs() {  # $1 runs, then the command; fills launches, ends and stamps, one per run
+  local run stamp
+  launches=() ends=() stamps=()
+  for ((run = -2; run <= $1; run++)); do
+    launches+=("$EPOCHREALTIME")
+    "${@:2}" </dev/null >"$work/stamp" 2>"$work/stderr-$run" ||
+      die "$2 failed: $(tail -c 1500 "$work/stderr-$run")"
+    ends+=("$EPOCHREALTIME")
+    read -r stamp <"$work/stamp" || stamp=''
+    stamps+=("$stamp")
+  done
+  for stamp in "${stamps[@]}"; do
+    [[ $stamp =~ ^[0-9]+\.[0-9]{6}$ ]] ||
+      die "$2: the clock stamp printed '$stamp', not the time"
+  done
+  # The warmups go.
+  launches=("${launches[@]:3}") ends=("${ends[@]:3}") stamps=("${stamps[@]:3}")
+}
+# Run $1's milliseconds from launch to exit and to the first instruction, as "EXIT FIRST".
+stamped_times() {  # $1 run (1-based)
+  local i=$(($1 - 1))
+  awk -v a="${launches[i]}" -v b="${ends[i]}" -v c="${stamps[i]}" \
+    'BEGIN { printf "%.3f %.3f\n", (b - a) * 1000, (c - a) * 1000 }'
+}
 log "startup: ${#rows[@]} runtimes, $BENCH_STARTUP_RUNS runs each after 3 warmups"
-hyperfine_args=()
 for row in "${rows[@]}"; do
-  mapfile -t command < <(row_command "$row" startup /bin/true)
-  hyperfine_args+=(--command-name "$row" "$(printf '%q ' "${command[@]}")")
+  mapfile -t command < <(row_command "$row" startup /clock-stamp)
+  stamped_runs "$BENCH_STARTUP_RUNS" "${command[@]}"
+  for ((run = 1; run <= BENCH_STARTUP_RUNS; run++)); do
+    read -r exit_ms first_ms < <(stamped_times "$run")
+    sample startup "$row" "$(jq -c -n --argjson run "$run" --argjson exit "$exit_ms" \
+      --argjson first "$first_ms" '{run: $run, exit_ms: $exit, first_instruction_ms: $first}')"
+    # The peers report no phases of their own: their runs split at the first instruction.
+    [[ $row == tandem-container ]] || sample startup_phases "$row" "$(jq -c -n --argjson run "$run" \
+      --argjson exit "$exit_ms" --argjson first "$first_ms" '{run: $run, total_ms: $exit,
+        phases_ms: {"to the workload'"'"'s first instruction": $first,
+          "workload and the runtime'"'"'s exit": (($exit - $first) * 1000 | round / 1000)}}')"
+  done
 done
-hyperfine --shell=none --warmup 3 --runs "$BENCH_STARTUP_RUNS" --export-json "$work/startup.json" \
-  --style none "${hyperfine_args[@]}" >&2
-jq -c '.results[] | .command as $row | .times | to_entries[]
-  | {type: "sample", metric: "startup", row: $row, run: (.key + 1), exit_ms: (.value * 1000)}' \
-  "$work/startup.json"
 
-# Where the time goes: tandem's own timeline (--stats). The peers report none.
-log "startup phases: tandem --stats, $BENCH_STARTUP_RUNS runs"
+# tandem's own timeline (--stats) cuts its start further, in runs of their own, and the stamp
+# shows what the runtime's clock does not see: the CLI and the scheduler before it (its exec phase
+# ends as the stamp starts), the cleanup and the CLI's exit after.
+log "startup phases: tandem --stats, $BENCH_STARTUP_RUNS runs after 3 warmups"
+mapfile -t command < <(row_command tandem-container phases /clock-stamp)
+stamped_runs "$BENCH_STARTUP_RUNS" "${command[0]}" "${command[1]}" --stats "${command[@]:2}"
 for ((run = 1; run <= BENCH_STARTUP_RUNS; run++)); do
-  mapfile -t command < <(row_command tandem-container phases /bin/true)
-  "${command[0]}" "${command[1]}" --stats "${command[@]:2}" </dev/null >/dev/null 2>"$work/stats" ||
-    die "tandem run --stats failed: $(cat "$work/stats")"
-  stats=$(sed -n '/^{$/,$p' "$work/stats")
-  sample startup_phases tandem-container \
-    "$(jq -c --argjson run "$run" '{run: $run, phases_ms: .phases_ms, total_ms: .timeline_ms.exited}' \
-      <<<"$stats")"
-done
-for row in runc crun bwrap; do
-  metric_unavailable startup_phases "$row" "$row reports no timeline of its own start"
+  read -r exit_ms first_ms < <(stamped_times "$run")
+  sample startup_phases tandem-container "$(sed -n '/^{$/,$p' "$work/stderr-$run" | jq -c \
+    --argjson run "$run" --argjson exit "$exit_ms" --argjson first "$first_ms" '
+    def ms: . * 1000 | round / 1000;
+    ($first - ([.phases_ms | to_entries[] | select(.key != "workload") | .value] | add) | ms)
+      as $before
+    | ($exit - $before - .timeline_ms.exited | ms) as $after
+    | {run: $run, total_ms: $exit,
+       phases_ms: ({"CLI and scheduler, before the runtime'"'"'s clock": $before} + .phases_ms
+         + {"cleanup and the CLI'"'"'s exit": $after})}')"
 done
 
 # --- memory --------------------------------------------------------------------------------------

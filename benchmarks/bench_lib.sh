@@ -30,8 +30,9 @@ sample() {  # $1 metric, $2 row, $3 fields (JSON object)
     '{type: "sample", metric: $metric, row: $row} + $fields'
 }
 
-ms_since() {  # $1: an $EPOCHREALTIME taken before; prints milliseconds, 3 decimals
-  local now=$EPOCHREALTIME
+ms_since() {  # $1: an $EPOCHREALTIME taken before, $2 one taken after (default now); prints
+  # milliseconds, 3 decimals
+  local now=${2:-$EPOCHREALTIME}
   awk -v a="$1" -v b="$now" 'BEGIN { printf "%.3f", (b - a) * 1000 }'
 }
 

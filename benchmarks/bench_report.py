@@ -79,11 +79,13 @@ PLOTS = {
 
 # The launch-to-exit time a startup_phases sample may carry beside its phases.
 PHASES_TOTAL = "total_ms"
+# A startup sample's time from launch to the workload's first instruction, beside its exit_ms.
+FIRST_INSTRUCTION = "first_instruction_ms"
 # Density's memory figure: the PSS of every process of the n workloads, steady where the
 # host's count of memory in use (host_memory_bytes, kept beside it) moves with other activity.
 DENSITY_MEMORY = "processes_pss_bytes"
 SAMPLE_FIELDS = {
-    "startup": ("exit_ms", "first_output_ms"),
+    "startup": (FIRST_INSTRUCTION, "exit_ms"),
     "memory": (
         "runtime_rss_bytes",
         "runtime_pss_bytes",
@@ -112,7 +114,7 @@ MEMORY_REQUIRED = {
 FIELD_LABELS = {
     "exit_ms": "launch to exit",
     PHASES_TOTAL: "total, the same runs",
-    "first_output_ms": "launch to first output",
+    FIRST_INSTRUCTION: "launch to the workload's first instruction",
     "runtime_rss_bytes": "runtime RSS",
     "runtime_pss_bytes": "runtime PSS",
     "workload_rss_bytes": "workload RSS",
@@ -363,7 +365,8 @@ def density_statistics(samples):
 def phases_and_total(samples):
     with_phases = [sample for sample in samples if sample.get("phases_ms")]
     summaries = phase_statistics(with_phases)
-    return {**summaries, **field_statistics(with_phases, (PHASES_TOTAL,))} if summaries else {}
+    totals = field_statistics(with_phases, SAMPLE_FIELDS["startup_phases"])
+    return {**summaries, **totals} if summaries else {}
 
 
 def row_statistics(metric, samples):
@@ -458,7 +461,11 @@ class Bench:
     def phase_medians(self, row):
         """(phase, median ms) of a row, in the order the records name them; the total left out."""
         phases = self.statistics["startup_phases"].get(row, {})
-        return [(phase, summary["median"]) for phase, summary in phases.items() if phase != PHASES_TOTAL]
+        return [
+            (phase, summary["median"])
+            for phase, summary in phases.items()
+            if phase not in SAMPLE_FIELDS["startup_phases"]
+        ]
 
     def density_ns(self, row):
         samples = self.records.samples.get("density", {}).get(row, [])
@@ -772,7 +779,7 @@ def median_pairs(bench, metric, row, against, keys):
 
 
 def startup_pairs(bench, row, against):
-    yield from median_pairs(bench, "startup", row, against, ("exit_ms",))
+    yield from median_pairs(bench, "startup", row, against, (FIRST_INSTRUCTION, "exit_ms"))
 
 
 def phase_pairs(bench, row, against):
@@ -904,7 +911,8 @@ def startup_meaning(bench):
         )
     else:
         text = (
-            f"Starting and ending `true` took {fmt_ms(container)} ms in a tandem container and "
+            f"Starting and ending a workload that does next to nothing took {fmt_ms(container)} ms "
+            "in a tandem container and "
             f"{fmt_ms(microvm)} ms in a tandem microVM, {fmt_ratio(microvm / container)} as long. "
         )
         if microvm > container:
@@ -918,9 +926,31 @@ def startup_meaning(bench):
                 "before teaching from it. "
             )
         text += emulation_caveat(bench)
+    text += first_instruction_sentence(bench)
     for noun, levels in LEVEL_GROUPS:
         text += extremes_sentence(bench, "startup", level_rows(bench, levels), "exit_ms", noun)
     return text.strip()
+
+
+def first_instruction_sentence(bench):
+    """How long each kind of isolation keeps a workload waiting, and how much of its start that is."""
+    waits = []
+    for row, kind in (
+        ("tandem-container", "a tandem container"),
+        ("tandem-microvm", "a tandem microVM"),
+        ("libvirt-vm", "the classic VM"),
+    ):
+        first = bench.median("startup", row, FIRST_INSTRUCTION)
+        total = bench.median("startup", row, "exit_ms")
+        if first is not None and total:
+            waits.append(f"{fmt_ms(first)} ms in {kind} ({first / total * 100:.0f} % of its start)")
+    if not waits:
+        return ""
+    listed = waits[0] if len(waits) == 1 else ", ".join(waits[:-1]) + " and " + waits[-1]
+    return (
+        f"The workload's own first instruction ran {listed} after the launch; the rest is the "
+        "workload and the way out: the runtime's cleanup, or a guest's shutdown. "
+    )
 
 
 def emulation_caveat(bench):
@@ -1300,7 +1330,7 @@ def startup_plot(bench):
     if not bars:
         return None
     return bar_plot(
-        bench, "startup.svg", "Startup: launch to exit of true (median, whiskers min–max)", "ms", bars
+        bench, "startup.svg", "Startup: launch to exit (median, whiskers min–max)", "ms", bars
     )
 
 
@@ -1318,8 +1348,16 @@ def stacked_panel(block, rows, columns, medians, title):
     ]
 
 
+# Distinct fills for up to 12 stacked segments (gnuplot's own cycle repeats after 8).
+SEGMENT_COLORS = (
+    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
+    "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#17becf", "#000000",
+)
+
+
 def stacked_preamble(ylabel, key_place):
     return [
+        *(f'set linetype {index} lc rgb "{color}"' for index, color in enumerate(SEGMENT_COLORS, 1)),
         f"set ylabel {gp_string(ylabel)} noenhanced",
         f"set key noenhanced {key_place}",
         "set xtics noenhanced rotate by -25",
@@ -1330,6 +1368,22 @@ def stacked_preamble(ylabel, key_place):
         "set boxwidth 0.6",
         "set yrange [0:*]",
     ]
+
+
+def merged_order(sequences):
+    """One order of every name in the sequences that keeps each sequence's own order (a stacked
+    bar's segments must follow its row's phases), ties going to the name seen first."""
+    first_seen = list(dict.fromkeys(name for sequence in sequences for name in sequence))
+    after = {name: set() for name in first_seen}
+    for sequence in sequences:
+        for earlier, later in zip(sequence, sequence[1:]):
+            after[later].add(earlier)
+    order = []
+    while len(order) < len(first_seen):
+        ready = [name for name in first_seen if name not in order and after[name] <= set(order)]
+        # Rows that disagree on an order leave a cycle: the first name seen breaks it.
+        order.append(ready[0] if ready else next(name for name in first_seen if name not in order))
+    return order
 
 
 def phases_plot(bench):
@@ -1351,8 +1405,8 @@ def phases_plot(bench):
         f"set multiplot layout 1,{len(groups)}",
     ]
     for index, (title, rows) in enumerate(groups):
-        names = dict.fromkeys(phase for row in rows for phase, _ in bench.phase_medians(row))
-        columns = [(phase, phase) for phase in names]
+        order = merged_order([[phase for phase, _ in bench.phase_medians(row)] for row in rows])
+        columns = [(phase, phase) for phase in order]
         script += stacked_panel(f"panel{index}", rows, columns, median, title)
     script.append("unset multiplot")
     return Plot("startup-phases.svg", script)
@@ -1521,14 +1575,22 @@ def render_plots(bench, output_dir):
 
 WHAT_IS_MEASURED = {
     "startup": (
-        "From launching the runtime or VMM to its exit, running `/bin/true` (or `true` in a guest): "
-        "everything a one-shot workload pays before and after its own few microseconds. Where "
-        "recorded, the time to the first output too."
+        "From launching the runtime or VMM to its exit, running a workload that does next to "
+        "nothing: everything a one-shot workload pays before and after its own few microseconds. "
+        "Also the time to the workload's first instruction. A container runs tandem-clock-stamp, "
+        "which prints the wall clock as it starts, read against the same clock just before the "
+        "launch. A guest runs `true`, and its init marks the workload's start with a port write "
+        "that the host's KVM tracepoints (kvm_pio) time on the clock of the launch marker."
     ),
     "startup_phases": (
-        "The same starts, split into the phases each runtime reports: for a container the clone "
-        "into new namespaces, the cgroups, the mounts and the exec; for a VM the VMM's setup, the "
-        "guest kernel's boot, its init and the workload."
+        "Where a start's time goes. For tandem's container, its runtime's own timeline (`tandem run "
+        "--stats`, runs of their own): preparation, the clone into new namespaces, the mounts, the "
+        "cgroups and the exec, with the CLI and scheduler before the runtime's clock and the "
+        "cleanup after it. The other runtimes report no phases, so their start splits at the "
+        "workload's first instruction. For every VM the same host-side trace of the startup runs: "
+        "VMM setup to the guest's first instruction (the first kvm_entry), then the guest kernel's "
+        "boot (behind the firmware, on the classic VM) to its init's first milestone, the init to "
+        "the workload's start, the workload, and the shutdown to the VMM's exit."
     ),
     "memory": (
         "What one running workload costs the host: the runtime's or VMM's own processes (RSS, and "
@@ -1562,9 +1624,17 @@ def what_is_measured(bench, metric):
             + baseline_rule(bench)
         )
     if metric == "io":
+        classic = (
+            "The classic VM's disk is a PCI device (virtio-blk-pci), which the guest kernel, built "
+            "without PCI, cannot drive: its I/O runs boot Debian's own kernel instead, with an "
+            "initramfs that loads its virtio modules. "
+            if "libvirt-vm" in bench.statistics["io"]
+            else ""
+        )
         return (
-            "Sequential writes, then reads, inside the workload's root filesystem or disk, in MiB/s. "
-            + baseline_rule(bench)
+            "Sequential writes with O_DIRECT and an fsync, then O_DIRECT reads, in MiB/s: a container "
+            "writes a file in its root's writable layer, a VM a virtio-blk disk backed by a file on "
+            "the host. " + classic + baseline_rule(bench)
         )
     return WHAT_IS_MEASURED[metric]
 
@@ -1697,11 +1767,15 @@ class Notes:
 
 
 def summary_startup(bench, row, notes):
+    """Launch to the workload's first instruction (where the phases have it), then to its exit."""
     status = bench.status("startup", row)
     if status != DATA:
         return notes.cell(row, "startup", status)
     median = bench.median("startup", row, "exit_ms")
-    return MISSING if median is None else fmt_ms(median)
+    if median is None:
+        return MISSING
+    first = bench.median("startup", row, FIRST_INSTRUCTION)
+    return fmt_ms(median) if first is None else f"{fmt_ms(first)} / {fmt_ms(median)}"
 
 
 def summary_memory(bench, row, notes):
@@ -1760,7 +1834,7 @@ def summary_section(bench):
     header = [
         "row",
         "level",
-        "startup (ms)",
+        "startup (ms): first instruction / exit",
         "memory (MiB): runtime RSS + workload PSS or guest RAM",
         "density (MiB per workload, largest n)",
         "CPU overhead",

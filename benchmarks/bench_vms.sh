@@ -15,6 +15,10 @@
 #   BENCH_INITRD_IO     the same with the I/O workload on /dev/vda, BENCH_IO_MIB of it
 #   BENCH_PLAIN_TRUE, BENCH_PLAIN_IDLE, BENCH_PLAIN_CPU   the classic VM's initramfs for each
 #                       workload (vm_bench_lib.sh's plain_initramfs)
+#   BENCH_DISTRO_KERNEL, BENCH_PLAIN_IO   the classic VM's disk is a PCI device, which the guest
+#                       kernel cannot drive: its I/O runs boot Debian's own kernel, with an
+#                       initramfs that loads its virtio-blk modules; both empty, and
+#   BENCH_DISTRO_REASON saying why, where there is no such kernel
 #   BENCH_SCRUB_MIB, BENCH_STARTUP_RUNS, BENCH_MEMORY_RUNS, BENCH_DENSITY_MAX, BENCH_CPU_RUNS,
 #   BENCH_IO_RUNS       how much to measure
 set -euo pipefail
@@ -35,7 +39,7 @@ source "$(dirname "$0")/vm_bench_lib.sh"
 : "${BENCH_STARTUP_RUNS:?}" "${BENCH_MEMORY_RUNS:?}" "${BENCH_DENSITY_MAX:?}"
 : "${BENCH_INITRD_CPU:?}" "${BENCH_INITRD_IO:?}" "${BENCH_CPU_ROUNDS:?}" "${BENCH_IO_MIB:?}"
 : "${BENCH_CPU_RUNS:?}" "${BENCH_IO_RUNS:?}" "${BENCH_PLAIN_TRUE:?}" "${BENCH_PLAIN_IDLE:?}"
-: "${BENCH_PLAIN_CPU:?}"
+: "${BENCH_PLAIN_CPU:?}" "${BENCH_PLAIN_IO?}" "${BENCH_DISTRO_KERNEL?}" "${BENCH_DISTRO_REASON?}"
 [[ -e /dev/kvm ]] || die "no /dev/kvm here"
 work=$(mktemp -d /tmp/tandem-bench-vms.XXXXXX)
 readonly work
@@ -105,8 +109,10 @@ libvirt_start() {
   echo "libvirtd did not answer at $libvirt_uri: $(tail -n 3 "$work/libvirtd.log" 2>/dev/null | tr '\n' ' ')"
   return 1
 }
-libvirt_xml() {  # $1 name, $2 initramfs, $3 folder for its serial files
-  local cmdline=${BENCH_CMDLINE/rdinit=\/.tandem\/init/rdinit=/init}
+libvirt_xml() {  # $1 name, $2 initramfs, $3 folder for its serial files, $4 kernel, [$5 disk]
+  local cmdline=${BENCH_CMDLINE/rdinit=\/.tandem\/init/rdinit=/init} disk=''
+  [[ -z ${5:-} ]] || disk="<disk type='file' device='disk'><driver name='qemu' type='raw' \
+cache='writeback' io='threads'/><source file='$5'/><target dev='vda' bus='virtio'/></disk>"
   cat <<EOX
 <domain type='kvm'>
   <name>$1</name>
@@ -114,7 +120,7 @@ libvirt_xml() {  # $1 name, $2 initramfs, $3 folder for its serial files
   <vcpu>1</vcpu>
   <os>
     <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>$BENCH_KERNEL</kernel>
+    <kernel>$4</kernel>
     <initrd>$2</initrd>
     <cmdline>$cmdline</cmdline>
   </os>
@@ -129,15 +135,17 @@ libvirt_xml() {  # $1 name, $2 initramfs, $3 folder for its serial files
     <serial type='file'><source path='$3/console'/><target port='1'/></serial>
     <video><model type='none'/></video>
     <memballoon model='none'/>
+    $disk
   </devices>
 </domain>
 EOX
 }
-# Starts domain $1 booting initramfs $2; sets libvirt_pid to its QEMU's pid.
-libvirt_create() {  # $1 name, $2 initramfs
+# Starts domain $1 booting initramfs $2, on kernel $3 (default the guest kernel) with disk file
+# $4 (default none); sets libvirt_pid to its QEMU's pid.
+libvirt_create() {  # $1 name, $2 initramfs, [$3 kernel, $4 disk]
   local dir=$work/libvirt-$1
   mkdir -p "$dir"
-  libvirt_xml "$1" "$2" "$dir" >"$dir/domain.xml"
+  libvirt_xml "$1" "$2" "$dir" "${3:-$BENCH_KERNEL}" "${4:-}" >"$dir/domain.xml"
   virsh -c "$libvirt_uri" create "$dir/domain.xml" >/dev/null 2>"$dir/err" ||
     die "libvirt: cannot create domain $1: $(cat "$dir/err")"
   libvirt_pid=$(cat "/run/libvirt/qemu/$1.pid")
@@ -164,53 +172,70 @@ has_row() { [[ " ${rows[*]} " == *" $1 "* ]]; }
 
 # --- startup -------------------------------------------------------------------------------------
 # Launch to exit of `true`, alternating the VMMs round by round so that a drift in the host's
-# speed spreads over both; the host's free pages are scrubbed before each (vm_bench_lib.sh).
-# tandem's own timeline (--stats) cuts its runs into phases.
-tandem_startup() {  # $1 run
-  local start wall stats
-  tandem_command --initramfs "$BENCH_INITRD_TRUE" --stats -- true
+# speed spreads over both; the host's free pages are scrubbed before each (vm_bench_lib.sh). The
+# same runs' timelines (vm_bench_lib.sh) cut them into phases, the same way for every VMM: tandem's
+# and QEMU's guests run tandem's guest init and mark its milestones on the status port, the
+# classic VM's plain init marks the same on COM1, and its firmware runs before the kernel.
+if timeline_reason=$(timeline_setup); then
+  timeline=yes
+else
+  timeline=no
+  for row in "${rows[@]}"; do metric_unavailable startup_phases "$row" "$timeline_reason"; done
+fi
+trap 'timeline_teardown; rm -rf "$work"' EXIT
+timed_boot_begin() {
   scrub_free_pages
-  start=$EPOCHREALTIME
-  "${command[@]}" </dev/null >/dev/null 2>"$work/stats" || die "tandem run failed: $(cat "$work/stats")"
-  wall=$(ms_since "$start")
-  stats=$(sed -n '/^{$/,$p' "$work/stats")
-  sample startup tandem-microvm "$(jq -c -n --argjson run "$1" --argjson wall "$wall" \
-    '{run: $run, exit_ms: $wall}')"
-  # From launch: tandem's CLI and the workload's monitor, then the backend's timeline (its
-  # origin is where the backend took the workload).
-  sample startup_phases tandem-microvm "$(jq -c --argjson run "$1" --argjson wall "$wall" '
-    .timeline_ms as $t | ($wall - $t.stopped) as $cli | {run: $run, total_ms: $wall,
-      phases_ms: {"CLI and monitor": $cli, "VMM setup": $t.first_kvm_run,
-        "kernel boot": ($t.guest_init - $t.first_kvm_run),
-        "init": ($t.workload_started - $t.guest_init),
-        "workload": ($t.workload_exit - $t.workload_started),
-        "shutdown": ($t.stopped - $t.workload_exit)}}' <<<"$stats")"
+  [[ $timeline == no ]] || timeline_begin
+  boot_start=$EPOCHREALTIME
+}
+# The startup sample, and the phases from the timeline; $3 is the port of the guest's milestones
+# and $4 names the span from the guest's first instruction to its init.
+timed_boot_end() {  # $1 row, $2 run, $3 port, $4 boot phase
+  local now=$EPOCHREALTIME wall times
+  [[ $timeline == no ]] || timeline_mark_end
+  wall=$(ms_since "$boot_start" "$now")
+  if [[ $timeline == no ]]; then
+    sample startup "$1" "$(jq -c -n --argjson run "$2" --argjson wall "$wall" \
+      '{run: $run, exit_ms: $wall}')"
+    return
+  fi
+  times=$(timeline_end "$3") || die "$1 run $2: the trace holds no launch marker"
+  jq -e '(["first_entry", "init", "workload", "exit", "end"] - keys) == []' <<<"$times" >/dev/null ||
+    die "$1 run $2: the boot's timeline lacks a milestone: $times"
+  sample startup "$1" "$(jq -c --argjson run "$2" --argjson wall "$wall" \
+    '{run: $run, exit_ms: $wall, first_instruction_ms: .workload}' <<<"$times")"
+  sample startup_phases "$1" "$(jq -c --argjson run "$2" --arg boot "$4" '
+    def ms: . * 1000 | round / 1000;
+    {run: $run, total_ms: .end, phases_ms: {"VMM setup": .first_entry,
+      ($boot): (.init - .first_entry | ms), "init": (.workload - .init | ms),
+      "workload": (.exit - .workload | ms), "shutdown": (.end - .exit | ms)}}' <<<"$times")"
+}
+tandem_startup() {  # $1 run
+  tandem_command --initramfs "$BENCH_INITRD_TRUE" -- true
+  timed_boot_begin
+  "${command[@]}" </dev/null >/dev/null 2>"$work/stderr" ||
+    die "tandem run failed: $(cat "$work/stderr")"
+  timed_boot_end tandem-microvm "$1" 0xf4 "kernel boot"
 }
 qemu_startup() {  # $1 run
-  local dir=$work/qemu-startup-$1 start wall
+  local dir=$work/qemu-startup-$1
   mkdir -p "$dir"
   BENCH_INITRD=$BENCH_INITRD_TRUE qemu_command "$dir" "$BENCH_KERNEL"
-  scrub_free_pages
-  start=$EPOCHREALTIME
+  timed_boot_begin
   timeout 300 "${qemu[@]}" </dev/null >"$dir/stdout" 2>"$dir/stderr" ||
     die "QEMU run $1 failed: $(cat "$dir/stderr")"
-  wall=$(ms_since "$start")
+  timed_boot_end qemu-microvm "$1" 0xf4 "kernel boot"
   qemu_check_console "$dir" "$1"
-  sample startup qemu-microvm "$(jq -c -n --argjson run "$1" --argjson wall "$wall" \
-    '{run: $run, exit_ms: $wall}')"
 }
 libvirt_startup() {  # $1 run
-  local start
-  scrub_free_pages
-  start=$EPOCHREALTIME
+  timed_boot_begin
   libvirt_create "bench-true-$1" "$BENCH_PLAIN_TRUE"
   await_exit "$libvirt_pid" 300
-  sample startup libvirt-vm "$(jq -c -n --argjson run "$1" --argjson wall "$(ms_since "$start")" \
-    '{run: $run, exit_ms: $wall}')"
+  timed_boot_end libvirt-vm "$1" 0x3f8 "firmware and kernel boot"
   grep -q 'reboot: Restarting system' "$work/libvirt-bench-true-$1/console" ||
     die "libvirt run $1: the guest did not reach its reset"
 }
-log "startup: ${#rows[@]} VMMs, $BENCH_STARTUP_RUNS runs each"
+log "startup: ${#rows[@]} VMMs, $BENCH_STARTUP_RUNS runs each (phases: $timeline)"
 for ((run = 1; run <= BENCH_STARTUP_RUNS; run++)); do
   if ((run % 2)); then
     ! has_row tandem-microvm || tandem_startup "$run"
@@ -221,10 +246,7 @@ for ((run = 1; run <= BENCH_STARTUP_RUNS; run++)); do
   fi
   ! has_row libvirt-vm || libvirt_startup "$run"
 done
-has_row libvirt-vm && metric_unavailable startup_phases libvirt-vm \
-  "libvirt and QEMU report no timeline of the guest's boot"
-has_row qemu-microvm && metric_unavailable startup_phases qemu-microvm \
-  "QEMU reports no timeline of its guest's boot (tandem's comes from its guest's status-port milestones)"
+timeline_teardown
 
 # --- idle microVMs -------------------------------------------------------------------------------
 # An idle guest: its workload says idle-ready, then sleeps. tandem's says so on tandem's stdout,
@@ -256,7 +278,7 @@ end_idle_vms() {
   ((${#idle_pids[@]} == 0)) || kill -TERM "${idle_pids[@]}" 2>/dev/null || true
   wait
 }
-trap 'end_idle_vms; rm -rf "$work"' EXIT
+trap 'end_idle_vms; timeline_teardown; rm -rf "$work"' EXIT
 await_idle() {  # $1 output file, $2 runtime pid
   local deadline=$((SECONDS + 300))
   until grep -aq idle-ready "$1" 2>/dev/null; do
@@ -356,11 +378,15 @@ truncate -s $((BENCH_IO_MIB + 1))M "$disk"
 # One self-timed workload, kind cpu or io, in row $1's VM; its output goes to file $3. QEMU's and
 # the classic VM's guests find it in their initramfs (BENCH_INITRD_<KIND>, BENCH_PLAIN_<KIND>).
 vm_workload() {  # $1 row, $2 kind, $3 output file, $4 script, then extra devices
-  local row=$1 out=$3 script=$4
+  local row=$1 kind=$2 out=$3 script=$4
   local initrd=BENCH_INITRD_${2^^} plain=BENCH_PLAIN_${2^^}
   shift 4
   scrub_free_pages
-  if [[ $row == libvirt-vm ]]; then
+  if [[ $row == libvirt-vm && $kind == io ]]; then
+    libvirt_create "${out##*/}" "$BENCH_PLAIN_IO" "$BENCH_DISTRO_KERNEL" "$disk"
+    await_exit "$libvirt_pid" 600
+    cp "$libvirt_out" "$out"
+  elif [[ $row == libvirt-vm ]]; then
     libvirt_create "${out##*/}" "${!plain}"
     await_exit "$libvirt_pid" 600
     cp "$libvirt_out" "$out"
@@ -405,15 +431,16 @@ qemu_disk=(-drive "file=$disk,format=raw,if=none,id=disk0,cache=writeback,aio=th
   -device virtio-blk-device,drive=disk0)
 for ((run = 1; run <= BENCH_IO_RUNS; run++)); do
   for row in "${rows[@]}"; do
-    [[ $row != libvirt-vm ]] || continue
+    [[ $row != libvirt-vm || -n $BENCH_PLAIN_IO ]] || continue
     out=$work/io-$row-$run.out
     vm_workload "$row" io "$out" "$io_script" "${qemu_disk[@]}" ||
       die "$row: the I/O workload's microVM failed: $(tail -c 1500 "$out")"
     timed_sample io "$row" "$out" "$run" io_sample_fields "$BENCH_IO_MIB"
   done
 done
-has_row libvirt-vm && metric_unavailable io libvirt-vm "the guest kernel has no PCI, and a q35 \
-machine's disks are PCI devices (virtio-blk-pci, AHCI): the classic VM has no disk to test here"
+if has_row libvirt-vm && [[ -z $BENCH_PLAIN_IO ]]; then
+  metric_unavailable io libvirt-vm "$BENCH_DISTRO_REASON"
+fi
 if [[ $BENCH_WHERE != host ]]; then
   metric_unavailable io kvm-host "the emulated host has no disk of its own: its root is in RAM, \
 which refuses O_DIRECT, and the guests' disk file is in that RAM too"

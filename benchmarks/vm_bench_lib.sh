@@ -28,6 +28,7 @@ tandem_cmdline() {  # $1: the repository
 #   guest kernel's configuration and command line decide most.
 readonly tracing=/sys/kernel/debug/tracing/events/kvm
 readonly traced_events=(kvm_userspace_exit kvm_exit kvm_pio kvm_msr)
+# shellcheck disable=SC2054  # the commas are the triggers' key syntax
 declare -A trace_keys=([kvm_userspace_exit]=reason [kvm_exit]=exit_reason [kvm_pio]=port,rw
   [kvm_msr]=ecx,write)
 trace_start() {
@@ -65,6 +66,102 @@ trace_stop() {
     printf '{"%s": %s}\n' "$event" "$(trace_histogram "$event")"
     echo "!hist:keys=${trace_keys[$event]}:vals=hitcount:size=4096" >"$tracing/$event/trigger"
   done | jq -s 'add'
+}
+
+# A boot's timeline as the host's KVM tracepoints see it, the same for every VMM, on the trace
+# clock (CLOCK_MONOTONIC), in two trace instances of the benchmark's own so that the host's other
+# tracing is left alone:
+# - tandem-bench holds this script's launch and end markers and the guest's milestones: tandem's
+#   guest init writes its status words to port 0xf4 (the kind in the top byte: 1 init started,
+#   5 workload started, 2 or 3 workload ended), a plain init the same kinds as single bytes to
+#   COM1 (0x3f8). A QEMU guest's status writes go nowhere, but KVM traces them all the same.
+# - tandem-bench-first-entry keeps only the first kvm_entry, the guest's first instruction: its
+#   buffer is a page and never overwritten, so the later entries are dropped, cheaply.
+# Only one VM may run while a timeline is taken: the tracepoints see every VM on the host.
+readonly timeline_dir=/sys/kernel/debug/tracing/instances/tandem-bench
+readonly first_entry_dir=${timeline_dir}-first-entry
+# Sets up the two instances; prints why not and fails where the host has no tracefs or no KVM
+# tracepoints.
+timeline_setup() {
+  local instances=${timeline_dir%/*}
+  if [[ ! -d $instances ]]; then
+    echo "the host has no tracefs at ${instances%/*} (debugfs is not mounted, or tracing is off)"
+    return 1
+  fi
+  mkdir -p "$timeline_dir" "$first_entry_dir" 2>/dev/null || true
+  if [[ ! -w $timeline_dir/events/kvm/kvm_pio/filter ]]; then
+    echo "the host's tracefs has no KVM tracepoints (kvm_pio) to time a guest's boot with"
+    return 1
+  fi
+  local dir
+  for dir in "$timeline_dir" "$first_entry_dir"; do
+    echo 0 >"$dir/tracing_on"
+    echo mono >"$dir/trace_clock"
+  done
+  echo 'rw == 1 && (port == 0xf4 || (port == 0x3f8 && val < 6))' \
+    >"$timeline_dir/events/kvm/kvm_pio/filter"
+  echo 1 >"$timeline_dir/events/kvm/kvm_pio/enable"
+  echo 0 >"$first_entry_dir/options/overwrite"
+  echo 4 >"$first_entry_dir/buffer_size_kb"
+  echo 1 >"$first_entry_dir/events/kvm/kvm_entry/enable"
+}
+timeline_teardown() {
+  local dir
+  for dir in "$timeline_dir" "$first_entry_dir"; do
+    [[ -d $dir ]] || continue
+    echo 0 >"$dir/events/enable" 2>/dev/null || true
+    rmdir "$dir" 2>/dev/null || true
+  done
+}
+timeline_begin() {
+  local dir
+  for dir in "$timeline_dir" "$first_entry_dir"; do
+    : >"$dir/trace"
+    echo 1 >"$dir/tracing_on"
+  done
+  echo tandem-bench-launch >"$timeline_dir/trace_marker"
+}
+# The end of what a timeline times: at once, before anything forks (under emulation a fork costs
+# tens of milliseconds).
+timeline_mark_end() {
+  echo tandem-bench-end >"$timeline_dir/trace_marker"
+}
+# Ends a timeline begun with timeline_begin and marked with timeline_mark_end, and prints it as milliseconds from the launch:
+# {"first_entry": ms, "init": ms, "workload": ms, "exit": ms, "end": ms}, each milestone the first
+# of its kind written to port $1 (0xf4 or 0x3f8); a milestone the guest never wrote is absent.
+timeline_end() {  # $1 the milestones' port
+  local dir
+  for dir in "$timeline_dir" "$first_entry_dir"; do echo 0 >"$dir/tracing_on"; done
+  cat "$first_entry_dir/trace" "$timeline_dir/trace" | awk -v port="$1" '
+    function stamp(   i) { for (i = 1; i < NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) return i; return 0 }
+    function keep(name, t) { if (!(name in at)) at[name] = t }
+    function hex(s,   n, i) {
+      s = tolower(s); sub(/^0x/, "", s)
+      for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+      return n
+    }
+    /^#/ { next }
+    {
+      i = stamp(); if (!i) next
+      t = substr($i, 1, length($i) - 1); event = $(i + 1)
+      if (event == "kvm_entry:" && (!("first_entry" in at) || t < at["first_entry"])) at["first_entry"] = t
+      if (event == "tracing_mark_write:" && $(i + 2) == "tandem-bench-launch") keep("launch", t)
+      if (event == "tracing_mark_write:" && $(i + 2) == "tandem-bench-end") keep("end", t)
+      if (event == "kvm_pio:" && $(i + 4) == port) {
+        value = hex($(i + 10)); kind = port == "0xf4" ? int(value / 16777216) : value
+        if (kind == 1) keep("init", t)
+        if (kind == 5) keep("workload", t)
+        if (kind == 2 || kind == 3) keep("exit", t)
+      }
+    }
+    END {
+      if (!("launch" in at)) exit 1
+      printf "{"; sep = ""
+      for (name in at) if (name != "launch") {
+        printf "%s\"%s\": %.3f", sep, name, (at[name] - at["launch"]) * 1000; sep = ", "
+      }
+      print "}"
+    }'
 }
 
 # The emulated host (QEMU TCG) makes the first write to a page that held a nested guest's code
@@ -165,16 +262,33 @@ shared_initramfs() {  # $1 repository, $2 guest init, $3 tandem-mkinitramfs, $4 
 }
 
 # The classic VM's initramfs: the busybox rootfs with a plain /init, as a distribution's
-# initramfs would have, that runs the workload with its output on COM1 and resets the machine.
-# tandem's guest init is not used there: on a q35 machine it stopped with a general protection
-# fault at its first status-port write, which the microvm machine and tandem's VMM allow.
-plain_initramfs() {  # $1 repository, $2 tandem-mkinitramfs, $3 output, $4 the workload's script
-  local rootfs
+# initramfs would have, that runs the workload with its output on COM1 and resets the machine. It
+# marks the milestones tandem's guest init writes to the status port as single bytes on COM1, the
+# same kinds (timeline_end): started, workload started, workload ended.
+# tandem's guest init is not used there, as inside the emulated host its first status-port write
+# stops it with a general protection fault on a pc or q35 machine. QEMU there synchronizes the
+# vCPU's registers through KVM (KVM_GET_SREGS, then KVM_SET_SREGS), and KVM reports the task
+# register as a busy TSS, which TCG's I/O permission check, unlike a real CPU's, refuses. The
+# microvm machine makes no such round trip, and tandem's VMM sets the registers once, before the
+# guest runs.
+plain_initramfs() {  # $1 repository, $2 tandem-mkinitramfs, $3 output, $4 the workload's script,
+  # then kernel modules to load first, in order (a distribution kernel's drivers)
+  local rootfs module loads=()
   rootfs=$(mktemp -d /tmp/tandem-initramfs.XXXXXX)
   "$1/tools/mkrootfs/tandem-mkrootfs-busybox" "$rootfs" >/dev/null
   printf '%s\n' "$4" >"$rootfs/workload.sh"
+  if (($# > 4)); then
+    mkdir "$rootfs/modules"
+    for module in "${@:5}"; do
+      cp "$module" "$rootfs/modules/"
+      loads+=("insmod /modules/${module##*/}")
+    done
+    # The disk's node appears once its driver has probed it, which may end after insmod.
+    loads+=('for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/vda ] && break; sleep 0.2; done')
+  fi
   printf '%s\n' '#!/bin/sh' 'mount -t proc proc /proc' 'mount -t devtmpfs devtmpfs /dev' \
-    'sh /workload.sh >/dev/ttyS0 2>&1' 'reboot -f' >"$rootfs/init"
+    "${loads[@]}" "printf '\\001' >/dev/ttyS0" "printf '\\005' >/dev/ttyS0" \
+    'sh /workload.sh >/dev/ttyS0 2>&1' "printf '\\002' >/dev/ttyS0" 'reboot -f' >"$rootfs/init"
   chmod 0755 "$rootfs/init"
   "$2" "$rootfs" "$3" >&2
   rm -rf --one-file-system "$rootfs"

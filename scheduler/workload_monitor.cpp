@@ -168,6 +168,9 @@ Status beginWhenAdmitted(WorkloadStore& store, const Workload& workload,
     (void)store->finish(workload.id, ended.exitCode, ended.message);
   }
   send(reports, ended);
+  // Closed before _exit, which skips destructors: the last connection to close checkpoints the
+  // write-ahead log and deletes it, or the next tandem to open the database reads all of it back.
+  { WorkloadStore closing = std::move(*store); }
   ::_exit(ended.exitCode);
 }
 

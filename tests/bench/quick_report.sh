@@ -7,7 +7,7 @@ set -euo pipefail
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 need_root "namespaces, cgroups and VMs"
-need_tools python3 gnuplot hyperfine runc bwrap
+need_tools python3 gnuplot runc bwrap
 
 benchmarks=$(cd "$(dirname "$0")/../../benchmarks" && pwd)
 report=$(mktemp -d /tmp/tandem-bench-test.XXXXXX)
@@ -25,6 +25,17 @@ for row in tandem-container tandem-microvm qemu-microvm libvirt-vm runc bwrap; d
   [[ $available == true ]] ||
     fail "row $row was not measured: $(jq -r --arg row "$row" \
       '.rows[] | select(.row == $row) | .reason' "$report/samples.json")"
+done
+# Each of them timed to its workload's first instruction, with its start in phases: tandem's own
+# timelines, the VMs' from the host's KVM tracepoints, the peer containers' split at the stamp.
+for row in tandem-container tandem-microvm qemu-microvm libvirt-vm runc bwrap; do
+  jq -e --arg row "$row" '.statistics.startup[$row].first_instruction_ms.n > 0' \
+    "$report/samples.json" >/dev/null || fail "row $row has no time to its first instruction"
+  jq -e --arg row "$row" '.statistics.startup_phases[$row] | length > 1' "$report/samples.json" \
+    >/dev/null || fail "row $row has no startup phases"
+  # The classic VM's too, on Debian's kernel (tandem-kvm-host --print-kernel).
+  jq -e --arg row "$row" '.statistics.io[$row].write_mib_s.n > 0' "$report/samples.json" \
+    >/dev/null || fail "row $row has no I/O figures"
 done
 # The summary table, for the log: what a closing note quotes.
 sed -n '/^## Summary/,/^## [^S]/p' "$report/report.md"

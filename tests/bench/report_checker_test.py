@@ -92,7 +92,7 @@ def startup_samples(rng, row):
         sample = {"type": "sample", "metric": "startup", "row": row, "run": run, "exit_ms": total}
         phases_ms = {name: total * share for name, share in phases.items()}
         if row.startswith("tandem-"):
-            sample["first_output_ms"] = total * 0.9
+            sample["first_instruction_ms"] = total * 0.9
             yield {
                 "type": "sample",
                 "metric": "startup_phases",

@@ -9,7 +9,10 @@ readonly archive_format=1
 # stderr and status ports (an emulated 8250 UART moves under 100 KB/s under TCG); TAP, bridge,
 # veth and overlay for the workloads; nftables' NAT for the bridge network's egress, after the
 # crc32c that its libcrc32c asks for only as a soft dependency.
-readonly wanted_modules=(kvm-amd virtio_pci virtio_console tun bridge veth overlay crc32c_generic nft_chain_nat nft_masq)
+# virtio_blk is for the guests, not the host: tandem bench's classic VM boots this kernel for its
+# disk (--print-kernel).
+readonly wanted_modules=(kvm-amd virtio_pci virtio_console tun bridge veth overlay crc32c_generic nft_chain_nat nft_masq
+  virtio_blk)
 # Plain cpio rather than gzip: under TCG the host's kernel copies a plain archive faster than
 # it inflates a compressed one (README.md has the numbers), and the file stays on this machine.
 readonly archive_suffix=cpio
