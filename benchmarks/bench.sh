@@ -46,14 +46,15 @@ done
 
 # How much each mode measures, for containers (c_) and microVMs (v_): startup runs, idle
 # workloads for memory, the most workloads side by side, compute-loop runs and their thousands
-# of rounds, I/O runs and their MiB. Guests run far slower under the emulated KVM host, so they
-# get less work; ratios compare each row with its own baseline.
+# of rounds, I/O runs and their MiB, and the emulated KVM host's CPUs. Guests run far slower
+# under the emulated KVM host, so they get less work; ratios compare each row with its own
+# baseline.
 if [[ $mode == quick ]]; then
   c_startup=10 v_startup=3 c_memory=3 v_memory=2 c_density=8 v_density=3
-  c_cpu=3 c_rounds=2000 v_cpu=2 v_rounds=200 c_io=3 c_mib=256 v_io=2 v_mib=32
+  c_cpu=3 c_rounds=2000 v_cpu=2 v_rounds=200 c_io=3 c_mib=256 v_io=2 v_mib=32 host_cpus=1
 else
   c_startup=30 v_startup=10 c_memory=5 v_memory=3 c_density=32 v_density=8
-  c_cpu=10 c_rounds=5000 v_cpu=5 v_rounds=500 c_io=5 c_mib=512 v_io=5 v_mib=64
+  c_cpu=10 c_rounds=5000 v_cpu=5 v_rounds=500 c_io=5 c_mib=512 v_io=5 v_mib=64 host_cpus=2
 fi
 
 [[ $EUID -eq 0 ]] || die "needs root: every row creates namespaces, cgroups or VMs"
@@ -110,9 +111,15 @@ if kvm_usable; then
 else
   kvm=emulated
   kvm_detail="no usable /dev/kvm here ($( [[ -e /dev/kvm ]] && echo "it stands on no vmx or svm" ||
-    echo "none")): the VM rows ran inside the emulated KVM host (tools/kvm-host: QEMU TCG, -cpu max with SVM, Debian's kernel with kvm-amd), one virtual CPU; their times are those of nested emulation"
+    echo "none")): the VM rows ran inside the emulated KVM host (tools/kvm-host: QEMU TCG, -cpu max with SVM, Debian's kernel with kvm-amd), $host_cpus virtual CPU(s); their times are those of nested emulation"
   vm_where="emulated KVM host"
 fi
+# tandem admits microVMs while their vCPUs fit the host's CPUs times 4 (kCpuOvercommit,
+# scheduler/admission.h), as a scheduler must: the idle microVMs of the density run stop one short
+# of that, leaving room for the one started beside them.
+vm_cpus=$host_cpus
+[[ $kvm == emulated ]] || vm_cpus=$(nproc)
+((v_density < vm_cpus * 4)) || v_density=$((vm_cpus * 4 - 1))
 version() { command -v "$1" >/dev/null && "$1" --version 2>&1 | head -n 1 || echo "not installed"; }
 jq -c -n --arg mode "$mode" --arg started "$(date -u +%FT%TZ)" \
   --arg command "tandem bench --$mode" --arg kernel "$(uname -r)" \
@@ -198,7 +205,9 @@ vm_env=(BENCH_TANDEM="$tandem" BENCH_KERNEL="$work/bzImage"
 log "VMs ($mode, $vm_where)"
 vm_status=0
 if [[ $kvm == real ]]; then
-  env "${vm_env[@]}" "$here/bench_vms.sh" >"$work/vms.jsonl" || vm_status=$?
+  env "${vm_env[@]}" "$here/bench_vms.sh" >"$work/vms.jsonl" 2> >(tee "$work/vms.err" >&2) ||
+    vm_status=$?
+  wait "$!" || true  # tee, to its end
 else
   kvm_host_env=()
   for assignment in "${vm_env[@]}"; do kvm_host_env+=(--env "$assignment"); done
@@ -217,24 +226,42 @@ else
   for path in "$distro_kernel" "$plain_io"; do
     [[ -z $path ]] || libvirt_includes+=(--include "$path")
   done
-  "$repo/tools/kvm-host/tandem-kvm-host" --with-qemu --cpus 1 --timeout "$host_timeout" \
+  "$repo/tools/kvm-host/tandem-kvm-host" --with-qemu --cpus "$host_cpus" --timeout "$host_timeout" \
     --include "$here" --include "$work/bin" --include "$work/bzImage" \
     --include "$work/initrd-true.cpio" --include "$work/initrd-idle.cpio" \
     --include "$work/initrd-cpu.cpio" --include "$work/initrd-io.cpio" \
     --include "$work/plain-true.cpio" --include "$work/plain-idle.cpio" \
     --include "$work/plain-cpu.cpio" "${libvirt_includes[@]}" \
     --include "$(command -v bash)" --include "$(command -v jq)" "${kvm_host_env[@]}" \
-    -- "$(command -v bash)" "$here/bench_vms.sh" </dev/null >"$work/vms.jsonl" || vm_status=$?
+    -- "$(command -v bash)" "$here/bench_vms.sh" </dev/null >"$work/vms.jsonl" \
+    2> >(tee "$work/vms.err" >&2) || vm_status=$?
+  wait "$!" || true  # tee, to its end
 fi
 if ((vm_status != 0)); then
-  # The VM rows still appear, each with the reason; the container rows stand.
-  reason="the VM benchmarks failed (status $vm_status); their log is above"
+  # What the VM half measured before it stopped stands (a record cut short by the stop goes); every
+  # VM row, and the emulated host's baseline, gets the reason for each metric it has no figures for.
+  reason="the VM benchmarks stopped (status $vm_status) before measuring this: \
+$(grep -v '^tandem-mkinitramfs' "$work/vms.err" | tail -n 1)"
   ((vm_status != 124)) || reason="the VM benchmarks ran past the emulated host's timeout"
-  for row in tandem-microvm qemu-microvm libvirt-vm; do
-    jq -c -n --arg row "$row" --arg reason "$reason" --arg where "$vm_where" \
-      '{type: "row", row: $row, label: $row, level: (if $row == "libvirt-vm" then "full-vm"
-        else "microvm" end), where: $where, available: false, reason: $reason}'
-  done >"$work/vms.jsonl"
+  rows_json='["tandem-microvm", "qemu-microvm", "libvirt-vm"]'
+  [[ $kvm == real ]] || rows_json='["tandem-microvm", "qemu-microvm", "libvirt-vm", "kvm-host"]'
+  jq -c -R 'fromjson? // empty' "$work/vms.jsonl" | jq -c -s --arg reason "$reason" \
+    --arg where "$vm_where" --argjson rows "$rows_json" '
+    . as $records
+    | def level: {"libvirt-vm": "full-vm", "kvm-host": "baseline"}[.] // "microvm";
+      def metrics: if . == "kvm-host" then ["cpu", "io"]
+        else ["startup", "startup_phases", "memory", "density", "cpu", "io"] end;
+    $records[],
+    ($rows[] as $row
+     | if any($records[]; .type == "row" and .row == $row) | not then
+         {type: "row", row: $row, label: $row, level: ($row | level), where: $where,
+          available: false, reason: $reason}
+       else
+         ($row | metrics)[] as $metric
+         | select(any($records[]; .type != "row" and .row == $row and .metric == $metric) | not)
+         | {type: "unavailable", metric: $metric, row: $row, reason: $reason}
+       end)' >"$work/vms-kept.jsonl"
+  mv "$work/vms-kept.jsonl" "$work/vms.jsonl"
 fi
 cat "$work/vms.jsonl" >>"$records"
 

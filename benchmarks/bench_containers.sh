@@ -230,7 +230,7 @@ for row in "${rows[@]}"; do
       --argjson w "$workload_memory" --argjson names "$(process_names "${runtime[@]}")" '{run: $run,
         runtime_rss_bytes: $r.rss_bytes, runtime_pss_bytes: $r.pss_bytes,
         workload_rss_bytes: $w.rss_bytes, workload_pss_bytes: $w.pss_bytes,
-        runtime_processes: $names}')"
+        page_cache_shared_bytes: $w.file_bytes, runtime_processes: $names}')"
     idle_stop "$workload" "$idle_pid" "${runtime[*]}"
   done
 done

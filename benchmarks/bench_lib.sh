@@ -87,20 +87,23 @@ idle_workload_pids() {  # $1 marker, then pids
   return 0
 }
 
-# RSS and PSS of the processes given, summed, as {"rss_bytes":N,"pss_bytes":N}. smaps_rollup
-# gives PSS: pages shared with others (the page cache's busybox, a runtime's libraries) count
-# a share each.
+# RSS and PSS of the processes given, summed, as {"rss_bytes":N,"pss_bytes":N,"file_bytes":N}.
+# smaps_rollup gives PSS: pages shared with others (the page cache's busybox, a runtime's
+# libraries) count a share each. file_bytes is the resident memory that is not anonymous: the
+# page cache the processes map, which every process mapping the same files shares.
 processes_memory() {
-  local pid rss=0 pss=0 key kib
+  local pid rss=0 pss=0 anonymous=0 key kib
   for pid in "$@"; do
     while read -r key kib _; do
       case $key in
         Rss:) rss=$((rss + kib)) ;;
         Pss:) pss=$((pss + kib)) ;;
+        Anonymous:) anonymous=$((anonymous + kib)) ;;
       esac
     done 2>/dev/null <"/proc/$pid/smaps_rollup" || true
   done
-  printf '{"rss_bytes": %d, "pss_bytes": %d}\n' $((rss * 1024)) $((pss * 1024))
+  printf '{"rss_bytes": %d, "pss_bytes": %d, "file_bytes": %d}\n' $((rss * 1024)) \
+    $((pss * 1024)) $(((rss - anonymous) * 1024))
 }
 
 # The processes of the workload started as runtime pid $2, one pid a line: those new since the

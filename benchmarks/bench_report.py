@@ -120,7 +120,7 @@ FIELD_LABELS = {
     "workload_rss_bytes": "workload RSS",
     "workload_pss_bytes": "workload PSS",
     "guest_touched_bytes": "guest RAM touched",
-    "page_cache_shared_bytes": "page cache shared",
+    "page_cache_shared_bytes": "page cache mapped (shared)",
     "host_memory_bytes": "host memory",
     "processes_pss_bytes": "PSS of their processes",
     "start_ms": "start time",
@@ -129,7 +129,11 @@ FIELD_LABELS = {
     "read_mib_s": "sequential read",
 }
 
-TERMINAL = "set terminal svg size 800,450 dynamic enhanced font 'sans,11'"
+PLOT_SIZE = (800, 450)
+
+
+def terminal(size):
+    return f"set terminal svg size {size[0]},{size[1]} dynamic enhanced font 'sans,11'"
 LEVEL_COLORS = {"container": "#1f77b4", "microvm": "#ff7f0e", "full-vm": "#d62728", "baseline": "#7f7f7f"}
 OTHER_LEVEL_COLOR = "#2ca02c"
 # Past this max/min spread a linear axis squeezes the containers' bars to nothing beside the VMs'.
@@ -1041,6 +1045,13 @@ def memory_meaning(bench):
             f"{fmt_mib(workload)} MiB of PSS (a shared page counts only in part for each process "
             "mapping it). "
         )
+        cache = bench.median("memory", "tandem-container", "page_cache_shared_bytes")
+        if cache is not None:
+            text += (
+                f"Of its resident memory, {fmt_mib(cache)} MiB is the host's page cache: its "
+                "image's files, one copy for every container and process that maps them, where a "
+                "microVM's guest reads its files into a page cache of its own, inside its RAM. "
+            )
     else:
         text += "Without tandem-container's workload PSS, this report cannot say what its workload costs. "
     container, microvm = bench.footprint_bytes("tandem-container"), bench.footprint_bytes("tandem-microvm")
@@ -1237,6 +1248,7 @@ MEANINGS = {
 class Plot:
     file: str
     script: list
+    size: tuple = PLOT_SIZE
 
 
 def gp_string(text):
@@ -1409,7 +1421,8 @@ def phases_plot(bench):
         columns = [(phase, phase) for phase in order]
         script += stacked_panel(f"panel{index}", rows, columns, median, title)
     script.append("unset multiplot")
-    return Plot("startup-phases.svg", script)
+    # The phases' names make a tall key above the panels.
+    return Plot("startup-phases.svg", script, (1000, 640))
 
 
 def memory_plot(bench):
@@ -1543,7 +1556,7 @@ PLOT_BUILDERS = {
 
 def run_gnuplot(plot, output_dir):
     svg = os.path.join(output_dir, plot.file)
-    script = "\n".join([TERMINAL, f"set output {gp_string(svg)}", *plot.script, "unset output", ""])
+    script = "\n".join([terminal(plot.size), f"set output {gp_string(svg)}", *plot.script, "unset output", ""])
     try:
         result = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True, check=False)
     except FileNotFoundError:

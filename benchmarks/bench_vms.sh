@@ -336,11 +336,11 @@ boot_true() {  # $1 row, $2 instance
   case $1 in
     tandem-microvm)
       tandem_command --initramfs "$BENCH_INITRD_TRUE" -- true
-      "${command[@]}" </dev/null >/dev/null 2>&1 ;;
+      "${command[@]}" </dev/null >/dev/null 2>"$work/boot-true.err" ;;
     qemu-microvm)
       mkdir -p "$work/true-$2"
       BENCH_INITRD=$BENCH_INITRD_TRUE qemu_command "$work/true-$2" "$BENCH_KERNEL"
-      timeout 300 "${qemu[@]}" </dev/null >/dev/null 2>&1 ;;
+      timeout 300 "${qemu[@]}" </dev/null >/dev/null 2>"$work/boot-true.err" ;;
     libvirt-vm)
       libvirt_create "true-$2" "$BENCH_PLAIN_TRUE"
       await_exit "$libvirt_pid" 300 ;;
@@ -363,7 +363,8 @@ for row in "${rows[@]}"; do
     pss=$(instances_pss "$work/before" "$idle_pid" "$work/density-pids")
     used=$(host_memory_used)
     start=$EPOCHREALTIME
-    boot_true "$row" "density-$n" || die "$row: a boot beside $n idle microVMs failed"
+    boot_true "$row" "density-$n" || die "$row: a boot beside $n idle microVMs failed:" \
+      "$(tail -n 2 "$work/boot-true.err" 2>/dev/null | tr '\n' ' ')"
     density_sample "$row" "$n" "$pss" $((used - baseline)) "$(ms_since "$start")"
   done
   idle_stop "${running[@]}"
