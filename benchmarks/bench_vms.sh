@@ -146,15 +146,21 @@ libvirt_create() {  # $1 name, $2 initramfs, [$3 kernel, $4 disk]
   local dir=$work/libvirt-$1
   mkdir -p "$dir"
   libvirt_xml "$1" "$2" "$dir" "${3:-$BENCH_KERNEL}" "${4:-}" >"$dir/domain.xml"
-  virsh -c "$libvirt_uri" create "$dir/domain.xml" >/dev/null 2>"$dir/err" ||
-    die "libvirt: cannot create domain $1: $(cat "$dir/err")"
+  timeout 120 virsh -c "$libvirt_uri" create "$dir/domain.xml" >/dev/null 2>"$dir/err" ||
+    die "libvirt: cannot create domain $1 (virsh exit $?): $(cat "$dir/err")"
   libvirt_pid=$(cat "/run/libvirt/qemu/$1.pid")
   libvirt_out=$dir/com1
 }
+# A zombie has ended: this script's own children stay one until it waits for them.
+ended() {  # $1 pid
+  local stat
+  read -r stat 2>/dev/null <"/proc/$1/stat" || return 0
+  [[ ${stat##*) } == Z* ]]
+}
 await_exit() {  # $1 pid, $2 seconds
   local deadline=$((SECONDS + $2))
-  while [[ -e /proc/$1 ]]; do
-    ((SECONDS < deadline)) || die "pid $1 did not end within $2 s"
+  until ended "$1"; do
+    ((SECONDS < deadline)) || die "pid $1 ($(cat "/proc/$1/comm" 2>/dev/null)) did not end within $2 s"
     sleep 0.02
   done
 }
@@ -213,7 +219,8 @@ timed_boot_end() {  # $1 row, $2 run, $3 port, $4 boot phase
 tandem_startup() {  # $1 run
   tandem_command --initramfs "$BENCH_INITRD_TRUE" -- true
   timed_boot_begin
-  "${command[@]}" </dev/null >/dev/null 2>"$work/stderr" ||
+  # Under timeout, as QEMU's runs are: both rows pay for the same wrapper.
+  timeout -k 10 300 "${command[@]}" </dev/null >/dev/null 2>"$work/stderr" ||
     die "tandem run failed: $(cat "$work/stderr")"
   timed_boot_end tandem-microvm "$1" 0xf4 "kernel boot"
 }
@@ -274,8 +281,14 @@ idle_start() {  # $1 row, $2 instance; starts it in the background, sets idle_pi
   idle_pids+=("$idle_pid")
 }
 idle_pids=()
+# On the way out, whatever happened: a VMM that ignores SIGTERM for 10 s gets SIGKILL.
 end_idle_vms() {
+  local pid deadline=$((SECONDS + 10))
   ((${#idle_pids[@]} == 0)) || kill -TERM "${idle_pids[@]}" 2>/dev/null || true
+  for pid in "${idle_pids[@]}"; do
+    until ended "$pid" || ((SECONDS >= deadline)); do sleep 0.05; done
+    ended "$pid" || kill -KILL "$pid" 2>/dev/null || true
+  done
   wait
 }
 trap 'end_idle_vms; timeline_teardown; rm -rf "$work"' EXIT
@@ -305,8 +318,8 @@ vmm_pid() {  # $1 row, $2 runtime pid, then the runtime's pids
 idle_stop() {  # $@ runtime pids
   local pid
   kill -TERM "$@" 2>/dev/null || true
-  wait "$@" 2>/dev/null || true
   for pid in "$@"; do await_exit "$pid" 60; done
+  wait "$@" 2>/dev/null || true
 }
 
 log "memory: ${#rows[@]} VMMs, $BENCH_MEMORY_RUNS idle microVMs each"
@@ -336,7 +349,7 @@ boot_true() {  # $1 row, $2 instance
   case $1 in
     tandem-microvm)
       tandem_command --initramfs "$BENCH_INITRD_TRUE" -- true
-      "${command[@]}" </dev/null >/dev/null 2>"$work/boot-true.err" ;;
+      timeout -k 10 300 "${command[@]}" </dev/null >/dev/null 2>"$work/boot-true.err" ;;
     qemu-microvm)
       mkdir -p "$work/true-$2"
       BENCH_INITRD=$BENCH_INITRD_TRUE qemu_command "$work/true-$2" "$BENCH_KERNEL"
@@ -395,7 +408,7 @@ vm_workload() {  # $1 row, $2 kind, $3 output file, $4 script, then extra device
     local extra=()
     (($# == 0)) || extra=(--disk "$disk")
     tandem_command --initramfs "$BENCH_INITRD_TRUE" "${extra[@]}" -- sh -c "$script"
-    "${command[@]}" </dev/null >"$out" 2>&1
+    timeout -k 10 660 "${command[@]}" </dev/null >"$out" 2>&1
   else
     local dir=$work/qemu-${out##*/}
     mkdir -p "$dir"

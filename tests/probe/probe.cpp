@@ -7,8 +7,11 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,7 +33,9 @@ constexpr long kMiB = 1024 * 1024;
   std::fputs(
       "usage: tandem-probe caps | fds | syscall NAME | memhog MIB | forkbomb N | spin SECONDS\n"
       "                    | pid | cwd | exit N | signal N | sleep SECONDS [LABEL]\n"
-      "syscall NAMEs: swapon kexec_load init_module mount unshare-user\n",
+      "                    | ptrace PID | write PATH TEXT | mknod-open b|c MAJOR MINOR PATH\n"
+      "syscall NAMEs: swapon kexec_load init_module finit_module mount remount-proc-sys\n"
+      "               unshare-user setns-net\n",
       stderr);
   std::exit(2);
 }
@@ -108,18 +113,75 @@ long trySyscall(std::string_view name) {
   if (name == "swapon") return syscall(SYS_swapon, "", 0);
   if (name == "kexec_load") return syscall(SYS_kexec_load, 0UL, 0UL, nullptr, ~0UL);
   if (name == "init_module") return syscall(SYS_init_module, nullptr, 0UL, "");
+  if (name == "finit_module") return syscall(SYS_finit_module, -1, "", 0);
   if (name == "mount") return mount("none", "/nonexistent-tandem-probe", "tmpfs", 0, nullptr);
+  // The one exception to the rule above: a read-write remount of /proc/sys is the real attack.
+  // On a host, where /proc/sys is no mount of its own, the kernel refuses it with EINVAL.
+  if (name == "remount-proc-sys") {
+    return mount(nullptr, "/proc/sys", nullptr, MS_REMOUNT | MS_BIND, nullptr);
+  }
   if (name == "unshare-user") return unshare(CLONE_NEWUSER);
+  if (name == "setns-net") {
+    const int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    const int result = setns(fd, CLONE_NEWNET);
+    const int saved = errno;
+    close(fd);
+    errno = saved;
+    return result;
+  }
   usage();
 }
 
-int syscallProbe(const char* name) {
-  if (trySyscall(name) == 0) {
-    emit(std::string(name) + " ok");
+// "NAME ok", or "NAME errno=EPERM" with the errno of the failed call.
+int report(const std::string& name, long result) {
+  if (result >= 0) {
+    emit(name + " ok");
   } else {
     const char* errno_name = strerrorname_np(errno);
-    emit(std::string(name) + " errno=" + (errno_name ? errno_name : std::to_string(errno)));
+    emit(name + " errno=" + (errno_name ? errno_name : std::to_string(errno)));
   }
+  return 0;
+}
+
+int syscallProbe(const char* name) {
+  return report(name, trySyscall(name));
+}
+
+// An attach that succeeds is undone at once: the probe only learns whether it could.
+int ptraceProbe(long pid) {
+  const long result = ptrace(PTRACE_ATTACH, static_cast<pid_t>(pid), nullptr, nullptr);
+  const int saved = errno;
+  if (result == 0) {
+    waitpid(static_cast<pid_t>(pid), nullptr, __WALL);
+    ptrace(PTRACE_DETACH, static_cast<pid_t>(pid), nullptr, nullptr);
+  }
+  errno = saved;
+  return report("ptrace", result);
+}
+
+int writeProbe(const char* path, const char* text) {
+  const int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return report("open", -1);
+  const ssize_t written = write(fd, text, std::strlen(text));
+  const int saved = errno;
+  close(fd);
+  errno = saved;
+  return report("write", written);
+}
+
+// Two lines, "mknod ..." then "open ...": a runtime that lets CAP_MKNOD make a node must still
+// refuse its use.
+int mknodOpenProbe(const char* type, long major, long minor, const char* path) {
+  const std::string_view kind = type;
+  if (kind != "b" && kind != "c") usage();
+  const mode_t mode = (kind == "b" ? S_IFBLK : S_IFCHR) | 0600;
+  const dev_t device = makedev(static_cast<unsigned>(major), static_cast<unsigned>(minor));
+  report("mknod", mknod(path, mode, device));
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  report("open", fd);
+  if (fd >= 0) close(fd);
+  unlink(path);
   return 0;
 }
 
@@ -215,12 +277,17 @@ int main(int argc, char** argv) {
   }
   if (command == "cwd" && argc == 2) return cwd();
   if (command == "sleep" && (argc == 3 || argc == 4)) return sleepFor(parseNumber(argv[2]));
+  if (command == "write" && argc == 4) return writeProbe(argv[2], argv[3]);
+  if (command == "mknod-open" && argc == 6) {
+    return mknodOpenProbe(argv[2], parseNumber(argv[3]), parseNumber(argv[4]), argv[5]);
+  }
   if (argc != 3) usage();
   if (command == "syscall") return syscallProbe(argv[2]);
   const long n = parseNumber(argv[2]);
   if (command == "memhog") return memhog(n);
   if (command == "forkbomb") return forkbomb(n);
   if (command == "spin") return spin(n);
+  if (command == "ptrace") return ptraceProbe(n);
   if (command == "exit") return static_cast<int>(n & 0xff);
   if (command == "signal") return raiseSignal(n);
   usage();
