@@ -11,26 +11,30 @@
 namespace tandem {
 namespace {
 
-// The address of `path`, with `folder` holding the folder open while a long path is used.
-Result<sockaddr_un> addressOf(const std::string& path, UniqueFd& folder) {
+// `reachable` as a sockaddr_un, or an error naming `path` when it does not fit.
+Result<sockaddr_un> addressFor(const std::string& reachable, const std::string& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
-  std::string reachable = path;
-  if (path.size() >= sizeof(address.sun_path)) {
-    auto slash = path.rfind('/');
-    std::string directory = slash == std::string::npos ? "." : path.substr(0, slash);
-    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-    TANDEM_ASSIGN_OR_RETURN(
-        folder, openPath(directory.empty() ? "/" : directory, O_PATH | O_DIRECTORY | O_CLOEXEC));
-    reachable = "/proc/self/fd/" + std::to_string(folder.get()) + "/" + name;
-    if (reachable.size() >= sizeof(address.sun_path)) {
-      return Error("the socket name in " + path + " is too long for a Unix socket (at most " +
-                       std::to_string(sizeof(address.sun_path) - 20) + " bytes)",
-                   ENAMETOOLONG);
-    }
+  if (reachable.size() >= sizeof(address.sun_path)) {
+    return Error("the socket name in " + path + " is too long for a Unix socket (at most " +
+                     std::to_string(sizeof(address.sun_path) - 20) + " bytes)",
+                 ENAMETOOLONG);
   }
   std::memcpy(address.sun_path, reachable.c_str(), reachable.size() + 1);
   return address;
+}
+
+// The address of `path`, with `folder` holding the folder open while a long path is used.
+Result<sockaddr_un> addressOf(const std::string& path, UniqueFd& folder) {
+  if (path.size() < sizeof(sockaddr_un::sun_path)) {
+    return addressFor(path, path);
+  }
+  auto slash = path.rfind('/');
+  std::string directory = slash == std::string::npos ? "." : path.substr(0, slash);
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  TANDEM_ASSIGN_OR_RETURN(
+      folder, openPath(directory.empty() ? "/" : directory, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  return addressFor("/proc/self/fd/" + std::to_string(folder.get()) + "/" + name, path);
 }
 
 Result<UniqueFd> streamSocket(bool nonBlocking) {
@@ -39,6 +43,17 @@ Result<UniqueFd> streamSocket(bool nonBlocking) {
     return Error::fromErrno("cannot create a Unix socket");
   }
   return UniqueFd(fd);
+}
+
+Result<UniqueFd> connectTo(const sockaddr_un& address, const std::string& path, bool nonBlocking) {
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd socket, streamSocket(nonBlocking));
+  while (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) !=
+         0) {
+    if (errno != EINTR) {
+      return Error::fromErrno("cannot connect to " + path);
+    }
+  }
+  return socket;
 }
 
 }  // namespace
@@ -60,14 +75,23 @@ Result<UniqueFd> listenUnixSocket(const std::string& path, int backlog) {
 Result<UniqueFd> connectUnixSocket(const std::string& path, bool nonBlocking) {
   UniqueFd folder;
   TANDEM_ASSIGN_OR_RETURN(sockaddr_un address, addressOf(path, folder));
-  TANDEM_ASSIGN_OR_RETURN(UniqueFd socket, streamSocket(nonBlocking));
-  while (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) !=
-         0) {
-    if (errno != EINTR) {
-      return Error::fromErrno("cannot connect to " + path);
-    }
-  }
-  return socket;
+  return connectTo(address, path, nonBlocking);
+}
+
+Result<UnixSocketFolder> UnixSocketFolder::open(const std::string& path) {
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd folder,
+                          openPath(path.empty() ? "/" : path, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  return UnixSocketFolder(std::move(folder), path);
+}
+
+Result<UniqueFd> UnixSocketFolder::connect(const std::string& name, bool nonBlocking) const {
+  std::string path = path_ + "/" + name;
+  TANDEM_ASSIGN_OR_RETURN(
+      sockaddr_un address,
+      path.size() < sizeof(sockaddr_un::sun_path)
+          ? addressFor(path, path)
+          : addressFor("/proc/self/fd/" + std::to_string(folder_.get()) + "/" + name, path));
+  return connectTo(address, path, nonBlocking);
 }
 
 }  // namespace tandem

@@ -18,4 +18,21 @@ Result<UniqueFd> listenUnixSocket(const std::string& path, int backlog = 16);
 // socket completes at once or fails with EAGAIN when its backlog is full).
 Result<UniqueFd> connectUnixSocket(const std::string& path, bool nonBlocking = false);
 
+// A folder of Unix sockets, held open from the start, so that a socket made in it later is
+// reached without opening any path: the VMM connects for its guest this way once its seccomp
+// filter forbids open.
+class UnixSocketFolder {
+ public:
+  static Result<UnixSocketFolder> open(const std::string& path);
+  // As connectUnixSocket, to the socket NAME in this folder.
+  Result<UniqueFd> connect(const std::string& name, bool nonBlocking = false) const;
+
+ private:
+  UnixSocketFolder(UniqueFd folder, std::string path)
+      : folder_(std::move(folder)), path_(std::move(path)) {}
+
+  UniqueFd folder_;
+  std::string path_;
+};
+
 }  // namespace tandem

@@ -21,6 +21,7 @@
 #include <set>
 #include <utility>
 
+#include "common/seccomp_context.h"
 #include "common/unique_fd.h"
 
 namespace tandem::container {
@@ -36,11 +37,6 @@ constexpr scmp_datum_t kCloneNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE
 // The personalities docker allows: PER_LINUX, PER_LINUX32, UNAME26, UNAME26|PER_LINUX32, and
 // 0xffffffff, which only queries the current one.
 constexpr scmp_datum_t kAllowedPersonalities[] = {0x0, 0x0008, 0x20000, 0x20008, 0xffffffff};
-
-struct SeccompRelease {
-  void operator()(void* filter) const { seccomp_release(filter); }
-};
-using SeccompFilter = std::unique_ptr<void, SeccompRelease>;
 
 struct MallocFree {
   void operator()(char* text) const { std::free(text); }
@@ -93,7 +89,7 @@ std::set<int> allowedSyscalls(const std::vector<cap_value_t>& caps) {
   return syscalls;
 }
 
-Status addRule(const SeccompFilter& filter, uint32_t action, int syscall,
+Status addRule(const SeccompContext& filter, uint32_t action, int syscall,
                const std::vector<scmp_arg_cmp>& args = {}) {
   int rc = seccomp_rule_add_array(filter.get(), action, syscall, static_cast<unsigned>(args.size()),
                                   args.data());
@@ -106,7 +102,7 @@ Status addRule(const SeccompFilter& filter, uint32_t action, int syscall,
   return okStatus();
 }
 
-Status addArgumentRules(const SeccompFilter& filter, const std::vector<cap_value_t>& caps) {
+Status addArgumentRules(const SeccompContext& filter, const std::vector<cap_value_t>& caps) {
   for (scmp_datum_t persona : kAllowedPersonalities) {
     TANDEM_TRY(
         addRule(filter, SCMP_ACT_ALLOW, SCMP_SYS(personality), {SCMP_A0(SCMP_CMP_EQ, persona)}));
@@ -123,8 +119,8 @@ Status addArgumentRules(const SeccompFilter& filter, const std::vector<cap_value
   return okStatus();
 }
 
-Result<SeccompFilter> buildFilter(const std::vector<cap_value_t>& caps) {
-  SeccompFilter filter(seccomp_init(SCMP_ACT_ERRNO(EPERM)));
+Result<SeccompContext> buildFilter(const std::vector<cap_value_t>& caps) {
+  SeccompContext filter(seccomp_init(SCMP_ACT_ERRNO(EPERM)));
   if (!filter) {
     return Error("libseccomp cannot create a filter (out of memory or unsupported arch)");
   }
@@ -213,7 +209,7 @@ Result<std::vector<sock_filter>> exportSeccompProgram(void* filter) {
 
 Result<std::vector<sock_filter>> compileDefaultSeccompProgram(
     const std::vector<cap_value_t>& caps) {
-  TANDEM_ASSIGN_OR_RETURN(SeccompFilter filter, buildFilter(caps));
+  TANDEM_ASSIGN_OR_RETURN(SeccompContext filter, buildFilter(caps));
   return exportSeccompProgram(filter.get());
 }
 

@@ -530,6 +530,8 @@ class Vm {
   std::unique_ptr<SocketFile> vsockFile_;
   std::shared_ptr<virtio::VsockDevice> vsock_;
   std::optional<GuestOutputStream> outputStream_;
+  // /proc/self/smaps, opened for the statistics before the main thread's filter forbids open.
+  UniqueFd ownSmaps_;
 };
 
 Result<std::unique_ptr<Vm>> Vm::create(MachineConfig config) {
@@ -859,16 +861,30 @@ void Vm::collectStatistics(MachineReport& report) {
                                       {"malformed_packets", vsock.malformedPackets}};
   }
   auto guestStart = reinterpret_cast<std::uint64_t>(memory_->hostBase());
-  if (auto use = ownMemoryOutside(guestStart, guestStart + memory_->size())) {
-    report.vmmMemory = *use;
+  if (auto smaps = readFile(ownSmaps_.get(), "/proc/self/smaps")) {
+    report.vmmMemory = memoryOutside(*smaps, guestStart, guestStart + memory_->size());
   }
 }
 
 Result<MachineReport> Vm::run() {
   TANDEM_ASSIGN_OR_RETURN(auto signals, StopSignals::block());
   StdinPump stdin(config_.stdinFd, *stdio_, *state_);
+  if (config_.collectStatistics) {
+    ownSmaps_ = UniqueFd(::open("/proc/self/smaps", O_RDONLY | O_CLOEXEC));
+  }
+  TANDEM_TRY(installSeccompReporter());
+  // Each vCPU thread filters itself before its first KVM_RUN; the main thread, after starting
+  // them, so that they do not inherit its list.
+  const SeccompMode seccomp = config_.seccomp;
   for (unsigned index = 0; index < config_.cpus; ++index) {
-    auto thread = VcpuThread::start([this, index] {
+    auto thread = VcpuThread::start([this, index, seccomp] {
+      // Named, so that ps, top and the kernel's seccomp log tell the vCPUs from the main thread.
+      std::string name = "tandem-vcpu" + std::to_string(index);
+      ::pthread_setname_np(::pthread_self(), name.c_str());
+      if (auto filtered = installThreadSeccomp(VmmThread::kVcpu, seccomp, false); !filtered) {
+        state_->fail(std::move(filtered).error());
+        return;
+      }
       runVcpu(index, *vcpus_[index], runSize_, buses_, *state_, counts_[index]);
     });
     if (!thread) {
@@ -876,6 +892,10 @@ Result<MachineReport> Vm::run() {
       break;
     }
     threads_.push_back(std::move(thread).value());
+  }
+  if (auto filtered = installThreadSeccomp(VmmThread::kMain, seccomp, config_.collectStatistics);
+      !filtered) {
+    state_->fail(std::move(filtered).error());
   }
   serve(*signals, stdin);
   stopVcpus();

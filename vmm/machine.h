@@ -21,6 +21,7 @@
 #include "vmm/initrd_source.h"
 #include "vmm/nic_spec.h"
 #include "vmm/process_memory.h"
+#include "vmm/thread_seccomp.h"
 
 namespace tandem::vmm {
 
@@ -52,6 +53,8 @@ struct MachineConfig {
   // of work that only --stats wants.
   bool collectStatistics = false;
   std::string kvmPath = "/dev/kvm";
+  // Each thread's syscall allowlist (thread_seccomp.h), installed once the machine is built.
+  SeccompMode seccomp = SeccompMode::kEnforce;
   // When tandem started, for the boot timeline.
   std::chrono::steady_clock::time_point startedAt = std::chrono::steady_clock::now();
 };

@@ -11,6 +11,7 @@
 #include "common/workload.h"
 #include "vmm/disk_spec.h"
 #include "vmm/nic_spec.h"
+#include "vmm/thread_seccomp.h"
 
 namespace tandem::vmm {
 
@@ -44,6 +45,8 @@ struct VmBackendConfig {
   bool showConsole = false;
   // Print boot timings, exits and VMM memory to stderr as JSON after the run.
   bool stats = false;
+  // The VMM threads' syscall allowlists (thread_seccomp.h).
+  SeccompMode seccomp = SeccompMode::kEnforce;
 };
 
 // A microVM's folder under the state root, and its vsock's socket there.

@@ -57,6 +57,9 @@ std::vector<std::string> vmmArguments(const VmmInvocation& invocation) {
   if (!config.vsockSocket.empty()) {
     args.insert(args.end(), {"--vsock", config.vsockSocket});
   }
+  if (config.seccomp != SeccompMode::kEnforce) {
+    args.insert(args.end(), {"--seccomp", seccompModeName(config.seccomp)});
+  }
   for (auto [flag, set] :
        {std::pair{"--hugepages", config.hugepages}, std::pair{"--console", config.showConsole},
         std::pair{"--stats", config.stats}}) {
@@ -132,6 +135,11 @@ Result<VmmInvocation> parseVmmArguments(const std::vector<std::string>& args) {
       {"--root-disk",
        [&](const std::string& value) -> Status {
          TANDEM_ASSIGN_OR_RETURN(config.rootDisk, parseDiskSpec(value));
+         return okStatus();
+       }},
+      {"--seccomp",
+       [&](const std::string& value) -> Status {
+         TANDEM_ASSIGN_OR_RETURN(config.seccomp, parseSeccompMode(value));
          return okStatus();
        }},
       {"--started-at-ns",

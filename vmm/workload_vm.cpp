@@ -174,6 +174,7 @@ VmRun runWorkloadVm(const VmBackendConfig& config, const Workload& workload,
   machine.showConsole = config.showConsole;
   machine.collectStatistics = config.stats;
   machine.kvmPath = config.kvmPath;
+  machine.seccomp = config.seccomp;
   machine.startedAt = startedAt;
   spdlog::debug("booting {} with {} vCPUs, {} bytes of memory, initramfs of at most {} bytes",
                 machine.kernelPath, machine.cpus, machine.memoryBytes, initramfsBytes);

@@ -9,16 +9,12 @@
 #include <set>
 
 #include "common/log.h"
+#include "common/seccomp_context.h"
 #include "container/seccomp.h"
 
 namespace tandem::container {
 
 namespace {
-
-struct FilterRelease {
-  void operator()(void* filter) const { seccomp_release(filter); }
-};
-using Filter = std::unique_ptr<void, FilterRelease>;
 
 Result<std::uint32_t> action(const std::string& name, std::optional<std::uint32_t> errnoRet,
                              const std::string& where) {
@@ -66,7 +62,7 @@ std::string architectureName(const std::string& name) {
 Result<std::vector<sock_filter>> compileSeccompProfile(const oci::Seccomp& profile) {
   TANDEM_ASSIGN_OR_RETURN(std::uint32_t defaultAction,
                           action(profile.defaultAction, profile.defaultErrnoRet, "defaultAction"));
-  Filter filter(seccomp_init(defaultAction));
+  SeccompContext filter(seccomp_init(defaultAction));
   if (!filter) return Error("libseccomp cannot create a filter");
   for (const std::string& arch : profile.architectures) {
     std::uint32_t token = seccomp_arch_resolve_name(architectureName(arch).c_str());

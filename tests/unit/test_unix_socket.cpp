@@ -29,6 +29,26 @@ void paths_longer_than_sun_path_still_work(void** state) {
   assert_int_equal(byte, 'x');
 }
 
+// A socket made after the folder was opened, reached by name, for short and long folders alike;
+// a missing one is an error that names its full path.
+void a_held_folder_reaches_sockets_made_later(void** state) {
+  for (std::string folder : {tempDir(state), tempDir(state) + "/" + std::string(100, 'c')}) {
+    assert_true(tandem::makeDirectories(folder).ok());
+    auto held = tandem::UnixSocketFolder::open(folder);
+    assert_true(held.ok());
+    auto listener = tandem::listenUnixSocket(folder + "/vsock.sock_1024");
+    assert_true(listener.ok());
+    auto client = held->connect("vsock.sock_1024");
+    assert_true(client.ok());
+    tandem::UniqueFd accepted(::accept(listener->get(), nullptr, nullptr));
+    assert_true(accepted.valid());
+    auto missing = held->connect("vsock.sock_9");
+    assert_false(missing.ok());
+    std::string missingPath = folder + "/vsock.sock_9";
+    assert_non_null(std::strstr(missing.error().describe().c_str(), missingPath.c_str()));
+  }
+}
+
 void errors_name_the_path(void** state) {
   std::string path = tempDir(state) + "/nobody-listens";
   auto client = tandem::connectUnixSocket(path);
@@ -45,6 +65,8 @@ void errors_name_the_path(void** state) {
 int main() {
   const CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(paths_longer_than_sun_path_still_work, makeTempDir,
+                                      removeTempDir),
+      cmocka_unit_test_setup_teardown(a_held_folder_reaches_sockets_made_later, makeTempDir,
                                       removeTempDir),
       cmocka_unit_test_setup_teardown(errors_name_the_path, makeTempDir, removeTempDir),
   };

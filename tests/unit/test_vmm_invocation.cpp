@@ -26,6 +26,7 @@ VmmInvocation everything() {
   invocation.config.hugepages = true;
   invocation.config.showConsole = false;
   invocation.config.stats = true;
+  invocation.config.seccomp = tandem::vmm::SeccompMode::kLog;
   invocation.config.disks = {{"/d/root.ext4", true}, {"/d/with:colon", false}};
   invocation.config.rootDisk = {.path = "/s/image.ext4", .layerPath = "/s/vms/x/layer.img"};
   invocation.config.nics = {*tandem::vmm::parseNicSpec("tap7,host=10.0.2.1/24,guest=10.0.2.2/24"),
@@ -54,6 +55,7 @@ void arguments_round_trip(void**) {
   assert_true(got.hugepages);
   assert_false(got.showConsole);
   assert_true(got.stats);
+  assert_true(got.seccomp == tandem::vmm::SeccompMode::kLog);
   assert_int_equal(got.disks.size(), 2);
   assert_string_equal(got.disks[0].path.c_str(), "/d/root.ext4");
   assert_true(got.disks[0].readOnly);
@@ -82,6 +84,7 @@ void the_least_invocation_takes_defaults(void**) {
   assert_true(parsed.ok());
   assert_false(parsed->config.timeout.has_value());
   assert_false(parsed->config.stats);
+  assert_true(parsed->config.seccomp == tandem::vmm::SeccompMode::kEnforce);
   assert_true(parsed->config.initramfsPath.empty());
   assert_int_equal(parsed->resultFd, -1);
   assert_false(parsed->parent.has_value());
@@ -106,6 +109,11 @@ void bad_arguments_say_which(void**) {
   auto zeroTimeout = parseVmmArguments(
       {"--kernel", "/k", "--guest-init", "/g", "--workload-fd", "3", "--timeout-ms", "0"});
   assert_false(zeroTimeout.ok());
+
+  auto badSeccomp = parseVmmArguments(
+      {"--kernel", "/k", "--guest-init", "/g", "--workload-fd", "3", "--seccomp", "strict"});
+  assert_false(badSeccomp.ok());
+  assert_non_null(std::strstr(badSeccomp.error().message().c_str(), "enforce, log or off"));
 
   auto incomplete = parseVmmArguments({"--kernel", "/k", "--guest-init", "/g"});
   assert_false(incomplete.ok());

@@ -607,6 +607,32 @@ else
     "stderr: $logs_err" "kill: $killed" "wait: $waited" "run's stderr: $(<"$scratch/err")"
 fi
 
+# Every thread of tandem-vmm runs under its own seccomp allowlist (vmm/thread_seccomp.h): the
+# main thread and one named thread per vCPU, each in filter mode.
+bounded "$TANDEM" run -d --isolation vm --rootfs "$GUEST_ROOTFS" --cpus 2 --name filtered-vm -- \
+  sh -c 'echo ready; exec sleep 1000' >/dev/null 2>&1 </dev/null
+for ((i = 0; i < 1200; i++)); do
+  [[ $("$TANDEM" logs filtered-vm 2>/dev/null) == ready ]] && break
+  sleep 0.1
+done
+threads=''
+for pid in $(tandem_pids); do
+  arg0=''
+  read -r -d '' arg0 2>/dev/null <"/proc/$pid/cmdline"
+  [[ $arg0 == "$TANDEM_VMM" ]] || continue
+  for task in /proc/"$pid"/task/*; do
+    threads+="$(<"$task/comm") $(grep '^Seccomp:' "$task/status" | tr -d '\t') "
+  done
+done
+"$TANDEM" rm -f filtered-vm >/dev/null 2>&1
+want='tandem-vmm Seccomp:2 tandem-vcpu0 Seccomp:2 tandem-vcpu1 Seccomp:2 '
+if [[ $threads == "$want" ]]; then
+  ok "tandem-vmm's main and vCPU threads each run under a seccomp filter"
+else
+  not_ok "tandem-vmm's main and vCPU threads each run under a seccomp filter" \
+    "threads: $threads" "wanted: $want"
+fi
+
 bounded "$TANDEM" run -d --isolation vm --rootfs "$GUEST_ROOTFS" --name lost-vm -- \
   sh -c 'echo ready; exec sleep 1000' >/dev/null 2>&1 </dev/null
 for ((i = 0; i < 1200; i++)); do

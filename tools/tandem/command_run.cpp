@@ -131,7 +131,10 @@ po::options_description runOptions() {
       "removed after), TAP[,bridge=BRIDGE][,mac=MAC][,host=ADDRESS/PREFIX][,guest=ADDRESS/PREFIX]"
       "[,gateway=ADDRESS]: host= addresses the TAP, guest= the guest's ethN, with a default "
       "route through the gateway (default: the host address); repeatable")(
-      "console", po::bool_switch(), "copy the guest kernel's console to stderr");
+      "console", po::bool_switch(), "copy the guest kernel's console to stderr")(
+      "vmm-seccomp", po::value<std::string>()->default_value("enforce"),
+      "the VMM threads' syscall allowlists: enforce (a call outside them ends the microVM), log "
+      "(the host kernel logs such calls and lets them through) or off");
   options.add(vmOptions);
   po::options_description registryOptions("when the image is pulled");
   addRegistryAccessOptions(registryOptions);
@@ -234,6 +237,8 @@ Result<vmm::VmBackendConfig> vmConfigFromOptions(const po::variables_map& vm) {
     config.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
   }
   config.hugepages = vm["hugepages"].as<bool>();
+  TANDEM_ASSIGN_OR_RETURN(config.seccomp,
+                          vmm::parseSeccompMode(vm["vmm-seccomp"].as<std::string>()));
   for (const auto& text : many<std::string>(vm, "disk")) {
     TANDEM_ASSIGN_OR_RETURN(vmm::DiskSpec disk, vmm::parseDiskSpec(text));
     config.disks.push_back(std::move(disk));

@@ -16,6 +16,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/process.h"
+#include "vmm/thread_seccomp.h"
 #include "vmm/vmm_invocation.h"
 #include "vmm/workload_vm.h"
 
@@ -27,11 +28,13 @@ constexpr const char* kUsage =
     "                  [--root-disk PATH[:ro|:layer=LAYER]] [--disk "
     "PATH[:ro|:rw|:layer=LAYER]]...\n"
     "                  [--tap TAP[,bridge=BR][,mac=MAC][,host=CIDR][,guest=CIDR][,gateway=IP]]...\n"
-    "                  [--vsock SOCKET] [--console] [--stats] [--result-fd N] [--parent PID]\n"
+    "                  [--vsock SOCKET] [--console] [--stats] [--seccomp enforce|log|off]\n"
+    "                  [--result-fd N] [--parent PID]\n"
+    "       tandem-vmm --print-seccomp\n"
     "                  [--started-at-ns N] [--log-level LEVEL]\n"
     "Runs the workload described (as tandem's workload JSON) on descriptor N in a microVM and\n"
     "exits with its code. With --result-fd, how it ended goes to that descriptor as JSON\n"
-    "instead, for tandem to read.\n";
+    "instead, for tandem to read. --print-seccomp prints each thread's syscall allowlist.\n";
 
 using tandem::Error;
 
@@ -54,6 +57,20 @@ int report(const tandem::vmm::VmmInvocation& invocation, const tandem::vmm::VmRu
   return run.outcome ? run.outcome->exitCode() : tandem::kExitRuntimeError;
 }
 
+// Each thread's allowlist, as installed (with --stats, the main thread's also allows
+// KVM_GET_STATS_FD), for comparison with Firecracker's.
+nlohmann::json seccompListsJson() {
+  using tandem::vmm::VmmThread;
+  nlohmann::json lists = nlohmann::json::object();
+  for (VmmThread thread : {VmmThread::kMain, VmmThread::kVcpu}) {
+    auto allowed = tandem::vmm::threadSyscalls(thread, false);
+    lists[tandem::vmm::vmmThreadName(thread)] = {{"syscall_count", allowed.names.size()},
+                                                 {"syscalls", allowed.names},
+                                                 {"ioctl_requests", allowed.ioctls}};
+  }
+  return lists;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -62,6 +79,10 @@ int main(int argc, char** argv) {
   for (const std::string& arg : args) {
     if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (arg == "--print-seccomp") {
+      std::cout << seccompListsJson().dump(2) << "\n";
       return 0;
     }
   }

@@ -96,18 +96,24 @@ Result<std::unique_ptr<VsockDevice>> VsockDevice::create(std::uint64_t guestCid,
   if (!timer || ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, timer.get(), &event) != 0) {
     return Error::fromErrno("cannot make the timer of virtio-vsock's pending connections");
   }
-  return std::unique_ptr<VsockDevice>(new VsockDevice(guestCid, std::move(listener),
-                                                      std::move(epoll), std::move(timer),
-                                                      std::move(socketPath), pendingTimeout));
+  auto slash = socketPath.rfind('/');
+  TANDEM_ASSIGN_OR_RETURN(
+      UnixSocketFolder folder,
+      UnixSocketFolder::open(slash == std::string::npos ? "." : socketPath.substr(0, slash)));
+  return std::unique_ptr<VsockDevice>(
+      new VsockDevice(guestCid, std::move(listener), std::move(epoll), std::move(timer),
+                      std::move(socketPath), std::move(folder), pendingTimeout));
 }
 
 VsockDevice::VsockDevice(std::uint64_t guestCid, UniqueFd listener, UniqueFd epoll, UniqueFd timer,
-                         std::string socketPath, std::chrono::milliseconds pendingTimeout)
+                         std::string socketPath, UnixSocketFolder socketFolder,
+                         std::chrono::milliseconds pendingTimeout)
     : guestCid_(guestCid),
       listener_(std::move(listener)),
       epoll_(std::move(epoll)),
       timer_(std::move(timer)),
       socketPath_(std::move(socketPath)),
+      socketFolder_(std::move(socketFolder)),
       pendingTimeout_(pendingTimeout) {}
 
 VsockDevice::~VsockDevice() = default;
@@ -326,8 +332,9 @@ void VsockDevice::guestConnects(const VsockHeader& header) {
     refuse(header);
     return;
   }
-  std::string path = socketPath_ + "_" + std::to_string(header.dstPort);
-  auto stream = connectUnixSocket(path, /*nonBlocking=*/true);
+  std::string name = socketPath_.substr(socketPath_.rfind('/') + 1);
+  auto stream =
+      socketFolder_.connect(name + "_" + std::to_string(header.dstPort), /*nonBlocking=*/true);
   if (!stream) {
     spdlog::debug("virtio-vsock: the guest's connection to host port {}: {}", header.dstPort,
                   stream.error().describe());

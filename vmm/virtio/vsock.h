@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/unique_fd.h"
+#include "common/unix_socket.h"
 #include "vmm/virtio/device.h"
 #include "vmm/virtio/vsock_packet.h"
 
@@ -95,7 +96,8 @@ class VsockDevice : public Device {
   };
 
   VsockDevice(std::uint64_t guestCid, UniqueFd listener, UniqueFd epoll, UniqueFd timer,
-              std::string socketPath, std::chrono::milliseconds pendingTimeout);
+              std::string socketPath, UnixSocketFolder socketFolder,
+              std::chrono::milliseconds pendingTimeout);
 
   void transmitLocked();
   void handleGuestPacket(const DescriptorChain& chain);
@@ -133,6 +135,8 @@ class VsockDevice : public Device {
   UniqueFd epoll_;
   UniqueFd timer_;
   std::string socketPath_;
+  // socketPath_'s folder, where the guest's connections to host port P reach NAME_P.
+  UnixSocketFolder socketFolder_;
   std::chrono::milliseconds pendingTimeout_;
 
   mutable std::mutex mutex_;
