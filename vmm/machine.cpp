@@ -38,6 +38,7 @@
 #include "vmm/kvm.h"
 #include "vmm/kvm_stats.h"
 #include "vmm/mp_table.h"
+#include "vmm/process_lockdown.h"
 #include "vmm/vcpu_exit.h"
 #include "vmm/virtio/block.h"
 #include "vmm/virtio/entropy.h"
@@ -873,6 +874,7 @@ Result<MachineReport> Vm::run() {
     ownSmaps_ = UniqueFd(::open("/proc/self/smaps", O_RDONLY | O_CLOEXEC));
   }
   TANDEM_TRY(installSeccompReporter());
+  TANDEM_TRY(lockDownProcess());
   // Each vCPU thread filters itself before its first KVM_RUN; the main thread, after starting
   // them, so that they do not inherit its list.
   const SeccompMode seccomp = config_.seccomp;
