@@ -24,17 +24,29 @@ Result<sockaddr_un> addressFor(const std::string& reachable, const std::string& 
   return address;
 }
 
+bool fitsSunPath(const std::string& path) {
+  return path.size() < sizeof(sockaddr_un::sun_path);
+}
+
+// `path`, when too long for sun_path, as NAME in the folder open on `folder`.
+Result<sockaddr_un> addressThrough(int folder, const std::string& name, const std::string& path) {
+  return addressFor("/proc/self/fd/" + std::to_string(folder) + "/" + name, path);
+}
+
+Result<UniqueFd> openFolder(const std::string& path) {
+  return openPath(path.empty() ? "/" : path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
 // The address of `path`, with `folder` holding the folder open while a long path is used.
 Result<sockaddr_un> addressOf(const std::string& path, UniqueFd& folder) {
-  if (path.size() < sizeof(sockaddr_un::sun_path)) {
+  if (fitsSunPath(path)) {
     return addressFor(path, path);
   }
   auto slash = path.rfind('/');
   std::string directory = slash == std::string::npos ? "." : path.substr(0, slash);
   std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-  TANDEM_ASSIGN_OR_RETURN(
-      folder, openPath(directory.empty() ? "/" : directory, O_PATH | O_DIRECTORY | O_CLOEXEC));
-  return addressFor("/proc/self/fd/" + std::to_string(folder.get()) + "/" + name, path);
+  TANDEM_ASSIGN_OR_RETURN(folder, openFolder(directory));
+  return addressThrough(folder.get(), name, path);
 }
 
 Result<UniqueFd> streamSocket(bool nonBlocking) {
@@ -79,18 +91,15 @@ Result<UniqueFd> connectUnixSocket(const std::string& path, bool nonBlocking) {
 }
 
 Result<UnixSocketFolder> UnixSocketFolder::open(const std::string& path) {
-  TANDEM_ASSIGN_OR_RETURN(UniqueFd folder,
-                          openPath(path.empty() ? "/" : path, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd folder, openFolder(path));
   return UnixSocketFolder(std::move(folder), path);
 }
 
 Result<UniqueFd> UnixSocketFolder::connect(const std::string& name, bool nonBlocking) const {
   std::string path = path_ + "/" + name;
-  TANDEM_ASSIGN_OR_RETURN(
-      sockaddr_un address,
-      path.size() < sizeof(sockaddr_un::sun_path)
-          ? addressFor(path, path)
-          : addressFor("/proc/self/fd/" + std::to_string(folder_.get()) + "/" + name, path));
+  TANDEM_ASSIGN_OR_RETURN(sockaddr_un address, fitsSunPath(path)
+                                                   ? addressFor(path, path)
+                                                   : addressThrough(folder_.get(), name, path));
   return connectTo(address, path, nonBlocking);
 }
 

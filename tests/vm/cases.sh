@@ -617,7 +617,7 @@ for ((i = 0; i < 1200; i++)); do
   [[ $("$TANDEM" logs filtered-vm 2>/dev/null) == ready ]] && break
   sleep 0.1
 done
-threads=''
+threads='' privileges='' limits=''
 for pid in $(tandem_pids); do
   arg0=''
   read -r -d '' arg0 2>/dev/null <"/proc/$pid/cmdline"

@@ -29,9 +29,8 @@ constexpr const char* kUsage =
     "PATH[:ro|:rw|:layer=LAYER]]...\n"
     "                  [--tap TAP[,bridge=BR][,mac=MAC][,host=CIDR][,guest=CIDR][,gateway=IP]]...\n"
     "                  [--vsock SOCKET] [--console] [--stats] [--seccomp enforce|log|off]\n"
-    "                  [--result-fd N] [--parent PID]\n"
+    "                  [--result-fd N] [--parent PID] [--started-at-ns N] [--log-level LEVEL]\n"
     "       tandem-vmm --print-seccomp\n"
-    "                  [--started-at-ns N] [--log-level LEVEL]\n"
     "Runs the workload described (as tandem's workload JSON) on descriptor N in a microVM and\n"
     "exits with its code. With --result-fd, how it ended goes to that descriptor as JSON\n"
     "instead, for tandem to read. --print-seccomp prints each thread's syscall allowlist.\n";
