@@ -1,6 +1,7 @@
-"""Reads meson's testlog.json and prints each skip with its reason, then one closing line
-"N passed, N failed, N skipped". A TAP test (the vm suite) counts each of its cases.
-Exits 1 if any test failed or none ran."""
+"""Reads meson's testlog.json files (one per build: `test_summary.py LOG [LABEL=LOG ...]`) and
+prints each skip with its reason, then one closing line "N passed, N failed, N skipped" over all
+of them. A TAP test (the vm suite) counts each of its cases. A LABEL names the build a log
+comes from in the lines about its tests. Exits 1 if any test failed or none ran."""
 import json
 import re
 import sys
@@ -40,23 +41,25 @@ def count_tap(name, result, stdout):
     return cases > 0
 
 
-with open(sys.argv[1], encoding="utf-8") as log:
-    for line in log:
-        result = json.loads(line)
-        name = result["name"]
-        status = result["result"]
-        stdout = result.get("stdout") or ""
-        # testlog.json does not record the protocol; a TAP plan line marks the vm suite.
-        if TAP_PLAN.search(stdout) and count_tap(name, status, stdout):
-            continue
-        if status in ("OK", "EXPECTEDFAIL"):
-            passed += 1
-        elif status == "SKIP":
-            skipped += 1
-            reasons = [l for l in stdout.splitlines() if "SKIP" in l]
-            print(f"skipped {name}: {reasons[-1] if reasons else 'no reason given'}")
-        else:
-            failed += 1
-            print(f"failed  {name}: {status}")
+for argument in sys.argv[1:]:
+    label, _, path = argument.rpartition("=")
+    with open(path, encoding="utf-8") as log:
+        for line in log:
+            result = json.loads(line)
+            name = f"{label}:{result['name']}" if label else result["name"]
+            status = result["result"]
+            stdout = result.get("stdout") or ""
+            # testlog.json does not record the protocol; a TAP plan line marks the vm suite.
+            if TAP_PLAN.search(stdout) and count_tap(name, status, stdout):
+                continue
+            if status in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif status == "SKIP":
+                skipped += 1
+                reasons = [l for l in stdout.splitlines() if "SKIP" in l]
+                print(f"skipped {name}: {reasons[-1] if reasons else 'no reason given'}")
+            else:
+                failed += 1
+                print(f"failed  {name}: {status}")
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed or passed + failed == 0 else 0)

@@ -30,6 +30,7 @@
 #include "vmm/devices/i8042.h"
 #include "vmm/devices/serial_8250.h"
 #include "vmm/devices/status_port.h"
+#include "vmm/exit_dispatch.h"
 #include "vmm/guest_memory.h"
 #include "vmm/guest_output_stream.h"
 #include "vmm/guest_stdio.h"
@@ -276,11 +277,6 @@ class MachineState {
   BootTimeline timeline_;
 };
 
-struct Buses {
-  IoBus ports;
-  IoBus mmio;
-};
-
 // The virtio devices every microVM gets: each has a window in the MMIO hole and an ISA interrupt
 // line that the legacy devices (COM1 4, COM2 3) leave free.
 constexpr std::uint64_t kEntropyWindow = x86::kVirtioMmioBase;
@@ -317,10 +313,11 @@ class SocketFile {
   std::string path_;
 };
 
-void runVcpu(unsigned index, const VcpuFd& vcpu, std::size_t runSize, const Buses& buses,
+void runVcpu(unsigned index, const VcpuFd& vcpu, std::size_t runSize, const DeviceBuses& buses,
              MachineState& state, ExitCounts& counts) {
   std::set<std::uint64_t> reportedUnclaimed;
-  auto unclaimed = [&](const char* kind, std::uint64_t address, bool write, std::size_t size) {
+  UnclaimedAccess unclaimed = [&](const char* kind, std::uint64_t address, bool write,
+                                  std::size_t size) {
     if (reportedUnclaimed.insert(address).second) {
       spdlog::debug("vCPU {}: {} {} of {} bytes at {:#x} has no device; ignored", index, kind,
                     write ? "write" : "read", size, address);
@@ -342,28 +339,10 @@ void runVcpu(unsigned index, const VcpuFd& vcpu, std::size_t runSize, const Buse
     auto exit = decodeExit(*vcpu.run(), runSize);
     if (auto* io = std::get_if<PortIoExit>(&exit)) {
       (io->write ? counts.portWrites : counts.portReads)[io->port] += 1;
-      for (std::uint32_t i = 0; i < io->count; ++i) {
-        auto element = io->data.subspan(i * io->size, io->size);
-        bool claimed =
-            io->write ? buses.ports.write(io->port, element) : buses.ports.read(io->port, element);
-        if (!claimed) {
-          // An absent ISA device floats the bus high.
-          if (!io->write) {
-            std::fill(element.begin(), element.end(), 0xff);
-          }
-          unclaimed("port", io->port, io->write, io->size);
-        }
-      }
+      servePortIo(buses.ports, *io, unclaimed);
     } else if (auto* mmio = std::get_if<MmioExit>(&exit)) {
       counts.mmioByAddress[mmio->address & ~0xfffull] += 1;
-      bool claimed = mmio->write ? buses.mmio.write(mmio->address, mmio->data)
-                                 : buses.mmio.read(mmio->address, mmio->data);
-      if (!claimed) {
-        if (!mmio->write) {
-          std::fill(mmio->data.begin(), mmio->data.end(), 0xff);
-        }
-        unclaimed("MMIO", mmio->address, mmio->write, mmio->data.size());
-      }
+      serveMmio(buses.mmio, *mmio, unclaimed);
     } else if (auto* stop = std::get_if<StopExit>(&exit)) {
       state.requestStop(MachineEnd::kGuestStopped, stop->reason);
       return;
@@ -515,7 +494,7 @@ class Vm {
   std::vector<ExitCounts> counts_;
   std::vector<std::unique_ptr<VcpuThread>> threads_;
   std::size_t runSize_ = 0;
-  Buses buses_;
+  DeviceBuses buses_;
   std::vector<UniqueFd> irqEvents_;
   std::shared_ptr<Serial8250> stdio_;
   std::unique_ptr<ConsoleTail> console_;
