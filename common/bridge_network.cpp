@@ -39,6 +39,16 @@ bool leaseHolderAlive(const std::string& path) {
   return sameProcess(pid, start);
 }
 
+// The lease folder's lock, held while leases are taken or swept.
+Result<UniqueFd> lockLeases(const BridgeNetwork& network) {
+  std::string lockPath = network.leaseDirectory + "/.lock";
+  UniqueFd lock(::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock || ::flock(lock.get(), LOCK_EX) != 0) {
+    return Error::fromErrno("cannot lock " + lockPath);
+  }
+  return lock;
+}
+
 }  // namespace
 
 BridgeNetwork defaultBridgeNetwork(const std::string& stateRoot) {
@@ -82,11 +92,7 @@ Result<AddressLease> AddressLease::acquire(const BridgeNetwork& network) {
         "cannot create the address lease folder " + network.leaseDirectory + ": " + error.message(),
         error.value());
   }
-  std::string lockPath = network.leaseDirectory + "/.lock";
-  UniqueFd lock(::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock || ::flock(lock.get(), LOCK_EX) != 0) {
-    return Error::fromErrno("cannot lock " + lockPath);
-  }
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd lock, lockLeases(network));
   std::uint32_t mask = network.gateway.netmask();
   std::uint32_t subnet = network.gateway.address.value & mask;
   std::uint32_t broadcast = subnet | ~mask;
@@ -126,6 +132,31 @@ AddressLease::~AddressLease() {
   if (!path_.empty()) {
     ::unlink(path_.c_str());
   }
+}
+
+Result<std::size_t> reclaimStaleLeases(const BridgeNetwork& network) {
+  std::error_code error;
+  if (!std::filesystem::is_directory(network.leaseDirectory, error)) {
+    return std::size_t{0};
+  }
+  TANDEM_ASSIGN_OR_RETURN(UniqueFd lock, lockLeases(network));
+  std::size_t reclaimed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(network.leaseDirectory, error)) {
+    std::string name = entry.path().filename();
+    if (name.starts_with('.') || leaseHolderAlive(entry.path())) {
+      continue;
+    }
+    if (::unlink(entry.path().c_str()) != 0 && errno != ENOENT) {
+      return Error::fromErrno("cannot remove the stale address lease " + entry.path().string());
+    }
+    ++reclaimed;
+  }
+  if (error) {
+    return Error(
+        "cannot list the address leases in " + network.leaseDirectory + ": " + error.message(),
+        error.value());
+  }
+  return reclaimed;
 }
 
 }  // namespace tandem

@@ -5,6 +5,7 @@
 // is gone is taken back.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "common/ipv4.h"
@@ -29,6 +30,11 @@ Status ensureBridge(const BridgeNetwork& network);
 // The host-side name of a workload's link (veth end or TAP): "tdm" and the id's first 12
 // characters, within the kernel's 15.
 std::string hostLinkName(const std::string& workloadId);
+
+// Removes every lease whose process is gone (a monitor that was killed never released its
+// own), and returns how many; acquire takes such a lease back too, but only when it reaches its
+// address. Nothing to do when no workload ever used the network.
+Result<std::size_t> reclaimStaleLeases(const BridgeNetwork& network);
 
 // One address of the subnet, held until destroyed.
 class AddressLease {

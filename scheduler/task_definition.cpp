@@ -23,7 +23,8 @@ Error bad(const std::string& path, const std::string& expected, const json& got)
 // silently ignored one.
 Status onlyKnown(const json& object, const std::string& path,
                  std::initializer_list<const char*> known) {
-  for (const auto& [key, value] : object.items()) {
+  for (const auto& item : object.items()) {
+    const std::string& key = item.key();
     if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
       std::string list;
       for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;

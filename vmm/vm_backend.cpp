@@ -155,6 +155,13 @@ Status VmBackend::available() const {
   return okStatus();
 }
 
+Status VmBackend::cleanUpAfter(const std::string& id) {
+  if (auto reclaimed = reclaimStaleLeases(defaultBridgeNetwork(config_.stateRoot)); !reclaimed) {
+    return std::move(reclaimed).error().context("releasing the address of lost microVM " + id);
+  }
+  return okStatus();
+}
+
 Result<ResourceUsage> VmBackend::usage(const std::string& id, pid_t workloadPid) const {
   // A task's container in its microVM: its cgroup in the guest, not its relay on the host.
   if (auto recorded = readWorkloadConfig(vmStateDirectory(config_.stateRoot, id));

@@ -69,7 +69,9 @@ class VmBackend : public IsolationBackend {
   Result<WorkloadOutcome> run(const Workload& workload, const StartedCallback& started) override;
   // Nothing: tandem-vmm dies with the process that ran it, and its TAP with it; the state folder
   // stays for `tandem rm`.
-  Status cleanUpAfter(const std::string&) override { return okStatus(); }
+  // tandem-vmm dies with its monitor, and the TAP device with tandem-vmm; the address the
+  // monitor leased is left, and released here.
+  Status cleanUpAfter(const std::string& id) override;
   // tandem-vmm's CPU time (its vCPU threads' included) and resident memory (the guest memory
   // it has touched included); the limit is the guest's memory.
   Result<ResourceUsage> usage(const std::string& id, pid_t workloadPid) const override;

@@ -83,6 +83,31 @@ void a_lease_of_a_dead_process_is_taken_back(void** state) {
   assert_true(::waitpid(zombie, nullptr, 0) == zombie);
 }
 
+void stale_leases_are_swept_and_live_ones_kept(void** state) {
+  BridgeNetwork network = smallNetwork(state);
+  auto none = reclaimStaleLeases(network);  // no folder yet: nothing to do
+  assert_true(none.ok());
+  assert_int_equal(*none, 0);
+  pid_t reaped = ::fork();
+  if (reaped == 0) {
+    _exit(0);
+  }
+  std::string reapedHolder =
+      std::to_string(reaped) + " " + std::to_string(processStartTime(reaped).value_or(0)) + "\n";
+  assert_true(::waitpid(reaped, nullptr, 0) == reaped);
+  auto held = AddressLease::acquire(network);  // 10.1.2.2, this process's
+  assert_true(held.ok());
+  assert_true(writeFile(network.leaseDirectory + "/10.1.2.5", reapedHolder).ok());
+  assert_true(writeFile(network.leaseDirectory + "/10.1.2.6", "garbage").ok());
+  auto swept = reclaimStaleLeases(network);
+  assert_true(swept.ok());
+  assert_int_equal(*swept, 2);
+  assert_true(::access((network.leaseDirectory + "/10.1.2.2").c_str(), F_OK) == 0);
+  assert_true(::access((network.leaseDirectory + "/10.1.2.5").c_str(), F_OK) != 0);
+  assert_true(::access((network.leaseDirectory + "/10.1.2.6").c_str(), F_OK) != 0);
+  assert_true(::access((network.leaseDirectory + "/.lock").c_str(), F_OK) == 0);
+}
+
 void egress_nat_masquerades_the_subnet_leaving_by_other_links(void**) {
   tandem::BridgeNetwork network;
   network.gateway = {tandem::Ipv4Address{0x0a590001}, 16};
@@ -107,6 +132,8 @@ int main() {
       cmocka_unit_test_setup_teardown(leases_take_the_lowest_free_address, makeTempDir,
                                       removeTempDir),
       cmocka_unit_test_setup_teardown(a_full_subnet_is_an_error_that_says_so, makeTempDir,
+                                      removeTempDir),
+      cmocka_unit_test_setup_teardown(stale_leases_are_swept_and_live_ones_kept, makeTempDir,
                                       removeTempDir),
       cmocka_unit_test_setup_teardown(a_lease_of_a_dead_process_is_taken_back, makeTempDir,
                                       removeTempDir),

@@ -665,6 +665,114 @@ else
     "monitor: $monitor" "leftover: $leftover" "said: $said" "state: $state" "rm: $removed"
 fi
 
+# A bounded, seeded crash loop at the microVM level, as the container suite's crash_loop.sh:
+# each round SIGKILLs, at a random moment, the tandem that runs a microVM on the bridge network
+# (or its monitor), a `tandem stop` of a detached microVM that ignores SIGTERM, or a `tandem rm
+# -f` of one. After each round ps is truthful (a record reads running exactly when a tandem-vmm
+# for it runs); at the end rm -f takes every record and leaves no tandem-vmm, TAP device,
+# address lease or state.
+crash_state=$scratch/crash-state
+crash_t() { bounded "$TANDEM" --state-root "$crash_state" "$@"; }
+# The ids of the records, and their states, as "ID STATE" lines.
+crash_records() {
+  crash_t ps -a --json 2>/dev/null | sed -n 's/.*"id":"\([0-9a-f]*\)".*"state":"\([a-z]*\)".*/\1 \2/p'
+}
+# Whether a tandem-vmm runs for the workload whose id starts with $1 (its TAP device and socket
+# paths name it on its command line).
+vmm_runs_for() {
+  local dir args
+  for dir in /proc/[0-9]*; do
+    args=$(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null) || continue
+    [[ $args == "$TANDEM_VMM "* && $args == *"${1:0:12}"* ]] && return 0
+  done
+  return 1
+}
+crash_untruthful() {
+  local id state says runs
+  while read -r id state; do
+    [[ -n $id ]] || continue
+    says=no runs=no
+    [[ $state != running ]] || says=yes
+    ! vmm_runs_for "$id" || runs=yes
+    [[ $says == "$runs" ]] || echo "${id:0:12} reads $state, its VMM runs: $runs"
+  done < <(crash_records)
+}
+# The tandem-monitor whose command line holds $1.
+crash_monitor_of() {
+  local dir
+  for dir in /proc/[0-9]*; do
+    [[ $(cat "$dir/comm" 2>/dev/null) == tandem-monitor ]] || continue
+    [[ $(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null) == *"$1"* ]] && echo "${dir#/proc/}" && return 0
+  done
+  return 1
+}
+RANDOM=7
+crash_problems=()
+crash_log=()
+for ((round = 1; round <= ${VM_CRASH_ROUNDS:-6}; round++)); do
+  name=vround-$round
+  case $((RANDOM % 3)) in
+    0)
+      "$TANDEM" --state-root "$crash_state" run --isolation vm --rootfs "$GUEST_ROOTFS" \
+        --network bridge --name "$name" -- sh -c 'sleep 1' </dev/null >/dev/null 2>&1 &
+      cli=$!
+      sleep "$((RANDOM % 3)).$((RANDOM % 10))"
+      victim=$cli what=tandem
+      if ((RANDOM % 2)) && monitor=$(crash_monitor_of "--name $name "); then
+        victim=$monitor what=monitor
+      fi
+      crash_log+=("$round: run, SIGKILL to the $what")
+      ;;
+    *)
+      verb=stop
+      ((RANDOM % 2)) || verb="rm"
+      crash_t run -d --isolation vm --rootfs "$GUEST_ROOTFS" --network bridge --name "$name" -- \
+        sh -c "trap '' TERM; sleep 1000" </dev/null >/dev/null 2>&1
+      if [[ $verb == stop ]]; then
+        "$TANDEM" --state-root "$crash_state" stop -t 1 "$name" >/dev/null 2>&1 &
+      else
+        "$TANDEM" --state-root "$crash_state" rm -f "$name" >/dev/null 2>&1 &
+      fi
+      cli=$!
+      sleep "$((RANDOM % 2)).$((RANDOM % 10))"
+      victim=$cli
+      crash_log+=("$round: $verb, SIGKILL to tandem $verb")
+      ;;
+  esac
+  kill -KILL "$victim" 2>/dev/null
+  wait "$cli" 2>/dev/null
+  for ((i = 0; i < 100; i++)); do
+    untrue=$(crash_untruthful)
+    [[ -z $untrue ]] && break
+    sleep 0.2
+  done
+  [[ -z $untrue ]] || crash_problems+=("round $round: ps is not truthful: $untrue")
+done
+crash_ids=$(crash_records | cut -d' ' -f1)
+for id in $crash_ids; do
+  crash_t rm -f "$id" >/dev/null 2>&1 || crash_problems+=("tandem rm -f $id failed")
+done
+for ((i = 0; i < 100; i++)); do
+  leftover=$(for id in $crash_ids; do vmm_runs_for "$id" && echo "$id"; done)
+  [[ -z $leftover ]] && break
+  sleep 0.1
+done
+[[ -z $leftover ]] || crash_problems+=("VMMs still running: $leftover")
+[[ -z $(crash_records) ]] || crash_problems+=("records after rm -f: $(crash_records)")
+for id in $crash_ids; do
+  [[ ! -e /sys/class/net/tdm${id:0:12} ]] || crash_problems+=("TAP device tdm${id:0:12} left")
+done
+leases=$(find "$crash_state/network" -type f ! -name '.*' 2>/dev/null)
+[[ -z $leases ]] || crash_problems+=("address leases left: $leases")
+state_left=$(find "$crash_state/workloads" -mindepth 1 -maxdepth 1 2>/dev/null)
+[[ -z $state_left ]] || crash_problems+=("state left: $state_left")
+if ((${#crash_problems[@]} == 0)); then
+  ok "a crash loop of ${#crash_log[@]} microVM rounds (run, stop, rm -f, each SIGKILLed) leaves ps truthful and nothing behind"
+else
+  not_ok "a crash loop of microVM rounds leaves ps truthful and nothing behind" \
+    "${crash_problems[@]}" "rounds: ${crash_log[*]}"
+fi
+
 # auto, where KVM works: explain says untrusted code gets a microVM, without running anything;
 # run does as it said, and inspect keeps the reason.
 auto_state=$scratch/auto-state
