@@ -512,6 +512,8 @@ class Vm {
   std::optional<GuestOutputStream> outputStream_;
   // /proc/self/smaps, opened for the statistics before the main thread's filter forbids open.
   UniqueFd ownSmaps_;
+  // The size of the largest disk the guest may write, tandem-vmm's RLIMIT_FSIZE.
+  std::uint64_t largestWritableDisk_ = 0;
 };
 
 Result<std::unique_ptr<Vm>> Vm::create(MachineConfig config) {
@@ -678,6 +680,9 @@ Status Vm::addDevices() {
   for (std::size_t i = 0; i < config_.disks.size(); ++i) {
     const DiskSpec& disk = config_.disks[i];
     TANDEM_ASSIGN_OR_RETURN(auto backing, openDisk(disk));
+    if (!disk.readOnly) {
+      largestWritableDisk_ = std::max(largestWritableDisk_, backing->bytes());
+    }
     std::string name = "vd" + std::string(1, static_cast<char>('a' + i));
     TANDEM_ASSIGN_OR_RETURN(auto block,
                             virtio::BlockDevice::open(std::move(backing), disk.readOnly, name));
@@ -853,7 +858,8 @@ Result<MachineReport> Vm::run() {
     ownSmaps_ = UniqueFd(::open("/proc/self/smaps", O_RDONLY | O_CLOEXEC));
   }
   TANDEM_TRY(installSeccompReporter());
-  TANDEM_TRY(lockDownProcess());
+  TANDEM_TRY(
+      lockDownProcess(fileSizeLimit(largestWritableDisk_, {config_.stdoutFd, config_.stderrFd})));
   // Each vCPU thread filters itself before its first KVM_RUN; the main thread, after starting
   // them, so that they do not inherit its list.
   const SeccompMode seccomp = config_.seccomp;

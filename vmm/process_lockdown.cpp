@@ -1,8 +1,11 @@
 #include "vmm/process_lockdown.h"
 
+#include <signal.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -45,9 +48,24 @@ Status dropBoundingSet() {
 
 }  // namespace
 
-Status lockDownProcess() {
+std::optional<rlim_t> fileSizeLimit(std::uint64_t largestWritableDisk,
+                                    std::initializer_list<int> outputFds) {
+  for (int fd : outputFds) {
+    struct stat info {};
+    if (fd >= 0 && ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode)) {
+      return std::nullopt;
+    }
+  }
+  return std::max(static_cast<rlim_t>(largestWritableDisk), kVmmReportFileBytes);
+}
+
+Status lockDownProcess(std::optional<rlim_t> maxFileSize) {
   TANDEM_TRY(setLimit(RLIMIT_CORE, 0, "core dumps"));
   TANDEM_TRY(setLimit(RLIMIT_NOFILE, kVmmMaxOpenFiles, "open files"));
+  if (maxFileSize) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    TANDEM_TRY(setLimit(RLIMIT_FSIZE, *maxFileSize, "file size"));
+  }
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return Error::fromErrno("cannot set no_new_privs on tandem-vmm");
   }

@@ -18,11 +18,25 @@ namespace {
 // What every thread of the VMM makes once it runs: memory for the heap and for glibc's arenas,
 // locks, the clock (when the vDSO falls back), the log and its thread id, the kick signal's
 // return, and the thread's own end. exit_group is the refused-call reporter's way out, on
-// whichever thread the refusal happened.
+// whichever thread the refusal happened; sigaltstack is how a sanitizer build enters any signal
+// handler, the reporter included.
 const char* const kCommonSyscalls[] = {
-    "brk",          "clock_gettime", "exit",     "exit_group", "futex",           "gettid",
-    "madvise",      "mmap",          "mprotect", "munmap",     "restart_syscall", "rt_sigprocmask",
-    "rt_sigreturn", "sched_yield",   "write",
+    "brk",
+    "clock_gettime",
+    "exit",
+    "exit_group",
+    "futex",
+    "gettid",
+    "madvise",
+    "mmap",
+    "mprotect",
+    "munmap",
+    "restart_syscall",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "sched_yield",
+    "sigaltstack",
+    "write",
 };
 
 // The main thread serves the devices: the block devices' files, the TAP devices, the vsock's

@@ -27,7 +27,9 @@ class FuzzInput {
     static_assert(std::is_trivially_copyable_v<T>);
     T value{};
     std::size_t n = std::min(sizeof(T), rest_.size());
-    std::memcpy(&value, rest_.data(), n);
+    if (n > 0) {
+      std::memcpy(&value, rest_.data(), n);
+    }
     rest_ = rest_.subspan(n);
     return value;
   }

@@ -23,7 +23,10 @@ inline const tandem::vmm::GuestMemory& fuzzGuestRam() {
 inline void loadGuestRam(std::span<const std::uint8_t> image) {
   const auto& memory = fuzzGuestRam();
   std::memset(memory.hostBase(), 0, memory.size());
-  std::memcpy(memory.hostBase(), image.data(), std::min<std::size_t>(image.size(), memory.size()));
+  if (!image.empty()) {
+    std::memcpy(memory.hostBase(), image.data(),
+                std::min<std::size_t>(image.size(), memory.size()));
+  }
 }
 
 inline void checkInsideGuestRam(std::span<const std::uint8_t> bytes) {

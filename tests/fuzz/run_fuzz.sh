@@ -35,7 +35,7 @@ if ((status != 0)); then
   exit 1
 fi
 # The last status line ("#N DONE cov: C ft: F corp: K/S ...") and the final statistics.
-done_line=$(grep -E '^#[0-9]+ +DONE ' "$log" | tail -n 1)
+done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE[[:space:]]' "$log" | tail -n 1)
 executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 coverage=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$done_line")
 features=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$done_line")

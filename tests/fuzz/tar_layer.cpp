@@ -8,7 +8,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <string>
 
 #include "common/file.h"
@@ -20,14 +19,20 @@ using namespace tandem;
 
 namespace {
 
-const std::string& workFolder() {
-  static const std::string folder = [] {
+// A folder under /tmp for this process's runs, removed at its exit.
+struct WorkFolder {
+  std::string path;
+  WorkFolder() {
     char templ[] = "/tmp/tandem-fuzz-tar-XXXXXX";
     fuzzCheck(::mkdtemp(templ) != nullptr, "a work folder can be made under /tmp");
-    std::atexit([] { (void)removeTree(workFolder()); });
-    return std::string(templ);
-  }();
-  return folder;
+    path = templ;
+  }
+  ~WorkFolder() { (void)removeTree(path); }
+};
+
+const std::string& workFolder() {
+  static const WorkFolder folder;
+  return folder.path;
 }
 
 std::size_t entriesIn(const std::string& path) {

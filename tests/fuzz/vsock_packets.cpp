@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -30,23 +29,26 @@ constexpr std::uint32_t kReceiveBufferBytes = 0x800;
 constexpr std::uint64_t kTransmitBuffers = 0x8000;
 constexpr std::uint32_t kTransmitBufferBytes = 0x1000;
 
+// The host side: the device's socket folder under /tmp, removed at the process's exit.
 struct Host {
   std::string folder;
   std::string socketPath;
   UniqueFd service;  // listens at socketPath_1000, as a host program the guest dials
+
+  Host() {
+    char templ[] = "/tmp/tandem-fuzz-vsock-XXXXXX";
+    fuzzCheck(::mkdtemp(templ) != nullptr, "a socket folder can be made under /tmp");
+    folder = templ;
+    socketPath = folder + "/v.sock";
+    auto listening = listenUnixSocket(socketPath + "_" + std::to_string(kListeningHostPort), 64);
+    fuzzCheck(listening.ok(), "the host service listens");
+    service = std::move(listening).value();
+  }
+  ~Host() { (void)removeTree(folder); }
 };
 
 const Host& host() {
-  static const Host setup = [] {
-    char templ[] = "/tmp/tandem-fuzz-vsock-XXXXXX";
-    fuzzCheck(::mkdtemp(templ) != nullptr, "a socket folder can be made under /tmp");
-    Host made{templ, std::string(templ) + "/v.sock", {}};
-    auto service = listenUnixSocket(made.socketPath + "_" + std::to_string(kListeningHostPort), 64);
-    fuzzCheck(service.ok(), "the host service listens");
-    made.service = std::move(service).value();
-    std::atexit([] { (void)removeTree(host().folder); });
-    return made;
-  }();
+  static const Host setup;
   return setup;
 }
 

@@ -250,7 +250,8 @@ static void amd_thread_count_and_extended_apic_id(void**) {
     assert_int_equal(ids.ecx, 0);
     assert_int_equal(ids.edx, 0);
   }
-  const auto& single = find(filtered(in, 0, 1), 0x80000008);
+  const auto alone = filtered(in, 0, 1);
+  const auto& single = find(alone, 0x80000008);
   assert_int_equal(single.ecx, 0);
 }
 
@@ -261,7 +262,7 @@ static void intel_keeps_amd_leaves(void**) {
 
 static void power_management_reduced_to_arat(void**) {
   for (const auto& in : {intelTable(), amdTable()}) {
-    const auto& got = find(filtered(in, 3, 4), 6);
+    const kvm_cpuid_entry2 got = find(filtered(in, 3, 4), 6);  // a copy: the table is a temporary
     assert_int_equal(got.eax, 0x4);
     assert_int_equal(got.ebx, 0);
     assert_int_equal(got.ecx, 0);

@@ -608,8 +608,9 @@ static void json_rejects_malformed_rlimits(void**) {
 static void json_rejects_malformed_mappings(void**) {
   json good = {{"containerID", 0}, {"hostID", 100000}, {"size", 65536}};
   json j = toJson(validWorkload());
-  j["uidMappings"] = {good};
-  j["gidMappings"] = {good};
+  // json::array, not {good}: clang makes a braced single json a copy, g++ an array of one.
+  j["uidMappings"] = json::array({good});
+  j["gidMappings"] = json::array({good});
   assert_true(workloadFromJson(j).ok());
 
   j["gidMappings"] = json::array();

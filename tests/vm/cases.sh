@@ -609,8 +609,8 @@ fi
 
 # Every thread of tandem-vmm runs under its own seccomp allowlist (vmm/thread_seccomp.h): the
 # main thread and one named thread per vCPU, each in filter mode. The process holds no
-# capability and cannot gain one, dumps no core, and has a ceiling on its descriptors
-# (vmm/process_lockdown.h).
+# capability and cannot gain one, dumps no core, and has ceilings on its descriptors and on the
+# files it writes (vmm/process_lockdown.h).
 bounded "$TANDEM" run -d --isolation vm --rootfs "$GUEST_ROOTFS" --cpus 2 --name filtered-vm -- \
   sh -c 'echo ready; exec sleep 1000' >/dev/null 2>&1 </dev/null
 for ((i = 0; i < 1200; i++)); do
@@ -627,13 +627,15 @@ for pid in $(tandem_pids); do
   done
   privileges=$(grep -E '^(CapEff|CapPrm|CapBnd|CapAmb|NoNewPrivs):' "/proc/$pid/status" | tr -d '\t' |
     tr '\n' ' ')
-  limits=$(grep -E '^Max (core file size|open files)' "/proc/$pid/limits" | tr -s ' ')
+  limits=$(grep -E '^Max (file size|core file size|open files)' "/proc/$pid/limits" | tr -s ' ')
 done
 "$TANDEM" rm -f filtered-vm >/dev/null 2>&1
 want='tandem-vmm Seccomp:2 tandem-vcpu0 Seccomp:2 tandem-vcpu1 Seccomp:2 '
 want_privileges='CapPrm:0000000000000000 CapEff:0000000000000000 CapBnd:0000000000000000 '
 want_privileges+='CapAmb:0000000000000000 NoNewPrivs:1 '
-want_limits=$'Max core file size 0 0 bytes \nMax open files 2048 2048 files '
+# No writable disk: files up to the 1 MiB of its report only (its output goes to a pipe).
+want_limits=$'Max file size 1048576 1048576 bytes \nMax core file size 0 0 bytes \n'
+want_limits+=$'Max open files 2048 2048 files '
 if [[ $threads == "$want" && $privileges == "$want_privileges" && $limits == "$want_limits" ]]; then
   ok "tandem-vmm's threads each run under a seccomp filter, without capabilities or core dumps"
 else
