@@ -78,7 +78,10 @@ assert_status 143 "exec'd command ended by a SIGTERM to tandem exec"
 # CVE-2019-5736: an interpreter of /proc/self/exe leads to a tandem that cannot be written.
 before=$(sha256sum <"$TANDEM")
 x target /evil
-[[ $err == *'unknown command "/evil"'* ]] || fail "the /proc/self/exe script ran something else: $out $err"
+# A static tandem starts and refuses the script as a command; a dynamically linked one (a
+# sanitizer build) cannot even start there, its loader being outside the container's root.
+[[ $err == *'unknown command "/evil"'* || $err == *'cannot execute /evil: No such file'* ]] ||
+  fail "the /proc/self/exe script ran something else: $out $err"
 x target sh -c 'printf x >>/proc/self/exe 2>/dev/null && echo writable || echo unwritable'
 assert_eq unwritable "$out" "the exec'd command's own executable"
 assert_eq "$before" "$(sha256sum <"$TANDEM")" "tandem's binary on disk"
