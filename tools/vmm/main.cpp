@@ -76,7 +76,9 @@ nlohmann::json seccompListsJson() {
 #if __has_feature(address_sanitizer)
 // In a sanitizer build: no leak check at exit. It stops the world with prctl, clone and ptrace,
 // which the main thread's seccomp list refuses, so the VMM would end on a refused call instead.
-extern "C" const char* __asan_default_options() { return "detect_leaks=0"; }
+extern "C" const char* __asan_default_options() {
+  return "detect_leaks=0";
+}
 #endif
 #endif
 
