@@ -9,6 +9,8 @@ packages=(
   nlohmann-json3-dev libseccomp-dev libcap-dev libcmocka-dev
   zlib1g-dev liblzma-dev liblz4-dev libzstd-dev
   libarchive-dev libacl1-dev libbz2-dev nettle-dev libsqlite3-dev libcurl4-openssl-dev
+  # the second, sanitized build and its fuzz targets (clang, and libFuzzer from its runtime)
+  clang libclang-rt-14-dev
   # the test rootfs and the tools the tests drive
   busybox-static python3 procps iproute2 util-linux docker-registry skopeo umoci openssl
   # disks: image disks and folder volumes (mkfs.ext4), loop devices for disk volumes
