@@ -217,6 +217,11 @@ Status validate(const Workload& workload) {
   if (limits.pidsLimit && (*limits.pidsLimit == 0 || *limits.pidsLimit < -1)) {
     return Error("pids limit must be positive, or -1 for unlimited");
   }
+  if (limits.storageBytes && *limits.storageBytes < kMinStorageBytes) {
+    return Error(
+        "--storage-opt size must be at least 16M: the writable layer's filesystem needs "
+        "a few MiB of its own");
+  }
   if (workload.uidMappings.empty() != workload.gidMappings.empty()) {
     return Error("a user namespace needs both --uidmap and --gidmap");
   }
@@ -308,6 +313,7 @@ nlohmann::json toJson(const Workload& w) {
   putOptional(limits, "cpuMilli", w.limits.cpuMilli);
   putOptional(limits, "cpuShares", w.limits.cpuShares);
   putOptional(limits, "pids", w.limits.pidsLimit);
+  putOptional(limits, "storage", w.limits.storageBytes);
   putOptional(limits, "cpusetCpus", w.limits.cpusetCpus);
   putOptional(limits, "cpusetMems", w.limits.cpusetMems);
   nlohmann::json rlimits = nlohmann::json::array();
@@ -400,6 +406,7 @@ Result<Workload> workloadFromJson(const nlohmann::json& json) {
       getOptional(limits, "cpuMilli", w.limits.cpuMilli);
       getOptional(limits, "cpuShares", w.limits.cpuShares);
       getOptional(limits, "pids", w.limits.pidsLimit);
+      getOptional(limits, "storage", w.limits.storageBytes);
       getOptional(limits, "cpusetCpus", w.limits.cpusetCpus);
       getOptional(limits, "cpusetMems", w.limits.cpusetMems);
     }

@@ -43,6 +43,10 @@ struct Rlimit {
   std::uint64_t hard = 0;
 };
 
+// The least --storage-opt size: ext4's journal and metadata need a few MiB before a workload
+// writes anything.
+inline constexpr std::uint64_t kMinStorageBytes = std::uint64_t{16} << 20;
+
 struct ResourceLimits {
   std::optional<std::uint64_t> memoryBytes;
   // Memory plus swap, as docker's --memory-swap: unset means "same as memory" (no swap), -1
@@ -53,6 +57,9 @@ struct ResourceLimits {
   // cgroup v1 shares scale (2..262144); converted for v2's weight.
   std::optional<std::uint64_t> cpuShares;
   std::optional<std::int64_t> pidsLimit;
+  // The size a container's writable layer may grow to (--storage-opt size=); a microVM's is its
+  // root disk's size. Unset: as much as the host's filesystem holds.
+  std::optional<std::uint64_t> storageBytes;
   std::optional<std::string> cpusetCpus;
   std::optional<std::string> cpusetMems;
 };

@@ -11,12 +11,12 @@
 #include <array>
 #include <optional>
 
+#include "common/cgroup.h"
 #include "common/child_process.h"
 #include "common/log.h"
 #include "common/process.h"
 #include "common/process_identity.h"
 #include "container/capabilities.h"
-#include "container/cgroup.h"
 #include "container/child_report.h"
 #include "container/process_setup.h"
 #include "container/seccomp.h"

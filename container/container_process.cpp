@@ -121,7 +121,12 @@ void continueContainerProcess(const ContainerProcessConfig& config) {
   // Nothing in the container may read this process's memory or open /proc/PID/exe while it is
   // still tandem; the workload's exec resets this.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  // The runtime's mounts of the disk volumes follow the configuration on the socket.
+  // The runtime's mounts of the writable layer's filesystem and of the disk volumes follow the
+  // configuration on the socket.
+  UniqueFd layerMount;
+  if (!config.rootfs.layerDisk.empty()) {
+    layerMount = orFail(config, receiveFd(config.syncSocket));
+  }
   std::vector<UniqueFd> diskMounts;
   for (const Volume& volume : workload.volumes) {
     if (volume.kind == VolumeKind::kDisk) {
@@ -139,7 +144,8 @@ void continueContainerProcess(const ContainerProcessConfig& config) {
   if (workload.networkPeer) {
     orFail(config, joinNetworkOf(*workload.networkPeer));
   }
-  orFail(config, buildRootfs(config.rootfs, workload.volumes, std::move(diskMounts)));
+  orFail(config, buildRootfs(config.rootfs, workload.volumes, std::move(layerMount),
+                             std::move(diskMounts)));
   Console console;
   if (workload.tty) {
     console = orFail(config, openConsole(config.rootfs.merged));

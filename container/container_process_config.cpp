@@ -35,6 +35,7 @@ std::string serializeConfig(const ContainerProcessConfig& config) {
         {"upper", rootfs.upper},
         {"work", rootfs.work},
         {"merged", rootfs.merged},
+        {"layerDisk", rootfs.layerDisk},
         {"readOnly", rootfs.readOnly},
         {"userNamespace", rootfs.userNamespace},
         {"ownNetworkNamespace", rootfs.plan.ownNetworkNamespace},
@@ -85,6 +86,7 @@ Result<ContainerProcessConfig> parseConfig(const std::string& text) {
     config.rootfs.upper = rootfs.at("upper").get<std::string>();
     config.rootfs.work = rootfs.at("work").get<std::string>();
     config.rootfs.merged = rootfs.at("merged").get<std::string>();
+    config.rootfs.layerDisk = rootfs.at("layerDisk").get<std::string>();
     config.rootfs.readOnly = rootfs.at("readOnly").get<bool>();
     config.rootfs.userNamespace = rootfs.at("userNamespace").get<bool>();
     config.rootfs.plan.ownNetworkNamespace = rootfs.at("ownNetworkNamespace").get<bool>();

@@ -6,9 +6,9 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "common/cgroup.h"
 #include "common/file.h"
 #include "common/process.h"
-#include "container/cgroup.h"
 
 namespace tandem::container {
 

@@ -8,9 +8,9 @@
 
 #include <string>
 
+#include "common/cgroup_layout.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
-#include "container/cgroup_layout.h"
 
 namespace tandem::container {
 

@@ -10,13 +10,18 @@
 #include <vector>
 
 #include "common/file.h"
-#include "container/mount_calls.h"
+#include "common/mount_calls.h"
 #include "container/volume_mounts.h"
 
 namespace tandem::container {
 
 Status buildRootfs(const RootfsLayout& layout, const std::vector<Volume>& volumes,
-                   std::vector<UniqueFd> diskMounts) {
+                   UniqueFd layerMount, std::vector<UniqueFd> diskMounts) {
+  if (!layout.layerDisk.empty() &&
+      ::move_mount(layerMount.get(), "", AT_FDCWD, layout.layerDisk.c_str(),
+                   MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+    return Error::fromErrno("cannot place the writable layer's filesystem on " + layout.layerDisk);
+  }
   std::vector<std::string> lowers = layout.image;
   lowers.push_back(layout.skeleton);
   bool writable = !layout.readOnly || !volumes.empty();

@@ -19,6 +19,9 @@ struct RootfsLayout {
   std::string upper;     // writable layer; empty with --read-only
   std::string work;      // overlayfs work dir beside `upper`
   std::string merged;    // where the overlay is mounted before pivot_root
+  // With a size-limited writable layer (layer_disk.h): where its filesystem is placed, holding
+  // `upper` and `work`; empty: they are folders on the host's filesystem.
+  std::string layerDisk;
   bool readOnly = false;
   bool userNamespace = false;
   MountPlanOptions plan;
@@ -28,9 +31,10 @@ struct RootfsLayout {
 // volumes (volume_mounts.h). A read-only root with volumes still gets its writable layer, to hold
 // their mount points, and becomes read-only in enterRootfs. The caller has made "/" private, so
 // nothing mounted here propagates to the host.
-// `diskMounts` are the runtime's mounts of the disk volumes (mountDiskVolumes).
+// `layerMount` is the runtime's mount of the layer's filesystem (mountLayerDisk) when
+// `layout.layerDisk` is set; `diskMounts` its mounts of the disk volumes (mountDiskVolumes).
 Status buildRootfs(const RootfsLayout& layout, const std::vector<Volume>& volumes,
-                   std::vector<UniqueFd> diskMounts);
+                   UniqueFd layerMount, std::vector<UniqueFd> diskMounts);
 
 // Allocates a pty from the container's own devpts and bind-mounts its slave on /dev/console.
 // Returns the master, for the runtime to proxy; call after buildRootfs, before enterRootfs.

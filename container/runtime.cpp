@@ -7,7 +7,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,19 +14,21 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "common/cgroup.h"
 #include "common/child_process.h"
 #include "common/fd_passing.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/port_forwarder.h"
+#include "common/program_launch.h"
 #include "common/state_directory.h"
 #include "container/bridge_link.h"
 #include "container/capabilities.h"
-#include "container/cgroup.h"
 #include "container/child_report.h"
 #include "container/console_proxy.h"
 #include "container/container_process.h"
 #include "container/janitor.h"
+#include "container/layer_disk.h"
 #include "container/seccomp_cache.h"
 #include "container/start_timeline.h"
 #include "container/volume_mounts.h"
@@ -95,17 +96,6 @@ std::uint32_t hostIdFor(const std::vector<IdMapping>& mappings, std::uint32_t id
   return id;
 }
 
-Result<pid_t> cloneContainerProcess(std::uint64_t flags) {
-  clone_args args{};
-  args.flags = flags;
-  args.exit_signal = SIGCHLD;
-  long pid = ::syscall(SYS_clone3, &args, sizeof args);
-  if (pid < 0) {
-    return Error::fromErrno("cannot create the container's namespaces (clone3)");
-  }
-  return static_cast<pid_t>(pid);
-}
-
 Status recordFinalState(const std::string& stateDir, const WorkloadOutcome& outcome) {
   nlohmann::json state = {
       {"id", outcome.id},
@@ -120,13 +110,19 @@ Status recordFinalState(const std::string& stateDir, const WorkloadOutcome& outc
   return writeFile(stateDir + "/state.json", state.dump(2) + "\n");
 }
 
-// The writable layer, the overlay's work dir and mount point, and the recorded config.
+// The writable layer, the overlay's work dir and mount point, and the recorded config. A
+// size-limited layer holds the first two in its own filesystem (layer_disk.h), already made.
 Status prepareStateDirectory(const Workload& workload, const RootfsLayout& rootfs,
                              const std::string& stateDir) {
-  for (const auto& dir : {rootfs.upper, rootfs.work, rootfs.merged}) {
-    TANDEM_TRY(makeDirectories(dir, 0755));
+  if (!rootfs.layerDisk.empty()) {
+    TANDEM_TRY(makeDirectories(rootfs.layerDisk, 0755));
+    TANDEM_TRY(makeDirectories(rootfs.merged, 0755));
+  } else {
+    for (const auto& dir : {rootfs.upper, rootfs.work, rootfs.merged}) {
+      TANDEM_TRY(makeDirectories(dir, 0755));
+    }
   }
-  if (!workload.uidMappings.empty()) {
+  if (!workload.uidMappings.empty() && rootfs.layerDisk.empty()) {
     uid_t rootUid = hostIdFor(workload.uidMappings, 0);
     gid_t rootGid = hostIdFor(workload.gidMappings, 0);
     for (const auto& dir : {rootfs.upper, rootfs.work}) {
@@ -144,7 +140,8 @@ Status prepareStateDirectory(const Workload& workload, const RootfsLayout& rootf
 // copy and builds its root filesystem on the other core: id maps, the state directory, the
 // cgroup, then "go". Returns the pty master with --tty.
 Result<UniqueFd> admitContainerProcess(const ContainerProcessConfig& child, pid_t pid,
-                                       int syncSocket, const std::vector<UniqueFd>& diskMounts,
+                                       int syncSocket, const UniqueFd& layerMount,
+                                       const std::vector<UniqueFd>& diskMounts,
                                        const std::string& stateDir, const CgroupMounts& mounts,
                                        std::optional<Cgroup>& cgroup, StartTimeline& timeline) {
   const Workload& workload = child.workload;
@@ -163,6 +160,9 @@ Result<UniqueFd> admitContainerProcess(const ContainerProcessConfig& child, pid_
   }
   // Serialised here, on the runtime's core, while the container process re-executes.
   TANDEM_TRY(sendConfig(syncSocket, child));
+  if (layerMount) {
+    TANDEM_TRY(sendFd(syncSocket, layerMount.get()));
+  }
   for (const UniqueFd& mount : diskMounts) {
     TANDEM_TRY(sendFd(syncSocket, mount.get()));
   }
@@ -231,10 +231,26 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
   std::string stateDir = config.stateRoot + "/containers/" + workload.id;
   StateDirectory state(stateDir);
   std::optional<Janitor> janitor;
-  RootfsLayout rootfs{lowerLayers,          skeleton,
-                      stateDir + "/upper",  stateDir + "/work",
-                      stateDir + "/rootfs", workload.readOnlyRootfs,
-                      userNamespace,        {ownNetwork || joinsPeer, true}};
+  RootfsLayout rootfs{lowerLayers,
+                      skeleton,
+                      stateDir + "/upper",
+                      stateDir + "/work",
+                      stateDir + "/rootfs",
+                      "",
+                      workload.readOnlyRootfs,
+                      userNamespace,
+                      {ownNetwork || joinsPeer, true}};
+  UniqueFd layerMount;
+  if (workload.limits.storageBytes) {
+    rootfs.layerDisk = stateDir + "/layer";
+    rootfs.upper = rootfs.layerDisk + "/" + kLayerUpper;
+    rootfs.work = rootfs.layerDisk + "/" + kLayerWork;
+    TANDEM_TRY(makeDirectories(stateDir, 0700));
+    TANDEM_ASSIGN_OR_RETURN(
+        layerMount,
+        mountLayerDisk(stateDir + "/layer.img", *workload.limits.storageBytes,
+                       hostIdFor(workload.uidMappings, 0), hostIdFor(workload.gidMappings, 0)));
+  }
   int sync[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) != 0) {
     return Error::fromErrno("cannot create the runtime's socket pair");
@@ -261,7 +277,7 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
       ownNetwork,  userNamespace, syncChild.get(), errorPipe.write.get(),
       workloadMask};
   timeline.cloneStarted = monotonicNs();
-  TANDEM_ASSIGN_OR_RETURN(pid_t pid, cloneContainerProcess(flags));
+  TANDEM_ASSIGN_OR_RETURN(pid_t pid, cloneProcess(flags, "the container process"));
   if (pid == 0) {
     runContainerProcess(child);
   }
@@ -294,9 +310,10 @@ Result<WorkloadOutcome> runContainer(Workload workload, const RuntimeConfig& con
       joined = std::move(forwarder).error();
     }
   }
-  Result<UniqueFd> master = joined ? admitContainerProcess(child, pid, syncParent.get(), diskMounts,
-                                                           stateDir, cgroupMounts, cgroup, timeline)
-                                   : Result<UniqueFd>(joined.error());
+  Result<UniqueFd> master =
+      joined ? admitContainerProcess(child, pid, syncParent.get(), layerMount, diskMounts, stateDir,
+                                     cgroupMounts, cgroup, timeline)
+             : Result<UniqueFd>(joined.error());
   spdlog::debug("cgroup {}", master ? "joined" : "failed");
   std::optional<ChildFailure> failure;
   if (master) {

@@ -8,7 +8,7 @@
 #include "common/file.h"
 #include "common/inside_root.h"
 #include "common/log.h"
-#include "container/loop_device.h"
+#include "container/ext4_mount.h"
 
 namespace tandem::container {
 namespace {
@@ -32,31 +32,6 @@ Result<UniqueFd> bindTree(const Volume& volume) {
                         sizeof attributes) != 0) {
       return Error::fromErrno("cannot make the volume " + volume.source + " read-only");
     }
-  }
-  return tree;
-}
-
-// A detached mount of the ext4 filesystem in the volume's file. The loop device goes with its
-// last mount.
-Result<UniqueFd> diskMount(const Volume& volume) {
-  TANDEM_ASSIGN_OR_RETURN(LoopDevice loop, LoopDevice::attach(volume.source, volume.readOnly));
-  UniqueFd context(::fsopen("ext4", FSOPEN_CLOEXEC));
-  if (!context) {
-    return Error::fromErrno("cannot mount the disk volume " + volume.source +
-                            ": this kernel offers no ext4");
-  }
-  bool configured =
-      ::fsconfig(context.get(), FSCONFIG_SET_STRING, "source", loop.path().c_str(), 0) == 0 &&
-      (!volume.readOnly || ::fsconfig(context.get(), FSCONFIG_SET_FLAG, "ro", nullptr, 0) == 0) &&
-      ::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) == 0;
-  if (!configured) {
-    return Error::fromErrno("cannot mount the disk volume " + volume.source +
-                            " as ext4 (is it a file holding an ext4 filesystem? mkfs.ext4 makes "
-                            "one)");
-  }
-  UniqueFd tree(::fsmount(context.get(), FSMOUNT_CLOEXEC, volume.readOnly ? MOUNT_ATTR_RDONLY : 0));
-  if (!tree) {
-    return Error::fromErrno("cannot mount the disk volume " + volume.source);
   }
   return tree;
 }
@@ -136,7 +111,8 @@ Result<std::vector<UniqueFd>> mountDiskVolumes(const std::vector<Volume>& volume
   std::vector<UniqueFd> mounts;
   for (const Volume& volume : volumes) {
     if (volume.kind == VolumeKind::kDisk) {
-      TANDEM_ASSIGN_OR_RETURN(UniqueFd mount, diskMount(volume));
+      TANDEM_ASSIGN_OR_RETURN(UniqueFd mount,
+                              detachedExt4Mount(volume.source, volume.readOnly, "the disk volume"));
       mounts.push_back(std::move(mount));
     }
   }

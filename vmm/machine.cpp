@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,7 @@
 #include "vmm/virtio/tap_port.h"
 #include "vmm/virtio/virtio_mmio.h"
 #include "vmm/virtio/vsock.h"
+#include "vmm/vmm_jail.h"
 #include "vmm/x86_layout.h"
 
 namespace tandem::vmm {
@@ -58,6 +60,11 @@ constexpr std::size_t kConsoleTailBytes = 8192;
 constexpr std::size_t kStdinChunk = 16384;
 
 void onKick(int) {}
+
+// Where the guest's connection to host port kStdioPort arrives (the device's <socket>_PORT).
+std::string outputSocketPath(const std::string& vsockSocket) {
+  return vsockSocket + "_" + std::to_string(guest::kStdioPort);
+}
 
 Status installKickHandler() {
   struct sigaction action {};
@@ -481,6 +488,7 @@ class Vm {
   explicit Vm(MachineConfig config) : config_(std::move(config)) {}
   Status build();
   Status addDevices();
+  Status enterJailIfAsked();
   void serve(StopSignals& signals, StdinPump& stdin);
   void stopVcpus();
   void collectStatistics(MachineReport& report);
@@ -707,19 +715,43 @@ Status Vm::addDevices() {
     TANDEM_TRY(addVirtio(std::move(net), nicWindow(i), kNicIrqs[i], name));
   }
   if (!config_.vsockSocketPath.empty()) {
+    // Absolute, so that its sockets are removed at the end from inside a jail too.
+    std::error_code absoluteError;
+    config_.vsockSocketPath = std::filesystem::absolute(config_.vsockSocketPath, absoluteError);
+    if (absoluteError) {
+      return Error("cannot resolve the vsock socket path " + config_.vsockSocketPath,
+                   absoluteError.value());
+    }
     const std::string& path = config_.vsockSocketPath;
     TANDEM_ASSIGN_OR_RETURN(UniqueFd listener, listenUnixSocket(path).context("the guest's vsock"));
     vsockFile_ = std::make_unique<SocketFile>(path);
     TANDEM_ASSIGN_OR_RETURN(vsock_,
                             virtio::VsockDevice::create(kGuestCid, std::move(listener), path));
     TANDEM_TRY(addVirtio(vsock_, kVsockWindow, kVsockIrq, "virtio-vsock"));
-    // Where the guest's connection to host port kStdioPort arrives (the device's <socket>_PORT).
     TANDEM_ASSIGN_OR_RETURN(
         GuestOutputStream stream,
-        GuestOutputStream::listen(path + "_" + std::to_string(guest::kStdioPort), config_.stdoutFd,
-                                  config_.stderrFd));
+        GuestOutputStream::listen(outputSocketPath(path), config_.stdoutFd, config_.stderrFd));
     outputStream_.emplace(std::move(stream));
   }
+  return okStatus();
+}
+
+// Entered once everything the machine needs is open, while this thread is still the only one.
+Status Vm::enterJailIfAsked() {
+  if (!config_.jail) {
+    return okStatus();
+  }
+  JailPlan plan{.user = *config_.jail};
+  if (const std::string& socket = config_.vsockSocketPath; !socket.empty()) {
+    plan.socketFolder = socket.substr(0, socket.rfind('/'));
+    plan.ownSockets = {socket, outputSocketPath(socket)};
+  }
+  TANDEM_TRY(enterJail(plan));
+  if (vsock_) {
+    TANDEM_TRY(vsock_->reachSocketsThrough(kJailSocketAlias));
+  }
+  spdlog::debug("jailed: {} as {}", plan.socketFolder.empty() ? "no folder" : plan.socketFolder,
+                jailUserText(plan.user));
   return okStatus();
 }
 
@@ -858,8 +890,11 @@ Result<MachineReport> Vm::run() {
     ownSmaps_ = UniqueFd(::open("/proc/self/smaps", O_RDONLY | O_CLOEXEC));
   }
   TANDEM_TRY(installSeccompReporter());
-  TANDEM_TRY(
-      lockDownProcess(fileSizeLimit(largestWritableDisk_, {config_.stdoutFd, config_.stderrFd})));
+  TANDEM_TRY(enterJailIfAsked());
+  TANDEM_TRY(lockDownProcess(
+      {.maxFileSize = fileSizeLimit(largestWritableDisk_, {config_.stdoutFd, config_.stderrFd}),
+       .user = config_.jail,
+       .parentPidfd = config_.parentPidfd}));
   // Each vCPU thread filters itself before its first KVM_RUN; the main thread, after starting
   // them, so that they do not inherit its list.
   const SeccompMode seccomp = config_.seccomp;

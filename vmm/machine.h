@@ -22,6 +22,7 @@
 #include "vmm/nic_spec.h"
 #include "vmm/process_memory.h"
 #include "vmm/thread_seccomp.h"
+#include "vmm/vmm_jail.h"
 
 namespace tandem::vmm {
 
@@ -55,6 +56,11 @@ struct MachineConfig {
   std::string kvmPath = "/dev/kvm";
   // Each thread's syscall allowlist (thread_seccomp.h), installed once the machine is built.
   SeccompMode seccomp = SeccompMode::kEnforce;
+  // Confine the monitor in a jail of its own (vmm_jail.h) as this user; none: no jail.
+  std::optional<JailUser> jail = {};
+  // A pidfd of the process the monitor dies with, checked again after the switch to the jail's
+  // user; -1: none.
+  int parentPidfd = -1;
   // When tandem started, for the boot timeline.
   std::chrono::steady_clock::time_point startedAt = std::chrono::steady_clock::now();
 };

@@ -1,9 +1,12 @@
 #include "vmm/process_lockdown.h"
 
+#include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <memory>
@@ -46,7 +49,34 @@ Status dropBoundingSet() {
   return okStatus();
 }
 
+Status becomeJailUser(const JailUser& user) {
+  if (::setgroups(0, nullptr) != 0 || ::setresgid(user.gid, user.gid, user.gid) != 0 ||
+      ::setresuid(user.uid, user.uid, user.uid) != 0) {
+    return Error::fromErrno("cannot switch tandem-vmm to its jail user " + jailUserText(user));
+  }
+  return okStatus();
+}
+
 }  // namespace
+
+Status dieWithParent(int parentPidfd) {
+  if (parentPidfd < 0) {
+    return okStatus();
+  }
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+    return Error::fromErrno("cannot have tandem-vmm die with the process that started it");
+  }
+  // A pidfd reads as ready once its process has ended.
+  pollfd parent{parentPidfd, POLLIN, 0};
+  int ready = ::poll(&parent, 1, 0);
+  if (ready < 0) {
+    return Error::fromErrno("cannot check on the process that started tandem-vmm");
+  }
+  if (ready > 0) {
+    return Error("the process that started this microVM is gone", ESRCH);
+  }
+  return okStatus();
+}
 
 std::optional<rlim_t> fileSizeLimit(std::uint64_t largestWritableDisk,
                                     std::initializer_list<int> outputFds) {
@@ -59,12 +89,12 @@ std::optional<rlim_t> fileSizeLimit(std::uint64_t largestWritableDisk,
   return std::max(static_cast<rlim_t>(largestWritableDisk), kVmmReportFileBytes);
 }
 
-Status lockDownProcess(std::optional<rlim_t> maxFileSize) {
+Status lockDownProcess(const Lockdown& lockdown) {
   TANDEM_TRY(setLimit(RLIMIT_CORE, 0, "core dumps"));
   TANDEM_TRY(setLimit(RLIMIT_NOFILE, kVmmMaxOpenFiles, "open files"));
-  if (maxFileSize) {
+  if (lockdown.maxFileSize) {
     ::signal(SIGXFSZ, SIG_IGN);
-    TANDEM_TRY(setLimit(RLIMIT_FSIZE, *maxFileSize, "file size"));
+    TANDEM_TRY(setLimit(RLIMIT_FSIZE, *lockdown.maxFileSize, "file size"));
   }
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return Error::fromErrno("cannot set no_new_privs on tandem-vmm");
@@ -72,6 +102,10 @@ Status lockDownProcess(std::optional<rlim_t> maxFileSize) {
   TANDEM_TRY(dropBoundingSet());
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
     return Error::fromErrno("cannot clear tandem-vmm's ambient capabilities");
+  }
+  if (lockdown.user) {
+    TANDEM_TRY(becomeJailUser(*lockdown.user));
+    TANDEM_TRY(dieWithParent(lockdown.parentPidfd));
   }
   CapState none(cap_init());
   if (!none || cap_set_proc(none.get()) != 0) {

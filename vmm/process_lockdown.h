@@ -2,7 +2,8 @@
 // jailer has it give up: every capability (the devices, files and sockets it needs are open by
 // then), the means to regain any (no_new_privs), a core dump (it would hold guest memory),
 // descriptors past a fixed ceiling, and writes to any file past the end of its largest writable
-// disk. A guest that takes over a thread inherits none of it.
+// disk. A jailed monitor (vmm_jail.h) also becomes its jail's user. A guest that takes over a
+// thread inherits none of it.
 #pragma once
 
 #include <sys/resource.h>
@@ -12,6 +13,7 @@
 #include <optional>
 
 #include "common/result.h"
+#include "vmm/vmm_jail.h"
 
 namespace tandem::vmm {
 
@@ -26,9 +28,22 @@ inline constexpr rlim_t kVmmReportFileBytes = 1 << 20;
 std::optional<rlim_t> fileSizeLimit(std::uint64_t largestWritableDisk,
                                     std::initializer_list<int> outputFds);
 
+// Sets the parent-death signal (SIGKILL) and checks that the parent, open as a pidfd, is still
+// there: a parent gone already would send no signal. -1: no parent to die with.
+Status dieWithParent(int parentPidfd);
+
+struct Lockdown {
+  // A write past it fails (EFBIG, an I/O error for the guest) instead of raising SIGXFSZ.
+  std::optional<rlim_t> maxFileSize;
+  // The jail's user, switched to once the bounding set is empty; none: root without
+  // capabilities.
+  std::optional<JailUser> user;
+  // For dieWithParent again after the switch, which clears the parent-death signal.
+  int parentPidfd = -1;
+};
+
 // Applies to the whole process: call on the main thread before the vCPU threads start, so that
-// they inherit it. A write past `maxFileSize` fails (EFBIG, an I/O error for the guest) instead
-// of raising SIGXFSZ.
-Status lockDownProcess(std::optional<rlim_t> maxFileSize);
+// they inherit it.
+Status lockDownProcess(const Lockdown& lockdown);
 
 }  // namespace tandem::vmm

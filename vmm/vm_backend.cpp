@@ -1,8 +1,9 @@
 #include "vmm/vm_backend.h"
 
-#include <spawn.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -12,13 +13,14 @@
 #include <nlohmann/json.hpp>
 
 #include "common/bridge_network.h"
+#include "common/cgroup.h"
 #include "common/child_process.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/port_forwarder.h"
 #include "common/process.h"
 #include "common/process_identity.h"
-#include "common/spawn_file_actions.h"
+#include "common/program_launch.h"
 #include "common/state_directory.h"
 #include "vmm/host_virtualization.h"
 #include "vmm/kvm.h"
@@ -26,8 +28,7 @@
 #include "vmm/task_vm.h"
 #include "vmm/vmm_invocation.h"
 #include "vmm/volume_drives.h"
-
-extern char** environ;
+#include "vmm/workload_vm.h"
 
 namespace tandem::vmm {
 namespace {
@@ -86,14 +87,58 @@ Result<std::string> prepareStateDirectory(Workload& workload, const std::string&
                        "; give another id or remove that folder",
                    EEXIST);
     }
-    // The earlier VM is gone, but a tandem-vmm killed outright leaves its socket behind.
-    TANDEM_TRY(removeTree(vsockSocketPath(stateRoot, workload.id)));
+    // The earlier VM is gone, but a tandem-vmm killed outright leaves its sockets behind.
+    TANDEM_TRY(removeTree(directory + "/vsock"));
   } else {
     TANDEM_TRY(makeDirectories(directory, 0700));
   }
   state.emplace(directory);
   TANDEM_TRY(writeFile(directory + "/config.json", toJson(workload).dump(2) + "\n"));
   return directory;
+}
+
+// What tandem-vmm's own cgroup holds it to, as Firecracker's jailer gives the VMM a cgroup: a
+// thread per vCPU and a few more tasks, and the workload's CPU limits. Its memory is counted but
+// not capped: the guest's is fixed by its size already, and a cap would count the page cache of
+// its disks too (all of a disk kept on a tmpfs), making a large write an OOM kill instead of I/O.
+constexpr std::int64_t kVmmExtraTasks = 8;
+
+ResourceLimits vmmLimits(const Workload& workload) {
+  ResourceLimits limits = workload.limits;
+  limits.memoryBytes.reset();
+  limits.memorySwapBytes.reset();
+  limits.pidsLimit = static_cast<std::int64_t>(vcpuCount(workload)) + kVmmExtraTasks;
+  limits.storageBytes.reset();
+  return limits;
+}
+
+// The devices tandem-vmm opens, and the harmless ones every process may.
+const std::vector<DeviceRule>& vmmDevices() {
+  static const std::vector<DeviceRule> devices = {
+      {'c', 10, 232, "rw"},  // /dev/kvm
+      {'c', 10, 200, "rw"},  // /dev/net/tun
+      {'c', 1, 3, "rw"},     // /dev/null
+      {'c', 1, 5, "rw"},     // /dev/zero
+      {'c', 1, 8, "r"},      // /dev/random
+      {'c', 1, 9, "r"},      // /dev/urandom
+  };
+  return devices;
+}
+
+bool ownsCgroup(const VmBackendConfig& config) {
+  return config.ownCgroup && ::geteuid() == 0;
+}
+
+// The folder of the vsock's sockets, made anew for each run: a jailed monitor's user owns it,
+// so that it can reach and remove the sockets it made there once it is no longer root.
+Status prepareSocketFolder(const std::string& socket, const std::optional<JailUser>& jail) {
+  std::string folder = socket.substr(0, socket.rfind('/'));
+  TANDEM_TRY(makeDirectories(folder, 0700));
+  if (jail && ::chown(folder.c_str(), jail->uid, jail->gid) != 0) {
+    return Error::fromErrno("cannot hand " + folder + " to the microVM monitor's user " +
+                            jailUserText(*jail));
+  }
+  return okStatus();
 }
 
 }  // namespace
@@ -103,7 +148,7 @@ std::string vmStateDirectory(const std::string& stateRoot, const std::string& id
 }
 
 std::string vsockSocketPath(const std::string& stateRoot, const std::string& id) {
-  return vmStateDirectory(stateRoot, id) + "/vsock.sock";
+  return vmStateDirectory(stateRoot, id) + "/vsock/vsock.sock";
 }
 
 std::string defaultGuestKernel() {
@@ -159,6 +204,11 @@ Status VmBackend::cleanUpAfter(const std::string& id) {
   if (auto reclaimed = reclaimStaleLeases(defaultBridgeNetwork(config_.stateRoot)); !reclaimed) {
     return std::move(reclaimed).error().context("releasing the address of lost microVM " + id);
   }
+  if (ownsCgroup(config_)) {
+    TANDEM_ASSIGN_OR_RETURN(CgroupMounts mounts, detectCgroupMounts());
+    Cgroup left = Cgroup::adopt(mounts, id);
+    TANDEM_TRY(left.remove().context("removing the cgroup of lost microVM " + id));
+  }
   return okStatus();
 }
 
@@ -191,6 +241,10 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& given, const StartedCallb
     return runInTaskVm(config, workload, started);
   }
   config.vsockSocket = vsockSocketPath(config.stateRoot, workload.id);
+  if (::geteuid() == 0) {
+    config.jail = jailUserFor(workload.id);
+  }
+  TANDEM_TRY(prepareSocketFolder(config.vsockSocket, config.jail));
   TANDEM_ASSIGN_OR_RETURN(FolderVolumeCopies volumeCopies,
                           FolderVolumeCopies::make(workload, directory));
   if (!workload.rootfsDisk.empty()) {
@@ -225,18 +279,21 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& given, const StartedCallb
   TANDEM_ASSIGN_OR_RETURN(UniqueFd description,
                           memoryFile("tandem-vmm-workload", toJson(workload).dump()));
   TANDEM_ASSIGN_OR_RETURN(UniqueFd result, memoryFile("tandem-vmm-result", ""));
+  UniqueFd parent(static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0)));
+  if (!parent) {
+    return Error::fromErrno("cannot open a pidfd of tandem for its microVM monitor to watch");
+  }
   VmmInvocation invocation{
       .config = config,
       .workloadFd = description.get(),
       .resultFd = result.get(),
-      .parent = ::getpid(),
+      .parentPidfd = parent.get(),
       .startedAtNs =
           std::chrono::duration_cast<std::chrono::nanoseconds>(startedAt.time_since_epoch())
               .count(),
       .logLevel = std::string(spdlog::level::to_string_view(spdlog::get_level()).data())};
   std::vector<std::string> args = vmmArguments(invocation);
   args.insert(args.begin(), program);
-  std::vector<char*> argv = execArgv(args);
 
   sigset_t supervised = supervisedSignals();
   SignalBlock blocked(supervised);
@@ -244,22 +301,28 @@ Result<WorkloadOutcome> VmBackend::run(const Workload& given, const StartedCallb
   if (!signals) {
     return Error::fromErrno("cannot create a signalfd to pass signals on to tandem-vmm");
   }
-  SpawnFileActions files;
-  // Same-number dup2s clear close-on-exec for the child only.
-  posix_spawn_file_actions_adddup2(files.get(), description.get(), description.get());
-  posix_spawn_file_actions_adddup2(files.get(), result.get(), result.get());
-  SpawnAttributes attributes;
-  sigset_t nothingBlocked;
-  sigemptyset(&nothingBlocked);
-  posix_spawnattr_setsigmask(attributes.get(), &nothingBlocked);
-  posix_spawnattr_setflags(attributes.get(), POSIX_SPAWN_SETSIGMASK);
-  pid_t pid = 0;
-  if (int error =
-          ::posix_spawn(&pid, program.c_str(), files.get(), attributes.get(), argv.data(), environ);
-      error != 0) {
-    return Error::fromErrno("cannot start " + program + ", tandem's microVM monitor", error);
+  std::optional<Cgroup> cgroup;
+  UniqueFd cgroupFolder;
+  if (ownsCgroup(config)) {
+    TANDEM_ASSIGN_OR_RETURN(CgroupMounts mounts, detectCgroupMounts());
+    TANDEM_ASSIGN_OR_RETURN(Cgroup made,
+                            Cgroup::create(mounts, workload.id, vmmLimits(workload), vmmDevices()));
+    cgroup.emplace(std::move(made));
+    TANDEM_ASSIGN_OR_RETURN(cgroupFolder, cgroup->openForClone());
   }
+  // Stop signals stay pending until the VMM reads them: as the first process of its own pid
+  // namespace, it would not see a signal from outside that it has no handler for.
+  ProgramLaunch launch{.program = program,
+                       .args = args,
+                       .inheritedFds = {description.get(), result.get(), parent.get()},
+                       .signalMask = signalSet({SIGINT, SIGTERM, SIGHUP}),
+                       .namespaces = config.jail ? CLONE_NEWPID : 0u,
+                       .cgroupFd = cgroupFolder ? cgroupFolder.get() : -1};
+  TANDEM_ASSIGN_OR_RETURN(pid_t pid, launchProgram(launch).context("tandem's microVM monitor"));
   ChildGuard guard(pid);
+  if (cgroup && !cgroupFolder) {
+    TANDEM_TRY(cgroup->addProcess(pid));
+  }
   if (started) started(pid);
   TANDEM_ASSIGN_OR_RETURN(ExitStatus status, waitForwardingSignals(pid, signals.get()));
   guard.reaped();

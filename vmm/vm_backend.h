@@ -12,6 +12,7 @@
 #include "vmm/disk_spec.h"
 #include "vmm/nic_spec.h"
 #include "vmm/thread_seccomp.h"
+#include "vmm/vmm_jail.h"
 
 namespace tandem::vmm {
 
@@ -38,7 +39,7 @@ struct VmBackendConfig {
   // Network interfaces over host TAP devices, the guest's eth0 onwards.
   std::vector<NicSpec> nics;
   // The host end of the guest's vsock, a Unix socket (virtio/vsock.h): set by VmBackend::run to
-  // vms/<id>/vsock.sock, where `tandem exec` finds the guest agent.
+  // vms/<id>/vsock/vsock.sock, where `tandem exec` finds the guest agent.
   std::string vsockSocket;
   // Holds vms/<id> (the workload's config and its root disk's layer).
   std::string stateRoot = "/var/lib/tandem";
@@ -47,9 +48,16 @@ struct VmBackendConfig {
   bool stats = false;
   // The VMM threads' syscall allowlists (thread_seccomp.h).
   SeccompMode seccomp = SeccompMode::kEnforce;
+  // The monitor's jail and its user (vmm_jail.h): set by VmBackend::run when tandem runs as
+  // root; none: the monitor stays in tandem's namespaces and root.
+  std::optional<JailUser> jail;
+  // Give tandem-vmm a cgroup of its own, tandem/<id> (when tandem runs as root): off for an OCI
+  // bundle's microVM, whose runtime has already put its process in the bundle's cgroupsPath.
+  bool ownCgroup = true;
 };
 
-// A microVM's folder under the state root, and its vsock's socket there.
+// A microVM's folder under the state root, and its vsock's socket there, in a folder of its own
+// (vsock/), the one thing a jailed monitor sees of the host.
 std::string vmStateDirectory(const std::string& stateRoot, const std::string& id);
 std::string vsockSocketPath(const std::string& stateRoot, const std::string& id);
 

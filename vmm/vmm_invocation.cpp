@@ -60,6 +60,9 @@ std::vector<std::string> vmmArguments(const VmmInvocation& invocation) {
   if (config.seccomp != SeccompMode::kEnforce) {
     args.insert(args.end(), {"--seccomp", seccompModeName(config.seccomp)});
   }
+  if (config.jail) {
+    args.insert(args.end(), {"--jail", jailUserText(*config.jail)});
+  }
   for (auto [flag, set] :
        {std::pair{"--hugepages", config.hugepages}, std::pair{"--console", config.showConsole},
         std::pair{"--stats", config.stats}}) {
@@ -70,8 +73,8 @@ std::vector<std::string> vmmArguments(const VmmInvocation& invocation) {
   if (invocation.resultFd >= 0) {
     args.insert(args.end(), {"--result-fd", std::to_string(invocation.resultFd)});
   }
-  if (invocation.parent) {
-    args.insert(args.end(), {"--parent", std::to_string(*invocation.parent)});
+  if (invocation.parentPidfd >= 0) {
+    args.insert(args.end(), {"--parent-pidfd", std::to_string(invocation.parentPidfd)});
   }
   if (invocation.startedAtNs) {
     args.insert(args.end(), {"--started-at-ns", std::to_string(*invocation.startedAtNs)});
@@ -115,9 +118,10 @@ Result<VmmInvocation> parseVmmArguments(const std::vector<std::string>& args) {
          config.timeout = std::chrono::milliseconds(ms);
          return okStatus();
        }},
-      {"--parent",
+      {"--parent-pidfd", descriptor("--parent-pidfd", invocation.parentPidfd)},
+      {"--jail",
        [&](const std::string& value) -> Status {
-         TANDEM_ASSIGN_OR_RETURN(invocation.parent, parseNumber<pid_t>("--parent", value, 1));
+         TANDEM_ASSIGN_OR_RETURN(config.jail, parseJailUser(value));
          return okStatus();
        }},
       {"--disk",

@@ -25,8 +25,10 @@ struct VmmInvocation {
   // Where the VmRun goes as JSON; without one, tandem-vmm prints its stats and errors itself and
   // exits with the workload's code, like `tandem run`.
   int resultFd = -1;
-  // tandem-vmm dies with this process (PR_SET_PDEATHSIG): a killed tandem leaves no VM behind.
-  std::optional<pid_t> parent;
+  // A pidfd of the process tandem-vmm dies with (PR_SET_PDEATHSIG, then checked for a parent
+  // gone already): a killed tandem leaves no VM behind. A pidfd, not a pid, because a jailed
+  // tandem-vmm starts in a pid namespace of its own, where its parent has no pid.
+  int parentPidfd = -1;
   // CLOCK_MONOTONIC nanoseconds at which tandem started: the origin of the boot timeline.
   std::optional<std::int64_t> startedAtNs;
   std::string logLevel;

@@ -19,13 +19,6 @@ constexpr const char* kBaseCmdline =
     "console=ttyS1 quiet reboot=k panic=-1 8250.nr_uarts=2 tsc=reliable no_timer_check "
     "random.trust_cpu=on";
 
-unsigned vcpuCount(const Workload& workload) {
-  if (!workload.limits.cpuMilli) {
-    return 1;
-  }
-  return static_cast<unsigned>((*workload.limits.cpuMilli + 999) / 1000);
-}
-
 const char* endName(MachineEnd end) {
   switch (end) {
     case MachineEnd::kGuestReset:
@@ -128,8 +121,15 @@ Result<WorkloadOutcome> outcomeOf(const Workload& workload, const MachineReport&
 
 }  // namespace
 
+unsigned vcpuCount(const Workload& workload) {
+  if (!workload.limits.cpuMilli) {
+    return 1;
+  }
+  return static_cast<unsigned>((*workload.limits.cpuMilli + 999) / 1000);
+}
+
 VmRun runWorkloadVm(const VmBackendConfig& config, const Workload& workload,
-                    std::chrono::steady_clock::time_point startedAt) {
+                    std::chrono::steady_clock::time_point startedAt, int parentPidfd) {
   // The kernel file, and a rootfs folder packed at boot, are read onto the heap, copied into
   // guest memory and dropped. A fixed mmap threshold makes such large buffers their own mappings,
   // returned to the kernel when freed; glibc's sliding threshold kept them, and their RSS, for the
@@ -175,6 +175,8 @@ VmRun runWorkloadVm(const VmBackendConfig& config, const Workload& workload,
   machine.collectStatistics = config.stats;
   machine.kvmPath = config.kvmPath;
   machine.seccomp = config.seccomp;
+  machine.jail = config.jail;
+  machine.parentPidfd = parentPidfd;
   machine.startedAt = startedAt;
   spdlog::debug("booting {} with {} vCPUs, {} bytes of memory, initramfs of at most {} bytes",
                 machine.kernelPath, machine.cpus, machine.memoryBytes, initramfsBytes);

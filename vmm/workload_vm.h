@@ -22,8 +22,12 @@ struct VmRun {
   nlohmann::json stats;
 };
 
-// `startedAt` is when tandem started, the origin of the stats' timeline.
+// A microVM's vCPUs: its CPU limit rounded up, one without a limit.
+unsigned vcpuCount(const Workload& workload);
+
+// `startedAt` is when tandem started, the origin of the stats' timeline; the monitor dies with
+// the process open as `parentPidfd` (-1: none).
 VmRun runWorkloadVm(const VmBackendConfig& config, const Workload& workload,
-                    std::chrono::steady_clock::time_point startedAt);
+                    std::chrono::steady_clock::time_point startedAt, int parentPidfd = -1);
 
 }  // namespace tandem::vmm

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "common/device_rules.h"
 #include "common/oci/runtime_spec.h"
 #include "common/result.h"
 #include "common/workload.h"
-#include "container/device_rules.h"
 
 namespace tandem::container {
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "common/cgroup.h"
 #include "common/child_process.h"
 #include "common/fd_passing.h"
 #include "common/file.h"
@@ -21,7 +22,6 @@
 #include "common/process_identity.h"
 #include "common/unix_socket.h"
 #include "container/capabilities.h"
-#include "container/cgroup.h"
 #include "container/child_report.h"
 #include "container/container_process.h"
 #include "container/oci/process_start.h"

@@ -12,12 +12,12 @@
 
 #include "common/fd_passing.h"
 #include "common/log.h"
+#include "common/mount_calls.h"
 #include "common/oci/container_directory.h"
 #include "common/oci/hooks.h"
 #include "common/process.h"
 #include "container/child_report.h"
 #include "container/container_process.h"
-#include "container/mount_calls.h"
 #include "container/oci/process_start.h"
 #include "container/rootfs.h"
 

@@ -10,7 +10,7 @@
 
 #include "common/file.h"
 #include "common/inside_root.h"
-#include "container/mount_calls.h"
+#include "common/mount_calls.h"
 #include "container/mount_plan.h"
 #include "container/oci/mount_options.h"
 

@@ -20,6 +20,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/cgroup.h"
 #include "common/child_process.h"
 #include "common/fd_passing.h"
 #include "common/file.h"
@@ -31,7 +32,6 @@
 #include "common/process_identity.h"
 #include "common/state_directory.h"
 #include "common/unix_socket.h"
-#include "container/cgroup.h"
 #include "container/child_report.h"
 #include "container/container_process.h"
 #include "container/oci/bundle_cgroup.h"

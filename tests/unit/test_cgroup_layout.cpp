@@ -3,13 +3,13 @@
 #include <cstring>
 #include <string>
 
-#include "container/cgroup_layout.h"
+#include "common/cgroup_layout.h"
 #include "tests/unit/unit_test.h"
 
-using tandem::container::CgroupLayout;
-using tandem::container::CgroupMounts;
-using tandem::container::parseCgroupMounts;
-using tandem::container::unescapeMountField;
+using tandem::CgroupLayout;
+using tandem::CgroupMounts;
+using tandem::parseCgroupMounts;
+using tandem::unescapeMountField;
 
 namespace {
 
@@ -87,7 +87,7 @@ std::string v1Mount(const CgroupMounts& mounts, const char* controller) {
 static void reads_this_machines_hybrid_layout(void**) {
   CgroupMounts mounts = parseOk(kHybrid);
   assert_true(mounts.layout == CgroupLayout::kHybrid);
-  assert_string_equal(tandem::container::toString(mounts.layout), "hybrid");
+  assert_string_equal(tandem::toString(mounts.layout), "hybrid");
   assert_string_equal(mounts.unified.c_str(), "/sys/fs/cgroup/unified");
   for (const char* controller :
        {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids"}) {
@@ -103,7 +103,7 @@ static void reads_this_machines_hybrid_layout(void**) {
 static void reads_a_pure_v2_layout(void**) {
   CgroupMounts mounts = parseOk(kPureV2);
   assert_true(mounts.layout == CgroupLayout::kV2);
-  assert_string_equal(tandem::container::toString(mounts.layout), "v2");
+  assert_string_equal(tandem::toString(mounts.layout), "v2");
   assert_string_equal(mounts.unified.c_str(), "/sys/fs/cgroup");
   assert_true(mounts.v1.empty());
 }
@@ -111,7 +111,7 @@ static void reads_a_pure_v2_layout(void**) {
 static void reads_a_pure_v1_layout_with_comounted_controllers(void**) {
   CgroupMounts mounts = parseOk(kPureV1);
   assert_true(mounts.layout == CgroupLayout::kV1);
-  assert_string_equal(tandem::container::toString(mounts.layout), "v1");
+  assert_string_equal(tandem::toString(mounts.layout), "v1");
   assert_true(mounts.unified.empty());
   assert_string_equal(v1Mount(mounts, "cpu").c_str(), "/sys/fs/cgroup/cpu,cpuacct");
   assert_string_equal(v1Mount(mounts, "cpuacct").c_str(), "/sys/fs/cgroup/cpu,cpuacct");

@@ -2,16 +2,16 @@
 #include <string>
 #include <vector>
 
-#include "container/cgroup_limits.h"
-#include "container/device_rules.h"
+#include "common/cgroup_limits.h"
+#include "common/device_rules.h"
 #include "tests/unit/unit_test.h"
 
+using tandem::CgroupWrite;
+using tandem::cpuWeightFromShares;
 using tandem::ResourceLimits;
-using tandem::container::CgroupWrite;
-using tandem::container::cpuWeightFromShares;
-using tandem::container::v1DeviceRules;
-using tandem::container::v1LimitWrites;
-using tandem::container::v2LimitWrites;
+using tandem::v1DeviceRules;
+using tandem::v1LimitWrites;
+using tandem::v2LimitWrites;
 
 namespace {
 
@@ -247,13 +247,12 @@ static void v1_device_rules_deny_all_first(void**) {
   assert_string_equal(rules[0].file.c_str(), "devices.deny");
   assert_string_equal(rules[0].value.c_str(), "a");
   assert_false(rules[0].optional);
-  const auto& defaults = tandem::container::defaultDeviceRules();
+  const auto& defaults = tandem::defaultDeviceRules();
   assert_int_equal(rules.size(), defaults.size() + 1);
   for (std::size_t i = 1; i < rules.size(); ++i) {
     assert_string_equal(rules[i].controller.c_str(), "devices");
     assert_string_equal(rules[i].file.c_str(), "devices.allow");
-    assert_string_equal(rules[i].value.c_str(),
-                        tandem::container::toV1Rule(defaults[i - 1]).c_str());
+    assert_string_equal(rules[i].value.c_str(), tandem::toV1Rule(defaults[i - 1]).c_str());
     assert_false(rules[i].optional);
     // Nothing after the deny may be a blanket allow.
     assert_string_not_equal(rules[i].value.c_str(), "a");

@@ -18,11 +18,13 @@ static void round_trips_every_field(void**) {
   config.workload.hostname = "box";
   config.workload.tty = true;
   config.workload.limits.memoryBytes = 64u << 20;
+  config.workload.limits.storageBytes = std::uint64_t{5} << 30;
   config.rootfs = {{"/img/top", "/img/base"},
                    "/skel",
                    "/s/upper",
                    "/s/work",
                    "/s/rootfs",
+                   "/s/layer",
                    true,
                    true,
                    {false, true}};
@@ -42,7 +44,9 @@ static void round_trips_every_field(void**) {
   assert_string_equal(parsed->workload.hostname.c_str(), "box");
   assert_true(parsed->workload.tty);
   assert_int_equal(*parsed->workload.limits.memoryBytes, 64u << 20);
+  assert_true(*parsed->workload.limits.storageBytes == std::uint64_t{5} << 30);
   assert_string_equal(parsed->rootfs.merged.c_str(), "/s/rootfs");
+  assert_string_equal(parsed->rootfs.layerDisk.c_str(), "/s/layer");
   assert_int_equal(parsed->rootfs.image.size(), 2);
   assert_string_equal(parsed->rootfs.image[1].c_str(), "/img/base");
   assert_true(parsed->rootfs.readOnly);

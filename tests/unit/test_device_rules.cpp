@@ -9,14 +9,14 @@
 #include <cstdint>
 #include <string>
 
+#include "common/device_rules.h"
 #include "common/file.h"
-#include "container/device_rules.h"
 #include "tests/unit/unit_test.h"
 
-using tandem::container::defaultDeviceRules;
-using tandem::container::deviceFilterProgram;
-using tandem::container::DeviceRule;
-using tandem::container::toV1Rule;
+using tandem::defaultDeviceRules;
+using tandem::deviceFilterProgram;
+using tandem::DeviceRule;
+using tandem::toV1Rule;
 
 namespace {
 
@@ -112,8 +112,7 @@ static void kernel_enforces_the_filter(void**) {
   }
   std::string cgroup = unified + "/tandem-device-test-" + std::to_string(getpid());
   assert_int_equal(mkdir(cgroup.c_str(), 0755), 0);
-  auto attached =
-      tandem::container::attachDeviceFilter(cgroup, deviceFilterProgram(defaultDeviceRules()));
+  auto attached = tandem::attachDeviceFilter(cgroup, deviceFilterProgram(defaultDeviceRules()));
   if (!attached) {
     rmdir(cgroup.c_str());
     fail_msg("%s", attached.error().describe().c_str());

@@ -6,17 +6,17 @@
 #include <string>
 #include <vector>
 
-#include "container/device_rules.h"
+#include "common/device_rules.h"
 #include "container/oci/bundle_cgroup.h"
 #include "tests/unit/unit_test.h"
 
+using tandem::defaultDeviceRules;
+using tandem::DeviceRule;
 using tandem::ResourceLimits;
+using tandem::toV1Rule;
 using tandem::container::cgroupPathFor;
-using tandem::container::defaultDeviceRules;
 using tandem::container::deviceAllowList;
-using tandem::container::DeviceRule;
 using tandem::container::limitsFrom;
-using tandem::container::toV1Rule;
 using tandem::oci::DeviceCgroupRule;
 using tandem::oci::Resources;
 

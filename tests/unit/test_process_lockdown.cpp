@@ -1,7 +1,6 @@
 #include "vmm/process_lockdown.h"
 
 #include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +8,7 @@
 #include <vector>
 
 #include "common/unique_fd.h"
+#include "tests/unit/child_checks.h"
 #include "tests/unit/temp_dir.h"
 #include "tests/unit/unit_test.h"
 
@@ -43,20 +43,14 @@ void output_to_a_regular_file_lifts_the_limit(void** state) {
 // the process with SIGXFSZ, and a write within it succeeds.
 void a_write_past_the_limit_fails_and_does_not_kill(void** state) {
   std::string path = tempDir(state) + "/disk";
-  pid_t child = ::fork();
-  assert_true(child >= 0);
-  if (child == 0) {
-    if (!lockDownProcess(4096).ok()) _exit(10);
+  assertChildPasses([&] {
+    if (!lockDownProcess({.maxFileSize = 4096}).ok()) return 10;
     UniqueFd disk(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
     std::vector<char> block(4096, 'x');
-    if (::pwrite(disk.get(), block.data(), block.size(), 0) != 4096) _exit(11);
-    if (::pwrite(disk.get(), block.data(), block.size(), 4096) != -1 || errno != EFBIG) _exit(12);
-    _exit(0);
-  }
-  int status = 0;
-  assert_int_equal(::waitpid(child, &status, 0), child);
-  assert_true(WIFEXITED(status));
-  assert_int_equal(WEXITSTATUS(status), 0);
+    if (::pwrite(disk.get(), block.data(), block.size(), 0) != 4096) return 11;
+    if (::pwrite(disk.get(), block.data(), block.size(), 4096) != -1 || errno != EFBIG) return 12;
+    return 0;
+  });
 }
 
 }  // namespace

@@ -33,7 +33,8 @@ VmmInvocation everything() {
                             {.tap = "tap8"}};
   invocation.workloadFd = 7;
   invocation.resultFd = 9;
-  invocation.parent = 4242;
+  invocation.parentPidfd = 11;
+  invocation.config.jail = tandem::vmm::JailUser{1073741900, 1073741901};
   invocation.startedAtNs = 123456789012345;
   invocation.logLevel = "debug";
   return invocation;
@@ -69,7 +70,10 @@ void arguments_round_trip(void**) {
   assert_string_equal(got.nics[1].tap.c_str(), "tap8");
   assert_int_equal(parsed->workloadFd, 7);
   assert_int_equal(parsed->resultFd, 9);
-  assert_int_equal(*parsed->parent, 4242);
+  assert_int_equal(parsed->parentPidfd, 11);
+  assert_true(got.jail.has_value());
+  assert_int_equal(got.jail->uid, 1073741900);
+  assert_int_equal(got.jail->gid, 1073741901);
   assert_true(*parsed->startedAtNs == 123456789012345);
   assert_string_equal(parsed->logLevel.c_str(), "debug");
 }
@@ -87,7 +91,8 @@ void the_least_invocation_takes_defaults(void**) {
   assert_true(parsed->config.seccomp == tandem::vmm::SeccompMode::kEnforce);
   assert_true(parsed->config.initramfsPath.empty());
   assert_int_equal(parsed->resultFd, -1);
-  assert_false(parsed->parent.has_value());
+  assert_int_equal(parsed->parentPidfd, -1);
+  assert_false(parsed->config.jail.has_value());
   assert_false(parsed->startedAtNs.has_value());
 }
 
@@ -102,9 +107,16 @@ void bad_arguments_say_which(void**) {
 
   for (const char* number : {"-1", "12x", "", "99999999999999999999"}) {
     auto bad = parseVmmArguments(
-        {"--kernel", "/k", "--guest-init", "/g", "--workload-fd", "3", "--parent", number});
+        {"--kernel", "/k", "--guest-init", "/g", "--workload-fd", "3", "--parent-pidfd", number});
     assert_false(bad.ok());
-    assert_non_null(std::strstr(bad.error().message().c_str(), "--parent takes a whole number"));
+    assert_non_null(
+        std::strstr(bad.error().message().c_str(), "--parent-pidfd takes a whole number"));
+  }
+  for (const char* user : {"0:1000", "1000:0", "1000", "65535:1", "1:4294967295", "a:b", "1:2:3"}) {
+    auto bad = parseVmmArguments(
+        {"--kernel", "/k", "--guest-init", "/g", "--workload-fd", "3", "--jail", user});
+    assert_false(bad.ok());
+    assert_non_null(std::strstr(bad.error().message().c_str(), "--jail takes UID:GID"));
   }
   auto zeroTimeout = parseVmmArguments(
       {"--kernel", "/k", "--guest-init", "/g", "--workload-fd", "3", "--timeout-ms", "0"});

@@ -516,7 +516,7 @@ $(tandem_exec agent-test no-such-command </dev/null 2>/dev/null; echo "status $?
 $(head -c 3000000 /dev/zero | tandem_exec -i agent-test wc -c 2>&1)"
 kill -TERM "$exec_vm"
 wait "$exec_vm"
-sockets=$(ls "$exec_state"/vms/*/vsock.sock 2>/dev/null)
+sockets=$(ls "$exec_state"/vms/*/vsock/vsock.sock* 2>/dev/null)
 want="status 3 out [to-stdout] err [to-stderr]
 piped-in
 run-env
@@ -604,7 +604,8 @@ if [[ $vm_id =~ ^[0-9a-f]{64}$ && $logs_out == out-line && $logs_err == err-line
 else
   not_ok "run -d, logs, stats, kill and wait on a microVM" "id: $vm_id" "stdout: $logs_out" \
     "stats: $stats" \
-    "stderr: $logs_err" "kill: $killed" "wait: $waited" "run's stderr: $(<"$scratch/err")"
+    "stderr: $logs_err" "kill: $killed" "wait: $waited" "run's stderr: $(<"$scratch/err")" \
+    "its log: $(tail -n 5 "/var/lib/tandem/workloads/$vm_id/log" 2>&1)"
 fi
 
 # Every thread of tandem-vmm runs under its own seccomp allowlist (vmm/thread_seccomp.h): the
@@ -628,6 +629,19 @@ for pid in $(tandem_pids); do
   privileges=$(grep -E '^(CapEff|CapPrm|CapBnd|CapAmb|NoNewPrivs):' "/proc/$pid/status" | tr -d '\t' |
     tr '\n' ' ')
   limits=$(grep -E '^Max (file size|core file size|open files)' "/proc/$pid/limits" | tr -s ' ')
+  jail_ids=$(grep -E '^(Uid|Gid|NSpid):' "/proc/$pid/status" | tr -s '\t' ' ' | tr '\n' ' ')
+  jail_namespaces=''
+  for ns in mnt net ipc uts pid cgroup; do
+    [[ $(readlink "/proc/$pid/ns/$ns") == $(readlink "/proc/self/ns/$ns") ]] &&
+      jail_namespaces+="$ns "
+  done
+  jail_root=$(cd "/proc/$pid/root" && echo *)
+  jail_mounts=$(awk '{ print $5, $6 }' "/proc/$pid/mountinfo" | tr '\n' ' ')
+  jail_sockets=$(cd "/proc/$pid/root/vsock" && echo *)
+  jail_pid=$pid
+  jail_cgroup=$(<"/proc/$pid/cgroup")
+  jail_limits="$(<"/sys/fs/cgroup${jail_cgroup#0::}/memory.max") "
+  jail_limits+="$(<"/sys/fs/cgroup${jail_cgroup#0::}/pids.max")"
 done
 "$TANDEM" rm -f filtered-vm >/dev/null 2>&1
 want='tandem-vmm Seccomp:2 tandem-vcpu0 Seccomp:2 tandem-vcpu1 Seccomp:2 '
@@ -641,6 +655,29 @@ if [[ $threads == "$want" && $privileges == "$want_privileges" && $limits == "$w
 else
   not_ok "tandem-vmm's threads each run under a seccomp filter, without capabilities or core dumps" \
     "threads: $threads" "wanted: $want" "privileges: $privileges" "limits: $limits"
+fi
+
+# The jail (vmm/vmm_jail.h): tandem-vmm is the first process of its own pid namespace, has its
+# own mount, network, IPC, UTS and cgroup namespaces, runs as a user of its own from the jail
+# range (2^30 onwards), and its root is a read-only tmpfs holding only its socket folder (at its
+# own path and as /vsock). It sits in its own cgroup, tandem/ID: its 2 vCPU threads and 8 more
+# tasks; its memory counted, not capped (a cap would count its disks' page cache).
+jail_uid=${jail_ids#Uid: }
+jail_uid=${jail_uid%% *}
+want_ids="Uid: $jail_uid $jail_uid $jail_uid $jail_uid Gid: $jail_uid $jail_uid $jail_uid $jail_uid "
+want_ids+="NSpid: $jail_pid 1 "
+first_component=var # of /var/lib/tandem, the default state root filtered-vm ran under
+if [[ $jail_uid =~ ^[0-9]+$ ]] && ((jail_uid >= 1073741824 && jail_uid < 1073741824 + 16777216)) &&
+  [[ $jail_ids == "$want_ids" && -z $jail_namespaces && $jail_root == "$first_component vsock" &&
+    $jail_cgroup =~ ^0::/tandem/[0-9a-f]{64}$ && $jail_limits == "max 10" &&
+    $jail_mounts == "/ ro,nosuid,nodev,noexec,relatime "*" rw,nosuid,nodev,noexec " &&
+    $jail_sockets == *vsock.sock* ]]; then
+  ok "tandem-vmm runs jailed: its own namespaces, user, cgroup and a root holding only its sockets"
+else
+  not_ok "tandem-vmm runs jailed: its own namespaces, user, cgroup and a root holding only its sockets" \
+    "ids: $jail_ids" "wanted: $want_ids" "namespaces shared with the host: $jail_namespaces" \
+    "root: $jail_root (wanted: $first_component vsock)" "mounts: $jail_mounts" \
+    "sockets: $jail_sockets" "cgroup: $jail_cgroup" "memory.max and pids.max: $jail_limits"
 fi
 
 bounded "$TANDEM" run -d --isolation vm --rootfs "$GUEST_ROOTFS" --name lost-vm -- \
@@ -763,6 +800,7 @@ done
 [[ -z $(crash_records) ]] || crash_problems+=("records after rm -f: $(crash_records)")
 for id in $crash_ids; do
   [[ ! -e /sys/class/net/tdm${id:0:12} ]] || crash_problems+=("TAP device tdm${id:0:12} left")
+  [[ ! -e /sys/fs/cgroup/tandem/$id ]] || crash_problems+=("cgroup tandem/$id left")
 done
 leases=$(find "$crash_state/network" -type f ! -name '.*' 2>/dev/null)
 [[ -z $leases ]] || crash_problems+=("address leases left: $leases")

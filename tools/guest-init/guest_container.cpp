@@ -8,9 +8,9 @@
 
 #include <charconv>
 
+#include "common/cgroup_limits.h"
 #include "common/file.h"
 #include "common/unique_fd.h"
-#include "container/cgroup_limits.h"
 
 namespace tandem::guest_init {
 namespace {
@@ -54,7 +54,7 @@ Status ensureCgroupHierarchy() {
 }
 
 Status applyLimits(const std::string& cgroup, const ResourceLimits& limits) {
-  for (const container::CgroupWrite& write : container::v2LimitWrites(limits)) {
+  for (const CgroupWrite& write : v2LimitWrites(limits)) {
     Status written = writeExistingFile(cgroup + "/" + write.file, write.value);
     if (!written && write.optional && written.error().errnum() == ENOENT) continue;
     if (!written) {

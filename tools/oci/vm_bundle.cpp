@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "common/cgroup.h"
 #include "common/child_process.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -15,7 +16,6 @@
 #include "common/process.h"
 #include "common/process_identity.h"
 #include "common/state_directory.h"
-#include "container/cgroup.h"
 #include "container/oci/bundle_cgroup.h"
 #include "vmm/agent_client.h"
 #include "vmm/vm_backend.h"
@@ -34,7 +34,7 @@ vmm::VmBackendConfig vmConfigFor(const oci::ContainerDirectory& directory) {
 
 // tandem-vmm opens /dev/kvm, /dev/net/tun and the like: its cgroup allows every device, and
 // the guest kernel is the boundary.
-std::vector<container::DeviceRule> allDevices() {
+std::vector<DeviceRule> allDevices() {
   return {{'c', -1, -1, "rwm"}, {'b', -1, -1, "rwm"}};
 }
 
@@ -49,6 +49,7 @@ vmm::VmBackendConfig vmBundleConfig(const std::string& stateRoot) {
   config.kernelPath = vmm::defaultGuestKernel();
   config.guestInitPath = vmm::defaultGuestInit();
   config.stateRoot = stateRoot;
+  config.ownCgroup = false;
   return config;
 }
 
@@ -64,7 +65,7 @@ Result<pid_t> createVmBundle(const std::string& root, const std::string& program
   TANDEM_ASSIGN_OR_RETURN(
       std::string cgroupPath,
       container::cgroupPathFor(bundle.spec.linux.cgroupsPath, options.id, options.systemdCgroup));
-  TANDEM_ASSIGN_OR_RETURN(container::CgroupMounts mounts, container::detectCgroupMounts());
+  TANDEM_ASSIGN_OR_RETURN(CgroupMounts mounts, detectCgroupMounts());
   TANDEM_TRY(directory.create());
   StateDirectory state(directory.path());
   oci::ContainerRecord record{
@@ -75,8 +76,7 @@ Result<pid_t> createVmBundle(const std::string& root, const std::string& program
   TANDEM_TRY(writeFile(directory.path() + "/" + kWorkloadFile,
                        toJson(mapped.workload).dump(2) + "\n", 0600));
   TANDEM_TRY(directory.makeExecFifo());
-  TANDEM_ASSIGN_OR_RETURN(container::Cgroup cgroup,
-                          container::Cgroup::createAt(mounts, cgroupPath, {}, allDevices()));
+  TANDEM_ASSIGN_OR_RETURN(Cgroup cgroup, Cgroup::createAt(mounts, cgroupPath, {}, allDevices()));
   std::string logLevel(spdlog::level::to_string_view(spdlog::get_level()).data());
   pid_t pid = ::fork();
   if (pid < 0) return Error::fromErrno("cannot start the microVM's process");

@@ -54,6 +54,9 @@ po::options_description runOptions() {
       "cpuset-cpus", po::value<std::string>(), "CPUs the workload may use, e.g. 0-1")(
       "cpuset-mems", po::value<std::string>(), "memory nodes the workload may use")(
       "pids-limit", po::value<std::int64_t>(), "maximum number of processes (-1: unlimited)")(
+      "storage-opt", po::value<std::vector<std::string>>()->composing(),
+      "size=SIZE: the most a container's writable layer holds, e.g. 1G (an ext4 file of that "
+      "size; writes past it fail with ENOSPC); a microVM's is its root disk's size")(
       "env,e", po::value<std::vector<std::string>>()->composing(), "set KEY=VALUE")(
       "hostname", po::value<std::string>(), "hostname inside the workload")(
       "user,u", po::value<std::string>(), "USER[:GROUP], names or numbers")(
@@ -189,6 +192,15 @@ Result<Workload> workloadFromOptions(const po::variables_map& vm) {
   if (vm.count("cpuset-cpus")) w.limits.cpusetCpus = vm["cpuset-cpus"].as<std::string>();
   if (vm.count("cpuset-mems")) w.limits.cpusetMems = vm["cpuset-mems"].as<std::string>();
   if (vm.count("pids-limit")) w.limits.pidsLimit = vm["pids-limit"].as<std::int64_t>();
+  for (const auto& option : many<std::string>(vm, "storage-opt")) {
+    if (!option.starts_with("size=")) {
+      return Error(
+          "--storage-opt takes size=SIZE, the one storage option tandem has, not '" + option + "'",
+          EINVAL);
+    }
+    TANDEM_ASSIGN_OR_RETURN(w.limits.storageBytes,
+                            parseSize(option.substr(5)).context("--storage-opt size"));
+  }
   w.env = many<std::string>(vm, "env");
   if (vm.count("hostname")) w.hostname = vm["hostname"].as<std::string>();
   if (vm.count("user")) w.user.spec = vm["user"].as<std::string>();

@@ -2,10 +2,8 @@
 // workload and supervises it; this process holds the monitor's code and nothing else, so its
 // memory is the VMM's overhead and no image, registry or container code shares an address space
 // with a guest. It can also be run by hand, given a workload description as tandem writes it.
-#include <sys/prctl.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -16,6 +14,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/process.h"
+#include "vmm/process_lockdown.h"
 #include "vmm/thread_seccomp.h"
 #include "vmm/vmm_invocation.h"
 #include "vmm/workload_vm.h"
@@ -29,11 +28,15 @@ constexpr const char* kUsage =
     "PATH[:ro|:rw|:layer=LAYER]]...\n"
     "                  [--tap TAP[,bridge=BR][,mac=MAC][,host=CIDR][,guest=CIDR][,gateway=IP]]...\n"
     "                  [--vsock SOCKET] [--console] [--stats] [--seccomp enforce|log|off]\n"
-    "                  [--result-fd N] [--parent PID] [--started-at-ns N] [--log-level LEVEL]\n"
+    "                  [--jail UID:GID] [--result-fd N] [--parent-pidfd N] [--started-at-ns N]\n"
+    "                  [--log-level LEVEL]\n"
     "       tandem-vmm --print-seccomp\n"
     "Runs the workload described (as tandem's workload JSON) on descriptor N in a microVM and\n"
     "exits with its code. With --result-fd, how it ended goes to that descriptor as JSON\n"
-    "instead, for tandem to read. --print-seccomp prints each thread's syscall allowlist.\n";
+    "instead, for tandem to read. --jail confines it, once its devices are open, to namespaces\n"
+    "of its own, an empty root holding only the vsock socket's folder, and user UID:GID (as\n"
+    "root; start it as the first process of a new pid namespace for its own pids).\n"
+    "--print-seccomp prints each thread's syscall allowlist.\n";
 
 using tandem::Error;
 
@@ -100,14 +103,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tandem-vmm: %s\n%s", invocation.error().message().c_str(), kUsage);
     return tandem::kExitRuntimeError;
   }
-  if (invocation->parent) {
-    // A VM outlives nothing: the kernel kills this process when tandem is gone, and a tandem
-    // already gone is checked after.
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != *invocation->parent) {
-      std::fprintf(stderr, "tandem-vmm: process %d, which started this microVM, is gone\n",
-                   static_cast<int>(*invocation->parent));
-      return tandem::kExitRuntimeError;
-    }
+  // A VM outlives nothing: the kernel kills this process when tandem is gone, and a tandem
+  // already gone is checked after.
+  if (auto watched = tandem::vmm::dieWithParent(invocation->parentPidfd); !watched) {
+    std::fprintf(stderr, "tandem-vmm: %s\n", watched.error().describe().c_str());
+    return tandem::kExitRuntimeError;
   }
   auto startedAt = invocation->startedAtNs ? std::chrono::steady_clock::time_point(
                                                  std::chrono::nanoseconds(*invocation->startedAtNs))
@@ -131,8 +131,8 @@ int main(int argc, char** argv) {
   if (!workload) {
     return report(*invocation, {std::move(workload).error(), nullptr});
   }
-  int code =
-      report(*invocation, tandem::vmm::runWorkloadVm(invocation->config, *workload, startedAt));
+  int code = report(*invocation, tandem::vmm::runWorkloadVm(invocation->config, *workload,
+                                                            startedAt, invocation->parentPidfd));
   spdlog::debug("the microVM is gone; exiting");
   return code;
 }

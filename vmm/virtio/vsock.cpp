@@ -118,6 +118,11 @@ VsockDevice::VsockDevice(std::uint64_t guestCid, UniqueFd listener, UniqueFd epo
 
 VsockDevice::~VsockDevice() = default;
 
+Status VsockDevice::reachSocketsThrough(const std::string& folder) {
+  TANDEM_ASSIGN_OR_RETURN(socketFolder_, UnixSocketFolder::open(folder));
+  return okStatus();
+}
+
 void VsockDevice::readConfig(std::uint64_t offset, std::span<std::uint8_t> data) const {
   // struct virtio_vsock_config: le64 guest_cid.
   for (std::size_t i = 0; i < data.size(); ++i) {

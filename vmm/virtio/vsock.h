@@ -84,6 +84,10 @@ class VsockDevice : public Device {
 
   VsockCounters counters() const;
 
+  // The guest's connections to host ports reach socketPath_'s folder through `folder` from now
+  // on: the same folder under another name, as a jailed monitor sees it (vmm_jail.h).
+  Status reachSocketsThrough(const std::string& folder);
+
  private:
   struct Connection;
   // A packet from the device to the guest without payload; its credit fields are filled when

@@ -1,11 +1,11 @@
-#include "container/cgroup_layout.h"
+#include "common/cgroup_layout.h"
 
 #include <sstream>
 #include <vector>
 
 #include "common/file.h"
 
-namespace tandem::container {
+namespace tandem {
 
 const char* toString(CgroupLayout layout) {
   switch (layout) {
@@ -84,4 +84,4 @@ Result<CgroupMounts> detectCgroupMounts() {
   return parseCgroupMounts(mountinfo);
 }
 
-}  // namespace tandem::container
+}  // namespace tandem

@@ -1,4 +1,4 @@
-#include "container/device_rules.h"
+#include "common/device_rules.h"
 
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -8,7 +8,7 @@
 
 #include "common/file.h"
 
-namespace tandem::container {
+namespace tandem {
 
 const std::vector<DeviceRule>& defaultDeviceRules() {
   static const std::vector<DeviceRule> rules{
@@ -119,4 +119,4 @@ Status attachDeviceFilter(const std::string& cgroupDir, const std::vector<bpf_in
   return okStatus();
 }
 
-}  // namespace tandem::container
+}  // namespace tandem

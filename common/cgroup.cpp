@@ -1,5 +1,6 @@
-#include "container/cgroup.h"
+#include "common/cgroup.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -9,12 +10,12 @@
 #include <charconv>
 #include <sstream>
 
+#include "common/cgroup_limits.h"
+#include "common/device_rules.h"
 #include "common/file.h"
 #include "common/log.h"
-#include "container/cgroup_limits.h"
-#include "container/device_rules.h"
 
-namespace tandem::container {
+namespace tandem {
 
 namespace {
 
@@ -102,8 +103,16 @@ Status enableV2Controllers(const std::string& directory) {
 }  // namespace
 
 Result<Cgroup> Cgroup::create(const CgroupMounts& mounts, const std::string& name,
-                              const ResourceLimits& limits) {
-  return createAt(mounts, std::string(kParentName) + "/" + name, limits, defaultDeviceRules());
+                              const ResourceLimits& limits,
+                              const std::vector<DeviceRule>& devices) {
+  return createAt(mounts, std::string(kParentName) + "/" + name, limits, devices);
+}
+
+Result<UniqueFd> Cgroup::openForClone() const {
+  if (layout_ != CgroupLayout::kV2 || directories_.size() != 1) {
+    return UniqueFd();
+  }
+  return openPath(directories_.front().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 Result<Cgroup> Cgroup::createAt(const CgroupMounts& mounts, const std::string& path,
@@ -375,4 +384,4 @@ Status Cgroup::remove() {
   return killed;
 }
 
-}  // namespace tandem::container
+}  // namespace tandem

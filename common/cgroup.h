@@ -9,12 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "common/cgroup_layout.h"
+#include "common/device_rules.h"
 #include "common/result.h"
+#include "common/unique_fd.h"
 #include "common/workload.h"
-#include "container/cgroup_layout.h"
-#include "container/device_rules.h"
 
-namespace tandem::container {
+namespace tandem {
 
 struct CgroupUsage {
   std::uint64_t memoryBytes = 0;
@@ -25,10 +26,11 @@ struct CgroupUsage {
 
 class Cgroup {
  public:
-  // Creates `<hierarchy>/tandem/<name>` in every hierarchy the layout uses and applies `limits`.
-  // On failure nothing is left behind.
+  // Creates `<hierarchy>/tandem/<name>` in every hierarchy the layout uses and applies `limits`,
+  // allowing the devices `devices` lists. On failure nothing is left behind.
   static Result<Cgroup> create(const CgroupMounts& mounts, const std::string& name,
-                               const ResourceLimits& limits);
+                               const ResourceLimits& limits,
+                               const std::vector<DeviceRule>& devices = defaultDeviceRules());
 
   // Creates `<hierarchy>/<path>` (and the folders above it) in every hierarchy, as an OCI
   // bundle's cgroupsPath asks, allowing exactly the devices `devices` lists.
@@ -49,6 +51,10 @@ class Cgroup {
   ~Cgroup();
 
   Status addProcess(pid_t pid) const;
+
+  // On a pure cgroup v2 host, the cgroup's folder open for clone3's CLONE_INTO_CGROUP, which
+  // starts a process inside it; elsewhere an empty descriptor, and addProcess after the start.
+  Result<UniqueFd> openForClone() const;
 
   // Whether the kernel's OOM killer has killed a process of this cgroup.
   Result<bool> oomKilled() const;
@@ -88,4 +94,4 @@ class Cgroup {
   std::vector<Directory> directories_;
 };
 
-}  // namespace tandem::container
+}  // namespace tandem

@@ -1,5 +1,5 @@
 // /proc/self/mountinfo, read once for whoever needs the mounts: the cgroup hierarchies, and the
-// host mounts a container detaches when it cannot pivot_root.
+// host mounts a new root detaches when it cannot pivot_root.
 #pragma once
 
 #include <string>
@@ -8,7 +8,7 @@
 
 #include "common/result.h"
 
-namespace tandem::container {
+namespace tandem {
 
 struct MountInfoEntry {
   std::string mountPoint;  // unescaped
@@ -24,4 +24,4 @@ Result<std::vector<MountInfoEntry>> readMountInfo();
 // mountinfo escapes space, tab, newline and backslash as \ooo octal.
 std::string unescapeMountField(std::string_view field);
 
-}  // namespace tandem::container
+}  // namespace tandem

@@ -1,8 +1,8 @@
-#include "container/cgroup_limits.h"
+#include "common/cgroup_limits.h"
 
-#include "container/device_rules.h"
+#include "common/device_rules.h"
 
-namespace tandem::container {
+namespace tandem {
 
 std::uint64_t cpuWeightFromShares(std::uint64_t shares) {
   // Maps [2, 262144] onto [1, 10000] linearly.
@@ -92,4 +92,4 @@ std::vector<CgroupWrite> v1DeviceRules(const std::vector<DeviceRule>& allowed) {
   return rules;
 }
 
-}  // namespace tandem::container
+}  // namespace tandem

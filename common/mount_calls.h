@@ -1,5 +1,5 @@
-// The mount(2) calls every container root is built from, each failing with the path it touched:
-// shared by the runtime's own root (rootfs.h) and an OCI bundle's (oci/bundle_rootfs.h).
+// The mount(2) calls a new root is built from, each failing with the path it touched: shared by
+// a container's root (the runtime's own and an OCI bundle's) and the microVM monitor's jail.
 #pragma once
 
 #include <string>
@@ -7,7 +7,7 @@
 
 #include "common/result.h"
 
-namespace tandem::container {
+namespace tandem {
 
 Status mountOrError(const std::string& source, const std::string& target, const std::string& fstype,
                     unsigned long flags, const std::string& data);
@@ -30,4 +30,4 @@ Status enterRoot(const std::string& root, bool noPivot = false);
 Status protectPaths(const std::vector<std::string>& masked,
                     const std::vector<std::string>& readOnly);
 
-}  // namespace tandem::container
+}  // namespace tandem

@@ -1,9 +1,9 @@
-#include "container/mount_info.h"
+#include "common/mount_info.h"
 
 #include "common/file.h"
 #include "common/split.h"
 
-namespace tandem::container {
+namespace tandem {
 
 std::string unescapeMountField(std::string_view field) {
   std::string out;
@@ -47,4 +47,4 @@ Result<std::vector<MountInfoEntry>> readMountInfo() {
   return parseMountInfo(text);
 }
 
-}  // namespace tandem::container
+}  // namespace tandem

@@ -12,7 +12,7 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 
-namespace tandem::container {
+namespace tandem {
 
 struct DeviceRule {
   char type = 'c';     // 'c' character, 'b' block
@@ -34,4 +34,4 @@ std::vector<bpf_insn> deviceFilterProgram(const std::vector<DeviceRule>& rules);
 // attached until the cgroup is removed.
 Status attachDeviceFilter(const std::string& cgroupDir, const std::vector<bpf_insn>& program);
 
-}  // namespace tandem::container
+}  // namespace tandem

@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "common/device_rules.h"
 #include "common/workload.h"
-#include "container/device_rules.h"
 
-namespace tandem::container {
+namespace tandem {
 
 struct CgroupWrite {
   std::string controller;  // v1 hierarchy the file lives in; for v2 the controller it belongs to
@@ -31,4 +31,4 @@ std::vector<CgroupWrite> v1DeviceRules(
 // cgroup v2's cpu.weight for v1 shares, with the mapping runc and crun use.
 std::uint64_t cpuWeightFromShares(std::uint64_t shares);
 
-}  // namespace tandem::container
+}  // namespace tandem

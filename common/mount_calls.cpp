@@ -1,4 +1,4 @@
-#include "container/mount_calls.h"
+#include "common/mount_calls.h"
 
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -10,9 +10,9 @@
 
 #include "common/file.h"
 #include "common/log.h"
-#include "container/mount_info.h"
+#include "common/mount_info.h"
 
-namespace tandem::container {
+namespace tandem {
 
 Status mountOrError(const std::string& source, const std::string& target, const std::string& fstype,
                     unsigned long flags, const std::string& data) {
@@ -142,4 +142,4 @@ Status protectPaths(const std::vector<std::string>& masked,
   return okStatus();
 }
 
-}  // namespace tandem::container
+}  // namespace tandem

@@ -6,10 +6,10 @@
 #include <string>
 #include <string_view>
 
+#include "common/mount_info.h"
 #include "common/result.h"
-#include "container/mount_info.h"
 
-namespace tandem::container {
+namespace tandem {
 
 enum class CgroupLayout { kV1, kV2, kHybrid };
 
@@ -26,4 +26,4 @@ Result<CgroupMounts> parseCgroupMounts(std::string_view mountinfo);
 
 Result<CgroupMounts> detectCgroupMounts();
 
-}  // namespace tandem::container
+}  // namespace tandem
