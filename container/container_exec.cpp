@@ -16,7 +16,7 @@
 #include "common/log.h"
 #include "common/process.h"
 #include "common/process_identity.h"
-#include "container/capabilities.h"
+#include "common/capabilities.h"
 #include "container/child_report.h"
 #include "container/process_setup.h"
 #include "container/seccomp.h"

@@ -22,7 +22,7 @@
 #include "common/net_link.h"
 #include "common/process.h"
 #include "common/process_identity.h"
-#include "container/capabilities.h"
+#include "common/capabilities.h"
 #include "container/child_report.h"
 #include "container/init_process.h"
 #include "container/process_setup.h"

@@ -14,7 +14,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/process.h"
-#include "container/capabilities.h"
+#include "common/capabilities.h"
 #include "container/sealed_binary.h"
 #include "container/seccomp.h"
 

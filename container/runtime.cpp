@@ -23,7 +23,7 @@
 #include "common/program_launch.h"
 #include "common/state_directory.h"
 #include "container/bridge_link.h"
-#include "container/capabilities.h"
+#include "common/capabilities.h"
 #include "container/child_report.h"
 #include "container/console_proxy.h"
 #include "container/container_process.h"

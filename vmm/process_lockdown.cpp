@@ -3,23 +3,17 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <memory>
 #include <string>
-#include <type_traits>
+
+#include "common/capabilities.h"
 
 namespace tandem::vmm {
 namespace {
-
-struct CapFree {
-  void operator()(cap_t state) const { cap_free(state); }
-};
-using CapState = std::unique_ptr<std::remove_pointer_t<cap_t>, CapFree>;
 
 Status setLimit(int resource, rlim_t value, const char* what) {
   rlimit limit{value, value};
@@ -31,22 +25,9 @@ Status setLimit(int resource, rlim_t value, const char* what) {
 
 // A VMM started without CAP_SETPCAP (by a user in the kvm group) has a bounding set it cannot
 // change, and no capability to lose through it: no_new_privs and the empty sets still hold.
-Status dropBoundingSet() {
-  CapState own(cap_get_proc());
-  cap_flag_value_t canDrop = CAP_CLEAR;
-  if (!own || cap_get_flag(own.get(), CAP_SETPCAP, CAP_EFFECTIVE, &canDrop) != 0) {
-    return Error::fromErrno("cannot read tandem-vmm's own capabilities");
-  }
-  if (canDrop != CAP_SET) {
-    return okStatus();
-  }
-  for (int cap = 0; cap < cap_max_bits(); ++cap) {
-    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
-      return Error::fromErrno("cannot drop capability " + std::to_string(cap) +
-                              " from tandem-vmm's bounding set");
-    }
-  }
-  return okStatus();
+Status dropWholeBoundingSet() {
+  TANDEM_ASSIGN_OR_RETURN(bool canDrop, hasEffectiveCapability(CAP_SETPCAP));
+  return canDrop ? dropBoundingSet({}) : okStatus();
 }
 
 Status becomeJailUser(const JailUser& user) {
@@ -99,19 +80,12 @@ Status lockDownProcess(const Lockdown& lockdown) {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return Error::fromErrno("cannot set no_new_privs on tandem-vmm");
   }
-  TANDEM_TRY(dropBoundingSet());
-  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
-    return Error::fromErrno("cannot clear tandem-vmm's ambient capabilities");
-  }
+  TANDEM_TRY(dropWholeBoundingSet().context("tandem-vmm"));
   if (lockdown.user) {
     TANDEM_TRY(becomeJailUser(*lockdown.user));
     TANDEM_TRY(dieWithParent(lockdown.parentPidfd));
   }
-  CapState none(cap_init());
-  if (!none || cap_set_proc(none.get()) != 0) {
-    return Error::fromErrno("cannot drop tandem-vmm's capabilities");
-  }
-  return okStatus();
+  return applyCapabilities({}).context("tandem-vmm");
 }
 
 }  // namespace tandem::vmm

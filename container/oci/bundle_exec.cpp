@@ -21,7 +21,7 @@
 #include "common/process.h"
 #include "common/process_identity.h"
 #include "common/unix_socket.h"
-#include "container/capabilities.h"
+#include "common/capabilities.h"
 #include "container/child_report.h"
 #include "container/container_process.h"
 #include "container/oci/process_start.h"

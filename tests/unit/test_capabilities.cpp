@@ -7,15 +7,15 @@
 #include <vector>
 
 #include "common/file.h"
-#include "container/capabilities.h"
+#include "common/capabilities.h"
 #include "tests/unit/unit_test.h"
 
-using tandem::container::applyCapabilities;
-using tandem::container::capabilityMask;
-using tandem::container::capabilityName;
-using tandem::container::defaultCapabilityNames;
-using tandem::container::dropBoundingSet;
-using tandem::container::resolveCapabilities;
+using tandem::applyCapabilities;
+using tandem::capabilityMask;
+using tandem::capabilityName;
+using tandem::defaultCapabilityNames;
+using tandem::dropBoundingSet;
+using tandem::resolveCapabilities;
 
 namespace {
 

@@ -14,14 +14,14 @@
 #include <string>
 #include <vector>
 
-#include "container/capabilities.h"
+#include "common/capabilities.h"
 #include "container/seccomp.h"
 #include "tests/unit/unit_test.h"
 
 using tandem::container::compileDefaultSeccompProgram;
 using tandem::container::defaultAllowedSyscalls;
 using tandem::container::installSeccompProgram;
-using tandem::container::resolveCapabilities;
+using tandem::resolveCapabilities;
 
 namespace {
 

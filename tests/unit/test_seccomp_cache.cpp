@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/file.h"
-#include "container/capabilities.h"
+#include "common/capabilities.h"
 #include "container/seccomp.h"
 #include "container/seccomp_cache.h"
 #include "tests/unit/temp_dir.h"
@@ -20,7 +20,7 @@ using tandem::readFile;
 using tandem::writeFile;
 using tandem::container::cachedSeccompProgram;
 using tandem::container::compileDefaultSeccompProgram;
-using tandem::container::resolveCapabilities;
+using tandem::resolveCapabilities;
 using tandem::container::seccompCacheKey;
 
 namespace {

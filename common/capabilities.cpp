@@ -1,4 +1,4 @@
-#include "container/capabilities.h"
+#include "common/capabilities.h"
 
 #include <sys/prctl.h>
 
@@ -11,7 +11,7 @@
 
 #include "common/log.h"
 
-namespace tandem::container {
+namespace tandem {
 namespace {
 
 // OCI runtime-spec config-linux defaults, the same set docker grants.
@@ -155,6 +155,15 @@ std::uint64_t capabilityMask(const std::vector<cap_value_t>& caps) {
   return mask;
 }
 
+Result<bool> hasEffectiveCapability(cap_value_t cap) {
+  CapState own(cap_get_proc());
+  cap_flag_value_t value = CAP_CLEAR;
+  if (!own || cap_get_flag(own.get(), cap, CAP_EFFECTIVE, &value) != 0) {
+    return Error::fromErrno("cannot read this process's capabilities");
+  }
+  return value == CAP_SET;
+}
+
 Status dropBoundingSet(const std::vector<cap_value_t>& keep) {
   // Only up to the kernel's last: past it PR_CAPBSET_DROP has nothing to drop (EINVAL).
   for (cap_value_t cap = 0; cap <= kernelLastCapability(); ++cap) {
@@ -240,4 +249,4 @@ Status applyCapabilitySets(const CapabilitySets& sets) {
   return okStatus();
 }
 
-}  // namespace tandem::container
+}  // namespace tandem

@@ -1,4 +1,6 @@
-// Linux capabilities for the workload: the OCI default set, adjusted by --cap-add/--cap-drop.
+// Linux capabilities: the OCI default set a container's workload gets, adjusted by --cap-add and
+// --cap-drop, and the calls that set a process's sets, with which the microVM monitor also gives
+// up all of its own.
 #pragma once
 
 #include <sys/capability.h>
@@ -9,7 +11,7 @@
 
 #include "common/result.h"
 
-namespace tandem::container {
+namespace tandem {
 
 // The OCI runtime-spec / docker default set, as "CAP_*" names.
 const std::vector<std::string>& defaultCapabilityNames();
@@ -27,12 +29,15 @@ Result<std::vector<cap_value_t>> resolveCapabilities(const std::vector<std::stri
 // The bit mask /proc/PID/status shows as CapEff for this set.
 std::uint64_t capabilityMask(const std::vector<cap_value_t>& caps);
 
-// Runs in the container before changing uid: drops every capability outside `keep` from the
-// bounding set, so not even a setuid binary can win it back. Needs CAP_SETPCAP.
+// Whether the calling thread holds `cap` in its effective set.
+Result<bool> hasEffectiveCapability(cap_value_t cap);
+
+// Drops every capability outside `keep` from the bounding set, so not even a setuid binary can
+// win it back: in a container before it changes uid. Needs CAP_SETPCAP.
 Status dropBoundingSet(const std::vector<cap_value_t>& keep);
 
-// Runs in the container after changing uid (with PR_SET_KEEPCAPS): sets effective and
-// permitted to `keep`, and clears the inheritable and ambient sets.
+// Sets effective and permitted to `keep`, and clears the inheritable and ambient sets: in a
+// container after it changes uid (with PR_SET_KEEPCAPS).
 Status applyCapabilities(const std::vector<cap_value_t>& keep);
 
 // An OCI process's five capability sets (runtime-spec config.md, "capabilities").
@@ -55,4 +60,4 @@ std::vector<cap_value_t> parseCapabilityNames(const std::vector<std::string>& na
 // The bounding set is dropBoundingSet's.
 Status applyCapabilitySets(const CapabilitySets& sets);
 
-}  // namespace tandem::container
+}  // namespace tandem
