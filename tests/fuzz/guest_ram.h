@@ -46,27 +46,3 @@ inline std::uint64_t fuzzGuestAddress(FuzzInput& input) {
   }
   return input.take<std::uint64_t>();
 }
-
-// A driver's side of one split queue in fuzz RAM: descriptors and the available ring, written as
-// a guest writes them. Writes that fall outside RAM are dropped, as the layout may be hostile.
-struct FuzzRing {
-  tandem::vmm::virtio::QueueLayout layout;
-  std::uint16_t availIndex = 0;
-
-  void descriptor(std::uint16_t index, std::uint64_t address, std::uint32_t length,
-                  std::uint16_t flags, std::uint16_t next) const {
-    struct {
-      std::uint64_t address;
-      std::uint32_t length;
-      std::uint16_t flags;
-      std::uint16_t next;
-    } entry{address, length, flags, next};
-    (void)fuzzGuestRam().writeObject(layout.descTable + 16 * std::uint64_t{index}, entry);
-  }
-  void offer(std::uint16_t head) {
-    std::uint64_t slot = layout.availRing + 4 + 2 * std::uint64_t(availIndex % layout.size);
-    (void)fuzzGuestRam().writeObject(slot, head);
-    ++availIndex;
-    (void)fuzzGuestRam().writeObject(layout.availRing + 2, availIndex);
-  }
-};

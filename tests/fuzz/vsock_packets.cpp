@@ -14,6 +14,7 @@
 #include "common/file.h"
 #include "common/unix_socket.h"
 #include "tests/fuzz/guest_ram.h"
+#include "tests/split_queue_driver.h"
 #include "vmm/virtio/vsock.h"
 
 using namespace tandem;
@@ -53,13 +54,13 @@ const Host& host() {
 }
 
 struct Guest {
-  FuzzRing receive{{kSize, 0x0000, 0x0100, 0x0200}};
-  FuzzRing transmit{{kSize, 0x0400, 0x0500, 0x0600}};
-  FuzzRing events{{kSize, 0x0800, 0x0900, 0x0a00}};
+  SplitQueueDriver receive{&fuzzGuestRam(), {kSize, 0x0000, 0x0100, 0x0200}};
+  SplitQueueDriver transmit{&fuzzGuestRam(), {kSize, 0x0400, 0x0500, 0x0600}};
+  SplitQueueDriver events{&fuzzGuestRam(), {kSize, 0x0800, 0x0900, 0x0a00}};
 
   Status start(VsockDevice& device) {
     std::vector<Virtqueue> queues;
-    for (const FuzzRing* ring : {&receive, &transmit, &events}) {
+    for (const SplitQueueDriver* ring : {&receive, &transmit, &events}) {
       TANDEM_ASSIGN_OR_RETURN(auto queue, Virtqueue::create(fuzzGuestRam(), ring->layout, true));
       queues.push_back(std::move(queue));
     }
@@ -72,9 +73,10 @@ struct Guest {
       auto slot = static_cast<std::uint16_t>(receive.availIndex % 8);
       std::uint32_t bytes =
           input.take<std::uint8_t>() < 240 ? kReceiveBufferBytes : input.take<std::uint32_t>();
-      receive.descriptor(slot, kReceiveBuffers + kReceiveBufferBytes * std::uint64_t{slot}, bytes,
-                         kDescWrite, 0);
-      receive.offer(slot);
+      // A write outside RAM is dropped: the layout may be hostile.
+      (void)receive.descriptor(slot, {kReceiveBuffers + kReceiveBufferBytes * std::uint64_t{slot},
+                                      bytes, kDescWrite, 0});
+      (void)receive.offer(slot);
     }
   }
 
@@ -104,12 +106,14 @@ struct Guest {
     auto head = static_cast<std::uint16_t>(2 * slot);
     if (shape & 32) {  // the header split over two buffers
       std::uint32_t first = input.below(total + 1);
-      transmit.descriptor(head, address, first, kDescNext, static_cast<std::uint16_t>(head + 1));
-      transmit.descriptor(head + 1, address + first, total - first, 0, 0);
+      (void)transmit.descriptor(head,
+                                {address, first, kDescNext, static_cast<std::uint16_t>(head + 1)});
+      (void)transmit.descriptor(static_cast<std::uint16_t>(head + 1),
+                                {address + first, total - first, 0, 0});
     } else {
-      transmit.descriptor(head, address, total, 0, 0);
+      (void)transmit.descriptor(head, {address, total, 0, 0});
     }
-    transmit.offer(head);
+    (void)transmit.offer(head);
   }
 };
 

@@ -386,6 +386,24 @@ ro"
     echo run >>/root/runs && sync; exit 4'
   expect "--restart on-failure:1: the microVM runs again, on its own root disk's layer" 4 "run"
   rm -rf "$GUEST_STORE"/vms
+
+  # A workload filling its own root disk gets ENOSPC and runs on; its layer on the host is the
+  # disk's size from the start and grows no further, whatever the guest writes.
+  image_vm "$image" sh -c 'dd if=/dev/zero of=/root/fill bs=1M 2>/dev/null; echo "dd $?"
+    rm /root/fill && echo still-running'
+  layers=("$GUEST_STORE"/vms/*/layer.img)
+  disk_bytes=$(stat -c %s "$image_disk")
+  layer_bytes=$(stat -c %s "${layers[0]}" 2>/dev/null)
+  layer_used=$(($(stat -c '%b * %B' "${layers[0]}" 2>/dev/null || echo 0)))
+  if [[ $status == 0 && $out == $'dd 1\nstill-running' && ${#layers[@]} == 1 &&
+    $layer_bytes == "$disk_bytes" ]] && ((layer_used <= disk_bytes)); then
+    ok "a microVM filling its own root disk gets ENOSPC; its layer stays the disk's size"
+  else
+    not_ok "a microVM filling its own root disk gets ENOSPC; its layer stays the disk's size" \
+      "status $status" "stdout: $out" "stderr: $err" "disk: $disk_bytes bytes" \
+      "layer: $layer_bytes bytes, $layer_used allocated"
+  fi
+  rm -rf "$GUEST_STORE"/vms
 fi
 
 # virtio-net over TAP devices that tandem-vmm creates: a file fetched from the host, and one the
