@@ -35,6 +35,12 @@ std::string exitReasonName(std::uint32_t reason) {
 VcpuExit decodeExit(kvm_run& run, std::size_t runSize) {
   switch (run.exit_reason) {
     case KVM_EXIT_IO: {
+      // KVM reports 1, 2 or 4 bytes per element; a size of 0 would make any count, up to 2^32
+      // elements, fit in the page and keep the vCPU thread busy for minutes.
+      if (run.io.size != 1 && run.io.size != 2 && run.io.size != 4) {
+        return FailureExit{"KVM reported port I/O of " + std::to_string(run.io.size) +
+                           "-byte elements"};
+      }
       std::uint64_t bytes = std::uint64_t{run.io.size} * run.io.count;
       if (run.io.data_offset > runSize || bytes > runSize - run.io.data_offset) {
         return FailureExit{"KVM reported port I/O data outside the kvm_run area"};
